@@ -1,0 +1,235 @@
+"""Settings: one typed object, read from flags, environment, ``modelward.yaml`` and defaults.
+
+Precedence, highest first: values passed by the caller (CLI flags) > ``MODELWARD_*``
+environment variables > ``modelward.yaml`` > defaults. Nested values use ``__`` in the
+environment (``MODELWARD_SERVE__PORT=9000``). An unknown key anywhere is an error that
+names it and lists the valid ones. Secrets (the admin token, a database password) are
+masked in ``repr`` and logs.
+
+This is the only module that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import getpass
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from modelward.errors import ConfigError
+
+CONFIG_FILE = "modelward.yaml"
+STATE_DIR = ".modelward"
+ENV_PREFIX = "MODELWARD_"
+
+_yaml_data: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_yaml_data", default={})
+
+
+class SplitSpec(BaseModel):
+    """How the evaluation holdout is cut from the training data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["random", "time"] = Field("random", description="'random' (seeded) or 'time' (latest rows).")
+    test_size: float = Field(0.25, gt=0, lt=1, description="Share of rows held out for evaluation.")
+    seed: int = Field(0, description="Seed of the random split.")
+    time_column: str | None = Field(None, description="Column ordering rows when kind is 'time'.")
+    stratify: bool = Field(True, description="Stratify a random split by the target (classification).")
+
+
+class ModelSpec(BaseModel):
+    """A model declared in ``modelward.yaml`` under ``models:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["classification", "regression"] = Field(description="Learning task.")
+    target: str = Field(description="Name of the target column.")
+    features: list[str] | None = Field(None, description="Feature columns; default: all but the target.")
+    entrypoint: str = Field(
+        description="Training function 'module:function' called as function(train_df, params) -> estimator."
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Default training parameters.")
+    dataset: str | None = Field(None, description="Dataset trained on when --data is not given.")
+    split: SplitSpec = Field(default_factory=SplitSpec, description="Evaluation split.")  # type: ignore[arg-type]
+    sample_weight: str | None = Field(None, description="Column holding sample weights (not a feature).")
+    serializer: Literal["skops", "pickle"] = Field(
+        "skops", description="'skops' (safe, default) or 'pickle' (opt-in; loaded only when its hash matches)."
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Extra fully-qualified types a skops model may contain, trusted deliberately.",
+    )
+    description: str | None = Field(None, description="Free text shown in the registry.")
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _check_entrypoint(cls, value: str) -> str:
+        module, sep, func = value.partition(":")
+        if not sep or not module or not func:
+            raise ValueError(f"entrypoint must look like 'package.module:function', got {value!r}")
+        return value
+
+
+class Settings(BaseSettings):
+    """Every setting modelward reads. See ``docs/configuration.md``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata database; default: SQLite file .modelward/modelward.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db.",
+    )
+    artifacts: str = Field(
+        f"{STATE_DIR}/artifacts",
+        description="Where blobs (models, dataset snapshots) live: a path (relative to the workspace) or an "
+        "fsspec URL such as s3://bucket/prefix.",
+    )
+    admin_token: SecretStr | None = Field(None, description="Bearer token required by admin HTTP endpoints.")
+    actor: str | None = Field(None, description="Name recorded as the actor of events; default: the OS user.")
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long SQLite waits for a lock.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+    models: dict[str, ModelSpec] = Field(default_factory=dict, description="Declared models, by name.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                yield name, mask_url(value)
+            else:
+                yield name, value
+
+    @property
+    def actor_name(self) -> str:
+        if self.actor:
+            return self.actor
+        try:
+            return getpass.getuser()
+        except Exception:  # no user database entry (containers)
+            return "unknown"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Values from the workspace's ``modelward.yaml`` (already parsed by :func:`load_settings`)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        data = _yaml_data.get()
+        return data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get())
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "***"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse ``modelward.yaml``; an empty file is an empty mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}. Fix the syntax and retry.") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of settings, got {type(data).__name__}.")
+    return data
+
+
+def load_settings(root: Path, **overrides: Any) -> Settings:
+    """Build the settings of the workspace at ``root``.
+
+    ``overrides`` are the highest-precedence values (CLI flags); ``None`` values are ignored.
+    """
+    _check_environment()
+    data = read_yaml(root / CONFIG_FILE)
+    token = _yaml_data.set(data)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, root / CONFIG_FILE), details={"errors": _errors(exc)}) from exc
+    finally:
+        _yaml_data.reset(token)
+
+
+def environment(name: str) -> str | None:
+    """Read one non-setting environment variable (e.g. ``CI``); the only door to ``os.environ``."""
+    return os.environ.get(name)
+
+
+def _check_environment() -> None:
+    valid = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    for key in os.environ:
+        if not key.startswith(ENV_PREFIX):
+            continue
+        head = key.split("__", 1)[0]
+        if head not in valid:
+            raise ConfigError(
+                f"Unknown environment variable {key}. Valid MODELWARD_ variables: {', '.join(sorted(valid))}.",
+                details={"key": key, "valid": sorted(valid)},
+            )
+
+
+def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names valid at the parent of ``loc`` (for 'unknown key' messages)."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        if part == "models":
+            model = ModelSpec
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return sorted(model.model_fields)
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+def _explain(exc: ValidationError, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            valid = ", ".join(_valid_keys(tuple(err["loc"])))
+            lines.append(f"Unknown setting '{loc}'. Valid keys here: {valid}.")
+        elif err["type"] == "missing":
+            lines.append(f"Setting '{loc}' is required.")
+        else:
+            lines.append(f"Setting '{loc}': {err['msg']} (got {err.get('input')!r}).")
+    return f"Invalid configuration (from flags, MODELWARD_* environment or {path}):\n  " + "\n  ".join(lines)

@@ -1,0 +1,84 @@
+"""Safe model persistence.
+
+Models are saved with skops by default and loaded with an explicit allowlist of trusted
+types: scikit-learn's own estimators, the few scikit-learn internals listed in
+:data:`DEFAULT_TRUSTED_TYPES`, and whatever a model declares deliberately in
+``trusted_types``. A file holding any other type is refused, naming the types.
+
+Plain pickle is used only when a model opts in (``serializer: pickle``); such a file is
+loaded only through :class:`~modelward.artifacts.ArtifactStore`, which checks its bytes
+against the SHA-256 pinned in the registry first. Every load re-verifies the hash.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle  # noqa: S403 - only for models that opt in, after hash verification
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import skops.io as sio
+
+from modelward.artifacts import ArtifactStore
+from modelward.errors import UntrustedModelError
+
+Serializer = Literal["skops", "pickle"]
+
+# scikit-learn internals that skops does not trust by default but that hold only data.
+DEFAULT_TRUSTED_TYPES: tuple[str, ...] = (
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+)
+
+
+def dumps(model: Any, serializer: Serializer = "skops") -> bytes:
+    """Serialise ``model``."""
+    if serializer == "skops":
+        return bytes(sio.dumps(model))
+    if serializer == "pickle":
+        buf = io.BytesIO()
+        pickle.dump(model, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        return buf.getvalue()
+    raise ValueError(f"unknown serializer {serializer!r}; use 'skops' or 'pickle'")
+
+
+def untrusted_types(data: bytes, trusted: Iterable[str] = ()) -> list[str]:
+    """Types in a skops file that are neither trusted by skops nor on the allowlist."""
+    allowed = set(DEFAULT_TRUSTED_TYPES) | set(trusted)
+    return sorted(t for t in sio.get_untrusted_types(data=data) if t not in allowed)
+
+
+def loads(data: bytes, serializer: Serializer, *, trusted: Iterable[str] = (), name: str = "model") -> Any:
+    """Deserialise bytes that the caller has already verified against their pinned hash.
+
+    Prefer :func:`load` which reads and verifies in one step.
+    """
+    if serializer == "pickle":
+        return pickle.loads(data)  # noqa: S301 - opted in and hash-verified by the caller
+    if serializer != "skops":
+        raise ValueError(f"unknown serializer {serializer!r}; use 'skops' or 'pickle'")
+    refused = untrusted_types(data, trusted)
+    if refused:
+        listed = ", ".join(refused)
+        raise UntrustedModelError(
+            f"Refusing to load {name}: the file contains types that are not trusted: {listed}. "
+            "Loading them could run arbitrary code. If you wrote this code or trust its source, allow "
+            "the types deliberately: add them under models.<name>.trusted_types in modelward.yaml "
+            "(or pass --trust TYPE) and register the model again.",
+            details={"untrusted_types": refused},
+        )
+    allowed = set(DEFAULT_TRUSTED_TYPES) | set(trusted)
+    present = [t for t in sio.get_untrusted_types(data=data) if t in allowed]
+    return sio.loads(data, trusted=present)
+
+
+def load(
+    artifacts: ArtifactStore,
+    digest: str,
+    serializer: Serializer,
+    *,
+    trusted: Iterable[str] = (),
+    name: str = "model",
+) -> Any:
+    """Read blob ``digest`` (hash verified on read) and deserialise it safely."""
+    return loads(artifacts.get(digest), serializer, trusted=trusted, name=name)

@@ -1,0 +1,153 @@
+"""The metadata database: one engine, migrations on open, short read and write transactions.
+
+SQLite (the embedded default) runs in WAL mode so that readers never block the writer,
+with a busy timeout, and write transactions start with ``BEGIN IMMEDIATE`` so two
+processes never deadlock upgrading a read lock. PostgreSQL is selected by a
+``postgresql+psycopg://`` URL. Both run the same schema and the same tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from modelward.config import mask_url
+from modelward.errors import StoreError
+from modelward.store import schema
+
+__all__ = ["Store", "schema"]
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant: serialises concurrent migrations of one PostgreSQL database.
+_PG_MIGRATION_LOCK = 0x6D6F64656C77
+
+
+class Store:
+    """Owns the SQLAlchemy engine of one workspace database."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000) -> None:
+        self.url = url
+        self.engine = _make_engine(url, busy_timeout_ms)
+
+    @classmethod
+    def open(cls, url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True) -> Store:
+        """Connect and (by default) bring the schema to the latest migration."""
+        store = cls(url, busy_timeout_ms=busy_timeout_ms)
+        try:
+            if migrate:
+                store.upgrade()
+            else:
+                with store.read() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+        except sa.exc.OperationalError as exc:
+            store.close()
+            raise StoreError(
+                f"Cannot reach the database at {mask_url(url)}: {exc.orig}. "
+                "Check that the server is running and MODELWARD_DATABASE_URL is right."
+            ) from exc
+        return store
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A short read transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock at once (BEGIN IMMEDIATE)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    # -- migrations -------------------------------------------------------------------------
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str:
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply migrations up to ``revision``, serialised across processes."""
+        if revision == "head" and self.current_revision() == self.head_revision():
+            return
+        cfg = _alembic_config()
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            if self.dialect == "postgresql":
+                # Session-level lock: held across Alembic's own transaction.
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                log.info("migrating %s to %s", mask_url(self.url), revision)
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                    conn.commit()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
+    parsed = sa.engine.make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, busy_timeout_ms)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, issue BEGIN (so we can choose IMMEDIATE).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

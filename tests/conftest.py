@@ -1,0 +1,66 @@
+"""Shared fixtures. Store-touching tests run on both SQLite and a real PostgreSQL.
+
+PostgreSQL comes from MW_TEST_PG_URL (default: the local server at 127.0.0.1:5432,
+database ``test``). Each test gets a schema of its own, dropped afterwards, so runs never
+collide. When the server is unreachable the tests fail: CI must start it (see .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+PG_BASE = os.environ.get("MW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is required for the store tests and is not reachable at {PG_BASE}: {exc.orig}. "
+            "Start it (see .ci/run) or set MW_TEST_PG_URL."
+        )
+    yield engine
+    engine.dispose()
+
+
+def _pg_url(schema: str) -> str:
+    return f"{PG_BASE}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_url(pg_engine: sa.Engine) -> Iterator[str]:
+    """A URL whose connections live in a fresh schema of their own."""
+    schema = f"mw_test_{uuid.uuid4().hex[:12]}"
+    with pg_engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_url(schema)
+    finally:
+        with pg_engine.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on a SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'modelward.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_modelward_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests control MODELWARD_* themselves; the developer's shell must not leak in."""
+    for key in list(os.environ):
+        if key.startswith("MODELWARD_"):
+            monkeypatch.delenv(key)

@@ -1,0 +1,94 @@
+"""Schema, migrations and the append-only audit log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from modelward.store import Store
+from modelward.store.audit import record_event
+from modelward.store.schema import datasets, dataset_versions, events, model_versions, models, utcnow
+
+
+def test_open_migrates_to_head(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        assert store.current_revision() == store.head_revision() == "0002"
+        names = set(sa.inspect(store.engine).get_table_names())
+        assert {"datasets", "dataset_versions", "models", "model_versions", "aliases", "events"} <= names
+        Store.open(database_url).close()  # opening again is a no-op
+        assert store.current_revision() == "0002"
+    finally:
+        store.close()
+
+
+def test_sqlite_uses_wal_and_busy_timeout(tmp_path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'x.db'}", busy_timeout_ms=1234)
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
+    store.close()
+
+
+def test_events_are_append_only(database_url: str) -> None:
+    store = Store.open(database_url)
+    with store.write() as conn:
+        record_event(conn, kind="k", subject_type="model", subject="m", actor="me", payload={"a": 1})
+    for statement in (events.update().values(actor="someone else"), events.delete()):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.write() as conn:
+            conn.execute(statement)
+    with store.read() as conn:
+        rows = conn.execute(sa.select(events)).all()
+    assert [(r.actor, r.payload) for r in rows] == [("me", {"a": 1})]
+    store.close()
+
+
+def test_upgrade_from_first_revision_keeps_data(database_url: str) -> None:
+    """A database made at revision 0001 and filled, upgraded to head, loses nothing."""
+    store = Store(database_url)
+    store.upgrade("0001")
+    assert store.current_revision() == "0001"
+    now = utcnow()
+    with store.write() as conn:
+        conn.execute(datasets.insert().values(id=1, name="d", created_at=now))
+        conn.execute(
+            dataset_versions.insert().values(
+                id=1, dataset_id=1, version=1, content_hash="a" * 64, artifact="b" * 64, rows=10,
+                columns_schema={"x": "numeric"}, stats={"x": {"mean": 1.5}}, source="d.csv",
+                created_at=now, created_by="me",
+            )
+        )
+        conn.execute(models.insert().values(id=1, name="m", task="classification", tags={"t": "1"}, created_at=now))
+        conn.execute(
+            model_versions.insert().values(
+                id=1, model_id=1, version=1, artifact="c" * 64, serializer="skops", flavor="sklearn",
+                trusted_types=[], signature={"inputs": []}, input_example=[{"x": 1}], params={"p": 2},
+                metrics={"accuracy": 0.9}, lineage={"seed": 0}, dataset_version_id=1, tags={},
+                created_at=now, created_by="me",
+            )
+        )
+        record_event(conn, kind="version_registered", subject_type="model", subject="m", actor="me",
+                     payload={"version": 1})
+    store.upgrade()
+    assert store.current_revision() == "0002"
+    with store.read() as conn:
+        dv = conn.execute(sa.select(dataset_versions)).one()
+        mv = conn.execute(sa.select(model_versions)).one()
+        ev = conn.execute(sa.select(events)).one()
+    assert dv.stats == {"x": {"mean": 1.5}} and dv.rows == 10 and dv.columns_schema == {"x": "numeric"}
+    assert mv.metrics == {"accuracy": 0.9} and mv.input_example == [{"x": 1}] and mv.params == {"p": 2}
+    assert ev.payload == {"version": 1}
+    assert abs((mv.created_at - now).total_seconds()) < 1e-3
+    assert mv.created_at.tzinfo is not None and mv.created_at.utcoffset() == dt.timedelta(0)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.write() as conn:
+        conn.execute(events.delete())
+    store.close()
+
+
+def test_unreachable_database_gives_clear_error() -> None:
+    from modelward.errors import StoreError
+
+    with pytest.raises(StoreError, match="Cannot reach the database at postgresql"):
+        Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
