@@ -13,6 +13,7 @@ against the SHA-256 pinned in the registry first. Every load re-verifies the has
 from __future__ import annotations
 
 import io
+import zipfile
 import pickle  # noqa: S403 - only for models that opt in, after hash verification
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -57,7 +58,13 @@ def loads(data: bytes, serializer: Serializer, *, trusted: Iterable[str] = (), n
         return pickle.loads(data)  # noqa: S301 - opted in and hash-verified by the caller
     if serializer != "skops":
         raise ValueError(f"unknown serializer {serializer!r}; use 'skops' or 'pickle'")
-    refused = untrusted_types(data, trusted)
+    try:
+        refused = untrusted_types(data, trusted)
+    except zipfile.BadZipFile as exc:
+        raise UntrustedModelError(
+            f"Refusing to load {name}: it is not a skops file (skops files are zip archives). modelward never "
+            "unpickles a file unless its model opted in with `serializer: pickle`.",
+        ) from exc
     if refused:
         listed = ", ".join(refused)
         raise UntrustedModelError(

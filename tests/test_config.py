@@ -1,0 +1,84 @@
+"""Settings precedence, unknown keys, secret masking, and docs coverage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelward.config import ModelSpec, Settings, SplitSpec, load_settings
+from modelward.errors import ConfigError
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+def _write(root: Path, text: str) -> None:
+    (root / "modelward.yaml").write_text(text)
+
+
+def test_precedence_flag_over_env_over_file_over_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(tmp_path).log_level == "INFO"  # default
+    _write(tmp_path, "log_level: WARNING\nsqlite_busy_timeout_ms: 5\n")
+    assert load_settings(tmp_path).log_level == "WARNING"  # file
+    monkeypatch.setenv("MODELWARD_LOG_LEVEL", "ERROR")
+    settings = load_settings(tmp_path)
+    assert settings.log_level == "ERROR"  # env beats file
+    assert settings.sqlite_busy_timeout_ms == 5  # untouched keys still come from the file
+    assert load_settings(tmp_path, log_level="DEBUG").log_level == "DEBUG"  # flag beats env
+    assert load_settings(tmp_path, log_level=None).log_level == "ERROR"  # an unset flag is ignored
+
+
+def test_unknown_key_in_file_is_named_with_valid_keys(tmp_path: Path) -> None:
+    _write(tmp_path, "databse_url: sqlite:///x.db\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert "Unknown setting 'databse_url'" in info.value.message
+    assert "database_url" in info.value.message and "artifacts" in info.value.message
+
+
+def test_unknown_nested_key_lists_model_keys(tmp_path: Path) -> None:
+    _write(tmp_path, "models:\n  m:\n    task: regression\n    target: y\n    entrypoint: a:b\n    tagret: y\n")
+    with pytest.raises(ConfigError, match=r"Unknown setting 'models.m.tagret'. Valid keys here: .*entrypoint"):
+        load_settings(tmp_path)
+
+
+def test_unknown_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELWARD_DATABASE_ULR", "x")
+    with pytest.raises(ConfigError, match="Unknown environment variable MODELWARD_DATABASE_ULR.*MODELWARD_DATABASE_URL"):
+        load_settings(tmp_path)
+
+
+def test_bad_values_are_explained(tmp_path: Path) -> None:
+    _write(tmp_path, "models:\n  m:\n    task: clustering\n    target: y\n    entrypoint: nocolon\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert "models.m.task" in info.value.message and "models.m.entrypoint" in info.value.message
+    _write(tmp_path, "models: [1, 2\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_settings(tmp_path)
+
+
+def test_secrets_are_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELWARD_ADMIN_TOKEN", "s3cret-token")
+    monkeypatch.setenv("MODELWARD_DATABASE_URL", "postgresql+psycopg://u:hunter2@db/x")
+    settings = load_settings(tmp_path)
+    text = repr(settings) + str(settings)
+    assert "s3cret-token" not in text and "hunter2" not in text
+    assert settings.admin_token is not None and settings.admin_token.get_secret_value() == "s3cret-token"
+    assert settings.database_url == "postgresql+psycopg://u:hunter2@db/x"
+
+
+def test_nested_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(tmp_path, "models:\n  m:\n    task: regression\n    target: y\n    entrypoint: a:b\n")
+    monkeypatch.setenv("MODELWARD_MODELS__m__TARGET", "z")
+    assert load_settings(tmp_path).models["m"].target == "z"
+
+
+def test_every_setting_is_documented() -> None:
+    text = DOCS.read_text()
+    missing = []
+    for model, prefix in ((Settings, ""), (ModelSpec, "models.NAME."), (SplitSpec, "models.NAME.split.")):
+        for name in model.model_fields:
+            if f"`{prefix}{name}`" not in text:
+                missing.append(prefix + name)
+    assert not missing, f"settings missing from docs/configuration.md: {missing}"
