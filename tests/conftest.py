@@ -64,3 +64,17 @@ def _clean_modelward_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("MODELWARD_"):
             monkeypatch.delenv(key)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests ran against PostgreSQL, so a log shows they were not skipped."""
+    stats = terminalreporter.stats
+    counts = {
+        outcome: sum(1 for rep in stats.get(outcome, []) if "[postgresql" in getattr(rep, "nodeid", ""))
+        for outcome in ("passed", "failed", "error", "skipped")
+    }
+    terminalreporter.write_line(
+        "PostgreSQL-backed tests: "
+        + ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+        + f" (server: {PG_BASE})"
+    )

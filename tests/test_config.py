@@ -16,7 +16,9 @@ def _write(root: Path, text: str) -> None:
     (root / "modelward.yaml").write_text(text)
 
 
-def test_precedence_flag_over_env_over_file_over_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_flag_over_env_over_file_over_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert load_settings(tmp_path).log_level == "INFO"  # default
     _write(tmp_path, "log_level: WARNING\nsqlite_busy_timeout_ms: 5\n")
     assert load_settings(tmp_path).log_level == "WARNING"  # file
@@ -37,14 +39,20 @@ def test_unknown_key_in_file_is_named_with_valid_keys(tmp_path: Path) -> None:
 
 
 def test_unknown_nested_key_lists_model_keys(tmp_path: Path) -> None:
-    _write(tmp_path, "models:\n  m:\n    task: regression\n    target: y\n    entrypoint: a:b\n    tagret: y\n")
-    with pytest.raises(ConfigError, match=r"Unknown setting 'models.m.tagret'. Valid keys here: .*entrypoint"):
+    _write(
+        tmp_path, "models:\n  m:\n    task: regression\n    target: y\n    entrypoint: a:b\n    tagret: y\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"Unknown setting 'models.m.tagret'. Valid keys here: .*entrypoint"
+    ):
         load_settings(tmp_path)
 
 
 def test_unknown_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELWARD_DATABASE_ULR", "x")
-    with pytest.raises(ConfigError, match="Unknown environment variable MODELWARD_DATABASE_ULR.*MODELWARD_DATABASE_URL"):
+    with pytest.raises(
+        ConfigError, match="Unknown environment variable MODELWARD_DATABASE_ULR.*MODELWARD_DATABASE_URL"
+    ):
         load_settings(tmp_path)
 
 

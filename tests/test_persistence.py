@@ -15,7 +15,7 @@ from modelward.artifacts import ArtifactStore
 from modelward.errors import IntegrityError, UntrustedModelError
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from custom_estimator import MajorityClassifier  # noqa: E402
+from custom_estimator import MajorityClassifier
 
 X = np.random.default_rng(0).normal(size=(60, 3))
 Y = (X[:, 0] > 0).astype(int)

@@ -17,8 +17,15 @@ from modelward.store import Store
 
 def _register(reg: Registry, name: str = "m", **overrides: object):  # type: ignore[no-untyped-def]
     fields: dict[str, object] = dict(
-        task="classification", artifact="a" * 64, serializer="skops", flavor="sklearn",
-        signature={"inputs": []}, input_example=[], params={}, metrics={"accuracy": 0.5}, lineage={},
+        task="classification",
+        artifact="a" * 64,
+        serializer="skops",
+        flavor="sklearn",
+        signature={"inputs": []},
+        input_example=[],
+        params={},
+        metrics={"accuracy": 0.5},
+        lineage={},
     )
     fields.update(overrides)
     return reg.register(name, **fields)  # type: ignore[arg-type]
@@ -37,7 +44,7 @@ def test_versions_are_numbered_and_readable(registry: Registry) -> None:
     assert (v1.version, v2.version) == (1, 2)
     assert registry.get("m").version == 2
     assert registry.get("m", 1).metrics == {"accuracy": 0.7}
-    [info] = registry.list()
+    [info] = registry.list_models()
     assert (info.name, info.versions, info.latest_version) == ("m", 2, 2)
     with pytest.raises(NotFoundError, match="Model 'm' has no version 9"):
         registry.get("m", 9)
@@ -69,8 +76,11 @@ def test_promote_rollback_history(registry: Registry) -> None:
 
     history = registry.history("m", "champion")
     assert [(c.from_version, c.to_version, c.kind) for c in history] == [
-        (None, 1, "alias_set"), (1, 2, "alias_set"), (2, 3, "alias_set"),
-        (3, 2, "alias_rollback"), (2, 1, "alias_rollback"),
+        (None, 1, "alias_set"),
+        (1, 2, "alias_set"),
+        (2, 3, "alias_set"),
+        (3, 2, "alias_rollback"),
+        (2, 1, "alias_rollback"),
     ]
     assert history[3].reason == "v3 regressed" and history[1].reason == "better"
     assert all(c.actor == "tester" for c in history)
@@ -91,8 +101,8 @@ def test_tags_and_descriptions(registry: Registry) -> None:
     registry.set_tags("m", None, {"team": "risk"})
     registry.set_tags("m", 1, {"stage": "qa"})
     registry.describe("m", "loan model")
-    assert registry.list()[0].tags == {"team": "risk"}
-    assert registry.list()[0].description == "loan model"
+    assert registry.list_models()[0].tags == {"team": "risk"}
+    assert registry.list_models()[0].description == "loan model"
     assert registry.get("m", 1).tags == {"stage": "qa"}
 
 
@@ -121,8 +131,12 @@ def test_concurrent_registration_gets_distinct_versions(database_url: str, tmp_p
     script.write_text(_WORKER)
     start = time.time() + 2.0
     procs = [
-        subprocess.Popen([sys.executable, str(script), database_url, str(start), "15"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), database_url, str(start), "15"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]

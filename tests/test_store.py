@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from modelward.store import Store
 from modelward.store.audit import record_event
-from modelward.store.schema import datasets, dataset_versions, events, model_versions, models, utcnow
+from modelward.store.schema import dataset_versions, datasets, events, model_versions, models, utcnow
 
 
 def test_open_migrates_to_head(database_url: str) -> None:
@@ -55,22 +55,50 @@ def test_upgrade_from_first_revision_keeps_data(database_url: str) -> None:
         conn.execute(datasets.insert().values(id=1, name="d", created_at=now))
         conn.execute(
             dataset_versions.insert().values(
-                id=1, dataset_id=1, version=1, content_hash="a" * 64, artifact="b" * 64, rows=10,
-                columns_schema={"x": "numeric"}, stats={"x": {"mean": 1.5}}, source="d.csv",
-                created_at=now, created_by="me",
+                id=1,
+                dataset_id=1,
+                version=1,
+                content_hash="a" * 64,
+                artifact="b" * 64,
+                rows=10,
+                columns_schema={"x": "numeric"},
+                stats={"x": {"mean": 1.5}},
+                source="d.csv",
+                created_at=now,
+                created_by="me",
             )
         )
-        conn.execute(models.insert().values(id=1, name="m", task="classification", tags={"t": "1"}, created_at=now))
+        conn.execute(
+            models.insert().values(id=1, name="m", task="classification", tags={"t": "1"}, created_at=now)
+        )
         conn.execute(
             model_versions.insert().values(
-                id=1, model_id=1, version=1, artifact="c" * 64, serializer="skops", flavor="sklearn",
-                trusted_types=[], signature={"inputs": []}, input_example=[{"x": 1}], params={"p": 2},
-                metrics={"accuracy": 0.9}, lineage={"seed": 0}, dataset_version_id=1, tags={},
-                created_at=now, created_by="me",
+                id=1,
+                model_id=1,
+                version=1,
+                artifact="c" * 64,
+                serializer="skops",
+                flavor="sklearn",
+                trusted_types=[],
+                signature={"inputs": []},
+                input_example=[{"x": 1}],
+                params={"p": 2},
+                metrics={"accuracy": 0.9},
+                lineage={"seed": 0},
+                dataset_version_id=1,
+                tags={},
+                created_at=now,
+                created_by="me",
             )
         )
-        record_event(conn, kind="version_registered", subject_type="model", subject="m", actor="me",
-                     payload={"version": 1})
+        record_event(
+            conn,
+            kind="version_registered",
+            subject_type="model",
+            subject="m",
+            actor="me",
+            payload={"version": 1},
+        )
     store.upgrade()
     assert store.current_revision() == "0002"
     with store.read() as conn:

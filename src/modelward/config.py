@@ -29,7 +29,7 @@ CONFIG_FILE = "modelward.yaml"
 STATE_DIR = ".modelward"
 ENV_PREFIX = "MODELWARD_"
 
-_yaml_data: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_yaml_data", default={})
+_yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("_yaml_data", default=None)
 
 
 class SplitSpec(BaseModel):
@@ -37,7 +37,9 @@ class SplitSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["random", "time"] = Field("random", description="'random' (seeded) or 'time' (latest rows).")
+    kind: Literal["random", "time"] = Field(
+        "random", description="'random' (seeded) or 'time' (latest rows)."
+    )
     test_size: float = Field(0.25, gt=0, lt=1, description="Share of rows held out for evaluation.")
     seed: int = Field(0, description="Seed of the random split.")
     time_column: str | None = Field(None, description="Column ordering rows when kind is 'time'.")
@@ -57,10 +59,11 @@ class ModelSpec(BaseModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Default training parameters.")
     dataset: str | None = Field(None, description="Dataset trained on when --data is not given.")
-    split: SplitSpec = Field(default_factory=SplitSpec, description="Evaluation split.")  # type: ignore[arg-type]
+    split: SplitSpec = Field(default_factory=SplitSpec, description="Evaluation split.")
     sample_weight: str | None = Field(None, description="Column holding sample weights (not a feature).")
     serializer: Literal["skops", "pickle"] = Field(
-        "skops", description="'skops' (safe, default) or 'pickle' (opt-in; loaded only when its hash matches)."
+        "skops",
+        description="'skops' (safe, default) or 'pickle' (opt-in; loaded only when its hash matches).",
     )
     trusted_types: list[str] = Field(
         default_factory=list,
@@ -135,11 +138,11 @@ class _YamlSource(PydanticBaseSettingsSource):
     """Values from the workspace's ``modelward.yaml`` (already parsed by :func:`load_settings`)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        data = _yaml_data.get()
+        data = _yaml_data.get() or {}
         return data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 def mask_url(url: str) -> str:
@@ -218,7 +221,9 @@ def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return [
+        {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+    ]
 
 
 def _explain(exc: ValidationError, path: Path) -> str:

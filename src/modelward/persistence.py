@@ -13,8 +13,8 @@ against the SHA-256 pinned in the registry first. Every load re-verifies the has
 from __future__ import annotations
 
 import io
+import pickle
 import zipfile
-import pickle  # noqa: S403 - only for models that opt in, after hash verification
 from collections.abc import Iterable
 from typing import Any, Literal
 

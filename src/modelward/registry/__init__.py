@@ -259,7 +259,7 @@ class Registry:
             ).all()
             return [_version(r, model, [a for a, v in held.items() if v == r.version]) for r in rows]
 
-    def list(self) -> list[ModelInfo]:
+    def list_models(self) -> list[ModelInfo]:
         with self.store.read() as conn:
             stats = (
                 sa.select(
@@ -291,7 +291,9 @@ class Registry:
 
     # -- aliases -----------------------------------------------------------------------------------
 
-    def promote(self, name: str, version: int, *, alias: str = "champion", reason: str | None = None) -> AliasChange:
+    def promote(
+        self, name: str, version: int, *, alias: str = "champion", reason: str | None = None
+    ) -> AliasChange:
         """Point ``alias`` at ``version`` (recorded with its reason)."""
         check_alias(alias)
         with self.store.write() as conn:
@@ -313,9 +315,7 @@ class Registry:
                     f"See `modelward models history {name}`.",
                     details={"model": name, "alias": alias},
                 )
-            return self._move_alias(
-                conn, name, alias, stack[-1], reason or "rollback", kind="alias_rollback"
-            )
+            return self._move_alias(conn, name, alias, stack[-1], reason or "rollback", kind="alias_rollback")
 
     def _move_alias(
         self, conn: Connection, name: str, alias: str, version: int, reason: str | None, *, kind: str
@@ -334,7 +334,9 @@ class Registry:
         current = self._aliases(conn, model.id).get(alias)
         now = utcnow()
         if current is None:
-            conn.execute(aliases.insert().values(model_id=model.id, alias=alias, version_id=target, updated_at=now))
+            conn.execute(
+                aliases.insert().values(model_id=model.id, alias=alias, version_id=target, updated_at=now)
+            )
         else:
             conn.execute(
                 aliases.update()
@@ -419,9 +421,7 @@ class Registry:
             else:
                 row = self._get(conn, name, version)
                 merged = {**row.tags, **tags}
-                conn.execute(
-                    model_versions.update().where(model_versions.c.id == row.id).values(tags=merged)
-                )
+                conn.execute(model_versions.update().where(model_versions.c.id == row.id).values(tags=merged))
             record_event(
                 conn,
                 kind="tags_set",

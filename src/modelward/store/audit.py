@@ -22,6 +22,11 @@ def record_event(
     """Append one event (who, what, about which subject, with what evidence)."""
     conn.execute(
         events.insert().values(
-            ts=utcnow(), actor=actor, kind=kind, subject_type=subject_type, subject=subject, payload=dict(payload)
+            ts=utcnow(),
+            actor=actor,
+            kind=kind,
+            subject_type=subject_type,
+            subject=subject,
+            payload=dict(payload),
         )
     )

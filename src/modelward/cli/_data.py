@@ -1,0 +1,156 @@
+"""`modelward data …`: dataset versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from modelward._refs import parse_ref
+from modelward.cli._common import (
+    DatabaseOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    fmt,
+    kv_table,
+    open_workspace,
+    print_json,
+)
+from modelward.datasets import DatasetVersion
+from modelward.errors import ModelwardError
+from modelward.workspace import Workspace
+
+app = typer.Typer(help="Datasets: immutable, content-addressed versions.", no_args_is_help=True)
+
+
+def _get(ws: Workspace, ref: str) -> DatasetVersion:
+    name, version = parse_ref(ref, "dataset name")
+    if isinstance(version, str):
+        raise ModelwardError(f"Datasets have numbered versions, not aliases: {ref!r}. Use NAME@VERSION.")
+    return ws.datasets.get(name, version)
+
+
+@app.command("add")
+def add(
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Dataset name.")],
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Snapshot a CSV or Parquet file as a new dataset version (identical content: the existing one)."""
+    with open_workspace(workspace, database_url) as ws, console.status(f"adding {path}…"):
+        dv = ws.datasets.add(path, name)
+    if json:
+        print_json(dv)
+    elif dv.created:
+        console.print(
+            f"[green]added {dv.ref}[/green]: {dv.rows} rows, {len(dv.schema)} columns, "
+            f"sha256:{dv.content_hash[:16]}…"
+        )
+    else:
+        console.print(f"unchanged: {path} has the same content as {dv.ref} (sha256:{dv.content_hash[:16]}…)")
+
+
+@app.command("list")
+def list_datasets(
+    workspace: WorkspaceOpt = None, database_url: DatabaseOpt = None, json: JsonOpt = False
+) -> None:
+    """List datasets with their latest version."""
+    with open_workspace(workspace, database_url) as ws:
+        items = ws.datasets.list_datasets()
+    if json:
+        print_json(items)
+        return
+    table = Table(title="datasets", title_justify="left")
+    for col in ("name", "latest", "rows", "columns", "created (UTC)", "source"):
+        table.add_column(col)
+    for d in items:
+        table.add_row(
+            d.name, str(d.version), str(d.rows), str(len(d.schema)), fmt(d.created_at), fmt(d.source)
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")],
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show a dataset version: schema and per-column statistics."""
+    with open_workspace(workspace, database_url) as ws:
+        dv = _get(ws, ref)
+    if json:
+        print_json(dv)
+        return
+    console.print(
+        kv_table(
+            dv.ref,
+            {
+                "rows": dv.rows,
+                "content": f"sha256:{dv.content_hash}",
+                "source": dv.source,
+                "parent": f"{dv.name}@{dv.parent_version}" if dv.parent_version else None,
+                "created": dv.created_at,
+                "by": dv.created_by,
+            },
+        )
+    )
+    table = Table(title="columns", title_justify="left")
+    for col in ("column", "type", "missing", "summary"):
+        table.add_column(col)
+    for col, kind in dv.schema.items():
+        st = dv.stats.get(col, {})
+        table.add_row(col, kind, fmt(st.get("missing")), _summary(kind, st))
+    console.print(table)
+
+
+def _summary(kind: str, st: dict[str, Any]) -> str:
+    if kind == "numeric":
+        return f"mean {fmt(st.get('mean'))}, std {fmt(st.get('std'))}, min {fmt(st.get('min'))}, max {fmt(st.get('max'))}"
+    if kind in ("categorical", "boolean"):
+        top = st.get("top") or []
+        shown = ", ".join(f"{t[0]}:{t[1]}" if isinstance(t, list | tuple) else str(t) for t in list(top)[:5])
+        return f"{fmt(st.get('n_unique'))} values; top {shown}"
+    if kind == "datetime":
+        return f"{fmt(st.get('min'))} … {fmt(st.get('max'))}"
+    return f"{fmt(st.get('n_unique'))} distinct"
+
+
+@app.command("diff")
+def diff(
+    a: Annotated[str, typer.Argument(help="NAME@A")],
+    b: Annotated[str, typer.Argument(help="NAME@B")],
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Compare two dataset versions: schema, row counts, per-column statistics."""
+    with open_workspace(workspace, database_url) as ws:
+        va, vb = _get(ws, a), _get(ws, b)
+        result = ws.datasets.diff(va, vb)
+    if json:
+        print_json(result)
+        return
+    rows = result["rows"]
+    console.print(f"rows: {rows['a']} → {rows['b']} ({rows['change']:+d})")
+    for label, key in (("added columns", "added_columns"), ("removed columns", "removed_columns")):
+        if result[key]:
+            console.print(f"{label}: {', '.join(result[key])}")
+    for col, change in result["type_changes"].items():
+        console.print(f"type of {col}: {change['a']} → {change['b']}")
+    table = Table(title="changed statistics", title_justify="left")
+    for col in ("column", "statistic", va.ref, vb.ref):
+        table.add_column(col)
+    for col, stats in result["columns"].items():
+        for stat, pair in stats.items():
+            table.add_row(col, stat, fmt(pair.get("a")), fmt(pair.get("b")))
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("no per-column statistic changed")

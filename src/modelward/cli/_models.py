@@ -1,0 +1,249 @@
+"""`modelward models …`, `train` and `reproduce`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from modelward._refs import parse_ref
+from modelward.cli._common import (
+    DatabaseOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    fmt,
+    kv_table,
+    open_workspace,
+    parse_params,
+    print_json,
+)
+from modelward.errors import ModelwardError
+from modelward.registry import ModelVersion
+from modelward.workspace import ReproduceReport
+
+app = typer.Typer(help="The model registry: versions, aliases, history.", no_args_is_help=True)
+
+
+def show_version(mv: ModelVersion) -> None:
+    console.print(
+        kv_table(
+            f"{mv.ref}",
+            {
+                "aliases": ", ".join(mv.aliases) or "-",
+                "task": mv.task,
+                "created": mv.created_at,
+                "by": mv.created_by,
+                "artifact": f"sha256:{mv.artifact[:16]}… ({mv.serializer})",
+                "description": mv.description,
+            },
+        )
+    )
+    metrics = Table(title="metrics (holdout)", title_justify="left")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for key, value in mv.metrics.items():
+        metrics.add_row(key, fmt(value))
+    console.print(metrics)
+    lin = mv.lineage
+    code = lin.get("code", {})
+    code_ref = (
+        f"git {str(code.get('commit'))[:12]}{' (dirty)' if code.get('dirty') else ''}"
+        if code.get("kind") == "git"
+        else f"source sha256:{str(code.get('source_sha256'))[:16]}…"
+    )
+    env = lin.get("environment", {})
+    pkgs = ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v)
+    console.print(
+        kv_table(
+            "lineage",
+            {
+                "dataset": f"{lin['dataset']['name']}@{lin['dataset']['version']} "
+                f"(sha256:{lin['dataset']['content_hash'][:16]}…)",
+                "evaluation": f"{lin['evaluation']['rows']} rows, {lin['evaluation']['split']['kind']} split, "
+                f"seed {lin['evaluation']['split']['seed']}",
+                "entrypoint": lin.get("entrypoint"),
+                "params": ", ".join(f"{k}={v}" for k, v in mv.params.items()) or "-",
+                "seed": lin.get("seed"),
+                "code": code_ref,
+                "python": env.get("python"),
+                "packages": pkgs,
+                "inputs": ", ".join(f"{c['name']}:{c['type']}" for c in mv.signature.get("inputs", [])),
+            },
+        )
+    )
+
+
+@app.command("list")
+def list_models(
+    workspace: WorkspaceOpt = None, database_url: DatabaseOpt = None, json: JsonOpt = False
+) -> None:
+    """List registered models."""
+    with open_workspace(workspace, database_url) as ws:
+        models = ws.registry.list_models()
+    if json:
+        print_json(models)
+        return
+    table = Table(title="models", title_justify="left")
+    for col in ("name", "task", "versions", "latest", "aliases", "description"):
+        table.add_column(col)
+    for m in models:
+        aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
+        table.add_row(
+            m.name, m.task, str(m.versions), fmt(m.latest_version), aliases or "-", fmt(m.description)
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@ALIAS")],
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show a model version: metrics, lineage, signature."""
+    name, version = parse_ref(ref, "model name")
+    with open_workspace(workspace, database_url) as ws:
+        mv = ws.registry.get(name, version)
+    if json:
+        print_json(mv)
+    else:
+        show_version(mv)
+
+
+@app.command("promote")
+def promote(
+    name: str,
+    version: int,
+    alias: Annotated[str, typer.Option(help="Alias to point at VERSION.")] = "champion",
+    reason: Annotated[str | None, typer.Option(help="Why; recorded in the history.")] = None,
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Point an alias (default: champion) at a version."""
+    with open_workspace(workspace, database_url) as ws:
+        change = ws.registry.promote(name, version, alias=alias, reason=reason)
+    console.print(f"{name}@{alias}: {fmt(change.from_version)} → {change.to_version}")
+
+
+@app.command("rollback")
+def rollback(
+    name: str,
+    alias: Annotated[str, typer.Option(help="Alias to move back.")] = "champion",
+    reason: Annotated[str | None, typer.Option(help="Why; recorded in the history.")] = None,
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Return an alias to the version that held it before."""
+    with open_workspace(workspace, database_url) as ws:
+        change = ws.registry.rollback(name, alias=alias, reason=reason)
+    console.print(f"{name}@{alias}: {fmt(change.from_version)} → {change.to_version} (rolled back)")
+
+
+@app.command("history")
+def history(
+    name: str,
+    alias: Annotated[str | None, typer.Option(help="Only this alias.")] = None,
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Every alias change: when, from, to, who, why."""
+    with open_workspace(workspace, database_url) as ws:
+        changes = ws.registry.history(name, alias)
+    if json:
+        print_json(changes)
+        return
+    table = Table(title=f"{name}: alias history", title_justify="left")
+    for col in ("when (UTC)", "alias", "from", "to", "actor", "kind", "reason"):
+        table.add_column(col)
+    for c in changes:
+        table.add_row(
+            fmt(c.ts), c.alias, fmt(c.from_version), fmt(c.to_version), c.actor, c.kind, fmt(c.reason)
+        )
+    console.print(table)
+
+
+@app.command("tag")
+def tag(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")],
+    tags: Annotated[list[str], typer.Argument(help="key=value pairs")],
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Set tags on a model or one version."""
+    name, version = parse_ref(ref, "model name")
+    if isinstance(version, str):
+        raise ModelwardError("Tag a model (NAME) or a numbered version (NAME@3), not an alias.")
+    values = {k: str(v) for k, v in parse_params(tags).items()}
+    with open_workspace(workspace, database_url) as ws:
+        ws.registry.set_tags(name, version, values)
+    console.print(f"tagged {ref}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+
+
+def train_command(
+    model: Annotated[str, typer.Argument(help="Model name declared in modelward.yaml.")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Dataset NAME[@VERSION] (default: the model's).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Override a parameter: key=value.")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="Description of the new version.")] = None,
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Train a declared model, evaluate it on the holdout and register a new version."""
+    params = parse_params(param)
+    with open_workspace(workspace, database_url) as ws, console.status(f"training {model}…"):
+        mv = ws.train(model, data=data, params=params, description=description)
+    if json:
+        print_json(mv)
+    else:
+        console.print(f"[green]registered {mv.ref}[/green]")
+        show_version(mv)
+
+
+def reproduce_command(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME@ALIAS")],
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
+    strict: Annotated[
+        bool, typer.Option(help="Exit with status 1 unless predictions are identical.")
+    ] = False,
+) -> None:
+    """Retrain a version from its lineage and compare predictions with the original."""
+    name, version = parse_ref(ref, "model name")
+    with open_workspace(workspace, database_url) as ws, console.status(f"reproducing {ref}…"):
+        report = ws.reproduce(name, version)
+    if json:
+        print_json(report)
+    else:
+        render_reproduce(report)
+    if strict and not report.identical:
+        raise typer.Exit(code=1)
+
+
+def render_reproduce(report: ReproduceReport) -> None:
+    if report.identical:
+        console.print(
+            f"[green]{report.ref} reproduced: predictions identical on {report.rows_compared} evaluation rows[/green]"
+        )
+    else:
+        console.print(
+            f"[yellow]{report.ref} differs: largest prediction difference {report.max_abs_difference:.6g} "
+            f"on {report.rows_compared} evaluation rows[/yellow]"
+        )
+    if report.differences:
+        table = Table(title="lineage that differs now", title_justify="left")
+        for col in ("element", "recorded", "now"):
+            table.add_column(col)
+        for key, diff in report.differences.items():
+            table.add_row(key, fmt(diff["recorded"]), fmt(diff["now"]))
+        console.print(table)
+    else:
+        console.print("lineage: code, packages and data all match the record")

@@ -1,0 +1,115 @@
+"""Demo data and training entrypoints used by the quickstart and the tests.
+
+The data is river's Agrawal generator (a classic loan-approval benchmark with ten
+switchable concept functions) generated locally and reproducibly: nothing is downloaded.
+
+>>> frame = agrawal_frame(5, seed=1)
+>>> list(frame.columns)
+['salary', 'commission', 'age', 'elevel', 'car', 'zipcode', 'hvalue', 'hyears', 'loan', 'approved']
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+from river.datasets import synth
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+TARGET = "approved"
+
+DEMO_CONFIG = """\
+# modelward workspace made by `modelward quickstart`. Keys: docs/configuration.md.
+models:
+  credit:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: modelward.demo:train_random_forest
+    params: {n_estimators: 100, max_depth: 8, random_state: 0}
+    split: {kind: random, test_size: 0.25, seed: 0}
+    description: Loan approval (river Agrawal generator, concept function 0)
+"""
+
+
+def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 0, noise: float = 0.0) -> pd.DataFrame:
+    """``n`` rows of the Agrawal loan data; ``approved`` is the 0/1 target.
+
+    ``car`` and ``zipcode`` are categorical strings (``make07``, ``zip3``); ``function`` picks
+    one of river's ten concept functions, so changing it simulates concept drift.
+    """
+    gen = synth.Agrawal(classification_function=function, seed=seed, perturbation=noise)
+    rows = []
+    for x, y in itertools.islice(gen, n):
+        rows.append({**x, TARGET: int(y)})
+    frame = pd.DataFrame(rows)
+    frame["car"] = frame["car"].map(lambda v: f"make{int(v):02d}")
+    frame["zipcode"] = frame["zipcode"].map(lambda v: f"zip{int(v)}")
+    frame["salary"] = frame["salary"].round(2)
+    frame["hvalue"] = frame["hvalue"].round(2)
+    frame["loan"] = frame["loan"].round(2)
+    frame["commission"] = frame["commission"].astype(float).round(2)
+    return frame
+
+
+def _preprocessor(frame: pd.DataFrame, *, scale: bool) -> ColumnTransformer:
+    categorical = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    numeric = [c for c in frame.columns if c not in categorical]
+    return ColumnTransformer(
+        [
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
+            ("numeric", StandardScaler() if scale else "passthrough", numeric),
+        ]
+    )
+
+
+def _split_xy(
+    train_df: pd.DataFrame, target: str, features: list[str] | None
+) -> tuple[pd.DataFrame, pd.Series]:
+    cols = features if features is not None else [c for c in train_df.columns if c != target]
+    return train_df[cols], train_df[target]
+
+
+def train_random_forest(
+    train_df: pd.DataFrame,
+    params: Mapping[str, Any],
+    *,
+    target: str = TARGET,
+    features: list[str] | None = None,
+) -> Pipeline:
+    """One-hot categoricals + a RandomForestClassifier with ``params``."""
+    x, y = _split_xy(train_df, target, features)
+    model = Pipeline([("prep", _preprocessor(x, scale=False)), ("model", RandomForestClassifier(**params))])
+    return model.fit(x, y)
+
+
+def train_logistic_regression(
+    train_df: pd.DataFrame,
+    params: Mapping[str, Any],
+    *,
+    target: str = TARGET,
+    features: list[str] | None = None,
+) -> Pipeline:
+    """One-hot categoricals, scaled numerics + LogisticRegression with ``params``."""
+    x, y = _split_xy(train_df, target, features)
+    model = Pipeline([("prep", _preprocessor(x, scale=True)), ("model", LogisticRegression(**params))])
+    return model.fit(x, y)
+
+
+def train_random_forest_regressor(
+    train_df: pd.DataFrame,
+    params: Mapping[str, Any],
+    *,
+    target: str,
+    features: list[str] | None = None,
+) -> Pipeline:
+    """One-hot categoricals + a RandomForestRegressor with ``params``."""
+    x, y = _split_xy(train_df, target, features)
+    model = Pipeline([("prep", _preprocessor(x, scale=False)), ("model", RandomForestRegressor(**params))])
+    return model.fit(x, y)

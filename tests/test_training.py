@@ -1,0 +1,193 @@
+"""Train → register → load → reproduce, through the Workspace API, on both backends."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelward import Workspace
+from modelward.demo import agrawal_frame
+from modelward.errors import TrainingError, UntrustedModelError
+
+CONFIG = """\
+models:
+  credit:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: modelward.demo:train_random_forest
+    params: {n_estimators: 20, max_depth: 6, random_state: 0}
+  price:
+    task: regression
+    target: salary
+    dataset: agrawal
+    features: [age, loan, hvalue, car]
+    entrypoint: modelward.demo:train_random_forest_regressor
+    params: {n_estimators: 10, random_state: 0}
+  broken:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: usercode:explode
+  custom:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: usercode:majority
+  forest:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: usercode:forest
+    params: {n_estimators: 10, random_state: 1}
+  labels:
+    task: regression
+    target: zipcode
+    dataset: agrawal
+    entrypoint: modelward.demo:train_random_forest_regressor
+  missing:
+    task: classification
+    target: nope
+    dataset: agrawal
+    entrypoint: modelward.demo:train_random_forest
+"""
+
+USERCODE = """
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+def _inner(df):
+    return df["no_such_column"]
+
+
+def explode(train_df, params):
+    return _inner(train_df)
+
+
+class Majority(ClassifierMixin, BaseEstimator):
+    def fit(self, x, y):
+        self.classes_ = np.unique(y)
+        self.value_ = int(np.bincount(np.asarray(y)).argmax())
+        return self
+
+    def predict(self, x):
+        return np.full(len(x), self.value_)
+
+
+def forest(train_df, params, *, target):
+    from modelward.demo import train_random_forest
+
+    return train_random_forest(train_df, params, target=target)
+
+
+def majority(train_df, params, *, target):
+    return Majority().fit(train_df.drop(columns=[target]), train_df[target])
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "agrawal.csv"
+    agrawal_frame(1500, seed=7).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def ws(tmp_path: Path, database_url: str, demo_csv: Path):  # type: ignore[no-untyped-def]
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "usercode.py").write_text(USERCODE)
+    workspace = Workspace.init(root, config=CONFIG, database_url=database_url)
+    workspace.datasets.add(demo_csv, "agrawal")
+    yield workspace
+    workspace.close()
+
+
+def test_train_registers_version_with_metrics_and_lineage(ws: Workspace) -> None:
+    mv = ws.train("credit")
+    assert mv.ref == "credit@1"
+    assert set(mv.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+    assert 0.8 < mv.metrics["accuracy"] <= 1.0 and 0.5 < mv.metrics["roc_auc"] <= 1.0
+    lin = mv.lineage
+    assert lin["dataset"]["name"] == "agrawal" and lin["dataset"]["version"] == 1
+    assert lin["entrypoint"] == "modelward.demo:train_random_forest"
+    assert lin["code"]["source_sha256"] and lin["code"]["kind"] in ("git", "source")
+    assert lin["environment"]["packages"]["scikit-learn"]
+    assert lin["seed"] == 0 and lin["evaluation"]["rows"] == 375
+    assert mv.params == {"n_estimators": 20, "max_depth": 6, "random_state": 0}
+    inputs = {c["name"]: c for c in mv.signature["inputs"]}
+    assert inputs["car"]["type"] == "categorical" and "make01" in inputs["car"]["categories"]
+    assert inputs["salary"]["type"] == "numeric"
+    assert "approved" not in inputs and mv.signature["output"]["classes"] == [0, 1]
+    assert len(mv.input_example) == 5 and set(mv.input_example[0]) == set(inputs)
+
+    model = ws.load_model(ws.registry.get("credit", 1))
+    frame = pd.DataFrame(mv.input_example)
+    assert model.predict(frame).shape == (5,)
+
+
+def test_param_override_and_regression(ws: Workspace) -> None:
+    mv = ws.train("price", params={"max_depth": 3})
+    assert mv.params["max_depth"] == 3
+    assert set(mv.metrics) == {"mae", "rmse", "r2"} and mv.metrics["mae"] > 0
+    assert [c["name"] for c in mv.signature["inputs"]] == ["age", "loan", "hvalue", "car"]
+
+
+def test_reproduce_seeded_random_forest_is_identical(ws: Workspace) -> None:
+    ws.train("credit")
+    report = ws.reproduce("credit", 1)
+    assert report.identical and report.max_abs_difference == 0.0
+    assert report.rows_compared == 375
+    assert report.differences == {}
+    assert report.metrics_reproduced == report.metrics_original
+
+
+def test_reproduce_reports_nondeterminism_and_lineage_drift(ws: Workspace) -> None:
+    mv = ws.train("credit", params={"random_state": None})
+    report = ws.reproduce("credit", mv.version)
+    assert not report.identical and 0 < report.max_abs_difference <= 1
+
+    forest = ws.train("forest")
+    usercode = ws.root / "usercode.py"
+    usercode.write_text(usercode.read_text() + "\n# edited after training\n")
+    sys.modules.pop("usercode", None)
+    report = ws.reproduce("forest", forest.version)
+    assert report.identical  # same data, params and seed
+    assert set(report.differences) == {"code.source_sha256"}
+    assert report.differences["code.source_sha256"]["recorded"] == forest.lineage["code"]["source_sha256"]
+
+
+def test_training_failure_registers_nothing(ws: Workspace) -> None:
+    with pytest.raises(TrainingError) as info:
+        ws.train("broken")
+    msg = info.value.message
+    assert "usercode:explode failed: KeyError" in msg and "Nothing was registered" in msg
+    assert "usercode.py" in msg and "_inner" in msg  # the user's traceback, summarised
+    assert ws.registry.list_models() == []
+
+
+def test_missing_target_and_non_numeric_regression_target(ws: Workspace) -> None:
+    with pytest.raises(TrainingError, match="Target column 'nope' is not in agrawal@1. Columns: salary"):
+        ws.train("missing")
+    with pytest.raises(TrainingError, match=r"Regression target 'zipcode' must be numeric.*'zip"):
+        ws.train("labels")
+    assert ws.registry.list_models() == []
+
+
+def test_custom_class_model_is_refused_before_registration(ws: Workspace) -> None:
+    with pytest.raises(UntrustedModelError, match="usercode.Majority"):
+        ws.train("custom")
+    assert ws.registry.list_models() == []
+
+
+def test_identical_predictions_helper_handles_labels() -> None:
+    from modelward.workspace import _compare
+
+    assert _compare(np.array(["a", "b"]), np.array(["a", "b"])) == (True, 0.0)
+    assert _compare(np.array(["a", "b"]), np.array(["a", "c"]))[0] is False
+    assert _compare(np.array([0.1, 0.2]), np.array([0.1, 0.25]))[1] == pytest.approx(0.05)
