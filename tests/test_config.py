@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from modelward.config import ModelSpec, Settings, SplitSpec, load_settings
+from modelward.config import LogSettings, ModelSpec, ServeSettings, Settings, SplitSpec, load_settings
 from modelward.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -85,8 +85,30 @@ def test_nested_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_every_setting_is_documented() -> None:
     text = DOCS.read_text()
     missing = []
-    for model, prefix in ((Settings, ""), (ModelSpec, "models.NAME."), (SplitSpec, "models.NAME.split.")):
+    sections = (
+        (Settings, ""),
+        (ModelSpec, "models.NAME."),
+        (SplitSpec, "models.NAME.split."),
+        (ServeSettings, "serve."),
+        (LogSettings, "log."),
+    )
+    for model, prefix in sections:
         for name in model.model_fields:
             if f"`{prefix}{name}`" not in text:
                 missing.append(prefix + name)
     assert not missing, f"settings missing from docs/configuration.md: {missing}"
+
+
+def test_serve_and_log_sections_merge_flags_env_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path, "serve:\n  host: 0.0.0.0\n  max_rows: 5\nlog:\n  durability: async\n")
+    monkeypatch.setenv("MODELWARD_SERVE__PORT", "9100")
+    settings = load_settings(tmp_path, serve={"workers": 3})
+    assert (settings.serve.host, settings.serve.port, settings.serve.workers) == ("0.0.0.0", 9100, 3)
+    assert settings.serve.max_rows == 5 and settings.serve.unexpected_columns == "reject"
+    assert settings.log.durability == "async" and settings.log.on_failure == "spool"
+    _write(tmp_path, "serve:\n  prot: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert "Unknown setting 'serve.prot'" in info.value.message and "port" in info.value.message

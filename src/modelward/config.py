@@ -80,6 +80,59 @@ class ModelSpec(BaseModel):
         return value
 
 
+class ServeSettings(BaseModel):
+    """``serve:`` — the model server (``modelward serve``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Interface the server binds to (loopback by default).")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port of the server.")
+    workers: int = Field(1, ge=1, description="Worker processes (metrics are aggregated across them).")
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Largest accepted request body; larger bodies get 413."
+    )
+    max_rows: int = Field(10_000, ge=1, description="Most rows accepted in one predict request.")
+    unexpected_columns: Literal["reject", "drop"] = Field(
+        "reject", description="What to do with input columns the model's signature does not have."
+    )
+    unknown_categories: Literal["reject", "allow"] = Field(
+        "reject", description="Whether a categorical value never seen in training is refused or passed on."
+    )
+    batch_max_rows: int = Field(
+        256, ge=1, description="Most rows merged into one predict call by the micro-batcher."
+    )
+    batch_max_wait_ms: float = Field(
+        1.0,
+        ge=0,
+        description="How long the micro-batcher waits for more requests before predicting (0: never waits).",
+    )
+    reload_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often the server checks the registry for alias changes."
+    )
+    default_model: str | None = Field(
+        None, description="Model answering POST /invocations; default: the only served model."
+    )
+
+
+class LogSettings(BaseModel):
+    """``log:`` — the durable prediction log written by the server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    durability: Literal["sync", "async"] = Field(
+        "sync",
+        description="'sync': answer after the prediction record is committed; 'async': answer at once "
+        "(a crash can lose the last few milliseconds of records).",
+    )
+    on_failure: Literal["spool", "reject"] = Field(
+        "spool",
+        description="Database unreachable: 'spool' to a local file and replay later, or 'reject' with 503.",
+    )
+    spool_dir: str = Field(
+        f"{STATE_DIR}/spool", description="Directory of the spool file (relative to the workspace)."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting modelward reads. See ``docs/configuration.md``."""
 
@@ -105,6 +158,8 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long SQLite waits for a lock.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
     models: dict[str, ModelSpec] = Field(default_factory=dict, description="Declared models, by name.")
+    serve: ServeSettings = Field(default_factory=ServeSettings, description="Model server settings.")
+    log: LogSettings = Field(default_factory=LogSettings, description="Prediction log settings.")
 
     @classmethod
     def settings_customise_sources(
