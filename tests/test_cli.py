@@ -43,7 +43,9 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert "already present as agrawal@1" in again.stdout and "registered credit@2" in again.stdout
 
 
-def test_errors_are_clean_messages_without_traceback(tmp_path: Path) -> None:
+def test_errors_are_clean_messages_without_traceback(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     run("init", str(tmp_path))
     done = run("data", "add", "nope.csv", "--name", "x", "-w", str(tmp_path))
     assert done.returncode == 1
@@ -51,7 +53,11 @@ def test_errors_are_clean_messages_without_traceback(tmp_path: Path) -> None:
     done = run("models", "show", "ghost", "-w", str(tmp_path))
     assert done.returncode == 1 and "No model named 'ghost'" in done.stderr
     done = run("models", "list", "-w", str(tmp_path / "elsewhere"))
-    assert done.returncode == 1 and "modelward init" in done.stderr
+    assert done.returncode == 1 and "does not exist" in done.stderr
+    done = run("models", "list", "-w", str(tmp_path_factory.mktemp("no-workspace")))
+    assert (
+        done.returncode == 1 and "No modelward workspace" in done.stderr and "modelward init" in done.stderr
+    )
 
 
 def test_data_and_models_commands(tmp_path: Path, database_url: str) -> None:

@@ -34,15 +34,16 @@ models:
     entrypoint: modelward.demo:train_random_forest
     params: {n_estimators: 100, max_depth: 8, random_state: 0}
     split: {kind: random, test_size: 0.25, seed: 0}
-    description: Loan approval (river Agrawal generator, concept function 0)
+    description: Loan approval (river Agrawal generator, concept function 2, 5% noise)
 """
 
 
-def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 0, noise: float = 0.0) -> pd.DataFrame:
+def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 2, noise: float = 0.05) -> pd.DataFrame:
     """``n`` rows of the Agrawal loan data; ``approved`` is the 0/1 target.
 
     ``car`` and ``zipcode`` are categorical strings (``make07``, ``zip3``); ``function`` picks
-    one of river's ten concept functions, so changing it simulates concept drift.
+    one of river's ten concept functions, so changing it simulates concept drift;
+    ``noise`` perturbs the numeric attributes (river's ``perturbation``).
     """
     gen = synth.Agrawal(classification_function=function, seed=seed, perturbation=noise)
     rows = []

@@ -16,12 +16,21 @@ import io
 import pickle
 import zipfile
 from collections.abc import Iterable
-from typing import Any, Literal
-
-import skops.io as sio
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelward.artifacts import ArtifactStore
 from modelward.errors import UntrustedModelError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _sio() -> ModuleType:
+    """skops.io, imported on first use (importing it scans scikit-learn and takes seconds)."""
+    import importlib
+
+    return importlib.import_module("skops.io")
+
 
 Serializer = Literal["skops", "pickle"]
 
@@ -35,7 +44,7 @@ DEFAULT_TRUSTED_TYPES: tuple[str, ...] = (
 def dumps(model: Any, serializer: Serializer = "skops") -> bytes:
     """Serialise ``model``."""
     if serializer == "skops":
-        return bytes(sio.dumps(model))
+        return bytes(_sio().dumps(model))
     if serializer == "pickle":
         buf = io.BytesIO()
         pickle.dump(model, buf, protocol=pickle.HIGHEST_PROTOCOL)
@@ -46,7 +55,7 @@ def dumps(model: Any, serializer: Serializer = "skops") -> bytes:
 def untrusted_types(data: bytes, trusted: Iterable[str] = ()) -> list[str]:
     """Types in a skops file that are neither trusted by skops nor on the allowlist."""
     allowed = set(DEFAULT_TRUSTED_TYPES) | set(trusted)
-    return sorted(t for t in sio.get_untrusted_types(data=data) if t not in allowed)
+    return sorted(t for t in _sio().get_untrusted_types(data=data) if t not in allowed)
 
 
 def loads(data: bytes, serializer: Serializer, *, trusted: Iterable[str] = (), name: str = "model") -> Any:
@@ -75,6 +84,7 @@ def loads(data: bytes, serializer: Serializer, *, trusted: Iterable[str] = (), n
             details={"untrusted_types": refused},
         )
     allowed = set(DEFAULT_TRUSTED_TYPES) | set(trusted)
+    sio = _sio()
     present = [t for t in sio.get_untrusted_types(data=data) if t in allowed]
     return sio.loads(data, trusted=present)
 

@@ -27,7 +27,6 @@ from modelward.datasets import DatasetStore, DatasetVersion
 from modelward.errors import ConfigError, ModelwardError, WorkspaceNotFoundError
 from modelward.registry import ModelVersion, Registry
 from modelward.store import Store
-from modelward.training import Prepared, fit, prepare
 
 __all__ = ["ReproduceReport", "Workspace"]
 
@@ -143,6 +142,8 @@ class Workspace:
         description: str | None = None,
     ) -> ModelVersion:
         """Train model ``name`` as declared, evaluate it, persist it and register a new version."""
+        from modelward.training import fit, prepare
+
         spec = self.model_spec(name)
         dataset = self.resolve_dataset(spec, data)
         frame = self.datasets.load(dataset)
@@ -186,6 +187,8 @@ class Workspace:
 
     def reproduce(self, name: str, ref: int | str | None = None) -> ReproduceReport:
         """Retrain ``name@ref`` from its lineage; compare predictions on the recorded evaluation rows."""
+        from modelward.training import fit, prepare
+
         original = self.registry.get(name, ref)
         lineage = original.lineage
         if original.dataset_version_id is None:
@@ -203,7 +206,7 @@ class Workspace:
             serializer=original.serializer,
             trusted_types=original.trusted_types,
         )
-        prepared: Prepared = prepare(frame, spec, dataset=dataset.ref)
+        prepared = prepare(frame, spec, dataset=dataset.ref)
         result = fit(spec, prepared, dataset, params=original.params, root=self.root)
         old_model = self.load_model(original)
         x = prepared.test[prepared.features]
@@ -271,6 +274,10 @@ def _lineage_differences(
 
 def _find_root(path: Path) -> Path:
     start = path.resolve()
+    if not start.is_dir():
+        raise WorkspaceNotFoundError(
+            f"Workspace directory {start} does not exist. Create it with `modelward init {path}`."
+        )
     for candidate in (start, *start.parents):
         if (candidate / CONFIG_FILE).is_file():
             return candidate

@@ -113,6 +113,14 @@ def _split(
 def resolve_entrypoint(entrypoint: str, root: Path | None = None) -> tuple[Callable[..., Any], Any]:
     """Import ``module:function`` (the workspace root is importable); return the function and module."""
     module_name, _, func_name = entrypoint.partition(":")
+    top = module_name.split(".")[0]
+    if root is not None and ((root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file()):
+        # Workspace code is imported afresh every time: the code that runs is the code on disk
+        # now (and the source hash recorded in the lineage is of that code), never a stale
+        # module cached by an earlier call or another workspace.
+        for name in [m for m in sys.modules if m == top or m.startswith(f"{top}.")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
     with _on_path(root):
         try:
             module = importlib.import_module(module_name)
