@@ -1,0 +1,100 @@
+"""Admin endpoints: promote and roll back aliases, behind a bearer token.
+
+The token is ``settings.admin_token``; it is compared in constant time. No
+``Authorization`` header is 401, a wrong token (or admin disabled: no token configured) is
+403. Changes go through the registry, so they are recorded as events exactly like the CLI's,
+with the actor ``api:NAME``; the server reloads at once instead of waiting for its poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Depends, Request
+
+from modelward.errors import ModelwardError
+from modelward.registry import AliasChange, Registry
+from modelward.server.schemas import AdminChange, ErrorResponse, PromoteRequest, RollbackRequest
+from modelward.workspace import Workspace
+
+__all__ = ["AuthError", "ForbiddenError", "admin_router"]
+
+
+class AuthError(ModelwardError):
+    code = "unauthorized"
+    status_code = 401
+
+
+class ForbiddenError(ModelwardError):
+    code = "forbidden"
+    status_code = 403
+
+
+def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]]) -> APIRouter:
+    token = workspace.settings.admin_token
+    expected = token.get_secret_value().encode() if token is not None else None
+
+    def authorize(request: Request) -> None:
+        header = request.headers.get("authorization")
+        if header is None:
+            raise AuthError(
+                "Admin endpoints need 'Authorization: Bearer <admin_token>'.",
+                details={"www_authenticate": "Bearer"},
+            )
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise AuthError("Send the admin token as 'Authorization: Bearer <admin_token>'.")
+        if expected is None:
+            raise ForbiddenError(
+                "Admin endpoints are disabled: no admin_token is configured "
+                "(set MODELWARD_ADMIN_TOKEN or admin_token in modelward.yaml)."
+            )
+        if not hmac.compare_digest(given.strip().encode(), expected):
+            raise ForbiddenError("The admin token is wrong.")
+
+    errors: dict[int | str, dict[str, object]] = {
+        401: {"model": ErrorResponse, "description": "No bearer token."},
+        403: {"model": ErrorResponse, "description": "Wrong token, or admin disabled."},
+        404: {"model": ErrorResponse, "description": "No such model or version."},
+        409: {"model": ErrorResponse, "description": "Nothing to roll back to."},
+    }
+    router = APIRouter(
+        prefix="/v1/admin", tags=["admin"], dependencies=[Depends(authorize)], responses=errors
+    )
+
+    def registry(actor: str | None) -> Registry:
+        return Registry(workspace.store, f"api:{actor or 'admin'}")
+
+    async def done(change: AliasChange, model: str) -> AdminChange:
+        await on_change()
+        return AdminChange(
+            model=model,
+            alias=change.alias,
+            from_version=change.from_version,
+            to_version=change.to_version,
+            actor=change.actor,
+            reason=change.reason,
+            kind=change.kind,
+        )
+
+    @router.post("/models/{name}/promote", response_model=AdminChange, summary="Point an alias at a version")
+    async def promote(name: str, body: PromoteRequest) -> AdminChange:
+        change = await asyncio.to_thread(
+            registry(body.actor).promote, name, body.version, alias=body.alias, reason=body.reason
+        )
+        return await done(change, name)
+
+    @router.post(
+        "/models/{name}/rollback",
+        response_model=AdminChange,
+        summary="Return an alias to its previous version",
+    )
+    async def rollback(name: str, body: RollbackRequest) -> AdminChange:
+        change = await asyncio.to_thread(
+            registry(body.actor).rollback, name, alias=body.alias, reason=body.reason
+        )
+        return await done(change, name)
+
+    return router

@@ -1,0 +1,148 @@
+"""Pydantic models describing the HTTP API in the OpenAPI schema.
+
+The predict path does not parse bodies through these (it decodes with orjson and checks
+against the model's signature itself, for speed and for one error shape); they exist so
+that ``/openapi.json`` documents exactly what is accepted and answered. Feedback and admin
+bodies are small and are parsed through them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AdminChange",
+    "ErrorBody",
+    "ErrorResponse",
+    "FeedbackIn",
+    "FeedbackOut",
+    "FeedbackResponse",
+    "ModelsResponse",
+    "PredictRequest",
+    "PredictResponse",
+    "PromoteRequest",
+    "RollbackRequest",
+    "ServedEntry",
+]
+
+Scalar = str | int | float | bool | None
+
+
+class DataframeSplit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    columns: list[str]
+    data: list[list[Scalar]]
+    index: list[Any] | None = None
+
+
+class PredictRequest(BaseModel):
+    """Exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"dataframe_records": [{"age": 41, "car": "make03"}], "return": ["proba"]},
+                {"dataframe_split": {"columns": ["age", "car"], "data": [[41, "make03"]]}},
+            ]
+        },
+    )
+
+    dataframe_split: DataframeSplit | None = Field(None, description="Columns and rows (pandas 'split').")
+    dataframe_records: list[dict[str, Scalar]] | None = Field(None, description="One object per row.")
+    instances: list[dict[str, Scalar]] | None = Field(None, description="One object per row.")
+    inputs: list[dict[str, Scalar]] | dict[str, list[Scalar]] | None = Field(
+        None, description="One object per row, or one list of values per column."
+    )
+    return_: list[Literal["proba"]] | None = Field(
+        None, alias="return", description='["proba"] adds class probabilities to the answer.'
+    )
+    routing_key: str | None = Field(
+        None, description="Sticky-routing key (or header X-Routing-Key); stored hashed."
+    )
+    params: dict[str, Any] | None = Field(
+        None, description="Accepted for MLflow compatibility; must be empty."
+    )
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Any] = Field(description="One prediction per input row, in order.")
+    probabilities: list[list[float]] | None = Field(
+        None,
+        description='Class probabilities per row (only when "return": ["proba"]), columns in class order.',
+    )
+    classes: list[Any] | None = Field(None, description="Class order of the probabilities.")
+    prediction_ids: list[str] = Field(
+        description="Time-ordered id of each prediction; send feedback with it."
+    )
+    model: str
+    version: int
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. invalid_input, not_found.")
+    message: str = Field(description="What was expected, what was given, how to fix it.")
+    details: dict[str, Any] = Field(description="For input errors: reason, column, row.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prediction_id: str = Field(min_length=1, max_length=64)
+    label: Scalar = Field(description="The ground truth for that prediction.")
+    overwrite: bool = Field(False, description="Replace a different label already recorded.")
+
+
+class FeedbackOut(BaseModel):
+    prediction_id: str
+    status: Literal["recorded", "unchanged", "overwritten"]
+
+
+class FeedbackResponse(BaseModel):
+    results: list[FeedbackOut]
+
+
+class ServedEntry(BaseModel):
+    model: str
+    ref: str = Field(description="The alias (e.g. champion) or version number it is served under.")
+    version: int
+    task: str
+    inputs: list[dict[str, Any]]
+    aliases: list[str]
+
+
+class ModelsResponse(BaseModel):
+    models: list[ServedEntry]
+
+
+class PromoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    alias: str = "champion"
+    reason: str | None = None
+    actor: str | None = Field(None, max_length=100, description="Who asks; recorded as api:ACTOR.")
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str = "champion"
+    reason: str | None = None
+    actor: str | None = Field(None, max_length=100, description="Who asks; recorded as api:ACTOR.")
+
+
+class AdminChange(BaseModel):
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int
+    actor: str
+    reason: str | None
+    kind: str
