@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -144,4 +145,33 @@ events = Table(
     Column("subject", String(200), nullable=False),
     Column("payload", JsonType, nullable=False),
     Index("ix_events_subject", "subject_type", "subject", "id"),
+)
+
+# The prediction log (modelward.predlog). Rows arrive in batches from one writer thread per
+# process; ids are UUIDv7 strings, so they sort by time. Spool replay inserts if absent.
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("ts", UtcDateTime, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("arm", String(100)),
+    Column("routing_key_hash", String(64)),
+    Column("features", JsonType, nullable=False),
+    Column("prediction", JsonType),
+    Column("probabilities", JsonType),
+    Column("latency_ms", Float, nullable=False),
+    Index("ix_predictions_model_ts", "model", "ts"),
+)
+
+# Ground truth, by prediction id. No foreign key: labels may name predictions that are still
+# spooled on a server, and the predictions table must stay cheap to append to.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("label", JsonType),
+    Column("ts", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
