@@ -1,0 +1,65 @@
+"""Monitoring analysis: drift tests, data-quality checks and reports — pure functions over frames.
+
+Fit a reference profile once, then compare every window with it:
+
+>>> import numpy as np, pandas as pd
+>>> from modelward.monitoring import Profile
+>>> rng = np.random.default_rng(0)
+>>> reference = pd.DataFrame({"age": rng.normal(40, 10, 5000), "plan": rng.choice(["a", "b"], 5000)})
+>>> current = pd.DataFrame({"age": rng.normal(45, 10, 5000), "plan": rng.choice(["a", "b"], 5000)})
+>>> report = Profile.fit(reference).compare(current)
+>>> report.drifted_features
+['age']
+>>> report["age"].method, report["plan"].method
+('ks', 'chi2')
+
+Nothing here reads files, touches a database or prints; results are plain objects with ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+from modelward.monitoring._decision import adjust_p_values
+from modelward.monitoring.drift import (
+    PSI,
+    REGISTRY,
+    AndersonDarling,
+    ChiSquare,
+    CramerVonMises,
+    DriftTest,
+    JensenShannon,
+    KolmogorovSmirnov,
+    NewCategory,
+    TestOutcome,
+    Wasserstein,
+    ZTest,
+    available_tests,
+    get_test,
+)
+from modelward.monitoring.profile import AUTO_METHODS, DEFAULT_MIN_EFFECT, Profile
+from modelward.monitoring.quality import Finding, check_quality
+from modelward.monitoring.report import DriftReport, FeatureResult
+
+__all__ = [
+    "AUTO_METHODS",
+    "DEFAULT_MIN_EFFECT",
+    "PSI",
+    "REGISTRY",
+    "AndersonDarling",
+    "ChiSquare",
+    "CramerVonMises",
+    "DriftReport",
+    "DriftTest",
+    "FeatureResult",
+    "Finding",
+    "JensenShannon",
+    "KolmogorovSmirnov",
+    "NewCategory",
+    "Profile",
+    "TestOutcome",
+    "Wasserstein",
+    "ZTest",
+    "adjust_p_values",
+    "available_tests",
+    "check_quality",
+    "get_test",
+]

@@ -1,0 +1,327 @@
+"""The reference profile: fitted once from reference data, compared with every current window."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from modelward.errors import ConfigError, DataError
+from modelward.monitoring._columns import (
+    KINDS,
+    CategoricalSummary,
+    ColumnKind,
+    ColumnSummary,
+    CurrentColumn,
+    NumericSummary,
+    infer_kind,
+    prepare_current,
+    summarise,
+)
+from modelward.monitoring._decision import CORRECTIONS, adjust_p_values, dataset_decision
+from modelward.monitoring.drift import REGISTRY, DriftTest, TestOutcome, get_test
+from modelward.monitoring.quality import check_quality
+from modelward.monitoring.report import DriftReport, FeatureResult
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "modelward.profile/1"
+MethodSpec: TypeAlias = str | DriftTest | Mapping[str, str | DriftTest]
+
+#: Methods ``"auto"`` picks per column kind, and why.
+AUTO_METHODS: dict[ColumnKind, tuple[str, str]] = {
+    "numeric": ("ks", "numeric column: Kolmogorov-Smirnov p-value (exact up to 10,000 values per side, "
+                      "asymptotic above) with the normalised Wasserstein distance as effect size"),
+    "categorical": ("chi2", "categorical column: chi-square test of homogeneity on the 2xK table with the "
+                            "Jensen-Shannon distance as effect size"),
+    "boolean": ("ztest", "boolean column: two-proportion z-test with the Jensen-Shannon distance as "
+                         "effect size"),
+}
+#: Smallest effect an alarm needs, per column kind (normalised Wasserstein for numeric columns, i.e.
+#: 0.05 standard deviations for a pure shift; Jensen-Shannon distance, base 2, for the others).
+DEFAULT_MIN_EFFECT: dict[ColumnKind, float] = {"numeric": 0.05, "categorical": 0.05, "boolean": 0.05}
+_PARALLEL_MIN_VALUES = 500_000  # compare columns on threads once the current frame is this large
+
+
+class Profile:
+    """What drift and quality checks need to know about the reference data, computed once.
+
+    Numeric columns keep their sorted finite values (so KS and Wasserstein are exact, and each window
+    only sorts its own data) plus mean and standard deviation; categorical and boolean columns keep their
+    category counts. Save with :meth:`to_bytes` (``.npz`` arrays + JSON, no pickle) and reuse without
+    the reference data.
+
+    >>> import pandas as pd
+    >>> ref = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "a", "a"]})
+    >>> profile = Profile.fit(ref)
+    >>> profile.schema
+    {'x': 'numeric', 'c': 'categorical'}
+    >>> Profile.from_bytes(profile.to_bytes()).schema == profile.schema
+    True
+    """
+
+    def __init__(self, columns: Mapping[str, ColumnSummary], n_rows: int, ignored: tuple[str, ...] = ()) -> None:
+        self.columns: dict[str, ColumnSummary] = dict(columns)
+        self.n_rows = n_rows
+        self.ignored = tuple(ignored)
+
+    def __repr__(self) -> str:
+        return f"Profile(n_rows={self.n_rows}, columns={self.schema!r})"
+
+    @property
+    def schema(self) -> dict[str, ColumnKind]:
+        """Column name → kind, in reference order."""
+        return {name: col.kind for name, col in self.columns.items()}
+
+    # -- fitting ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def fit(cls, reference: pd.DataFrame, schema: Mapping[str, str] | None = None) -> Profile:
+        """Profile every column of ``reference``.
+
+        Args:
+            reference: the reference data (e.g. the training set).
+            schema: column → ``"numeric"``, ``"categorical"``, ``"boolean"`` or ``"ignore"`` for the
+                columns whose kind should not be inferred (bool dtype → boolean, numbers → numeric,
+                strings/categories → categorical).
+        """
+        if not isinstance(reference, pd.DataFrame):
+            raise DataError(f"Profile.fit expects a pandas DataFrame, got {type(reference).__name__}.")
+        schema = dict(schema or {})
+        names = [str(c) for c in reference.columns]
+        if len(set(names)) != len(names):
+            raise DataError("The reference has duplicate column names; rename them before profiling.")
+        unknown = [c for c in schema if c not in names]
+        if unknown:
+            raise ConfigError(f"schema names column(s) the reference does not have: {', '.join(unknown)}.",
+                              details={"columns": unknown})
+        bad = {c: k for c, k in schema.items() if k not in (*KINDS, "ignore")}
+        if bad:
+            col, bad_kind = next(iter(bad.items()))
+            raise ConfigError(f"schema gives column {col!r} the kind {bad_kind!r}; expected one of "
+                              f"{', '.join((*KINDS, 'ignore'))}.", details={"column": col, "kind": bad_kind})
+        columns: dict[str, ColumnSummary] = {}
+        ignored: list[str] = []
+        for raw_name, name in zip(reference.columns, names, strict=True):
+            series = reference[raw_name].rename(name)
+            declared = schema.get(name)
+            if declared == "ignore":
+                ignored.append(name)
+                continue
+            kind = next((k for k in KINDS if k == declared), None) or infer_kind(series)
+            columns[name] = summarise(series, kind)
+        return cls(columns, len(reference), tuple(ignored))
+
+    # -- saving ----------------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The profile as an ``.npz`` archive: arrays for values/counts, one JSON document for the rest."""
+        arrays: dict[str, np.ndarray[Any, Any]] = {}
+        metas: list[dict[str, Any]] = []
+        for i, col in enumerate(self.columns.values()):
+            meta = col.meta()
+            if isinstance(col, NumericSummary):
+                arrays[f"values_{i}"] = col.values
+            else:
+                arrays[f"counts_{i}"] = col.counts
+            metas.append(meta)
+        doc = {"format": FORMAT, "n_rows": self.n_rows, "ignored": list(self.ignored), "columns": metas}
+        text = json.dumps(doc, allow_nan=True, ensure_ascii=False).encode("utf-8")
+        arrays["meta"] = np.frombuffer(text, dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Profile:
+        """Load a profile written by :meth:`to_bytes` (never unpickles anything)."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                doc = json.loads(npz["meta"].tobytes().decode("utf-8"))
+                if doc.get("format") != FORMAT:
+                    raise DataError(f"Not a modelward profile (format {doc.get('format')!r}, expected {FORMAT!r}).")
+                columns: dict[str, ColumnSummary] = {}
+                for i, meta in enumerate(doc["columns"]):
+                    common = {"name": meta["name"], "dtype": meta["dtype"], "family": meta["family"],
+                              "n_missing": int(meta["n_missing"])}
+                    if meta["kind"] == "numeric":
+                        columns[meta["name"]] = NumericSummary(
+                            values=np.asarray(npz[f"values_{i}"], dtype=np.float64),
+                            mean=float(meta["mean"]), std=float(meta["std"]), **common)
+                    else:
+                        cats = tuple(bool(c) for c in meta["categories"]) if meta["kind"] == "boolean" \
+                            else tuple(meta["categories"])
+                        columns[meta["name"]] = CategoricalSummary(
+                            categories=cats, counts=np.asarray(npz[f"counts_{i}"], dtype=np.int64),
+                            kind=meta["kind"], **common)
+                return cls(columns, int(doc["n_rows"]), tuple(doc.get("ignored", ())))
+        except (ValueError, KeyError, OSError, UnicodeDecodeError, TypeError) as exc:
+            raise DataError(f"Cannot read the profile: {exc}. Was it written by Profile.to_bytes()?") from exc
+
+    # -- comparing -------------------------------------------------------------------------------------
+
+    def _resolve_method(self, column: str, kind: ColumnKind, method: MethodSpec) -> tuple[DriftTest, str, bool]:
+        spec: str | DriftTest
+        explicit = False
+        if isinstance(method, Mapping):
+            spec = method.get(column, "auto")
+            explicit = column in method
+        else:
+            spec = method
+        if isinstance(spec, str) and spec == "auto":
+            name, why = AUTO_METHODS[kind]
+            return get_test(name), why, True
+        test = spec if isinstance(spec, DriftTest) else get_test(spec)
+        if test.accepts(kind):
+            return test, f"method {test.name!r} requested", False
+        if explicit:
+            raise ConfigError(
+                f"Method {test.name!r} does not accept {kind} column {column!r}; it accepts "
+                f"{', '.join(sorted(test.kinds))}. Methods for {kind} columns: "
+                f"{', '.join(sorted(n for n, c in REGISTRY.items() if kind in c.kinds))}.",
+                details={"column": column, "method": test.name, "kind": kind},
+            )
+        name, why = AUTO_METHODS[kind]
+        return get_test(name), f"{test.name!r} does not accept {kind} columns, so auto chose {name!r}: {why}", True
+
+    def compare(
+        self,
+        current: pd.DataFrame,
+        *,
+        method: MethodSpec = "auto",
+        alpha: float = 0.05,
+        correction: str = "bh",
+        min_effect: float | Mapping[str, float] | None = None,
+        drift_share: float = 0.5,
+        important_features: list[str] | None = None,
+        quality: bool = True,
+    ) -> DriftReport:
+        """Test every reference column of ``current`` for drift, and (by default) check data quality.
+
+        Args:
+            current: the current window.
+            method: ``"auto"`` (KS for numeric, chi-square for categorical, z-test for boolean columns),
+                a registered name or :class:`DriftTest` for every column (columns it cannot handle fall
+                back to auto), or a mapping column → method (others auto).
+            alpha: significance level for the p-value tests, after correction.
+            correction: ``"bh"`` (Benjamini-Hochberg, default), ``"bonferroni"`` or ``"none"``, applied
+                across the p-value tests of this comparison.
+            min_effect: smallest effect size a p-value test's alarm also needs (so a large window does
+                not alarm on a negligible shift): one number for all kinds, or per kind; defaults to
+                :data:`DEFAULT_MIN_EFFECT`. ``0`` gives pure significance. Distance tests compare their
+                statistic with their own threshold instead.
+            drift_share: the dataset drifts when at least this share of tested features drift …
+            important_features: … or when any of these columns drifts.
+            quality: also run :func:`modelward.monitoring.quality.check_quality`.
+        """
+        if not isinstance(current, pd.DataFrame):
+            raise DataError(f"compare expects a pandas DataFrame, got {type(current).__name__}.")
+        if not (isinstance(alpha, int | float) and 0 < alpha < 1):
+            raise ConfigError(f"alpha must be between 0 and 1 (exclusive), got {alpha!r}. Try 0.05.")
+        if correction not in CORRECTIONS:
+            raise ConfigError(f"Unknown correction {correction!r}; expected one of {', '.join(CORRECTIONS)}.")
+        if not (isinstance(drift_share, int | float) and 0 < drift_share <= 1):
+            raise ConfigError(f"drift_share must be in (0, 1], got {drift_share!r}. The default is 0.5.")
+        effects = self._min_effects(min_effect)
+        important = list(important_features or [])
+        unknown = [c for c in important if c not in self.columns]
+        if unknown:
+            raise ConfigError(f"important_features names column(s) not in the profile: {', '.join(unknown)}.",
+                              details={"columns": unknown})
+        plans = {name: self._resolve_method(name, col.kind, method) for name, col in self.columns.items()}
+
+        def run_one(name: str) -> tuple[CurrentColumn | str, TestOutcome | None]:
+            if name not in current.columns:
+                return "column missing from the current data", None
+            ref = self.columns[name]
+            prepared = prepare_current(current[name].rename(name), ref)
+            if isinstance(prepared, str):
+                return prepared, None
+            if ref.n == 0 or prepared.n == 0:
+                return prepared, None
+            return prepared, plans[name][0].run(ref, prepared)
+
+        names = list(self.columns)
+        big = len(current) * len(names) >= _PARALLEL_MIN_VALUES and len(names) > 1
+        if big:
+            with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1, 8)) as pool:
+                outputs = list(pool.map(run_one, names))
+        else:
+            outputs = [run_one(n) for n in names]
+        prepared_map: dict[str, CurrentColumn | str] = {}
+        results = self._decide(names, outputs, plans, prepared_map, alpha, correction, effects)
+        drifted = {r.column: r.drifted for r in results if r.status == "ok"}
+        dataset_drift, share, reason = dataset_decision(drifted, drift_share, important)
+        findings = check_quality(self, current, prepared=prepared_map) if quality else []
+        settings = {"method": method if isinstance(method, str) else repr(method), "alpha": alpha,
+                    "correction": correction, "min_effect": effects, "drift_share": drift_share,
+                    "important_features": important}
+        return DriftReport(tuple(results), dataset_drift, reason, share, settings, tuple(findings),
+                           self.n_rows, len(current))
+
+    def _min_effects(self, min_effect: float | Mapping[str, float] | None) -> dict[ColumnKind, float]:
+        effects = dict(DEFAULT_MIN_EFFECT)
+        if min_effect is None:
+            return effects
+        given: dict[str, float] = (dict(min_effect) if isinstance(min_effect, Mapping)
+                                   else dict.fromkeys(KINDS, min_effect))
+        for key, value in given.items():
+            kind = next((k for k in KINDS if k == key), None)
+            if kind is None:
+                raise ConfigError(f"min_effect has unknown kind {key!r}; expected {', '.join(KINDS)}.")
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"min_effect for {kind} must be a number >= 0, got {value!r}.")
+            effects[kind] = float(value)
+        return effects
+
+    def _decide(
+        self,
+        names: list[str],
+        outputs: list[tuple[CurrentColumn | str, TestOutcome | None]],
+        plans: dict[str, tuple[DriftTest, str, bool]],
+        prepared_map: dict[str, CurrentColumn | str],
+        alpha: float,
+        correction: str,
+        effects: dict[ColumnKind, float],
+    ) -> list[FeatureResult]:
+        p_names = [n for n, (_, out) in zip(names, outputs, strict=True)
+                   if out is not None and out.p_value is not None]
+        p_by_name = {n: out.p_value for n, (_, out) in zip(names, outputs, strict=True)
+                     if out is not None and out.p_value is not None}
+        adjusted = dict(zip(p_names, adjust_p_values([float(p_by_name[n]) for n in p_names], correction),
+                            strict=True))
+        results: list[FeatureResult] = []
+        for name, (prepared, out) in zip(names, outputs, strict=True):
+            ref = self.columns[name]
+            test, why, auto = plans[name]
+            prepared_map[name] = prepared
+            n_cur = 0 if isinstance(prepared, str) else prepared.n
+            if out is None:
+                reason = prepared if isinstance(prepared, str) else (
+                    "no non-missing values in the reference" if ref.n == 0
+                    else "no non-missing values in the current window")
+                results.append(FeatureResult(name, ref.kind, None, reason, auto, "skipped",
+                                             n_reference=ref.n, n_current=n_cur))
+                continue
+            if out.p_value is not None:
+                p_adj = adjusted[name]
+                floor = effects[ref.kind]
+                drifted = p_adj < alpha and out.effect_size >= floor
+                threshold, min_eff = alpha, floor
+            else:
+                p_adj, drifted, threshold, min_eff = None, out.drifted, out.threshold, None
+            results.append(FeatureResult(
+                column=name, kind=ref.kind, method=test.name, reason=why, auto=auto, status="ok",
+                drifted=bool(drifted), statistic=out.statistic, p_value=out.p_value, p_value_adjusted=p_adj,
+                effect_size=out.effect_size, effect_measure=out.effect_measure, threshold=threshold,
+                min_effect=min_eff, n_reference=ref.n, n_current=n_cur, details=dict(out.details),
+            ))
+        return results
