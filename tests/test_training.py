@@ -189,3 +189,72 @@ def test_identical_predictions_helper_handles_labels() -> None:
     assert _compare(np.array(["a", "b"]), np.array(["a", "b"])) == (True, 0.0)
     assert _compare(np.array(["a", "b"]), np.array(["a", "c"]))[0] is False
     assert _compare(np.array([0.1, 0.2]), np.array([0.1, 0.25]))[1] == pytest.approx(0.05)
+
+
+LINEAGE_CONFIG = """\
+models:
+  weighted:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: usercode:weighted
+    sample_weight: w
+    split: {kind: time, time_column: t, test_size: 0.2}
+  pickled:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: usercode:majority
+    serializer: pickle
+  trusted:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: usercode:majority
+    trusted_types: [usercode.Majority]
+"""
+
+WEIGHTED = '''
+from sklearn.linear_model import LogisticRegression
+
+
+def weighted(train_df, params, *, target, features, sample_weight):
+    assert sample_weight == "w" and "w" not in features and "t" not in features
+    model = LogisticRegression(max_iter=500)
+    return model.fit(train_df[features], train_df[target], sample_weight=train_df[sample_weight])
+'''
+
+
+def test_git_lineage_time_split_weights_and_serializers(tmp_path: Path, demo_csv: Path) -> None:
+    import subprocess
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "usercode.py").write_text(USERCODE + WEIGHTED)
+    frame = pd.read_csv(demo_csv)[["salary", "age", "loan", "approved"]]
+    frame["w"] = 1.0
+    frame["t"] = np.arange(len(frame))[::-1]  # time runs backwards: the holdout is the first rows
+    frame.to_csv(root / "data.csv", index=False)
+    git = ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "usercode.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "code"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+
+    with Workspace.init(root, config=LINEAGE_CONFIG) as ws:
+        ws.datasets.add(root / "data.csv", "agrawal")
+        mv = ws.train("weighted")
+        code = mv.lineage["code"]
+        assert (code["kind"], code["commit"], code["dirty"]) == ("git", commit, False)
+        assert [c["name"] for c in mv.signature["inputs"]] == ["salary", "age", "loan"]
+        assert mv.lineage["evaluation"]["rows"] == 300 and mv.lineage["sample_weight"] == "w"
+
+        (root / "usercode.py").write_text((root / "usercode.py").read_text() + "\n# uncommitted\n")
+        assert ws.train("weighted").lineage["code"]["dirty"] is True
+
+        pickled = ws.train("pickled")
+        assert pickled.serializer == "pickle"
+        assert ws.load_model(pickled).predict(frame.head(2)[["salary", "age", "loan"]]).shape == (2,)
+        trusted = ws.train("trusted")
+        assert trusted.trusted_types == ["usercode.Majority"]
+        assert type(ws.load_model(trusted)).__name__ == "Majority"

@@ -129,6 +129,10 @@ def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
         kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # A host that stops answering must fail fast (and let the prediction log spool),
+            # not hang a batch for the kernel's TCP timeout.
+            kwargs["connect_args"] = {"connect_timeout": 5}
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, busy_timeout_ms)
