@@ -144,8 +144,7 @@ def create_app(
     async def predict(model: str, request: Request) -> Response:
         received = time.perf_counter()
         served = await state.cache.get(model)
-        arm = model.partition("@")[2] or DEFAULT_ALIAS
-        return await _predict(state, served, request, received, arm if not arm.isdigit() else f"v{arm}")
+        return await _predict(state, served, request, received, _arm(model))
 
     @app.post(
         "/invocations",
@@ -159,7 +158,7 @@ def create_app(
         received = time.perf_counter()
         name = _default_model(state)
         served = await state.cache.get(name)
-        return await _predict(state, served, request, received, name.partition("@")[2] or DEFAULT_ALIAS)
+        return await _predict(state, served, request, received, _arm(name))
 
     @app.post(
         "/v1/feedback",
@@ -303,6 +302,14 @@ async def _predict(
     metrics.predictions.labels(served.name, served.label, arm).inc(parsed.rows)
     metrics.request_duration.labels(served.name, served.label, arm).observe(time.perf_counter() - received)
     return Response(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
+
+
+def _arm(model: str) -> str:
+    """The arm label of a reference: its alias, or ``vN`` for a pinned version."""
+    ref = model.partition("@")[2]
+    if not ref:
+        return DEFAULT_ALIAS
+    return f"v{ref}" if ref.isdigit() else ref
 
 
 def _default_model(state: _State) -> str:
