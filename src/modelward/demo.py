@@ -77,6 +77,13 @@ def _split_xy(
     return train_df[cols], train_df[target]
 
 
+def _fit(
+    train_df: pd.DataFrame, target: str, features: list[str] | None, estimator: Any, *, scale: bool
+) -> Pipeline:
+    x, y = _split_xy(train_df, target, features)
+    return Pipeline([("prep", _preprocessor(x, scale=scale)), ("model", estimator)]).fit(x, y)
+
+
 def train_random_forest(
     train_df: pd.DataFrame,
     params: Mapping[str, Any],
@@ -85,9 +92,7 @@ def train_random_forest(
     features: list[str] | None = None,
 ) -> Pipeline:
     """One-hot categoricals + a RandomForestClassifier with ``params``."""
-    x, y = _split_xy(train_df, target, features)
-    model = Pipeline([("prep", _preprocessor(x, scale=False)), ("model", RandomForestClassifier(**params))])
-    return model.fit(x, y)
+    return _fit(train_df, target, features, RandomForestClassifier(**params), scale=False)
 
 
 def train_logistic_regression(
@@ -98,9 +103,7 @@ def train_logistic_regression(
     features: list[str] | None = None,
 ) -> Pipeline:
     """One-hot categoricals, scaled numerics + LogisticRegression with ``params``."""
-    x, y = _split_xy(train_df, target, features)
-    model = Pipeline([("prep", _preprocessor(x, scale=True)), ("model", LogisticRegression(**params))])
-    return model.fit(x, y)
+    return _fit(train_df, target, features, LogisticRegression(**params), scale=True)
 
 
 def train_random_forest_regressor(
@@ -111,6 +114,4 @@ def train_random_forest_regressor(
     features: list[str] | None = None,
 ) -> Pipeline:
     """One-hot categoricals + a RandomForestRegressor with ``params``."""
-    x, y = _split_xy(train_df, target, features)
-    model = Pipeline([("prep", _preprocessor(x, scale=False)), ("model", RandomForestRegressor(**params))])
-    return model.fit(x, y)
+    return _fit(train_df, target, features, RandomForestRegressor(**params), scale=False)
