@@ -45,7 +45,7 @@ def dtype_family(series: pd.Series) -> str:
     return "other"
 
 
-def infer_kind(series: pd.Series) -> ColumnKind:
+def infer_kind(series: pd.Series, name: str | None = None) -> ColumnKind:
     """The column kind a test needs: bool → boolean, numbers → numeric, text/category → categorical."""
     family = dtype_family(series)
     if family == "boolean":
@@ -54,10 +54,11 @@ def infer_kind(series: pd.Series) -> ColumnKind:
         return "numeric"
     if family == "string":
         return "categorical"
+    name = str(series.name) if name is None else name
     raise DataError(
-        f"Column {series.name!r} has dtype {series.dtype}, which modelward cannot profile for drift. "
-        "Drop it, or convert it to numbers or strings first.",
-        details={"column": str(series.name), "dtype": str(series.dtype)},
+        f"Column {name!r} has dtype {series.dtype}, which modelward cannot profile for drift. "
+        "Drop it, declare it 'ignore' in the schema, or convert it to numbers or strings first.",
+        details={"column": name, "dtype": str(series.dtype)},
     )
 
 
@@ -127,12 +128,12 @@ class NumericSummary:
         return {q: float(v) for q, v in zip(qs, quantiles_sorted(self.values, qs), strict=True)}
 
     @classmethod
-    def from_series(cls, series: pd.Series) -> NumericSummary:
+    def from_series(cls, series: pd.Series, name: str | None = None) -> NumericSummary:
         values, n_missing = finite_sorted(series)
         mean = float(values.mean()) if values.size else float("nan")
         std = float(values.std()) if values.size else float("nan")
         return cls(
-            name=str(series.name),
+            name=str(series.name) if name is None else name,
             dtype=str(series.dtype),
             family=dtype_family(series),
             n_missing=n_missing,
@@ -180,8 +181,10 @@ class CategoricalSummary:
         return self.n_missing / total if total else 0.0
 
     @classmethod
-    def from_series(cls, series: pd.Series, kind: ColumnKind = "categorical") -> CategoricalSummary:
-        name = str(series.name)
+    def from_series(
+        cls, series: pd.Series, kind: ColumnKind = "categorical", name: str | None = None
+    ) -> CategoricalSummary:
+        name = str(series.name) if name is None else name
         counts = series.value_counts(dropna=True, sort=False)
         pairs = [(_to_category(cat, name), int(n)) for cat, n in counts.items()]
         if kind == "boolean":
@@ -254,7 +257,7 @@ class CurrentCategorical:
 
     @classmethod
     def from_series(cls, series: pd.Series, reference: CategoricalSummary) -> CurrentCategorical:
-        name = str(series.name)
+        name = reference.name
         if reference.kind == "boolean" and dtype_family(series) in ("boolean", "numeric"):
             raw = series.to_numpy(dtype=np.float64, na_value=np.nan)
             present = ~np.isnan(raw)
@@ -294,18 +297,19 @@ class CurrentCategorical:
 CurrentColumn: TypeAlias = CurrentNumeric | CurrentCategorical
 
 
-def summarise(series: pd.Series, kind: ColumnKind) -> ColumnSummary:
-    """Summarise a reference column as the given kind."""
+def summarise(series: pd.Series, kind: ColumnKind, name: str | None = None) -> ColumnSummary:
+    """Summarise a reference column as the given kind (``name`` defaults to the series name)."""
+    name = str(series.name) if name is None else name
     if kind == "numeric":
         family = dtype_family(series)
         if family not in ("numeric", "boolean"):
             raise DataError(
-                f"Column {series.name!r} is declared numeric but has dtype {series.dtype}. Convert it with "
+                f"Column {name!r} is declared numeric but has dtype {series.dtype}. Convert it with "
                 "pd.to_numeric, or declare it 'categorical'.",
-                details={"column": str(series.name), "dtype": str(series.dtype)},
+                details={"column": name, "dtype": str(series.dtype)},
             )
-        return NumericSummary.from_series(series)
-    return CategoricalSummary.from_series(series, kind)
+        return NumericSummary.from_series(series, name)
+    return CategoricalSummary.from_series(series, kind, name)
 
 
 def prepare_current(series: pd.Series, reference: ColumnSummary) -> CurrentColumn | str:

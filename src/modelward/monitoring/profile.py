@@ -111,13 +111,13 @@ class Profile:
         columns: dict[str, ColumnSummary] = {}
         ignored: list[str] = []
         for raw_name, name in zip(reference.columns, names, strict=True):
-            series = reference[raw_name].rename(name)
+            series = reference[raw_name]
             declared = schema.get(name)
             if declared == "ignore":
                 ignored.append(name)
                 continue
-            kind = next((k for k in KINDS if k == declared), None) or infer_kind(series)
-            columns[name] = summarise(series, kind)
+            kind = next((k for k in KINDS if k == declared), None) or infer_kind(series, name)
+            columns[name] = summarise(series, kind, name)
         return cls(columns, len(reference), tuple(ignored))
 
     # -- saving ----------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ class Profile:
             if name not in current.columns:
                 return "column missing from the current data", None
             ref = self.columns[name]
-            prepared = prepare_current(current[name].rename(name), ref)
+            prepared = prepare_current(current[name], ref)
             if isinstance(prepared, str):
                 return prepared, None
             if ref.n == 0 or prepared.n == 0:

@@ -45,15 +45,16 @@ from modelward.monitoring._json import jsonable
 if TYPE_CHECKING:
     from modelward.monitoring.profile import Profile
 
-#: Scale factors other than powers of ten that usually mean a unit change, with what they suggest.
-UNIT_FACTORS: dict[float, str] = {
-    60.0: "minutes → seconds or hours → minutes",
-    3600.0: "hours → seconds",
-    24.0: "days → hours",
-    2.20462: "kilograms → pounds",
-    2.54: "inches → centimetres",
-    1.609344: "miles → kilometres",
-    3.28084: "metres → feet",
+#: Scale factors other than powers of ten that usually mean a unit change: factor -> (what a
+#: multiplication by it suggests, what a division by it suggests).
+UNIT_FACTORS: dict[float, tuple[str, str]] = {
+    60.0: ("minutes -> seconds, or hours -> minutes", "seconds -> minutes, or minutes -> hours"),
+    3600.0: ("hours -> seconds", "seconds -> hours"),
+    24.0: ("days -> hours", "hours -> days"),
+    2.20462: ("kilograms -> pounds", "pounds -> kilograms"),
+    2.54: ("inches -> centimetres", "centimetres -> inches"),
+    1.609344: ("miles -> kilometres", "kilometres -> miles"),
+    3.28084: ("metres -> feet", "feet -> metres"),
 }
 _POW10_TOLERANCE = 0.1  # in log10 units: the factor must be within x// 1.26 of a power of ten
 _FACTOR_TOLERANCE = 0.02  # in log10 units: within x// 1.047 of a named factor
@@ -93,8 +94,8 @@ def _scale_factor(ref_ratio_iqr: float | None, ref_ratio_median: float | None) -
     k = round(lr)
     if k != 0 and abs(lr - k) <= _POW10_TOLERANCE and agrees(float(k), _POW10_TOLERANCE):
         return 10.0**k, "a power-of-ten rescaling"
-    for factor, label in UNIT_FACTORS.items():
-        for f, text in ((factor, label), (1.0 / factor, " ← ".join(reversed(label.split(" → "))))):
+    for factor, (up, down) in UNIT_FACTORS.items():
+        for f, text in ((factor, up), (1.0 / factor, down)):
             t = math.log10(f)
             if abs(lr - t) <= _FACTOR_TOLERANCE and agrees(t, _FACTOR_TOLERANCE):
                 return f, text
@@ -136,8 +137,8 @@ def _numeric_findings(name: str, ref: NumericSummary, cur: CurrentNumeric, range
         shown = f"x{factor:g}" if factor >= 1 else f"/{1 / factor:g}"
         out.append(Finding(
             "unit_change", name, "warning",
-            f"Column {name!r} looks rescaled by {shown} ({what}): median {r50:.6g} → {c50:.6g}, "
-            f"IQR {r_iqr:.6g} → {c_iqr:.6g}. Likely a unit change upstream.",
+            f"Column {name!r} looks rescaled by {shown} ({what}): median {r50:.6g} -> {c50:.6g}, "
+            f"IQR {r_iqr:.6g} -> {c_iqr:.6g}. Likely a unit change upstream.",
             {"factor": factor, "suggests": what, "reference_median": float(r50), "current_median": float(c50),
              "reference_iqr": r_iqr, "current_iqr": c_iqr},
         ))

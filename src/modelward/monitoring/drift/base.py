@@ -21,6 +21,7 @@ from modelward.monitoring._columns import (
     CurrentColumn,
     CurrentNumeric,
     NumericSummary,
+    infer_kind,
     prepare_current,
     summarise,
 )
@@ -138,17 +139,20 @@ class DriftTest(abc.ABC):
     def compute(self, reference: ArrayLike, current: ArrayLike, kind: ColumnKind | None = None) -> TestOutcome:
         """Run the test on two raw 1-D samples (convenient outside a :class:`Profile`).
 
+        The column kind is inferred from the reference sample unless ``kind`` is given.
+
         >>> from modelward.monitoring.drift import KolmogorovSmirnov
         >>> out = KolmogorovSmirnov().compute([1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, 6.0])
         >>> out.statistic, round(out.p_value, 4)
         (0.5, 0.7714)
         """
-        use = kind or sorted(self.kinds, key=["numeric", "categorical", "boolean"].index)[0]
+        ref_series = pd.Series(np.asarray(reference), name="reference")
+        use = kind or infer_kind(ref_series)
         if not self.accepts(use):
             raise ConfigError(f"{type(self).__name__} does not accept {use} columns; it accepts "
                               f"{', '.join(sorted(self.kinds))}.")
-        ref_summary = summarise(pd.Series(np.asarray(reference), name="reference"), use)
-        prepared = prepare_current(pd.Series(np.asarray(current), name="reference"), ref_summary)
+        ref_summary = summarise(ref_series, use)
+        prepared = prepare_current(pd.Series(np.asarray(current), name="current"), ref_summary)
         if isinstance(prepared, str):
             raise DataError(f"{type(self).__name__}: cannot compare the samples: {prepared}.")
         if ref_summary.n == 0 or prepared.n == 0:
