@@ -257,33 +257,26 @@ class CurrentCategorical:
 
     @classmethod
     def from_series(cls, series: pd.Series, reference: CategoricalSummary) -> CurrentCategorical:
+        # One hash pass (value_counts) over the window, then a dict lookup per distinct value: faster
+        # than mapping every row to a reference code.
         name = reference.name
-        if reference.kind == "boolean" and dtype_family(series) in ("boolean", "numeric"):
-            raw = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            present = ~np.isnan(raw)
-            ones = int(np.count_nonzero(raw[present] == 1.0))
-            zeros = int(np.count_nonzero(raw[present] == 0.0))
-            other = series[present & (raw != 0.0) & (raw != 1.0)]
-            by_cat = {False: zeros, True: ones}
-            counts = np.array([by_cat[bool(c)] for c in reference.categories], dtype=np.int64)
-            new = other.value_counts(dropna=True)
-            n_missing = int(raw.size - np.count_nonzero(present))
-        else:
-            index = pd.Index(list(reference.categories), dtype=object)
-            codes = index.get_indexer(pd.Index(series.astype(object) if reference.kind == "boolean" else series))
-            missing = series.isna().to_numpy()
-            valid = codes[codes >= 0]
-            counts = np.bincount(valid, minlength=len(reference.categories)).astype(np.int64)
-            unseen = (codes < 0) & ~missing
-            new = series[unseen].value_counts(dropna=True) if unseen.any() else pd.Series([], dtype=object)
-            n_missing = int(np.count_nonzero(missing))
-        new_pairs = sorted(((_to_category(c, name), int(k)) for c, k in new.items()),
-                           key=lambda cn: (-cn[1], str(cn[0])))
+        seen = series.value_counts(dropna=True, sort=False)
+        index = {c: i for i, c in enumerate(reference.categories)}
+        counts = np.zeros(len(reference.categories), dtype=np.int64)
+        new: dict[Category, int] = {}
+        for raw, k in seen.items():
+            cat = _to_category(raw, name)
+            i = index.get(cat)
+            if i is None:
+                new[cat] = new.get(cat, 0) + int(k)
+            else:
+                counts[i] += int(k)
+        new_pairs = sorted(new.items(), key=lambda cn: (-cn[1], str(cn[0])))
         return cls(
             counts=counts,
             new_categories=tuple(c for c, _ in new_pairs),
             new_counts=np.array([k for _, k in new_pairs], dtype=np.int64),
-            n_missing=n_missing,
+            n_missing=int(len(series) - int(seen.sum())),
         )
 
     def union_counts(self, reference: CategoricalSummary) -> tuple[IntArray, IntArray]:
