@@ -93,7 +93,17 @@ def test_schema_changes_are_named(reference: pd.DataFrame) -> None:
     ) == "Column 'loyalty_tier' is in the current data but not in the reference."
     changed = _by(findings, "type_changed")["weight_kg"]
     assert changed.message.startswith("Column 'weight_kg' changed type: reference float64 (numeric), current")
+    assert changed.message.endswith("drift cannot be tested.") and changed.severity == "error"
     assert [f.severity for f in findings][:2] == ["error", "error"]  # errors come first
+
+
+def test_a_boolean_arriving_as_integers_is_a_comparable_type_change(reference: pd.DataFrame) -> None:
+    current = _current(reference).assign(active=lambda d: d["active"].astype(int))
+    profile = Profile.fit(reference)
+    changed = _by(check_quality(profile, current), "type_changed")["active"]
+    assert changed.severity == "warning" and changed.message.endswith("values are still compared.")
+    result = profile.compare(current)["active"]
+    assert result.status == "ok" and result.method == "ztest" and not result.drifted
 
 
 def test_new_categories_are_listed_with_their_share(reference: pd.DataFrame) -> None:

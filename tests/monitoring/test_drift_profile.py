@@ -254,3 +254,16 @@ def test_large_frames_compare_on_threads_with_identical_results() -> None:
         assert threaded[col].statistic == single[col].statistic
         assert threaded[col].p_value == single[col].p_value
     assert threaded.drifted_features == ["x3"]
+
+
+def test_non_string_column_names_match_and_duplicates_are_refused() -> None:
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame(rng.normal(size=(500, 3)))  # integer column labels 0, 1, 2
+    profile = Profile.fit(ref)
+    assert list(profile.schema) == ["0", "1", "2"]
+    report = profile.compare(pd.DataFrame(rng.normal(size=(400, 3))))
+    assert all(f.status == "ok" for f in report.features)
+    assert report.quality == ()
+    dup = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])
+    with pytest.raises(DataError, match=r"compare: the frame has duplicate column names \(a\); rename them"):
+        profile.compare(dup)

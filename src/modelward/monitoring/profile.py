@@ -51,6 +51,20 @@ DEFAULT_MIN_EFFECT: dict[ColumnKind, float] = {"numeric": 0.05, "categorical": 0
 _PARALLEL_MIN_VALUES = 500_000  # compare columns on threads once the current frame is this large
 
 
+def _string_columns(frame: pd.DataFrame, caller: str) -> pd.DataFrame:
+    """``frame`` with ``str`` column names (profiles key columns by name), refusing duplicates."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{caller} expects a pandas DataFrame, got {type(frame).__name__}.")
+    names = [str(c) for c in frame.columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DataError(f"{caller}: the frame has duplicate column names ({', '.join(duplicates)}); "
+                        "rename them first.", details={"columns": duplicates})
+    if all(isinstance(c, str) for c in frame.columns):
+        return frame
+    return frame.set_axis(names, axis=1)
+
+
 class Profile:
     """What drift and quality checks need to know about the reference data, computed once.
 
@@ -93,12 +107,9 @@ class Profile:
                 columns whose kind should not be inferred (bool dtype → boolean, numbers → numeric,
                 strings/categories → categorical).
         """
-        if not isinstance(reference, pd.DataFrame):
-            raise DataError(f"Profile.fit expects a pandas DataFrame, got {type(reference).__name__}.")
+        reference = _string_columns(reference, "Profile.fit")
         schema = dict(schema or {})
         names = [str(c) for c in reference.columns]
-        if len(set(names)) != len(names):
-            raise DataError("The reference has duplicate column names; rename them before profiling.")
         unknown = [c for c in schema if c not in names]
         if unknown:
             raise ConfigError(f"schema names column(s) the reference does not have: {', '.join(unknown)}.",
@@ -222,8 +233,7 @@ class Profile:
             important_features: … or when any of these columns drifts.
             quality: also run :func:`modelward.monitoring.quality.check_quality`.
         """
-        if not isinstance(current, pd.DataFrame):
-            raise DataError(f"compare expects a pandas DataFrame, got {type(current).__name__}.")
+        current = _string_columns(current, "compare")
         if not (isinstance(alpha, int | float) and 0 < alpha < 1):
             raise ConfigError(f"alpha must be between 0 and 1 (exclusive), got {alpha!r}. Try 0.05.")
         if correction not in CORRECTIONS:

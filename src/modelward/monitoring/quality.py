@@ -7,7 +7,8 @@ check                     severity  fires when
 ========================  ========  ===========================================================
 ``missing_column``        error     a reference column is absent from the current data
 ``extra_column``          warning   the current data has a column the reference did not
-``type_changed``          error     the column's type family changed (e.g. numeric → string)
+``type_changed``          error     the column's type family changed (e.g. numeric -> string); only a
+                                    warning when values stay comparable (boolean -> 0/1 integers)
 ``all_missing``           error     every current value is missing
 ``missing_rate_jump``     warning   the missing share rose by ``missing_jump`` or more (absolute)
 ``out_of_range``          warning   ``range_share`` or more of the values fall outside the
@@ -211,17 +212,20 @@ def check_quality(
                                     f"Column {name!r} is missing in all {total} current rows "
                                     f"(reference missing rate {ref.missing_rate:.1%})."))
             continue
-        family = dtype_family(series)
-        if not _families_compatible(ref.family, family):
-            findings.append(Finding(
-                "type_changed", name, "error",
-                f"Column {name!r} changed type: reference {ref.dtype} ({ref.family}), current "
-                f"{series.dtype} ({family}).",
-                {"reference_dtype": ref.dtype, "current_dtype": str(series.dtype)},
-            ))
         col = prepared.get(name) if prepared is not None else None
         if col is None:
             col = prepare_current(series, ref)
+        family = dtype_family(series)
+        if not _families_compatible(ref.family, family):
+            # an error when the values can no longer be compared at all, else a warning
+            comparable = not isinstance(col, str)
+            findings.append(Finding(
+                "type_changed", name, "warning" if comparable else "error",
+                f"Column {name!r} changed type: reference {ref.dtype} ({ref.family}), current "
+                f"{series.dtype} ({family})"
+                + ("; values are still compared." if comparable else "; drift cannot be tested."),
+                {"reference_dtype": ref.dtype, "current_dtype": str(series.dtype), "comparable": comparable},
+            ))
         if isinstance(col, str):
             continue
         cur_missing = col.n_missing / (col.n + col.n_missing) if (col.n + col.n_missing) else 0.0
