@@ -20,7 +20,7 @@ from modelward.monitoring import (
     Wasserstein,
     ZTest,
 )
-from modelward.monitoring._stats import KS_MAX_EXACT_N, kstwo_sf
+from modelward.monitoring._stats import KS_MAX_EXACT_N, kstwo_sf, searchsorted_sorted
 
 N_CASES = 60
 
@@ -214,3 +214,12 @@ def test_ks_statistic_is_bit_identical_to_scipy_on_ties_between_samples() -> Non
         a = rng.integers(0, 5, 20_000).astype(float)
         b = rng.integers(0, 6, 15_000).astype(float)
         assert KolmogorovSmirnov().compute(a, b).statistic == float(stats.ks_2samp(a, b).statistic)
+
+
+@pytest.mark.parametrize(("n_ref", "n_cur"), [(1_000, 200_000), (200_000, 1_000), (300_000, 300_000)])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_blockwise_searchsorted_equals_numpy(n_ref: int, n_cur: int, side: str) -> None:
+    rng = np.random.default_rng(n_ref + n_cur)
+    cur = np.sort(np.round(rng.normal(0.3, 1.2, n_cur), 2))  # rounded: many ties, also with ref
+    ref = np.sort(np.concatenate([rng.normal(size=n_ref), cur[:: max(1, n_cur // 500)]]))
+    assert np.array_equal(searchsorted_sorted(ref, cur, side), np.searchsorted(ref, cur, side=side))  # type: ignore[arg-type]

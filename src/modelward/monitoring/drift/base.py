@@ -25,7 +25,12 @@ from modelward.monitoring._columns import (
     prepare_current,
     summarise,
 )
-from modelward.monitoring._stats import js_distance, ks_statistic_sorted, wasserstein_sorted
+from modelward.monitoring._stats import (
+    js_distance,
+    ks_statistic_sorted,
+    searchsorted_sorted,
+    wasserstein_sorted,
+)
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,7 @@ def search_right(reference: NumericSummary, current: CurrentNumeric) -> np.ndarr
     """``searchsorted(reference, current, "right")``, computed once per column and shared by tests."""
     cached = current.cache.get("s_right")
     if cached is None:
-        cached = np.searchsorted(reference.values, current.values, side="right")
+        cached = searchsorted_sorted(reference.values, current.values, "right")
         current.cache["s_right"] = cached
     out: np.ndarray[Any, np.dtype[np.int64]] = cached
     return out
