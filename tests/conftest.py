@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from support.pg import BreakablePostgres, breakable_postgres
+
 PG_BASE = os.environ.get("MW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -48,6 +50,13 @@ def pg_url(pg_engine: sa.Engine) -> Iterator[str]:
     finally:
         with pg_engine.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def breakable_pg(pg_engine: sa.Engine, pg_url: str) -> Iterator[BreakablePostgres]:
+    """PostgreSQL in a schema owned by a role of its own, which the test can lock out and let back."""
+    with breakable_postgres(pg_engine, pg_url) as pg:
+        yield pg
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -36,24 +35,3 @@ def stored_ids(url: str) -> list[str]:
             return list(conn.scalars(sa.select(predictions.c.id)))
     finally:
         engine.dispose()
-
-
-@dataclass
-class BreakablePostgres:
-    """A PostgreSQL login role of our own: ``down()`` forbids it and cuts its connections."""
-
-    url: str
-    role: str
-    admin: sa.Engine
-
-    def down(self) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER ROLE "{self.role}" NOLOGIN'))
-            conn.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :r"),
-                {"r": self.role},
-            )
-
-    def up(self) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER ROLE "{self.role}" LOGIN'))

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from predlog_helpers import make_record, stored_ids
 
-from conftest import BreakablePostgres
 from modelward.predlog import FeedbackItem, FeedbackResult, LogUnavailableError, PredictionLog
 from modelward.store import Store
+from support.pg import BreakablePostgres
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,48 +12,9 @@ import httpx
 from modelward import Workspace
 from modelward.predlog import read_predictions
 
-from .conftest import Trained, free_port, make_workspace, register, rows
-
-
-@contextmanager
-def serving(root: Path, database_url: str, *extra: str) -> Iterator[httpx.Client]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "modelward", "serve", "-w", str(root), "--database-url", database_url]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"server exited with {proc.returncode}:\n{proc.stdout.read() if proc.stdout else ''}"
-                )
-            try:
-                if client.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready within 60 s"
-            time.sleep(0.1)
-        yield client
-    finally:
-        client.close()
-        proc.send_signal(signal.SIGINT)  # graceful: drains the prediction log
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        assert "Traceback" not in out, out
-
-
-def _metric(client: httpx.Client, key: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(key + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+from .conftest import Trained, make_workspace, register, rows
+from .process import metric as _metric
+from .process import serving
 
 
 def test_serve_predict_feedback_metrics_and_hot_reload(

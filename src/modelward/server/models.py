@@ -353,12 +353,19 @@ class ModelCache:
 
     async def poll(self) -> None:
         """Run :meth:`refresh` every ``reload_poll_seconds`` until cancelled."""
+        failing = False
         while True:
             await asyncio.sleep(self.settings.reload_poll_seconds)
             try:
                 await self.refresh()
-            except Exception:  # the database may be down; keep serving what is loaded
-                log.warning("registry poll failed; serving the loaded models", exc_info=True)
+            except Exception as exc:  # the database may be down; keep serving what is loaded
+                if not failing:  # once per outage, not every poll: an outage must not flood the log
+                    log.warning("registry poll failed (%s); serving the loaded models until it is back", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("registry reachable again; hot reload resumes")
+                failing = False
             if self.predlog is not None:
                 self.metrics.log_queue_depth.set(self.predlog.queue_depth)
                 self.metrics.log_spool_bytes.set(self.predlog.spool_bytes)
