@@ -267,3 +267,21 @@ def test_non_string_column_names_match_and_duplicates_are_refused() -> None:
     dup = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])
     with pytest.raises(DataError, match=r"compare: the frame has duplicate column names \(a\); rename them"):
         profile.compare(dup)
+
+
+def test_each_feature_carries_a_small_distribution_summary_for_plots(frame) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(21)
+    reference, current = frame(rng, 200_000), frame(rng, 150_000, shift_col="x0", shift_sd=1.0)
+    current.loc[current.index[:10], "c0"] = "new"
+    report = Profile.fit(reference).compare(current)
+    x0 = report["x0"].distribution
+    assert len(x0["edges"]) == 31 and len(x0["reference_counts"]) == 30
+    assert sum(x0["reference_counts"]) == 200_000 and sum(x0["current_counts"]) == 150_000
+    assert x0["current"]["mean"] - x0["reference"]["mean"] == pytest.approx(1.0, abs=0.02)
+    assert x0["reference"]["quantiles"]["0.5"] == pytest.approx(0.0, abs=0.02)
+    c0 = report["c0"].distribution
+    assert "new" in c0["categories"]
+    assert sum(c0["current_counts"]) + c0["other_current_count"] == 150_000
+    # summaries, not rows: the whole 20-feature report is a few tens of kilobytes
+    assert len(report.to_json()) < 60_000
+    assert Profile.fit(reference).compare(current, distributions=False)["x0"].distribution == {}

@@ -9,6 +9,7 @@ import math
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -27,6 +28,7 @@ from modelward.monitoring._columns import (
     summarise,
 )
 from modelward.monitoring._decision import CORRECTIONS, adjust_p_values, dataset_decision
+from modelward.monitoring._summaries import distribution
 from modelward.monitoring.drift import REGISTRY, DriftTest, TestOutcome, get_test
 from modelward.monitoring.quality import check_quality
 from modelward.monitoring.report import DriftReport, FeatureResult
@@ -214,6 +216,7 @@ class Profile:
         drift_share: float = 0.5,
         important_features: list[str] | None = None,
         quality: bool = True,
+        distributions: bool = True,
     ) -> DriftReport:
         """Test every reference column of ``current`` for drift, and (by default) check data quality.
 
@@ -232,6 +235,7 @@ class Profile:
             drift_share: the dataset drifts when at least this share of tested features drift …
             important_features: … or when any of these columns drifts.
             quality: also run :func:`modelward.monitoring.quality.check_quality`.
+            distributions: attach a reference-vs-current summary to each feature (for plots).
         """
         current = _string_columns(current, "compare")
         if not (isinstance(alpha, int | float) and 0 < alpha < 1):
@@ -268,6 +272,12 @@ class Profile:
             outputs = [run_one(n) for n in names]
         prepared_map: dict[str, CurrentColumn | str] = {}
         results = self._decide(names, outputs, plans, prepared_map, alpha, correction, effects)
+        if distributions:
+            results = [
+                replace(r, distribution=distribution(self.columns[r.column], prepared))
+                if r.status == "ok" and not isinstance(prepared := prepared_map[r.column], str) else r
+                for r in results
+            ]
         drifted = {r.column: r.drifted for r in results if r.status == "ok"}
         dataset_drift, share, reason = dataset_decision(drifted, drift_share, important)
         findings = check_quality(self, current, prepared=prepared_map) if quality else []

@@ -29,6 +29,8 @@ class FeatureResult:
         drifted: the verdict.
         n_reference, n_current: non-missing values on each side.
         details: method-specific extras (p-value method, new categories, bin edges…).
+        distribution: reference vs current summary for plots (histogram on shared edges or top
+            categories, quantiles, missing rates); no raw rows. Empty when skipped or not requested.
     """
 
     column: str
@@ -48,6 +50,7 @@ class FeatureResult:
     n_reference: int = 0
     n_current: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    distribution: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable(asdict(self))
