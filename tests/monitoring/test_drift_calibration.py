@@ -35,8 +35,9 @@ def test_false_alarm_rate_stays_at_or_below_alpha_without_shift(frame, n: int, t
     assert rates["dataset"] <= ALPHA
     # Stricter: the chance that *any* of the 20 features is flagged (the family-wise error, which is
     # the dataset rate under an "any important feature" rule). Benjamini-Hochberg holds it at alpha
-    # under the global null; measured over 1,000 trials at n = 1k it is 0.039. With 200 trials one
-    # estimate has a standard error of 0.015, so the bound allows two of them.
+    # under the global null. With 200 trials one estimate has a standard error of 0.015, so the bound
+    # allows two of them. These seeds give 0.065 (n=1k) and 0.005 (n=10k; 0.07 on significance alone);
+    # longer runs with other seeds gave 0.039 (1,000 trials at 1k) and 0.003 / 0.035 (600 trials at 10k).
     two_se = 2 * np.sqrt(ALPHA * (1 - ALPHA) / trials)
     assert rates["any_feature"] <= ALPHA + two_se
     assert rates["significance_only"] <= ALPHA + two_se
