@@ -11,13 +11,32 @@ from typing import TYPE_CHECKING, Any
 from modelward.errors import ModelwardError
 
 if TYPE_CHECKING:
+    from modelward.monitoring import DriftReport, FeatureResult, Finding, Profile, check_quality
     from modelward.workspace import ReproduceReport, Workspace
 
 __version__ = "0.1.0"
 
-__all__ = ["ModelwardError", "ReproduceReport", "Workspace", "__version__"]
+__all__ = [
+    "DriftReport",
+    "FeatureResult",
+    "Finding",
+    "ModelwardError",
+    "Profile",
+    "ReproduceReport",
+    "Workspace",
+    "__version__",
+    "check_quality",
+]
 
-_LAZY = {"Workspace": "modelward.workspace", "ReproduceReport": "modelward.workspace"}
+_LAZY = {
+    "Workspace": "modelward.workspace",
+    "ReproduceReport": "modelward.workspace",
+    "Profile": "modelward.monitoring",
+    "DriftReport": "modelward.monitoring",
+    "FeatureResult": "modelward.monitoring",
+    "Finding": "modelward.monitoring",
+    "check_quality": "modelward.monitoring",
+}
 
 
 def __getattr__(name: str) -> Any:
