@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from modelward._refs import parse_ref
 from modelward.cli._common import (
@@ -18,6 +17,7 @@ from modelward.cli._common import (
     kv_table,
     open_workspace,
     print_json,
+    table,
 )
 from modelward.datasets import DatasetVersion
 from modelward.errors import ModelwardError
@@ -65,14 +65,11 @@ def list_datasets(
     if json:
         print_json(items)
         return
-    table = Table(title="datasets", title_justify="left")
-    for col in ("name", "latest", "rows", "columns", "created (UTC)", "source"):
-        table.add_column(col)
-    for d in items:
-        table.add_row(
-            d.name, str(d.version), str(d.rows), str(len(d.schema)), fmt(d.created_at), fmt(d.source)
-        )
-    console.print(table)
+    console.print(table(
+        "datasets",
+        ("name", "latest", "rows", "columns", "created (UTC)", "source"),
+        ((d.name, d.version, d.rows, len(d.schema), d.created_at, d.source) for d in items),
+    ))
 
 
 @app.command("show")
@@ -101,13 +98,12 @@ def show(
             },
         )
     )
-    table = Table(title="columns", title_justify="left")
-    for col in ("column", "type", "missing", "summary"):
-        table.add_column(col)
-    for col, kind in dv.schema.items():
-        st = dv.stats.get(col, {})
-        table.add_row(col, kind, fmt(st.get("missing")), _summary(kind, st))
-    console.print(table)
+    console.print(table(
+        "columns",
+        ("column", "type", "missing", "summary"),
+        ((col, kind, dv.stats.get(col, {}).get("missing"), _summary(kind, dv.stats.get(col, {})))
+         for col, kind in dv.schema.items()),
+    ))
 
 
 def _summary(kind: str, st: dict[str, Any]) -> str:
@@ -144,13 +140,13 @@ def diff(
             console.print(f"{label}: {', '.join(result[key])}")
     for col, change in result["type_changes"].items():
         console.print(f"type of {col}: {change['a']} → {change['b']}")
-    table = Table(title="changed statistics", title_justify="left")
-    for col in ("column", "statistic", va.ref, vb.ref):
-        table.add_column(col)
-    for col, stats in result["columns"].items():
-        for stat, pair in stats.items():
-            table.add_row(col, stat, fmt(pair.get("a")), fmt(pair.get("b")))
-    if table.row_count:
-        console.print(table)
+    changed = table(
+        "changed statistics",
+        ("column", "statistic", va.ref, vb.ref),
+        ((col, stat, pair.get("a"), pair.get("b"))
+         for col, stats in result["columns"].items() for stat, pair in stats.items()),
+    )
+    if changed.row_count:
+        console.print(changed)
     else:
         console.print("no per-column statistic changed")

@@ -18,6 +18,7 @@ from modelward.cli._common import (
     open_workspace,
     parse_params,
     print_json,
+    table,
 )
 from modelward.errors import ModelwardError
 from modelward.registry import ModelVersion
@@ -85,15 +86,13 @@ def list_models(
     if json:
         print_json(models)
         return
-    table = Table(title="models", title_justify="left")
-    for col in ("name", "task", "versions", "latest", "aliases", "description"):
-        table.add_column(col)
-    for m in models:
-        aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
-        table.add_row(
-            m.name, m.task, str(m.versions), fmt(m.latest_version), aliases or "-", fmt(m.description)
-        )
-    console.print(table)
+    console.print(table(
+        "models",
+        ("name", "task", "versions", "latest", "aliases", "description"),
+        ((m.name, m.task, m.versions, m.latest_version,
+          ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items())) or None, m.description)
+         for m in models),
+    ))
 
 
 @app.command("show")
@@ -156,14 +155,11 @@ def history(
     if json:
         print_json(changes)
         return
-    table = Table(title=f"{name}: alias history", title_justify="left")
-    for col in ("when (UTC)", "alias", "from", "to", "actor", "kind", "reason"):
-        table.add_column(col)
-    for c in changes:
-        table.add_row(
-            fmt(c.ts), c.alias, fmt(c.from_version), fmt(c.to_version), c.actor, c.kind, fmt(c.reason)
-        )
-    console.print(table)
+    console.print(table(
+        f"{name}: alias history",
+        ("when (UTC)", "alias", "from", "to", "actor", "kind", "reason"),
+        ((c.ts, c.alias, c.from_version, c.to_version, c.actor, c.kind, c.reason) for c in changes),
+    ))
 
 
 @app.command("tag")
