@@ -1,0 +1,179 @@
+"""Prediction drift (model outputs) and label drift (ground truth), on the same tests as the features.
+
+Both reuse :class:`~modelward.monitoring.Profile` and its test registry, so they get the same exact
+statistics, effect-size floors and multiple-testing correction as the per-feature report:
+
+==================  ========================  ===========================================================
+task                values                    test (``method="auto"``)
+==================  ========================  ===========================================================
+``classification``  class labels              chi-square on the class counts (Jensen-Shannon effect size)
+``regression``      numbers                   Kolmogorov-Smirnov (normalised Wasserstein effect size)
+``probabilities``   one score column a class  Kolmogorov-Smirnov on each class's score, corrected across
+                                              the classes
+==================  ========================  ===========================================================
+
+The outputs drift when any of their columns drifts (one column for labels and regression outputs).
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> result = prediction_drift(rng.choice(["yes", "no"], 4000, p=[0.3, 0.7]),
+...                           rng.choice(["yes", "no"], 4000, p=[0.5, 0.5]), task="classification")
+>>> result.drifted, result.features[0].method
+(True, 'chi2')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from modelward.errors import ConfigError, DataError
+from modelward.monitoring.profile import MethodSpec, Profile
+from modelward.monitoring.report import DriftReport, FeatureResult
+
+Task: TypeAlias = Literal["classification", "regression", "probabilities"]
+TASKS: tuple[str, ...] = ("classification", "regression", "probabilities")
+
+
+@dataclass(frozen=True)
+class OutputDriftResult:
+    """Drift of a model's outputs (``target="prediction"``) or of the labels (``target="label"``).
+
+    ``report`` is an ordinary :class:`DriftReport` over the output column(s) (no quality checks);
+    ``features`` and ``drifted`` read from it.
+    """
+
+    target: Literal["prediction", "label"]
+    task: str
+    report: DriftReport
+
+    @property
+    def features(self) -> tuple[FeatureResult, ...]:
+        return self.report.features
+
+    @property
+    def drifted(self) -> bool:
+        """Any output column drifted (the report's dataset rule is set to "any column")."""
+        return self.report.dataset_drift
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = self.report.to_dict()
+        return {
+            "target": self.target,
+            "task": self.task,
+            "drifted": self.drifted,
+            "reason": doc["dataset_reason"],
+            "n_reference": doc["n_reference"],
+            "n_current": doc["n_current"],
+            "settings": doc["settings"],
+            "features": doc["features"],
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+
+
+def _as_frame(values: ArrayLike | pd.Series | pd.DataFrame, task: str, name: str, side: str) -> pd.DataFrame:
+    if isinstance(values, pd.DataFrame):
+        frame = values.reset_index(drop=True)
+    elif isinstance(values, pd.Series):
+        frame = values.reset_index(drop=True).to_frame(name=name)
+    else:
+        arr = np.asarray(values)
+        if arr.ndim == 1:
+            frame = pd.DataFrame({name: arr})
+        elif arr.ndim == 2:
+            frame = pd.DataFrame(arr, columns=[f"{name}[{i}]" for i in range(arr.shape[1])])
+        else:
+            raise DataError(f"The {side} {name}s must be 1-D (or 2-D class scores), got shape {arr.shape}.")
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise DataError(f"The {side} {name}s are empty; pass at least one value.")
+    if task != "probabilities" and frame.shape[1] != 1:
+        raise DataError(
+            f"The {side} {name}s have {frame.shape[1]} columns; task {task!r} expects one. "
+            "Pass task='probabilities' for one score column per class.",
+            details={"columns": [str(c) for c in frame.columns]},
+        )
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    if task in ("regression", "probabilities"):
+        for col in frame.columns:
+            if not pd.api.types.is_numeric_dtype(frame[col].dtype) or pd.api.types.is_bool_dtype(frame[col].dtype):
+                raise DataError(f"Task {task!r} needs numeric {side} {name}s; column {col!r} has dtype "
+                                f"{frame[col].dtype}. Use task='classification' for class labels.",
+                                details={"column": col, "dtype": str(frame[col].dtype)})
+    return frame
+
+
+def _output_drift(
+    target: Literal["prediction", "label"],
+    reference: ArrayLike | pd.Series | pd.DataFrame,
+    current: ArrayLike | pd.Series | pd.DataFrame,
+    task: str,
+    method: MethodSpec,
+    alpha: float,
+    correction: str,
+    min_effect: float | Mapping[str, float] | None,
+    allowed: tuple[str, ...],
+) -> OutputDriftResult:
+    if task not in allowed:
+        raise ConfigError(f"Unknown task {task!r} for {target} drift; expected one of {', '.join(allowed)}.",
+                          details={"task": task})
+    ref = _as_frame(reference, task, target, "reference")
+    cur = _as_frame(current, task, target, "current")
+    missing = [c for c in ref.columns if c not in cur.columns]
+    if missing:
+        raise DataError(f"The current {target}s lack column(s) {', '.join(missing)} that the reference has "
+                        f"({', '.join(ref.columns)}).", details={"columns": missing})
+    kind = "categorical" if task == "classification" else "numeric"
+    schema = dict.fromkeys(ref.columns, kind)
+    report = Profile.fit(ref, schema).compare(
+        cur[list(ref.columns)], method=method, alpha=alpha, correction=correction, min_effect=min_effect,
+        drift_share=1.0, important_features=list(ref.columns), quality=False,
+    )
+    return OutputDriftResult(target=target, task=task, report=report)
+
+
+def prediction_drift(
+    reference_predictions: ArrayLike | pd.Series | pd.DataFrame,
+    current_predictions: ArrayLike | pd.Series | pd.DataFrame,
+    *,
+    task: Task,
+    method: MethodSpec = "auto",
+    alpha: float = 0.05,
+    correction: str = "bh",
+    min_effect: float | Mapping[str, float] | None = None,
+) -> OutputDriftResult:
+    """Has the distribution of the model's outputs changed?
+
+    Args:
+        reference_predictions, current_predictions: class labels (``task="classification"``), numbers
+            (``"regression"``) or class scores, one column per class (``"probabilities"``: a frame whose
+            column names are the classes, or a 2-D array).
+        method, alpha, correction, min_effect: as in :meth:`Profile.compare`.
+    """
+    return _output_drift("prediction", reference_predictions, current_predictions, task, method, alpha,
+                         correction, min_effect, TASKS)
+
+
+def label_drift(
+    reference_labels: ArrayLike | pd.Series,
+    current_labels: ArrayLike | pd.Series,
+    *,
+    task: Literal["classification", "regression"],
+    method: MethodSpec = "auto",
+    alpha: float = 0.05,
+    correction: str = "bh",
+    min_effect: float | Mapping[str, float] | None = None,
+) -> OutputDriftResult:
+    """Has the distribution of the ground truth changed (prior shift / target drift)?
+
+    Classes are compared with chi-square on their counts, numeric targets with Kolmogorov-Smirnov.
+    """
+    return _output_drift("label", reference_labels, current_labels, task, method, alpha, correction,
+                         min_effect, ("classification", "regression"))
