@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 #: scipy's ``ks_2samp(method="auto")`` is exact when both samples have at most this many values.
 KS_MAX_EXACT_N = 10_000
 _SEARCH_CHUNK = 8192  # current values searched per block, so the matching reference slice stays in cache
+_KS_BLOCK = 128  # window points per block when the KS statistic locates only the blocks that matter
+_KS_MARGIN = 1e-12  # rounding margin of the block bounds (values are in [-1, 1], errors ~1e-16)
 
 
 def searchsorted_sorted(ref: FloatArray, cur: FloatArray, side: Literal["left", "right"]) -> IntArray:
@@ -50,8 +52,16 @@ def ks_statistic_sorted(ref: FloatArray, cur: FloatArray, s_right: IntArray | No
     before a current point (after all reference points below it) and the minimum at a current point, so
     evaluating at the ``len(cur)`` current points with ``searchsorted`` into the reference gives the same
     extremes from the same integer counts, hence the same floats.
+
+    Without ``s_right`` (the positions of every current value in the reference) and for large windows,
+    only every ``_KS_BLOCK``-th current point is located first; since both counts only grow along the
+    sorted window, each block between two located points has an upper bound for ``F_ref - F_cur`` (and a
+    lower one), and only the blocks whose bound could beat the best value found so far are located in
+    full. The extremes, and so ``D``, are the same floats as with every point located.
     """
     n1, n2 = ref.size, cur.size
+    if s_right is None and n2 > 16 * _KS_BLOCK:
+        return _ks_statistic_blocked(ref, cur)
     if s_right is None:
         s_right = searchsorted_sorted(ref, cur, "right")
     f_right = s_right / n1
@@ -62,6 +72,51 @@ def ks_statistic_sorted(ref: FloatArray, cur: FloatArray, s_right: IntArray | No
     steps = np.arange(n2 + 1, dtype=np.int64) / n2
     up = np.subtract(f_left, steps[:-1], out=below).max()
     down = np.subtract(f_right, steps[1:], out=below).min()
+    return float(max(up, 0.0, -down))
+
+
+def _ranges(starts: IntArray, stops: IntArray) -> IntArray:
+    """The concatenation of ``arange(a, b)`` for each ``(a, b)``, vectorised."""
+    lengths = stops - starts
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    out: IntArray = np.arange(total, dtype=np.int64) + offsets
+    return out
+
+
+def _ks_statistic_blocked(ref: FloatArray, cur: FloatArray) -> float:
+    """:func:`ks_statistic_sorted` locating only the blocks of the window that can hold an extreme.
+
+    With ``L(i)``/``R(i)`` the number of reference values below / at most ``cur[i]`` (both
+    non-decreasing in ``i``), scipy's extremes are ``up = max L(i)/n1 - i/n2`` and
+    ``down = min R(i)/n1 - (i+1)/n2``. Inside a block ``a < i < b`` between two located points,
+    ``L(i)/n1 - i/n2 <= L(b)/n1 - (a+1)/n2`` and ``R(i)/n1 - (i+1)/n2 >= R(a)/n1 - b/n2``; a block whose
+    bound cannot reach the best located value (with a 1e-12 margin for rounding) cannot hold the extreme.
+    """
+    n1, n2 = ref.size, cur.size
+    marks = np.arange(0, n2, _KS_BLOCK, dtype=np.int64)
+    if marks[-1] != n2 - 1:
+        marks = np.append(marks, n2 - 1)
+    at = cur[marks]
+    left = np.searchsorted(ref, at, side="left")
+    right = np.searchsorted(ref, at, side="right")
+    up = (left / n1 - marks / n2).max()
+    down = (right / n1 - (marks + 1) / n2).min()
+    a, b = marks[:-1], marks[1:]
+    up_blocks = (left[1:] / n1 - (a + 1) / n2) > up - _KS_MARGIN
+    down_blocks = (right[:-1] / n1 - b / n2) < down + _KS_MARGIN
+    idx = _ranges(a[up_blocks] + 1, b[up_blocks])
+    if idx.size:
+        pos = searchsorted_sorted(ref, cur[idx], "left")
+        up = max(up, (pos / n1 - idx / n2).max())
+    idx = _ranges(a[down_blocks] + 1, b[down_blocks])
+    if idx.size:
+        pos = searchsorted_sorted(ref, cur[idx], "right")
+        down = min(down, (pos / n1 - (idx + 1) / n2).min())
     return float(max(up, 0.0, -down))
 
 

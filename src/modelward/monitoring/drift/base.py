@@ -201,9 +201,12 @@ def normalised_wasserstein(reference: NumericSummary, current: CurrentNumeric) -
 
 
 def ks_statistic(reference: NumericSummary, current: CurrentNumeric) -> float:
+    """The KS statistic; cached. Locates every current value in the reference only when the
+    Wasserstein distance needs those positions too (unequal sizes), else only the blocks that matter."""
     cached = current.cache.get("ks_d")
     if cached is None:
-        cached = ks_statistic_sorted(reference.values, current.values, search_right(reference, current))
+        s_right = search_right(reference, current) if reference.n != current.n else current.cache.get("s_right")
+        cached = ks_statistic_sorted(reference.values, current.values, s_right)
         current.cache["ks_d"] = cached
     return float(cached)
 
