@@ -35,17 +35,29 @@ from modelward.monitoring.drift import (
     available_tests,
     get_test,
 )
+from modelward.monitoring.performance import (
+    CBPE,
+    DLE,
+    ConceptDriftResult,
+    MetricEstimate,
+    compare_estimates,
+    detect_concept_drift,
+    realized_metrics,
+)
 from modelward.monitoring.profile import AUTO_METHODS, DEFAULT_MIN_EFFECT, Profile
 from modelward.monitoring.quality import Finding, check_quality
 from modelward.monitoring.report import DriftReport, FeatureResult
 
 __all__ = [
     "AUTO_METHODS",
+    "CBPE",
     "DEFAULT_MIN_EFFECT",
+    "DLE",
     "PSI",
     "REGISTRY",
     "AndersonDarling",
     "ChiSquare",
+    "ConceptDriftResult",
     "CramerVonMises",
     "DriftReport",
     "DriftTest",
@@ -53,6 +65,7 @@ __all__ = [
     "Finding",
     "JensenShannon",
     "KolmogorovSmirnov",
+    "MetricEstimate",
     "NewCategory",
     "Profile",
     "TestOutcome",
@@ -61,5 +74,8 @@ __all__ = [
     "adjust_p_values",
     "available_tests",
     "check_quality",
+    "compare_estimates",
+    "detect_concept_drift",
     "get_test",
+    "realized_metrics",
 ]
