@@ -133,6 +133,46 @@ class LogSettings(BaseModel):
     )
 
 
+class MonitorSettings(BaseModel):
+    """``monitor:`` — ``modelward monitor`` over the prediction log (see docs/monitor.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: str = Field(
+        "1h", description="Window length: a duration (30s, 15m, 1h, 1d) or a row count (5000)."
+    )
+    slide: str | None = Field(
+        None, description="Step between window starts (same unit as window); default: tumbling (= window)."
+    )
+    interval_seconds: float = Field(
+        60.0, gt=0, description="How often the monitor loop looks for newly completed windows."
+    )
+    lateness_seconds: float = Field(
+        60.0, ge=0, description="A time window is complete this long after its end (room for late writes)."
+    )
+    top_k_features: int = Field(
+        20, ge=1, le=1000, description="Per-feature drift gauges exported for at most this many features."
+    )
+    label_horizon_days: float = Field(
+        7.0, ge=0, description="Windows that ended this recently get their realized metrics recomputed when "
+        "new labels arrive."
+    )
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the drift tests.")
+    correction: Literal["bh", "bonferroni", "none"] = Field(
+        "bh", description="Multiple-testing correction across features."
+    )
+    drift_share: float = Field(
+        0.5, gt=0, le=1, description="Dataset drift when at least this share of the features drift."
+    )
+    important_features: list[str] = Field(
+        default_factory=list, description="Dataset drift when any of these features drifts."
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of metric intervals.")
+    textfile: str | None = Field(
+        None, description="Also write the Prometheus gauges to this file (node-exporter textfile collector)."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting modelward reads. See ``docs/configuration.md``."""
 
@@ -160,6 +200,7 @@ class Settings(BaseSettings):
     models: dict[str, ModelSpec] = Field(default_factory=dict, description="Declared models, by name.")
     serve: ServeSettings = Field(default_factory=ServeSettings, description="Model server settings.")
     log: LogSettings = Field(default_factory=LogSettings, description="Prediction log settings.")
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="Monitoring settings.")
 
     @classmethod
     def settings_customise_sources(

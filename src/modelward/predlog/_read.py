@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 
 from modelward.store import Store
-from modelward.store.schema import feedback, predictions
+from modelward.store.schema import UtcDateTime, feedback, predictions
 
-__all__ = ["COLUMNS", "read_predictions"]
+__all__ = ["COLUMNS", "Cursor", "PredictionWindow", "count_window", "read_predictions", "read_window"]
 
 COLUMNS = [
     "id",
@@ -72,3 +80,189 @@ def read_predictions(
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame["label_ts"] = pd.to_datetime(frame["label_ts"], utc=True)
     return frame
+
+
+# -- bulk reading for monitoring ----------------------------------------------------------------
+# ``read_predictions`` returns one Python object per JSON value. Monitoring reads whole windows
+# (100k rows and more), so ``read_window`` fetches the JSON columns as text and decodes each
+# column with one orjson call, then builds the feature frame column-wise.
+
+Cursor = tuple[dt.datetime, str]
+"""A position in the log: (ts, id) of one prediction; rows are ordered by ts, then id."""
+
+
+@dataclass(frozen=True)
+class PredictionWindow:
+    """Logged predictions of one model, decoded for analysis (row order: ts, then id).
+
+    ``features`` has one column per feature key (missing keys are NaN); ``probabilities`` is an
+    ``n x k`` float array (rows without probabilities are NaN) or ``None`` when no row has any;
+    ``label`` holds the feedback label (``None`` where none arrived) and ``labeled`` says where one did.
+    """
+
+    ids: npt.NDArray[np.object_]
+    ts: pd.DatetimeIndex
+    version: npt.NDArray[np.int64]
+    features: pd.DataFrame
+    prediction: npt.NDArray[Any]
+    probabilities: npt.NDArray[np.float64] | None
+    label: npt.NDArray[np.object_]
+    labeled: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def first(self) -> Cursor | None:
+        return (self.ts[0].to_pydatetime(), str(self.ids[0])) if len(self) else None
+
+    @property
+    def last(self) -> Cursor | None:
+        return (self.ts[-1].to_pydatetime(), str(self.ids[-1])) if len(self) else None
+
+
+def read_window(
+    store: Store,
+    model: str,
+    *,
+    version: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after: Cursor | None = None,
+    start: Cursor | None = None,
+    through: Cursor | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    labeled_only: bool = False,
+    features: Sequence[str] | None = None,
+) -> PredictionWindow:
+    """Predictions of ``model`` (optionally one ``version``), oldest first, decoded in bulk.
+
+    Bounds combine: ``since <= ts < until``; ``(ts, id) > after``; ``(ts, id) >= start``;
+    ``(ts, id) <= through``; then ``offset`` rows are skipped and at most ``limit`` kept.
+    ``features`` fixes the feature columns (in that order); by default every key found.
+    """
+    query = _window_query(model, version, since, until, after, start, through, labeled_only)
+    query = query.order_by(predictions.c.ts, predictions.c.id)
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    return _decode(rows, features)
+
+
+def count_window(
+    store: Store,
+    model: str,
+    *,
+    version: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after: Cursor | None = None,
+    start: Cursor | None = None,
+    through: Cursor | None = None,
+    labeled_only: bool = False,
+    limit: int | None = None,
+) -> int:
+    """How many rows :func:`read_window` would return with the same bounds, counting at most ``limit``."""
+    query = _window_query(model, version, since, until, after, start, through, labeled_only)
+    if limit is not None:
+        query = query.order_by(predictions.c.ts, predictions.c.id).limit(limit)
+    inner = query.subquery()
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
+
+
+def _window_query(
+    model: str,
+    version: int | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    after: Cursor | None,
+    start: Cursor | None,
+    through: Cursor | None,
+    labeled_only: bool,
+) -> sa.Select[Any]:
+    p = predictions.c
+    joined = (predictions.join if labeled_only else predictions.outerjoin)(
+        feedback, feedback.c.prediction_id == p.id
+    )
+    query = (
+        sa.select(
+            p.id,
+            sa.type_coerce(p.ts, sa.String).label("ts"),
+            p.version,
+            sa.cast(p.features, sa.Text).label("features"),
+            sa.cast(p.prediction, sa.Text).label("prediction"),
+            sa.cast(p.probabilities, sa.Text).label("probabilities"),
+            sa.cast(feedback.c.label, sa.Text).label("label"),
+            feedback.c.prediction_id.label("labeled"),
+        )
+        .select_from(joined)
+        .where(p.model == model)
+    )
+    if version is not None:
+        query = query.where(p.version == version)
+    if since is not None:
+        query = query.where(p.ts >= since)
+    if until is not None:
+        query = query.where(p.ts < until)
+    if after is not None:
+        query = query.where(sa.tuple_(p.ts, p.id) > sa.tuple_(sa.literal(after[0], UtcDateTime()), after[1]))
+    if start is not None:
+        query = query.where(sa.tuple_(p.ts, p.id) >= sa.tuple_(sa.literal(start[0], UtcDateTime()), start[1]))
+    if through is not None:
+        query = query.where(
+            sa.tuple_(p.ts, p.id) <= sa.tuple_(sa.literal(through[0], UtcDateTime()), through[1])
+        )
+    return query
+
+
+def _json_values(texts: Sequence[str | None]) -> list[Any]:
+    """Decode many JSON texts with one parser call (SQL NULL → None)."""
+    if not texts:
+        return []
+    body = ",".join("null" if t is None else t for t in texts)
+    values: list[Any] = orjson.loads(f"[{body}]")
+    return values
+
+
+def _decode(rows: Sequence[Any], features: Sequence[str] | None) -> PredictionWindow:
+    if rows:
+        ids, ts_raw, versions, feat_txt, pred_txt, proba_txt, label_txt, labeled_ids = zip(*rows, strict=True)
+    else:
+        ids = ts_raw = versions = feat_txt = pred_txt = proba_txt = label_txt = labeled_ids = ()
+    records = _json_values(feat_txt)
+    if features is None:
+        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    else:
+        frame = pd.DataFrame.from_records(records, columns=list(features)) if records else pd.DataFrame(
+            columns=list(features)
+        )
+    ts = pd.DatetimeIndex(pd.to_datetime(pd.Series(ts_raw, dtype=object), utc=True, format="ISO8601"))
+    prediction = np.asarray(_json_values(pred_txt), dtype=object)
+    if prediction.size and all(isinstance(v, int | float) and not isinstance(v, bool) for v in prediction[:1000]):
+        with contextlib.suppress(TypeError, ValueError):
+            prediction = prediction.astype(np.float64)
+    proba_values = _json_values(proba_txt)
+    probabilities: npt.NDArray[np.float64] | None = None
+    widths = {len(v) for v in proba_values if isinstance(v, list)}
+    if len(widths) == 1:
+        k = widths.pop()
+        probabilities = np.array(
+            [v if isinstance(v, list) and len(v) == k else [math.nan] * k for v in proba_values], dtype=np.float64
+        )
+    labels = np.empty(len(rows), dtype=object)
+    labels[:] = _json_values(label_txt)
+    return PredictionWindow(
+        ids=np.asarray(ids, dtype=object),
+        ts=ts,
+        version=np.asarray(versions, dtype=np.int64),
+        features=frame,
+        prediction=prediction,
+        probabilities=probabilities,
+        label=labels,
+        labeled=np.fromiter((i is not None for i in labeled_ids), dtype=bool, count=len(rows)),
+    )

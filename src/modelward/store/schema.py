@@ -175,3 +175,64 @@ feedback = Table(
     Column("ts", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Monitoring over the prediction log (modelward.maintenance.monitor), migration 0004.
+# One reference per model version: the profile blob in the artifact store, fitted once.
+monitoring_references = Table(
+    "monitoring_references",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("artifact", String(64), nullable=False),
+    Column("format", String(64), nullable=False),
+    Column("details", JsonType, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("model", "version", name="uq_monitoring_references_model_version"),
+)
+
+# One row per processed window. ``window_spec`` names the windowing ("time:3600/3600",
+# "count:5000/5000"); a window is identified by its first row (``start_ts``, ``start_id``; the
+# id is "" for time windows), so re-running one updates it instead of adding a second row.
+# ``labels_as_of``: feedback up to this instant is in the realized metrics (newer labels: re-run).
+monitoring_runs = Table(
+    "monitoring_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("window_spec", String(64), nullable=False),
+    Column("start_ts", UtcDateTime, nullable=False),
+    Column("end_ts", UtcDateTime, nullable=False),
+    Column("start_id", String(36), nullable=False),
+    Column("end_id", String(36), nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("n_labeled", BigInteger, nullable=False),
+    Column("dataset_drift", Integer, nullable=False),
+    Column("drifted_share", Float),
+    Column("report", JsonType, nullable=False),
+    Column("reference_id", Integer, ForeignKey("monitoring_references.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("labels_as_of", UtcDateTime, nullable=False),
+    UniqueConstraint("model", "version", "window_spec", "start_ts", "start_id", name="uq_monitoring_runs_window"),
+    Index("ix_monitoring_runs_model_end", "model", "end_ts"),
+)
+
+# The time series, long format: one value per (run, kind, name, feature). ``kind`` is
+# "drift", "prediction_drift", "quality", "realized", "estimated" or "window".
+monitoring_metrics = Table(
+    "monitoring_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("monitoring_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("feature", String(200)),
+    Column("value", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    Column("n", BigInteger),
+    Column("method", String(64)),
+    Index("ix_monitoring_metrics_run", "run_id", "kind"),
+)

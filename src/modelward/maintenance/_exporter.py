@@ -1,0 +1,111 @@
+"""Prometheus gauges of the latest monitored window of each model, with bounded cardinality.
+
+Series per model: dataset drift (0/1), drifted share, prediction drift, window rows (all and
+labeled), last run and window end timestamps, the model version monitored, one gauge per realized
+and per estimated metric, and the drift score (effect size) of at most ``top_k`` features — the
+ones with the largest scores in the latest window. Labels are only ``model``, ``feature`` (at most
+``top_k`` values), ``metric`` and ``kind``, so the number of series does not grow with time,
+versions or feature count.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, start_http_server, write_to_textfile
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["MonitorGauges", "WindowGauges"]
+
+
+@dataclass(frozen=True)
+class WindowGauges:
+    """What is exported for one model: taken from its latest processed window."""
+
+    model: str
+    version: int
+    dataset_drift: bool
+    drifted_share: float | None
+    prediction_drift: float | None
+    n_rows: int
+    n_labeled: int
+    window_end: float
+    run_ts: float
+    feature_scores: dict[str, float] = field(default_factory=dict)
+    realized: dict[str, float | None] = field(default_factory=dict)
+    estimated: dict[str, float | None] = field(default_factory=dict)
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+class MonitorGauges(Collector):
+    """A collector over the latest :class:`WindowGauges` of every monitored model."""
+
+    def __init__(self, top_k: int = 20) -> None:
+        self.top_k = top_k
+        self._latest: dict[str, WindowGauges] = {}
+        self._lock = threading.Lock()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def update(self, gauges: WindowGauges) -> None:
+        with self._lock:
+            self._latest[gauges.model] = gauges
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            latest = list(self._latest.values())
+
+        def family(name: str, doc: str, labels: tuple[str, ...] = ("model",)) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"modelward_monitor_{name}", doc, labels=list(labels))
+
+        drift = family("dataset_drift", "1 when the latest window drifted at dataset level, else 0.")
+        share = family("drifted_share", "Share of features drifted in the latest window.")
+        pred = family("prediction_drift_score", "Effect size of the drift of the model's predictions.")
+        rows = family("window_rows", "Predictions in the latest window.")
+        labeled = family("window_labeled_rows", "Predictions with feedback labels in the latest window.")
+        end = family("window_end_timestamp_seconds", "End of the latest processed window (Unix time).")
+        run = family("last_run_timestamp_seconds", "When the latest window was processed (Unix time).")
+        version = family("model_version", "Model version of the latest processed window.")
+        score = family("feature_drift_score", f"Drift effect size per feature (the top {self.top_k} features).",
+                       ("model", "feature"))
+        metric = family("performance", "Performance metric of the latest window, realized (from labels) "
+                        "or estimated (without labels).", ("model", "metric", "kind"))
+        for g in latest:
+            drift.add_metric([g.model], float(g.dataset_drift))
+            if _finite(g.drifted_share):
+                share.add_metric([g.model], float(g.drifted_share))  # type: ignore[arg-type]
+            if _finite(g.prediction_drift):
+                pred.add_metric([g.model], float(g.prediction_drift))  # type: ignore[arg-type]
+            rows.add_metric([g.model], float(g.n_rows))
+            labeled.add_metric([g.model], float(g.n_labeled))
+            end.add_metric([g.model], g.window_end)
+            run.add_metric([g.model], g.run_ts)
+            version.add_metric([g.model], float(g.version))
+            top = sorted(((f, s) for f, s in g.feature_scores.items() if _finite(s)), key=lambda fs: (-fs[1], fs[0]))
+            for feature, value in top[: self.top_k]:
+                score.add_metric([g.model, feature], value)
+            for kind, values in (("realized", g.realized), ("estimated", g.estimated)):
+                for name, number in sorted(values.items()):
+                    if number is not None and math.isfinite(number):
+                        metric.add_metric([g.model, name, kind], float(number))
+        yield from (drift, share, pred, rows, labeled, end, run, version, score, metric)
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
+        """Serve the gauges over HTTP at ``/metrics`` from a daemon thread; returns the bound port."""
+        server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+        return int(server.server_port)
+
+    def write_textfile(self, path: str | Path) -> None:
+        """Write the gauges in the text format (atomically), for node-exporter's textfile collector."""
+        write_to_textfile(str(path), self.registry)

@@ -1,0 +1,187 @@
+"""Performance of one window: realized metrics on its labeled rows, label-free estimates on all rows.
+
+Uses :mod:`modelward.monitoring.performance` (``realized_metrics``, ``CBPE`` for classifiers, ``DLE``
+for regression, ``detect_concept_drift``), imported on first use. Fitted estimators are cached per
+reference, so a monitor loop calibrates once per model version.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from modelward.errors import ModelwardError
+from modelward.maintenance._reference import Reference, class_index
+
+__all__ = ["Performance", "PerformanceResult"]
+
+log = logging.getLogger(__name__)
+
+_MIN_LABELED = 1  # realized metrics need at least this many labeled rows
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"modelward.monitoring.performance{name}")
+
+
+def _find(attr: str, *submodules: str) -> Any:
+    """``attr`` from the performance package, or from the submodule that defines it."""
+    for sub in ("", *submodules):
+        try:
+            found = getattr(_module(sub), attr, None)
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    raise ModelwardError(f"modelward.monitoring.performance has no {attr}; the installation is incomplete.")
+
+
+@dataclass
+class PerformanceResult:
+    realized: dict[str, dict[str, Any]] = field(default_factory=dict)
+    estimated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    concept_drift: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Performance:
+    """Performance figures of windows of one model version (estimators fitted once, lazily)."""
+
+    def __init__(self, reference: Reference, *, confidence: float = 0.95) -> None:
+        self.reference = reference
+        self.confidence = confidence
+        self._estimator: Any = None
+        self._estimator_error: str | None = None
+
+    # -- label handling ----------------------------------------------------------------------
+
+    def _classes(self) -> npt.NDArray[Any]:
+        return np.asarray(self.reference.classes, dtype=object)
+
+    def _as_classes(self, values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
+        """Values mapped onto the class list (by equality, so ``1.0`` is class ``1``); mask of valid."""
+        idx = class_index(list(self.reference.classes or []), values)
+        ok = ~np.isnan(idx)
+        out = np.empty(len(values), dtype=object)
+        out[ok] = self._classes()[idx[ok].astype(np.int64)]
+        return out, ok
+
+    def _numbers(self, values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
+
+    # -- realized ----------------------------------------------------------------------------
+
+    def realized(
+        self,
+        labels: npt.NDArray[Any],
+        prediction: npt.NDArray[Any],
+        proba: npt.NDArray[np.float64] | None,
+        result: PerformanceResult,
+    ) -> None:
+        """Realized metrics (and concept-drift detectors) on the labeled rows given, in log order."""
+        ref = self.reference
+        if len(labels) < _MIN_LABELED:
+            return
+        realized_metrics = _find("realized_metrics", ".realized")
+        if ref.task == "classification" and ref.classes is not None:
+            y_true, ok_true = self._as_classes(labels)
+            y_pred, ok_pred = self._as_classes(prediction)
+            ok = ok_true & ok_pred
+            if proba is not None:
+                ok &= np.isfinite(proba).all(axis=1)
+            if (~ok).any():
+                result.notes.append(f"{int((~ok).sum())} labeled rows skipped: label or prediction is not one of "
+                                    f"the model's classes {list(ref.classes)}, or probabilities are missing")
+            if not ok.any():
+                return
+            metrics = realized_metrics(
+                "classification", y_true[ok], y_pred[ok], proba=None if proba is None else proba[ok],
+                classes=self._classes(), confidence=self.confidence,
+            )
+            errors = (y_true[ok] != y_pred[ok]).astype(np.float64)
+        else:
+            y, p = self._numbers(labels), self._numbers(prediction)
+            ok = np.isfinite(y) & np.isfinite(p)
+            if (~ok).any():
+                result.notes.append(f"{int((~ok).sum())} labeled rows skipped: label or prediction is not a number")
+            if not ok.any():
+                return
+            metrics = realized_metrics("regression", y[ok], p[ok], confidence=self.confidence)
+            errors = np.abs(y[ok] - p[ok])
+        result.realized = {name: m.to_dict() for name, m in metrics.items()}
+        self._concept_drift(errors, result)
+
+    def _concept_drift(self, errors: npt.NDArray[np.float64], result: PerformanceResult) -> None:
+        try:
+            detect = _find("detect_concept_drift", ".concept")
+        except ModelwardError:
+            return
+        try:
+            found = detect(errors)
+        except ModelwardError as exc:
+            result.notes.append(f"concept-drift detectors skipped: {exc.message}")
+            return
+        result.concept_drift = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in found]
+
+    # -- estimated ---------------------------------------------------------------------------
+
+    def _fitted(self) -> Any:
+        if self._estimator is not None or self._estimator_error is not None:
+            return self._estimator
+        ref = self.reference
+        try:
+            if ref.task == "classification":
+                if ref.proba is None or ref.classes is None:
+                    self._estimator_error = "the model gives no probabilities, so CBPE cannot estimate"
+                    return None
+                cbpe = _find("CBPE", ".cbpe")(confidence=self.confidence)
+                self._estimator = cbpe.fit(ref.y, ref.proba, self._classes(), y_pred=ref.y_pred)
+            else:
+                dle = _find("DLE", ".dle")(confidence=self.confidence)
+                self._estimator = dle.fit(ref.eval_features, ref.y, ref.y_pred)
+        except ModelwardError as exc:
+            self._estimator_error = f"label-free estimation unavailable: {exc.message}"
+        return self._estimator
+
+    def estimated(
+        self,
+        features: pd.DataFrame,
+        prediction: npt.NDArray[Any],
+        proba: npt.NDArray[np.float64] | None,
+        result: PerformanceResult,
+    ) -> None:
+        """CBPE (classifier) or DLE (regression) estimates over every row of the window."""
+        estimator = self._fitted()
+        if estimator is None:
+            if self._estimator_error:
+                result.notes.append(self._estimator_error)
+            return
+        ref = self.reference
+        try:
+            if ref.task == "classification":
+                if proba is None:
+                    result.notes.append("the logged predictions carry no probabilities: CBPE skipped")
+                    return
+                ok = np.isfinite(proba).all(axis=1)
+                y_pred, ok_pred = self._as_classes(prediction)
+                ok &= ok_pred
+                if not ok.any():
+                    return
+                estimates = estimator.estimate(proba[ok], y_pred=y_pred[ok])
+            else:
+                p = self._numbers(prediction)
+                ok = np.isfinite(p)
+                if not ok.any():
+                    return
+                x = features.reindex(columns=ref.features)[ok].reset_index(drop=True)
+                estimates = estimator.estimate(x, p[ok])
+        except ModelwardError as exc:
+            result.notes.append(f"label-free estimation failed on this window: {exc.message}")
+            return
+        result.estimated = {name: m.to_dict() for name, m in estimates.items()}

@@ -1,0 +1,131 @@
+"""Fixtures of the monitor tests: models trained once, a fresh workspace per test (SQLite and
+PostgreSQL), predictions written through the real PredictionLog writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelward import Workspace
+from modelward.demo import agrawal_frame
+from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
+from modelward.registry import ModelVersion
+
+CONFIG = """\
+models:
+  credit:
+    task: classification
+    target: approved
+    dataset: agrawal
+    entrypoint: modelward.demo:train_logistic_regression
+    params: {max_iter: 300}
+  price:
+    task: regression
+    target: salary
+    dataset: agrawal
+    features: [age, loan, hvalue, car]
+    entrypoint: modelward.demo:train_random_forest_regressor
+    params: {n_estimators: 5, max_depth: 4, random_state: 0}
+"""
+
+T0 = dt.datetime(2026, 3, 1, 0, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Trained:
+    blob: bytes
+    dataset_blob: bytes
+    version: ModelVersion
+    estimator: Any
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trained]:
+    root = tmp_path_factory.mktemp("training")
+    agrawal_frame(2000, seed=7).to_csv(root / "agrawal.csv", index=False)
+    with Workspace.init(root, config=CONFIG) as ws:
+        ws.datasets.add(root / "agrawal.csv", "agrawal")
+        out = {}
+        for name in ("credit", "price"):
+            mv = ws.train(name)
+            out[name] = Trained(ws.artifacts.get(mv.artifact), ws.artifacts.get(mv.lineage["dataset"]["artifact"]),
+                                mv, ws.load_model(mv))
+        return out
+
+
+def register(ws: Workspace, trained: Trained) -> ModelVersion:
+    """Register the trained bytes as the next version (its training snapshot copied along)."""
+    mv = trained.version
+    ws.artifacts.put(trained.dataset_blob)
+    return ws.registry.register(
+        mv.name, task=mv.task, artifact=ws.artifacts.put(trained.blob), serializer=mv.serializer,
+        flavor=mv.flavor, trusted_types=mv.trusted_types, signature=mv.signature,
+        input_example=mv.input_example, params=mv.params, metrics=mv.metrics, lineage=mv.lineage,
+    )
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, database_url: str, trained: dict[str, Trained]) -> Iterator[Workspace]:
+    root = tmp_path / "ws"
+    with Workspace.init(root, config=CONFIG, database_url=database_url) as ws:
+        for t in trained.values():
+            register(ws, t)
+    with Workspace.open(root, database_url=database_url) as ws:
+        yield ws
+
+
+class Logger:
+    """Writes predictions the way the server does: model outputs, through PredictionLog."""
+
+    def __init__(self, ws: Workspace, trained: dict[str, Trained], spool: Path) -> None:
+        self.ws = ws
+        self.trained = trained
+        self.plog = PredictionLog(ws.store, spool_dir=spool)
+        self.plog.start()
+
+    def log(self, model: str, frame: pd.DataFrame, start: dt.datetime, *, spacing_s: float = 1.0,
+            version: int = 1) -> list[str]:
+        """Predict ``frame``'s rows and log them ``spacing_s`` apart from ``start``; returns the ids."""
+        t = self.trained[model]
+        features = list(t.version.lineage["features"])
+        x = frame[features]
+        pred = t.estimator.predict(x)
+        proba = t.estimator.predict_proba(x) if model == "credit" else None
+        records = []
+        ids = []
+        for i, row in enumerate(x.to_dict(orient="records")):
+            pid = new_prediction_id()
+            ids.append(pid)
+            records.append(PredictionRecord(
+                pid, start + dt.timedelta(seconds=i * spacing_s), model, version, None, None, row,
+                pred[i].item(), None if proba is None else proba[i].tolist(), 1.0,
+            ))
+        for k in range(0, len(records), 2000):
+            self.plog.submit(records[k:k + 2000]).result(timeout=60)
+        return ids
+
+    def feedback(self, ids: list[str], labels: Any) -> None:
+        items = [FeedbackItem(pid, np.asarray(labels)[i].item()) for i, pid in enumerate(ids)]
+        for k in range(0, len(items), 2000):
+            self.plog.add_feedback(items[k:k + 2000])
+
+    def close(self) -> None:
+        self.plog.close()
+
+
+@pytest.fixture
+def logger(workspace: Workspace, trained: dict[str, Trained], tmp_path: Path) -> Iterator[Logger]:
+    lg = Logger(workspace, trained, tmp_path / "spool")
+    yield lg
+    lg.close()
+
+
+def data(n: int, seed: int) -> pd.DataFrame:
+    return agrawal_frame(n, seed=seed)

@@ -1,0 +1,142 @@
+"""modelward monitor over the real prediction log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score
+
+from maintenance.conftest import T0, Logger, data
+from modelward import Workspace
+from modelward.maintenance import Monitor, history, list_runs, parse_window
+
+HOUR = dt.timedelta(hours=1)
+
+
+def test_once_stores_one_run_per_hour_and_names_the_drifted_feature(workspace: Workspace, logger: Logger) -> None:
+    frames = [data(400, seed) for seed in (1, 2, 3)]
+    frames[2]["age"] = frames[2]["age"] + 15  # upstream shift in the third hour
+    ids = [logger.log("credit", f, T0 + k * HOUR, spacing_s=5) for k, f in enumerate(frames)]
+    logger.feedback(ids[0][:200], frames[0]["approved"].to_numpy()[:200])
+
+    monitor = Monitor(workspace, "credit", window=parse_window("1h"))
+    done = monitor.run_once(now=T0 + 4 * HOUR)
+
+    assert [(w.window.start_ts, w.analysis.n_rows) for w in done.windows] == [
+        (T0 + k * HOUR, 400) for k in range(3)
+    ]
+    drifted = [w.analysis.drift.drifted_features for w in done.windows if w.analysis.drift]
+    assert drifted == [[], [], ["age"]]
+    first = done.windows[0].analysis
+    assert first.n_labeled == 200
+    pred = logger.trained["credit"].estimator.predict(frames[0][logger.trained["credit"].version.lineage["features"]])
+    expected = accuracy_score(frames[0]["approved"].to_numpy()[:200], pred[:200])
+    assert first.performance.realized["accuracy"]["value"] == pytest.approx(expected, abs=1e-12)
+    assert first.performance.realized["accuracy"]["n"] == 200
+    assert all("accuracy" in w.analysis.performance.estimated for w in done.windows)
+
+    runs = list_runs(workspace.store, "credit")
+    assert len(runs) == 3 and [r.n_rows for r in runs] == [400, 400, 400]
+    series = history(workspace.store, "credit")
+    age = series[(series.kind == "drift") & (series.name == "drifted") & (series.feature == "age")]
+    assert age["value"].tolist() == [0.0, 0.0, 1.0]
+    side = series[(series.name == "accuracy") & (series.run_id == runs[-1].id)]
+    assert set(side["kind"]) == {"realized", "estimated"}
+
+
+def test_restart_neither_repeats_nor_skips(workspace: Workspace, logger: Logger) -> None:
+    logger.log("credit", data(100, 1), T0, spacing_s=30)
+    logger.log("credit", data(100, 2), T0 + HOUR, spacing_s=30)
+    assert len(Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR).windows) == 2
+    again = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR)
+    assert again.windows == []
+    logger.log("credit", data(100, 3), T0 + 2 * HOUR, spacing_s=30)
+    logger.log("credit", data(100, 4), T0 + 5 * HOUR, spacing_s=30)
+    later = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 6 * HOUR + dt.timedelta(minutes=5))
+    assert [w.window.start_ts for w in later.windows] == [T0 + 2 * HOUR, T0 + 5 * HOUR]
+    assert len(list_runs(workspace.store, "credit")) == 4
+
+
+def test_incomplete_window_waits_for_its_end_and_lateness(workspace: Workspace, logger: Logger) -> None:
+    logger.log("credit", data(50, 1), T0, spacing_s=10)
+    monitor = Monitor(workspace, "credit", window=parse_window("1h"))
+    assert monitor.run_once(now=T0 + HOUR).windows == []  # lateness (60 s) not over yet
+    assert len(monitor.run_once(now=T0 + HOUR + dt.timedelta(seconds=61)).windows) == 1
+
+
+def test_labels_arriving_later_update_realized_and_keep_estimated(workspace: Workspace, logger: Logger) -> None:
+    frame = data(300, 5)
+    ids = logger.log("credit", frame, T0, spacing_s=5)
+    monitor = Monitor(workspace, "credit", window=parse_window("1h"))
+    first = monitor.run_once(now=T0 + 2 * HOUR)
+    assert first.windows[0].analysis.n_labeled == 0 and first.windows[0].analysis.performance.realized == {}
+    estimated = first.windows[0].analysis.performance.estimated["accuracy"]["value"]
+    logger.feedback(ids[:150], frame["approved"].to_numpy()[:150])
+    second = monitor.run_once(now=T0 + 2 * HOUR)
+    assert second.windows == [] and len(second.relabeled) == 1
+    assert second.relabeled[0].n_labeled == 150
+    series = history(workspace.store, "credit")
+    acc = series[series.name == "accuracy"].set_index("kind")["value"]
+    assert acc["estimated"] == pytest.approx(estimated)
+    assert acc["realized"] == pytest.approx(second.relabeled[0].realized["accuracy"]["value"])
+    assert list_runs(workspace.store, "credit")[0].n_labeled == 150
+    assert monitor.run_once(now=T0 + 2 * HOUR).relabeled == []  # nothing new: nothing recomputed
+
+
+def test_count_windows_tumbling_and_sliding(workspace: Workspace, logger: Logger) -> None:
+    logger.log("credit", data(1000, 1), T0, spacing_s=1)
+    tumbling = Monitor(workspace, "credit", window=parse_window(300)).run_once()
+    assert [w.analysis.n_rows for w in tumbling.windows] == [300, 300, 300]
+    sliding = Monitor(workspace, "credit", window=parse_window(300, 100)).run_once()
+    starts = [w.window.start_ts for w in sliding.windows]
+    assert starts == [T0 + dt.timedelta(seconds=s) for s in range(0, 701, 100)]
+    logger.log("credit", data(200, 2), T0 + dt.timedelta(seconds=1000), spacing_s=1)
+    more = Monitor(workspace, "credit", window=parse_window(300)).run_once()
+    assert [(w.window.start_ts, w.analysis.n_rows) for w in more.windows] == [(T0 + dt.timedelta(seconds=900), 300)]
+
+
+def test_window_spanning_a_version_change_is_split_by_version(
+    workspace: Workspace, logger: Logger
+) -> None:
+    from maintenance.conftest import register
+
+    register(workspace, logger.trained["credit"])  # credit@2
+    logger.log("credit", data(100, 1), T0, spacing_s=10, version=1)
+    logger.log("credit", data(100, 2), T0 + dt.timedelta(minutes=30), spacing_s=10, version=2)
+    done = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
+    assert sorted((w.version, w.window.start_ts, w.analysis.n_rows) for w in done.windows) == [
+        (1, T0, 100), (2, T0, 100)
+    ]
+
+
+def test_regression_model_gets_dle_estimates(workspace: Workspace, logger: Logger) -> None:
+    frame = data(300, 3)
+    ids = logger.log("price", frame, T0, spacing_s=5)
+    logger.feedback(ids[:100], frame["salary"].to_numpy()[:100])
+    done = Monitor(workspace, "price", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
+    perf = done.windows[0].analysis.performance
+    assert set(perf.estimated) >= {"mae", "rmse"} and perf.estimated["mae"]["method"] == "dle"
+    pred = logger.trained["price"].estimator.predict(frame[["age", "loan", "hvalue", "car"]])
+    assert perf.realized["mae"]["value"] == pytest.approx(
+        float(np.mean(np.abs(frame["salary"].to_numpy()[:100] - pred[:100]))), rel=1e-9
+    )
+
+
+def test_reference_is_built_once_and_reused(workspace: Workspace, logger: Logger) -> None:
+    import sqlalchemy as sa
+
+    from modelward.store.schema import monitoring_references
+
+    logger.log("credit", data(50, 1), T0, spacing_s=10)
+    logger.log("credit", data(50, 2), T0 + HOUR, spacing_s=10)
+    Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + HOUR + dt.timedelta(minutes=5))
+    with workspace.store.read() as conn:
+        first = conn.execute(sa.select(monitoring_references)).all()
+    Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR)
+    with workspace.store.read() as conn:
+        second = conn.execute(sa.select(monitoring_references)).all()
+    assert len(first) == 1 and [tuple(r) for r in first] == [tuple(r) for r in second]
+    assert workspace.artifacts.exists(first[0].artifact)
+    assert first[0].details["reference_rows"] == 2000
