@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from modelward import __version__
-from modelward.cli import _data, _models, _serve
+from modelward.cli import _data, _drift, _models, _monitor, _serve
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.errors import ModelwardError
 from modelward.workspace import Workspace
@@ -30,6 +30,8 @@ app.add_typer(_models.app, name="models")
 app.command("train")(_models.train_command)
 app.command("reproduce")(_models.reproduce_command)
 app.command("serve")(_serve.serve_command)
+app.command("monitor")(_monitor.monitor_command)
+app.command("drift")(_drift.drift_command)
 
 
 def _version_callback(value: bool) -> None:

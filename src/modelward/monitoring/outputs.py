@@ -62,13 +62,26 @@ class OutputDriftResult:
         """Any output column drifted (the report's dataset rule is set to "any column")."""
         return self.report.dataset_drift
 
+    @property
+    def reason(self) -> str:
+        """One line: which output columns drifted, with the evidence."""
+        tested = [f for f in self.features if f.status == "ok"]
+        if not tested:
+            return "no output column could be tested"
+        flagged = [f for f in tested if f.drifted] or tested
+        parts = [f"{f.column}: {f.method}"
+                 + (f" adjusted p = {f.p_value_adjusted:.3g}," if f.p_value_adjusted is not None else "")
+                 + f" {f.effect_measure} {f.effect_size:.3g}" for f in flagged[:5]]
+        head = "drifted" if self.drifted else "no drift"
+        return f"{head} ({'; '.join(parts)}{'; …' if len(flagged) > 5 else ''})"
+
     def to_dict(self) -> dict[str, Any]:
         doc = self.report.to_dict()
         return {
             "target": self.target,
             "task": self.task,
             "drifted": self.drifted,
-            "reason": doc["dataset_reason"],
+            "reason": self.reason,
             "n_reference": doc["n_reference"],
             "n_current": doc["n_current"],
             "settings": doc["settings"],
