@@ -1,0 +1,142 @@
+"""The HTML report: self-contained, escaped, drifted features first, every section when present, and a size
+that depends on the columns, not the rows."""
+
+from __future__ import annotations
+
+import doctest
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelward.monitoring import Profile
+from modelward.monitoring.html import render_html
+from modelward.monitoring.monitoring_report import MonitoringReport
+from modelward.monitoring.multivariate import multivariate_drift
+from modelward.monitoring.outputs import label_drift, prediction_drift
+
+class Elements(HTMLParser):
+    """Collects tag names, attributes and text of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attrs: list[tuple[str, str]] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs.extend((k, v or "") for k, v in attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+
+EVIL = '<img src=x onerror="alert(1)">&'
+
+
+def frames(rng: np.random.Generator, n: int, columns: int = 20, shift: bool = False) -> pd.DataFrame:
+    data: dict[str, object] = {}
+    for i in range(columns - 2):
+        data[f"x{i}"] = rng.normal(0.5 if shift and i == 3 else 0.0, 1.0, n)
+    data["city"] = rng.choice(np.array(["paris", "lyon", EVIL], dtype=object), n)
+    data[EVIL + "col"] = rng.normal(size=n)
+    return pd.DataFrame(data)
+
+
+def test_page_is_self_contained_and_escapes_every_user_string() -> None:
+    rng = np.random.default_rng(0)
+    ref, cur = frames(rng, 2000), frames(rng, 2000, shift=True)
+    cur[EVIL + "new"] = 1.0  # extra column -> a quality finding whose message names it
+    page = render_html(Profile.fit(ref).compare(cur), title=EVIL)
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert EVIL not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;" in page
+    parsed = Elements()
+    parsed.feed(page)
+    # the hostile strings come back as text, never as elements or attributes
+    assert "img" not in parsed.tags and "script" not in parsed.tags and "link" not in parsed.tags
+    assert any(EVIL in text for text in parsed.texts)
+    assert all(name in ("href", "id", "class", "style", "lang", "charset", "name", "content", "open", "role",
+                        "aria-label", "x", "y", "x1", "x2", "y1", "y2", "width", "height", "viewbox", "fill",
+                        "stroke", "font-size", "text-anchor") for name, _ in parsed.attrs), parsed.attrs
+    assert all(value.startswith("#") for name, value in parsed.attrs if name == "href")
+    assert not re.search(r"https?://", page) and "@import" not in page and "url(" not in page
+
+
+def test_drifted_features_come_first_with_plots_and_numbers() -> None:
+    rng = np.random.default_rng(1)
+    report = Profile.fit(frames(rng, 3000)).compare(frames(rng, 3000, shift=True))
+    assert report.drifted_features == ["x3"]
+    page = render_html(report)
+    features = page[page.index("<h2>Features"):]
+    first_row = re.search(r'<tr class="drifted"><td><a href="#f-0">([^<]+)</a>', features)
+    assert first_row is not None and first_row.group(1) == "x3"
+    x3 = report["x3"]
+    card = features[features.index('id="f-0"'):features.index('id="f-1"')]
+    assert " open>" in card and "<svg" in card and "<rect" in card  # drifted card opens with its histogram
+    for needle in ("ks (auto)", "Why this method:", "wasserstein_normalised", f"{x3.statistic:.4g}",
+                   "adjusted p-value"):
+        assert needle in card, needle
+    city = features[features.index(">city</h3>") - 400:]
+    assert "paris" in city and "category shares" in city  # categorical plot: top categories
+
+
+def test_all_sections_render_when_present() -> None:
+    rng = np.random.default_rng(2)
+    ref, cur = frames(rng, 1500, columns=6), frames(rng, 1500, columns=6, shift=True)
+    bundle = MonitoringReport(
+        drift=Profile.fit(ref).compare(cur),
+        multivariate=multivariate_drift(ref, cur, max_iter=30, seed=0),
+        prediction_drift=prediction_drift(rng.random(1500), rng.random(1500) ** 2, task="regression"),
+        label_drift=label_drift(rng.integers(0, 2, 1500), rng.integers(0, 2, 1500), task="classification"),
+        performance={"accuracy": {"value": 0.9123, "lower": 0.9, "upper": 0.925, "method": "bootstrap"},
+                     EVIL: 0.5},
+        metadata={"reference": "ref.csv"},
+    )
+    page = render_html(bundle, title="t")
+    for heading in ("Performance", "Prediction drift", "Label drift", "Multivariate drift", "Data quality",
+                    "Features (drifted first)"):
+        assert f"<h2>{heading}" in page, heading
+    assert "0.9123" in page and "[0.9, 0.925]" in page and "bootstrap" in page
+    assert "Which columns separate the samples" in page and "x3" in page
+    assert page.index("<h2>Prediction drift") < page.index("<h2>Features")
+    assert EVIL not in page
+
+
+def test_size_is_bounded_by_columns_not_rows() -> None:
+    # 20 columns at 1,000 and at 1,000,000 rows a side: the page holds summaries only.
+    rng = np.random.default_rng(3)
+    small = render_html(Profile.fit(frames(rng, 1_000)).compare(frames(rng, 1_000, shift=True)))
+    big_ref, big_cur = frames(rng, 1_000_000), frames(rng, 1_000_000, shift=True)
+    big = render_html(Profile.fit(big_ref).compare(big_cur))
+    size = len(big.encode("utf-8"))
+    assert size < 1_000_000, size
+    assert size < 1.5 * len(small.encode("utf-8"))  # measured: 143.8 kB at 1k rows, 144.3 kB at 1M rows
+    assert not re.search(r"https?://", big)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_chromium_renders_the_page(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    page = render_html(Profile.fit(frames(rng, 500, columns=5)).compare(frames(rng, 500, columns=5, shift=True)))
+    file = tmp_path / "report.html"
+    file.write_text(page, encoding="utf-8")
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--dump-dom", file.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Features (drifted first)" in done.stdout and done.stdout.count("<svg") >= 5
+
+
+def test_docstring_examples_run() -> None:
+    import modelward.monitoring.html as html_module
+    import modelward.monitoring.monitoring_report as report_module
+
+    for module in (html_module, report_module):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0
