@@ -20,6 +20,7 @@ from modelward.monitoring.monitoring_report import MonitoringReport
 from modelward.monitoring.multivariate import multivariate_drift
 from modelward.monitoring.outputs import label_drift, prediction_drift
 
+
 class Elements(HTMLParser):
     """Collects tag names, attributes and text of a page."""
 
