@@ -161,3 +161,23 @@ def test_bad_input_says_what_to_fix(call, error: type[Exception], message: str) 
 def test_brier_is_the_multiclass_brier_score() -> None:
     proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
     assert abs(brier(proba, np.array([0, 1])) - (0.09 + 0.04 + 0.01 + 0.01 + 0.81 + 0.64) / 2) <= TOL
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_gaussian_band_agrees_with_drawing_every_label(k: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From 500 rows on the band's confusion matrices come from a normal approximation; it must give
+    the same band as drawing each row's label (within 0.006 at n = 1500, 2000 draws)."""
+    from modelward.monitoring.performance import cbpe as module
+
+    rng = np.random.default_rng(k)
+    logits = rng.normal(size=(3000, k)) * 1.5
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = (rng.uniform(size=(3000, 1)) > np.cumsum(p, axis=1)[:, :-1]).sum(axis=1)
+    metrics = ("accuracy", "precision", "recall", "f1", "log_loss")
+    cbpe = CBPE(metrics=metrics, calibration="never", n_simulations=2000).fit(y[:1500], p[:1500])
+    fast = cbpe.estimate(p[1500:])
+    monkeypatch.setattr(module, "GAUSSIAN_MIN_ROWS", 10**9)
+    exact = cbpe.estimate(p[1500:])
+    for m in metrics:
+        assert fast[m].value == exact[m].value
+        assert abs(fast[m].lower - exact[m].lower) < 0.006 and abs(fast[m].upper - exact[m].upper) < 0.006, m

@@ -16,6 +16,8 @@ score (``calibrated_``; the figures are in ``calibration_``).
 Interval: labels are drawn ``n_simulations`` times from the calibrated probabilities of the window and
 the realized metric computed on each draw; ``lower``/``upper`` are the percentiles: where the realized
 value should fall if the probabilities are right (the label noise of a window of that size included).
+On windows of :data:`GAUSSIAN_MIN_ROWS` rows or more the confusion matrix and log loss of the draws come
+from their normal approximation (exact mean and covariance), so the band costs O(classes²) per draw.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ logger = logging.getLogger(__name__)
 CBPE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 CALIBRATION_MODES = ("auto", "always", "never")
 _ECE_BINS = 10
+#: From this many rows on, simulated confusion matrices use the normal approximation (see ``_simulate``).
+GAUSSIAN_MIN_ROWS = 500
 
 
 def brier(proba: FloatArray, codes: IntArray) -> float:
@@ -227,9 +231,34 @@ class CBPE:
 
     def _simulate(self, raw: FloatArray, cal: FloatArray, pred: IntArray, nll: FloatArray,
                   positive: int | None) -> FloatArray:
-        """Realized metrics on ``n_simulations`` label draws from ``cal``: ``(n_simulations, metrics)``."""
-        n, k = cal.shape
+        """Realized metrics on ``n_simulations`` label draws from ``cal``: ``(n_simulations, metrics)``.
+
+        From :data:`GAUSSIAN_MIN_ROWS` rows on, the confusion matrix of the drawn labels and their mean log
+        loss are drawn from their normal approximation (sums of independent per-row draws: exact mean and
+        covariance), which costs nothing per row; ROC AUC, and everything on smaller windows, comes from
+        drawing every row's label.
+        """
+        n = cal.shape[0]
         rng = np.random.default_rng(self.seed)
+        gaussian = n >= GAUSSIAN_MIN_ROWS
+        per_row = [m for m in self.metrics_ if m == "roc_auc" or not gaussian]
+        columns: dict[str, FloatArray] = {}
+        if len(per_row) < len(self.metrics_):
+            confusion = _gaussian_confusions(cal, pred, self.n_simulations, rng)
+            columns |= confusion_metrics(confusion, positive)
+            mean = np.sum(cal * nll, axis=1)
+            spread = np.sqrt(np.sum(np.sum(cal * nll**2, axis=1) - mean**2).clip(0.0)) / n
+            columns["log_loss"] = mean.mean() + spread * rng.standard_normal(self.n_simulations)
+        if per_row:
+            columns |= dict(zip(per_row, self._draw_rows(raw, cal, pred, nll, positive, per_row, rng).T,
+                                strict=True))
+        if self.n_simulations == 0:
+            return np.empty((0, len(self.metrics_)))
+        return np.column_stack([columns[m] for m in self.metrics_])
+
+    def _draw_rows(self, raw: FloatArray, cal: FloatArray, pred: IntArray, nll: FloatArray, positive: int | None,
+                   metrics: list[str], rng: np.random.Generator) -> FloatArray:
+        n, k = cal.shape
         cumulative = np.cumsum(cal, axis=1)[:, :-1]
         rows = np.arange(n) * k
         out = []
@@ -240,7 +269,7 @@ class CBPE:
                 drawn += u >= cumulative[None, :, c]
             m = confusion_metrics(confusion_counts(drawn * k + pred, k * k).reshape(b, k, k), positive)
             cols = []
-            for name in self.metrics_:
+            for name in metrics:
                 if name == "roc_auc":
                     cols.append(_simulated_auc(raw, drawn, positive))
                 elif name == "log_loss":
@@ -248,7 +277,24 @@ class CBPE:
                 else:
                     cols.append(m[name])
             out.append(np.column_stack(cols))
-        return np.concatenate(out) if out else np.empty((0, len(self.metrics_)))
+        return np.concatenate(out) if out else np.empty((0, len(metrics)))
+
+
+def _gaussian_confusions(cal: FloatArray, pred: IntArray, draws: int, rng: np.random.Generator) -> FloatArray:
+    """``draws`` confusion matrices ``(draws, K, K)`` (rows: truth) of labels drawn from ``cal``, by the normal
+    approximation: the true-label counts among the rows predicted ``j`` have mean ``Σ p_i`` and covariance
+    ``Σ (diag(p_i) - p_i p_iᵀ)``; counts are clipped at 0."""
+    k = cal.shape[1]
+    out = np.zeros((draws, k, k))
+    for j in range(k):
+        rows = cal[pred == j]
+        if rows.shape[0] == 0:
+            continue
+        mean = rows.sum(axis=0)
+        values, vectors = np.linalg.eigh(np.diag(mean) - rows.T @ rows)
+        root = vectors * np.sqrt(values.clip(0.0))
+        out[:, :, j] = (mean + rng.standard_normal((draws, k)) @ root.T).clip(0.0)
+    return out
 
 
 def _simulated_auc(raw: FloatArray, drawn: IntArray, positive: int | None) -> FloatArray:
