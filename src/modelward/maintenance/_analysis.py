@@ -83,10 +83,10 @@ def performance_rows(perf: PerformanceResult, kinds: tuple[str, ...] = ("realize
             rows.append({"kind": kind, "name": name, "value": m.get("value"), "lower": m.get("lower"),
                          "upper": m.get("upper"), "n": m.get("n"), "method": m.get("method")})
     if "realized" in kinds:
-        for r in perf.concept_drift:
-            detector = str(r.get("detector", r.get("name", "detector")))[:64]
-            rows.append({"kind": "concept_drift", "name": detector, "value": float(bool(r.get("drift_detected",
-                         r.get("detected", False)))), "n": r.get("n")})
+        for r in perf.concept_drift:  # value: how many detections the detector signalled in the window
+            rows.append({"kind": "concept_drift", "name": str(r.get("detector"))[:64],
+                         "value": float(len(r.get("detections") or ())), "n": r.get("n"),
+                         "method": r.get("implementation")})
     return rows
 
 
