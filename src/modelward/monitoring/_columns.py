@@ -147,6 +147,21 @@ class NumericSummary:
                 "n_missing": self.n_missing, "mean": self.mean, "std": self.std}
 
 
+def value_counts(series: pd.Series) -> list[tuple[Any, int]]:
+    """``(value, count)`` of the non-missing values, as ``series.value_counts(dropna=True, sort=False)``.
+
+    Object columns are factorised and counted with ``np.bincount`` (the same hash table, about twice as
+    fast as pandas' object ``value_counts``); other dtypes (Arrow strings, categories, numbers) use
+    pandas directly, which is already a single native pass for them.
+    """
+    if series.dtype == object:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        counts = np.bincount(codes + 1, minlength=len(uniques) + 1)[1:]
+        return [(v, int(k)) for v, k in zip(uniques, counts.tolist(), strict=True) if k > 0]
+    seen = series.value_counts(dropna=True, sort=False)
+    return [(v, int(k)) for v, k in seen.items()]
+
+
 def _to_category(value: Any, column: str) -> Category:
     if isinstance(value, np.generic):
         value = value.item()
@@ -185,8 +200,7 @@ class CategoricalSummary:
         cls, series: pd.Series, kind: ColumnKind = "categorical", name: str | None = None
     ) -> CategoricalSummary:
         name = str(series.name) if name is None else name
-        counts = series.value_counts(dropna=True, sort=False)
-        pairs = [(_to_category(cat, name), int(n)) for cat, n in counts.items()]
+        pairs = [(_to_category(cat, name), n) for cat, n in value_counts(series)]
         if kind == "boolean":
             bad = [c for c, _ in pairs if c not in (True, False)]
             if bad:
@@ -260,23 +274,23 @@ class CurrentCategorical:
         # One hash pass (value_counts) over the window, then a dict lookup per distinct value: faster
         # than mapping every row to a reference code.
         name = reference.name
-        seen = series.value_counts(dropna=True, sort=False)
+        seen = value_counts(series)
         index = {c: i for i, c in enumerate(reference.categories)}
         counts = np.zeros(len(reference.categories), dtype=np.int64)
         new: dict[Category, int] = {}
-        for raw, k in seen.items():
+        for raw, k in seen:
             cat = _to_category(raw, name)
             i = index.get(cat)
             if i is None:
-                new[cat] = new.get(cat, 0) + int(k)
+                new[cat] = new.get(cat, 0) + k
             else:
-                counts[i] += int(k)
+                counts[i] += k
         new_pairs = sorted(new.items(), key=lambda cn: (-cn[1], str(cn[0])))
         return cls(
             counts=counts,
             new_categories=tuple(c for c, _ in new_pairs),
             new_counts=np.array([k for _, k in new_pairs], dtype=np.int64),
-            n_missing=int(len(series) - int(seen.sum())),
+            n_missing=int(len(series) - sum(k for _, k in seen)),
         )
 
     def union_counts(self, reference: CategoricalSummary) -> tuple[IntArray, IntArray]:

@@ -191,7 +191,8 @@ def wasserstein_sorted(ref: FloatArray, cur: FloatArray, s_right: IntArray | Non
     """First Wasserstein distance of two sorted samples (``scipy.stats.wasserstein_distance``)."""
     n1, n2 = ref.size, cur.size
     if n1 == n2:
-        return float(np.mean(np.abs(ref - cur)))
+        diff = np.subtract(ref, cur)
+        return float(np.mean(np.abs(diff, out=diff)))
     if s_right is None:
         s_right = searchsorted_sorted(ref, cur, "right")
     total = n1 + n2

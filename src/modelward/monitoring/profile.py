@@ -7,10 +7,10 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,19 @@ AUTO_METHODS: dict[ColumnKind, tuple[str, str]] = {
 #: 0.05 standard deviations for a pure shift; Jensen-Shannon distance, base 2, for the others).
 DEFAULT_MIN_EFFECT: dict[ColumnKind, float] = {"numeric": 0.05, "categorical": 0.05, "boolean": 0.05}
 _PARALLEL_MIN_VALUES = 500_000  # compare columns on threads once the current frame is this large
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _map_columns(func: Callable[[_T], _R], items: Iterable[_T], n_values: int) -> list[_R]:
+    """``[func(item) for item in items]``, on a thread pool when there are enough values to gain."""
+    todo = list(items)
+    if n_values >= _PARALLEL_MIN_VALUES and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1, 8)) as pool:
+            return list(pool.map(func, todo))
+    return [func(item) for item in todo]
 
 
 def _string_columns(frame: pd.DataFrame, caller: str) -> pd.DataFrame:
@@ -121,17 +134,21 @@ class Profile:
             col, bad_kind = next(iter(bad.items()))
             raise ConfigError(f"schema gives column {col!r} the kind {bad_kind!r}; expected one of "
                               f"{', '.join((*KINDS, 'ignore'))}.", details={"column": col, "kind": bad_kind})
-        columns: dict[str, ColumnSummary] = {}
-        ignored: list[str] = []
-        for raw_name, name in zip(reference.columns, names, strict=True):
-            series = reference[raw_name]
+        def fit_one(position: int) -> ColumnSummary | None:
+            name = names[position]
             declared = schema.get(name)
             if declared == "ignore":
-                ignored.append(name)
-                continue
+                return None
+            series = reference.iloc[:, position]
             kind = next((k for k in KINDS if k == declared), None) or infer_kind(series, name)
-            columns[name] = summarise(series, kind, name)
-        return cls(columns, len(reference), tuple(ignored))
+            return summarise(series, kind, name)
+
+        # numpy sorts and pandas/Arrow counting release the GIL, so columns are profiled on threads once
+        # the frame is large; map() keeps column order and raises the first failing column's error.
+        summaries = _map_columns(fit_one, range(len(names)), len(reference) * len(names))
+        columns = {name: summary for name, summary in zip(names, summaries, strict=True) if summary is not None}
+        ignored = tuple(name for name, summary in zip(names, summaries, strict=True) if summary is None)
+        return cls(columns, len(reference), ignored)
 
     # -- saving ----------------------------------------------------------------------------------------
 
@@ -252,6 +269,8 @@ class Profile:
                               details={"columns": unknown})
         plans = {name: self._resolve_method(name, col.kind, method) for name, col in self.columns.items()}
 
+        dists: dict[str, dict[str, Any]] = {}
+
         def run_one(name: str) -> tuple[CurrentColumn | str, TestOutcome | None]:
             if name not in current.columns:
                 return "column missing from the current data", None
@@ -261,23 +280,17 @@ class Profile:
                 return prepared, None
             if ref.n == 0 or prepared.n == 0:
                 return prepared, None
-            return prepared, plans[name][0].run(ref, prepared)
+            outcome = plans[name][0].run(ref, prepared)
+            if distributions:  # here, so that the summaries are computed on the worker threads too
+                dists[name] = distribution(ref, prepared)
+            return prepared, outcome
 
         names = list(self.columns)
-        big = len(current) * len(names) >= _PARALLEL_MIN_VALUES and len(names) > 1
-        if big:
-            with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1, 8)) as pool:
-                outputs = list(pool.map(run_one, names))
-        else:
-            outputs = [run_one(n) for n in names]
+        outputs = _map_columns(run_one, names, len(current) * len(names))
         prepared_map: dict[str, CurrentColumn | str] = {}
         results = self._decide(names, outputs, plans, prepared_map, alpha, correction, effects)
         if distributions:
-            results = [
-                replace(r, distribution=distribution(self.columns[r.column], prepared))
-                if r.status == "ok" and not isinstance(prepared := prepared_map[r.column], str) else r
-                for r in results
-            ]
+            results = [replace(r, distribution=dists[r.column]) if r.status == "ok" else r for r in results]
         drifted = {r.column: r.drifted for r in results if r.status == "ok"}
         dataset_drift, share, reason = dataset_decision(drifted, drift_share, important)
         findings = check_quality(self, current, prepared=prepared_map) if quality else []

@@ -195,7 +195,8 @@ def normalised_wasserstein(reference: NumericSummary, current: CurrentNumeric) -
     """Wasserstein distance divided by the reference scale (std, else ``|mean|``, else 1); cached."""
     cached = current.cache.get("wasserstein")
     if cached is None:
-        cached = wasserstein_sorted(reference.values, current.values, search_right(reference, current))
+        s_right = search_right(reference, current) if reference.n != current.n else None  # equal n: not needed
+        cached = wasserstein_sorted(reference.values, current.values, s_right)
         current.cache["wasserstein"] = cached
     return float(cached) / reference.scale
 
