@@ -89,23 +89,23 @@ def _print_summary(report: Any) -> None:
                       _fmt(f.effect_size), verdict)
     console.print(table)
     verdict = "[bold red]DRIFT[/bold red]" if drift.dataset_drift else "[bold green]no dataset drift[/bold green]"
-    console.print(f"dataset: {verdict} — {drift.dataset_reason}", highlight=False)
+    console.print(f"dataset: {verdict} — {drift.dataset_reason}", highlight=False, soft_wrap=True)
     mv = report.multivariate
     if mv is not None:
         flag = "[red]drift[/red]" if mv.drifted else "[green]ok[/green]"
         top = ", ".join(mv.top_features(3)) if mv.drifted else ""
         console.print(f"multivariate: {flag} — AUC {mv.auc:.3f}, p = {mv.p_value:.3g}"
-                      + (f"; separating: {top}" if top else ""), highlight=False)
+                      + (f"; separating: {top}" if top else ""), highlight=False, soft_wrap=True)
     for label, out in (("prediction drift", report.prediction_drift), ("label drift", report.label_drift)):
         if out is not None:
             flag = "[red]drift[/red]" if out.drifted else "[green]ok[/green]"
-            console.print(f"{label}: {flag} ({out.task}) — {out.reason}", highlight=False)
+            console.print(f"{label}: {flag} ({out.task}) — {out.reason}", highlight=False, soft_wrap=True)
     if drift.quality:
         console.print(f"data quality: {len(drift.quality)} finding(s)")
         for q in drift.quality[:10]:
             colour = "red" if q.severity == "error" else "yellow"
             console.print(f"  [{colour}]{q.severity}[/{colour}] ", end="")
-            console.print(q.message, markup=False, highlight=False)
+            console.print(q.message, markup=False, highlight=False, soft_wrap=True)
         if len(drift.quality) > 10:
             console.print(f"  … and {len(drift.quality) - 10} more (see --json / --html)")
 
@@ -216,7 +216,7 @@ def drift_command(
                 min_effect=min_effect))
         else:
             err_console.print(f"note: {current.name} has no {target!r} column (labels not yet known); "
-                              "label drift skipped.", markup=False, highlight=False)
+                              "label drift skipped.", markup=False, highlight=False, soft_wrap=True)
     report = MonitoringReport(
         drift=drift, multivariate=mv, prediction_drift=pred_result, label_drift=label_result,
         metadata={"reference": f"{reference} ({len(ref):,} rows x {len(ref.columns)} columns)",
