@@ -35,6 +35,10 @@ from modelward.monitoring.drift import (
     available_tests,
     get_test,
 )
+from modelward.monitoring.html import render_html
+from modelward.monitoring.monitoring_report import MonitoringReport
+from modelward.monitoring.multivariate import FeatureAttribution, MultivariateResult, multivariate_drift
+from modelward.monitoring.outputs import OutputDriftResult, label_drift, prediction_drift
 from modelward.monitoring.performance import (
     CBPE,
     DLE,
@@ -61,12 +65,16 @@ __all__ = [
     "CramerVonMises",
     "DriftReport",
     "DriftTest",
+    "FeatureAttribution",
     "FeatureResult",
     "Finding",
     "JensenShannon",
     "KolmogorovSmirnov",
     "MetricEstimate",
+    "MonitoringReport",
+    "MultivariateResult",
     "NewCategory",
+    "OutputDriftResult",
     "Profile",
     "TestOutcome",
     "Wasserstein",
@@ -77,5 +85,9 @@ __all__ = [
     "compare_estimates",
     "detect_concept_drift",
     "get_test",
+    "label_drift",
+    "multivariate_drift",
+    "prediction_drift",
     "realized_metrics",
+    "render_html",
 ]
