@@ -241,3 +241,13 @@ def test_blocked_ks_statistic_is_bit_identical_to_scipy(case: int) -> None:
         a, b = np.round(rng.normal(size=n), 2), np.round(rng.normal(0.01, 1.0, size=n), 2)
     ours = KolmogorovSmirnov().compute(a, b)
     assert ours.statistic == float(stats.ks_2samp(a, b).statistic)
+
+
+def test_mean_std_is_bit_identical_to_numpy() -> None:
+    from modelward.monitoring._columns import mean_std
+
+    rng = np.random.default_rng(11)
+    for i in range(60):
+        n = int(rng.integers(1, 200_000)) if i % 3 else int(rng.integers(1, 40))
+        x = np.sort(rng.lognormal(rng.normal(0, 3), rng.uniform(0.1, 3), n) + rng.normal(0, 1e6))
+        assert mean_std(x) == (float(x.mean()), float(x.std()))

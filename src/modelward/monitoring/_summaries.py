@@ -18,6 +18,7 @@ from modelward.monitoring._columns import (
     CurrentColumn,
     CurrentNumeric,
     NumericSummary,
+    mean_std,
     quantiles_sorted,
 )
 from modelward.monitoring._stats import binned_counts
@@ -32,7 +33,7 @@ def _numeric_side(
     total = values.size + n_missing
     out: dict[str, Any] = {"n": int(values.size), "missing_rate": n_missing / total if total else 0.0}
     if values.size:
-        mean, std = moments if moments is not None else (float(values.mean()), float(values.std()))
+        mean, std = moments if moments is not None else mean_std(values)
         out.update(mean=mean, std=std, min=float(values[0]),
                    max=float(values[-1]),
                    quantiles={str(q): float(v) for q, v in
