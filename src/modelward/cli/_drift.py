@@ -78,9 +78,12 @@ def _print_summary(report: Any) -> None:
     assert isinstance(report, MonitoringReport)
     drift = report.drift
     table = Table(title="Feature drift (drifted first)", title_justify="left")
-    for name, justify in (("column", "left"), ("kind", "left"), ("method", "left"), ("statistic", "right"),
-                          ("adj. p", "right"), ("effect", "right"), ("verdict", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("column", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("method", no_wrap=True)
+    for name in ("statistic", "adj. p", "effect"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     ordered = sorted(drift.features, key=lambda f: (not f.drifted, f.status == "skipped", -(f.effect_size or 0.0)))
     for f in ordered:
         verdict = "[red]drift[/red]" if f.drifted else ("[dim]skipped[/dim]" if f.status == "skipped" else
@@ -119,7 +122,8 @@ def drift_command(
     ] = None,
     method: Annotated[
         str, typer.Option(help="Test for every column: auto (KS / chi-square / z-test by kind), or a registered "
-                               "method such as ks, psi, wasserstein, jensenshannon, cvm, anderson, chi2.")
+                               "method: ks, wasserstein, psi, jensenshannon, cramervonmises, anderson, chi2, "
+                               "new_category, ztest.")
     ] = "auto",
     alpha: Annotated[float, typer.Option(help="Significance level after correction.")] = 0.05,
     correction: Annotated[str, typer.Option(help="Multiple-testing correction: bh, bonferroni or none.")] = "bh",

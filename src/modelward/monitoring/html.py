@@ -317,7 +317,7 @@ def _multivariate_section(mv: MultivariateResult) -> str:
                            f"{fmt(mv.n_current)} of {fmt(mv.n_current_total)} current"),
              ("method", esc(mv.method))]
     table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in facts)
-    top = [(a.feature, a.share) for a in mv.attributions if a.share > 0][:15]
+    top = [(a.feature, a.share) for a in mv.attributions if a.share >= 0.001][:15]
     chart = (f"<h3>Which columns separate the samples</h3><p class='note'>share of the held-out AUC drop when "
              f"the column is shuffled</p>{bars_svg(top)}") if top else ""
     return (f'<h2>Multivariate drift</h2><div class="fbody" style="background:#fff;border:1px solid #ddd;'
@@ -348,9 +348,11 @@ def _header(report: MonitoringReport, title: str) -> str:
     tested = [f for f in drift.features if f.status == "ok"]
     meta = "".join(f"<div>{esc(k)}: {esc(v)}</div>" for k, v in report.metadata.items())
     verdict = _badge(report.drift_detected)
-    cards = [("dataset drift", verdict, esc(drift.dataset_reason)),
-             ("drifted features", f"{len(drift.drifted_features)} / {len(tested)}", f"{_pct(drift.drifted_share)} "
-              "of tested features"),
+    mv = report.multivariate
+    by = (f"feature rule: {'drift' if drift.dataset_drift else 'no drift'} · domain classifier: "
+          + ("not run" if mv is None else "drift" if mv.drifted else "no drift"))
+    cards = [("drift detected", verdict, by),
+             ("drifted features", f"{len(drift.drifted_features)} / {len(tested)}", esc(drift.dataset_reason)),
              ("rows", f"{fmt(drift.n_reference)} → {fmt(drift.n_current)}", "reference → current")]
     if report.multivariate is not None:
         cards.append(("multivariate AUC", fmt(report.multivariate.auc, 3), _badge(report.multivariate.drifted)))

@@ -104,9 +104,9 @@ class MultivariateResult:
     method: str = "domain classifier (HistGradientBoosting), stratified k-fold out-of-fold ROC AUC, " \
                   "one-sided Mann-Whitney U test"
 
-    def top_features(self, k: int = 5) -> list[str]:
-        """The ``k`` columns with the largest attribution share (only those with a positive share)."""
-        return [a.feature for a in self.attributions if a.share > 0][:k]
+    def top_features(self, k: int = 5, min_share: float = 0.01) -> list[str]:
+        """The (at most) ``k`` columns with the largest attribution share, among those with ``min_share``."""
+        return [a.feature for a in self.attributions if a.share >= min_share and a.share > 0][:k]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable(asdict(self))
