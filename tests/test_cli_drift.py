@@ -90,6 +90,20 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
     assert doc["multivariate"] is None
 
 
+def test_date_columns_are_left_out_with_a_note(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    frames = [pd.DataFrame({"when": pd.date_range("2024-01-01", periods=400, freq="h"), "x": rng.normal(size=400)})
+              for _ in range(2)]
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    frames[0].to_parquet(ref)
+    frames[1].to_parquet(cur)
+    result = runner.invoke(app, ["drift", str(ref), str(cur), "--json", "-"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "left out 'when'" in result.stderr
+    doc = json.loads(result.stdout)
+    assert [f["column"] for f in doc["drift"]["features"]] == ["x"] and doc["multivariate"]["features"] == ["x"]
+
+
 def test_label_column_absent_from_current_is_skipped_with_a_note(tmp_path: Path) -> None:
     ref, _ = write_pair(tmp_path)
     cur = tmp_path / "unlabelled.csv"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import pandas as pd
 import typer
@@ -18,6 +18,9 @@ from rich.table import Table
 
 from modelward.cli._common import console, err_console
 from modelward.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from modelward.monitoring.monitoring_report import MonitoringReport
 
 T = TypeVar("T")
 TASK_CHOICES = ("auto", "classification", "regression")
@@ -72,10 +75,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}g}"
 
 
-def _print_summary(report: Any) -> None:
-    from modelward.monitoring.monitoring_report import MonitoringReport
-
-    assert isinstance(report, MonitoringReport)
+def _print_summary(report: MonitoringReport) -> None:
     drift = report.drift
     table = Table(title="Feature drift (drifted first)", title_justify="left")
     table.add_column("column", overflow="fold")
@@ -172,6 +172,7 @@ def drift_command(
     """
     from modelward.datasets import read_table
     from modelward.monitoring import Profile
+    from modelward.monitoring._columns import dtype_family
     from modelward.monitoring.monitoring_report import MonitoringReport
 
     if task not in TASK_CHOICES:
@@ -188,6 +189,12 @@ def drift_command(
         _require(cur, prediction, "--prediction", current)
     schema = {**kinds, **dict.fromkeys(ignore or [], "ignore")}
     features = [c for c in ref.columns if c not in outputs]
+    untestable = [c for c in features if c not in schema and dtype_family(ref[c]) in ("datetime", "other")]
+    if untestable:
+        schema.update(dict.fromkeys(untestable, "ignore"))
+        err_console.print(f"note: left out {', '.join(map(repr, untestable))} (dates and other types have no drift "
+                          "test; convert them to numbers or strings to include them).", markup=False,
+                          highlight=False, soft_wrap=True)
     ref_x, cur_x = ref[features], cur[[c for c in cur.columns if c not in outputs]]
     profile = _timed("profiling the reference", lambda: Profile.fit(ref_x, schema))
     drift = _timed(f"testing {len(profile.columns)} columns", lambda: profile.compare(
