@@ -5,6 +5,8 @@ seeded) learns the expected absolute error ``E[|y - ŷ| | x, ŷ]`` and another t
 from the features plus the monitored model's own prediction. On an unlabeled window the estimated MAE
 is the mean predicted absolute error and the estimated RMSE the root of the mean predicted squared
 error. Like CBPE this assumes covariate shift only: the errors' relation to ``(x, ŷ)`` stays as it was.
+Tree models do not extrapolate: where a window moves outside the reference's range (or into regions the
+reference barely covers) the predicted errors stay at the edge values, and the estimate tends to be low.
 
 Interval (``"normal"``): the realized MAE of a window is a mean of per-row absolute errors whose
 variance is ``E[e²|x] - E[|e| | x]²`` (both from the models), so ``MAE ± z·sqrt(Σ var_i)/n``; for the
@@ -106,6 +108,7 @@ class DLE:
     def _threads(self) -> AbstractContextManager[Any]:
         if self.n_threads is None:
             return nullcontext()
+        import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so that the limit reaches it)
         from threadpoolctl import threadpool_limits
 
         limits: AbstractContextManager[Any] = threadpool_limits(limits=self.n_threads, user_api="openmp")
