@@ -168,6 +168,10 @@ class MonitorSettings(BaseModel):
         default_factory=list, description="Dataset drift when any of these features drifts."
     )
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of metric intervals.")
+    resample_budget: int = Field(
+        6_000_000, ge=0, description="Rows x resamples allowed per interval: bootstrap resamples (up to 1000) "
+        "and CBPE simulations (up to 500) are reduced on large windows to fit it (never below 50)."
+    )
     textfile: str | None = Field(
         None, description="Also write the Prometheus gauges to this file (node-exporter textfile collector)."
     )

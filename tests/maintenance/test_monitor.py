@@ -35,6 +35,8 @@ def test_once_stores_one_run_per_hour_and_names_the_drifted_feature(workspace: W
     expected = accuracy_score(frames[0]["approved"].to_numpy()[:200], pred[:200])
     assert first.performance.realized["accuracy"]["value"] == pytest.approx(expected, abs=1e-12)
     assert first.performance.realized["accuracy"]["n"] == 200
+    assert {r["detector"] for r in first.performance.concept_drift} == {"adwin", "ddm", "page_hinkley"}
+    assert all(r["n"] == 200 for r in first.performance.concept_drift)
     assert all("accuracy" in w.analysis.performance.estimated for w in done.windows)
 
     runs = list_runs(workspace.store, "credit")

@@ -24,6 +24,20 @@ __all__ = ["Performance", "PerformanceResult"]
 log = logging.getLogger(__name__)
 
 _MIN_LABELED = 1  # realized metrics need at least this many labeled rows
+_MAX_BOOTSTRAP = 1000  # realized_metrics' default
+_MAX_SIMULATIONS = 500  # CBPE's default
+_MIN_RESAMPLES = 50
+
+
+def resamples(rows: int, most: int, budget: int) -> int:
+    """Bootstrap resamples / CBPE simulations for a window of ``rows``: ``most`` while
+    ``rows * most`` fits the budget, fewer on larger windows (whose intervals are narrow anyway),
+    never fewer than 50.
+
+    >>> resamples(5_000, 1000, 6_000_000), resamples(30_000, 1000, 6_000_000), resamples(10**6, 500, 6_000_000)
+    (1000, 200, 50)
+    """
+    return int(max(_MIN_RESAMPLES, min(most, budget // max(rows, 1))))
 
 
 def _module(name: str) -> Any:
@@ -53,9 +67,10 @@ class PerformanceResult:
 class Performance:
     """Performance figures of windows of one model version (estimators fitted once, lazily)."""
 
-    def __init__(self, reference: Reference, *, confidence: float = 0.95) -> None:
+    def __init__(self, reference: Reference, *, confidence: float = 0.95, resample_budget: int = 6_000_000) -> None:
         self.reference = reference
         self.confidence = confidence
+        self.resample_budget = resample_budget
         self._estimator: Any = None
         self._estimator_error: str | None = None
 
@@ -103,6 +118,7 @@ class Performance:
             metrics = realized_metrics(
                 "classification", y_true[ok], y_pred[ok], proba=None if proba is None else proba[ok],
                 classes=self._classes(), confidence=self.confidence,
+                n_bootstrap=resamples(int(ok.sum()), _MAX_BOOTSTRAP, self.resample_budget),
             )
             errors = (y_true[ok] != y_pred[ok]).astype(np.float64)
         else:
@@ -112,7 +128,8 @@ class Performance:
                 result.notes.append(f"{int((~ok).sum())} labeled rows skipped: label or prediction is not a number")
             if not ok.any():
                 return
-            metrics = realized_metrics("regression", y[ok], p[ok], confidence=self.confidence)
+            metrics = realized_metrics("regression", y[ok], p[ok], confidence=self.confidence,
+                                       n_bootstrap=resamples(int(ok.sum()), _MAX_BOOTSTRAP, self.resample_budget))
             errors = np.abs(y[ok] - p[ok])
         result.realized = {name: m.to_dict() for name, m in metrics.items()}
         self._concept_drift(errors, result)
@@ -173,6 +190,7 @@ class Performance:
                 ok &= ok_pred
                 if not ok.any():
                     return
+                estimator.n_simulations = resamples(int(ok.sum()), _MAX_SIMULATIONS, self.resample_budget)
                 estimates = estimator.estimate(proba[ok], y_pred=y_pred[ok])
             else:
                 p = self._numbers(prediction)

@@ -174,7 +174,8 @@ class Monitor:
         if cached is None:
             self.progress(f"loading the reference of {mv.ref}")
             ref = get_reference(self.ws, mv)
-            cached = (ref, Performance(ref, confidence=self.settings.confidence))
+            cached = (ref, Performance(ref, confidence=self.settings.confidence,
+                                       resample_budget=self.settings.resample_budget))
             self._references[mv.version] = cached
         return cached
 
