@@ -29,7 +29,8 @@ lazy imports inside a library are not counted as computation. Seconds come from
 ``time.perf_counter`` around that computation (median over ``--repeat`` fresh
 subprocesses; Evidently at 1M runs once). Peak memory is the peak resident set size during the
 computation minus the resident set size just before it: the kernel's high-water mark is reset
-(``/proc/self/clear_refs`` = 5) after loading and ``gc.collect()``, then read back with
+(``/proc/self/clear_refs`` = 5) after loading, ``gc.collect()`` and handing free heap/Arrow-pool memory
+back to the OS (``malloc_trim``, ``release_unused``), then read back with
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` afterwards (falls back to the plain ``ru_maxrss`` delta
 when the reset is not allowed). This counts numpy/pandas/arrow buffers, which ``tracemalloc`` misses.
 """
@@ -144,8 +145,24 @@ def _rss_kib() -> int:
     return 0
 
 
+def _release_free_memory() -> None:
+    """Hand memory that is free but still mapped back to the OS (glibc heap, Arrow's pool), so that
+    the RSS before the computation is tight and reused free memory is not missed by the delta."""
+    try:
+        import pyarrow as pa
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):
+        pass
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _start_measure() -> tuple[int, str]:
     gc.collect()
+    _release_free_memory()
     try:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
