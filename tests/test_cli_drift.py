@@ -90,6 +90,16 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
     assert doc["multivariate"] is None
 
 
+def test_tiny_current_file_skips_the_domain_classifier_with_a_note(tmp_path: Path) -> None:
+    ref, _ = write_pair(tmp_path, n=300)
+    cur = tmp_path / "three_rows.csv"
+    pd.read_csv(ref).head(3).to_csv(cur, index=False)
+    result = runner.invoke(app, ["drift", str(ref), str(cur), "--json", "-"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "multivariate drift skipped: Multivariate drift needs at least 5 rows" in result.stderr
+    assert json.loads(result.stdout)["multivariate"] is None
+
+
 def test_date_columns_are_left_out_with_a_note(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     frames = [pd.DataFrame({"when": pd.date_range("2024-01-01", periods=400, freq="h"), "x": rng.normal(size=400)})

@@ -141,3 +141,19 @@ def test_docstring_examples_run() -> None:
     for module in (html_module, report_module):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0
+
+
+def test_skipped_features_and_quality_errors_are_shown_last_and_explained() -> None:
+    rng = np.random.default_rng(5)
+    ref = frames(rng, 800, columns=5)
+    cur = frames(rng, 800, columns=5).drop(columns=["x1"])
+    cur["x2"] = "text"  # type change: cannot be compared
+    report = Profile.fit(ref).compare(cur)
+    page = render_html(report)
+    features = page[page.index("<h2>Features"):]
+    rows = re.findall(r'<a href="#f-\d+">([^<]+)</a>', features)
+    assert set(rows[-2:]) == {"x1", "x2"}  # skipped come last
+    assert features.count("badge b-skip") >= 4  # table row and card for each
+    assert "column missing from the current data" in features and "type changed" in features
+    quality = page[page.index("<h2>Data quality"):page.index("<h2>Features")]
+    assert quality.count("badge b-err") >= 2 and "missing_column" in quality and "type_changed" in quality

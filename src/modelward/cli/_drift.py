@@ -205,10 +205,13 @@ def drift_command(
         from modelward.monitoring.multivariate import multivariate_drift
 
         shared = [c for c in profile.columns if c in cur_x.columns]
-        if shared:
-            categorical = [c for c, k in profile.schema.items() if k == "categorical" and c in shared]
+        categorical = [c for c, k in profile.schema.items() if k == "categorical" and c in shared]
+        try:
             mv = _timed("multivariate drift (domain classifier)", lambda: multivariate_drift(
                 ref_x, cur_x, columns=shared, categorical=categorical, alpha=alpha, max_rows=max_rows, seed=seed))
+        except DataError as exc:  # too few rows, or no comparable column: the rest of the report still stands
+            err_console.print(f"note: multivariate drift skipped: {exc.message}", markup=False, highlight=False,
+                              soft_wrap=True)
     pred_result = label_result = None
     if prediction:
         from modelward.monitoring.outputs import prediction_drift
