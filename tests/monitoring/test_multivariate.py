@@ -129,3 +129,14 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_attribution_auto_skips_the_importances_when_nothing_separates() -> None:
+    rng = np.random.default_rng(8)
+    reference, current = correlated(rng, 600, 0.5, extra=2), correlated(rng, 600, 0.5, extra=2)
+    auto = multivariate_drift(reference, current, max_iter=20, seed=0)
+    assert auto.p_value >= 0.05 and auto.attributions == () and auto.top_features() == []
+    forced = multivariate_drift(reference, current, max_iter=20, seed=0, attribution=True)
+    assert forced.auc == auto.auc and {a.feature for a in forced.attributions} == set(forced.features)
+    with pytest.raises(ConfigError, match="attribution must be"):
+        multivariate_drift(reference, current, attribution="sometimes")  # type: ignore[arg-type]

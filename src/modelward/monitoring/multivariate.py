@@ -17,6 +17,7 @@ above reference rows better than chance, so the out-of-fold ROC AUC is about 0.5
 * **Attribution**: permutation importance on the held-out folds — how much the out-of-fold AUC drops
   when one column is shuffled — averaged over folds; shares are the positive drops normalised to sum
   to 1. Columns that separate the samples only jointly (a correlation flip) both get large drops.
+  By default computed only when the AUC is significant (otherwise there is nothing to attribute).
 
 Each side is subsampled (seeded) to at most ``max_rows`` rows, so the cost does not grow with the
 window. Categorical columns are ordinal-encoded (at most 254 categories each, rarer ones pooled; missing
@@ -39,7 +40,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -189,17 +190,16 @@ def _subsample(frame: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> 
 
 def _cross_validate(
     x: NDArray[np.float64], y: NDArray[np.int8], cat_mask: NDArray[np.bool_], n_splits: int, max_iter: int,
-    n_repeats: int, seed: int,
-) -> tuple[NDArray[np.float64], list[float], NDArray[np.float64]]:
-    """Out-of-fold scores, per-fold AUCs and mean permutation AUC drops (zeros when ``n_repeats == 0``)."""
+    seed: int,
+) -> tuple[NDArray[np.float64], list[float], list[tuple[Any, NDArray[np.int64]]]]:
+    """Out-of-fold scores, per-fold AUCs, and each fold's fitted model with its held-out rows."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.inspection import permutation_importance
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
     scores = np.empty(len(y), dtype=np.float64)
     fold_aucs: list[float] = []
-    drops = np.zeros(x.shape[1])
+    fitted: list[tuple[Any, NDArray[np.int64]]] = []
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(folds.split(x, y)):
         model = HistGradientBoostingClassifier(
@@ -209,11 +209,24 @@ def _cross_validate(
         model.fit(x[train], y[train])
         scores[test] = model.predict_proba(x[test])[:, 1]
         fold_aucs.append(float(roc_auc_score(y[test], scores[test])))
-        if n_repeats:
-            imp = permutation_importance(model, x[test], y[test], scoring="roc_auc", n_repeats=n_repeats,
-                                         random_state=seed + k)
-            drops += np.asarray(imp["importances_mean"], dtype=np.float64)
-    return scores, fold_aucs, drops / n_splits
+        fitted.append((model, test))
+    return scores, fold_aucs, fitted
+
+
+def _permutation_drops(
+    fitted: list[tuple[Any, NDArray[np.int64]]], x: NDArray[np.float64], y: NDArray[np.int8], n_repeats: int,
+    seed: int,
+) -> NDArray[np.float64]:
+    """Mean fall of the held-out AUC when each column is shuffled, averaged over the folds."""
+    from sklearn.inspection import permutation_importance
+
+    drops = np.zeros(x.shape[1])
+    for k, (model, test) in enumerate(fitted):
+        imp = permutation_importance(model, x[test], y[test], scoring="roc_auc", n_repeats=n_repeats,
+                                     random_state=seed + k)
+        drops += np.asarray(imp["importances_mean"], dtype=np.float64)
+    out: NDArray[np.float64] = drops / len(fitted)
+    return out
 
 
 def multivariate_drift(
@@ -227,7 +240,7 @@ def multivariate_drift(
     n_splits: int = 5,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_iter: int = 100,
-    attribution: bool = True,
+    attribution: bool | Literal["auto"] = "auto",
     n_repeats: int = 2,
     seed: int = 0,
     n_threads: int | None = 1,
@@ -244,7 +257,10 @@ def multivariate_drift(
         n_splits: folds of the stratified cross-validation.
         max_rows: each side is subsampled (seeded, without replacement) to at most this many rows.
         max_iter: boosting iterations of the classifier.
-        attribution: compute permutation importances (``n_repeats`` shuffles per column and fold).
+        attribution: compute permutation importances (``n_repeats`` shuffles per column and fold):
+            ``True`` always, ``False`` never, ``"auto"`` (default) when the AUC is significant — when it is
+            not, no column separates the samples and the importances would only be noise. They cost about
+            as much again as the cross-validation.
         seed: seeds the subsampling, the folds, the classifier and the permutations.
         n_threads: OpenMP threads for the trees (``None``: the library default, all cores). One is the
             default because on at most ``2 * max_rows`` rows the trees gain little from more, and a busy
@@ -258,6 +274,8 @@ def multivariate_drift(
                               ("n_repeats", n_repeats, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ConfigError(f"{pname} must be an integer >= {low}, got {value!r}.")
+    if attribution not in (True, False, "auto"):
+        raise ConfigError(f"attribution must be True, False or 'auto', got {attribution!r}.")
     if n_threads is not None and (not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1):
         raise ConfigError(f"n_threads must be None or an integer >= 1, got {n_threads!r}.")
     for label, frame in (("reference", reference), ("current", current)):
@@ -286,17 +304,18 @@ def multivariate_drift(
     y = np.concatenate([np.zeros(len(ref), dtype=np.int8), np.ones(len(cur), dtype=np.int8)])
     cat_mask = np.array([name in cats for name in used])
     with threadpool_limits(limits=n_threads, user_api="openmp"):
-        scores, fold_aucs, drops = _cross_validate(x, y, cat_mask, n_splits, max_iter,
-                                                   n_repeats if attribution else 0, seed)
-    auc, p_value = auc_mann_whitney(y, scores)
+        scores, fold_aucs, fitted = _cross_validate(x, y, cat_mask, n_splits, max_iter, seed)
+        auc, p_value = auc_mann_whitney(y, scores)
+        significant, large = p_value < alpha, auc >= min_auc
+        attribute = attribution is True or (attribution == "auto" and significant)
+        drops = _permutation_drops(fitted, x, y, n_repeats, seed) if attribute else np.zeros(len(used))
     positive = np.clip(drops, 0.0, None)
     total = float(positive.sum())
     attributions = tuple(sorted(
         (FeatureAttribution(name, float(d), float(p / total) if total > 0 else 0.0)
-         for name, d, p in zip(used, drops, positive, strict=True)) if attribution else (),
+         for name, d, p in zip(used, drops, positive, strict=True)) if attribute else (),
         key=lambda a: (-a.share, -a.auc_drop, a.feature),
     ))
-    significant, large = p_value < alpha, auc >= min_auc
     drifted = significant and large
     if drifted:
         reason = f"AUC {auc:.3f} ≥ {min_auc} and p = {p_value:.3g} < alpha {alpha}"
