@@ -214,3 +214,24 @@ def test_regression_refuses_classification_arguments_and_bad_numbers() -> None:
         realized_metrics("regression", [1.0, float("nan")], [1.0, 2.0])
     with pytest.raises(DataError, match="must be numeric"):
         realized_metrics("regression", ["a", "b"], [1.0, 2.0])
+
+
+def test_windows_above_10k_rows_bootstrap_a_subsample_with_the_right_width() -> None:
+    """Above 10,000 rows the bootstrap runs on a 10,000-row subsample and rescales the spread: the
+    intervals of means (log loss, MAE) must match the normal-theory width 2 * 1.96 * sd / sqrt(n) within
+    10% at n = 60,000, and stay centred on the full-window value."""
+    rng = np.random.default_rng(8)
+    n = 60_000
+    p = rng.uniform(size=n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    got = realized_metrics("classification", y, None, proba=p, classes=[0, 1])
+    loss = -np.log(np.where(y == 1, p, 1 - p).clip(np.finfo(float).eps))
+    x, e = rng.normal(size=(2, n))
+    reg = realized_metrics("regression", x + e, x)
+    for est, values in ((got["log_loss"], loss), (reg["mae"], np.abs(e))):
+        width = est.upper - est.lower
+        normal = 2 * 1.959964 * values.std() / np.sqrt(n)
+        assert abs(width / normal - 1) < 0.10, (est.metric, width, normal)
+        assert est.lower < est.value < est.upper
+    auc = got["roc_auc"]
+    assert auc.lower < auc.value < auc.upper and auc.upper - auc.lower < 0.012

@@ -7,7 +7,7 @@ sees and the replicates its interval comes from can never disagree about the for
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,8 @@ IntArray = npt.NDArray[np.int64]
 
 #: Elements (replicates x rows) materialised at once; bootstraps of large windows run in blocks of this.
 BLOCK_ELEMENTS = 2_000_000
+#: Windows above this many rows are bootstrapped on a subsample (see :func:`bootstrap_bounds`).
+BOOTSTRAP_MAX_ROWS = 10_000
 
 
 def z_value(confidence: float) -> float:
@@ -57,17 +59,40 @@ def blocks(n_replicates: int, n_rows: int) -> Iterator[int]:
         done += step
 
 
-def bootstrap(
-    n_rows: int, n_replicates: int, seed: int, statistic: Callable[[IntArray], FloatArray]
-) -> FloatArray:
-    """``statistic`` over ``n_replicates`` resamples of row indices (each a ``(b, n_rows)`` matrix).
+def bootstrap_bounds(
+    n_rows: int,
+    n_replicates: int,
+    seed: int,
+    make_statistic: Callable[[IntArray | None], Callable[[IntArray], FloatArray]],
+    point: Sequence[float],
+    confidence: float,
+    max_rows: int = BOOTSTRAP_MAX_ROWS,
+) -> list[tuple[float | None, float | None]]:
+    """Percentile bootstrap intervals of several statistics at once.
 
-    ``statistic`` returns ``(b,)`` or ``(b, m)`` values (``m`` metrics at once). Indices are drawn block by block from one seeded generator, so the result depends only on
-    ``seed``, ``n_rows`` and ``n_replicates``.
+    ``make_statistic(rows)`` returns a function of a ``(b, m)`` matrix of indexes into ``rows`` (``None``:
+    all rows) giving ``(b,)`` or ``(b, columns)`` values; ``point`` holds each column's value on the
+    whole window. Indices are drawn block by block from one seeded generator (the result depends only on
+    ``seed``, ``n_rows`` and ``n_replicates``). Windows above ``max_rows`` rows are bootstrapped on a seeded
+    subsample of ``max_rows`` rows and the replicates' deviations from the subsample's own value rescaled
+    by ``sqrt(max_rows / n_rows)`` around ``point`` (every metric here converges at the ``1/sqrt(n)`` rate),
+    which keeps the cost bounded for large windows.
     """
+    if n_replicates == 0:
+        return [(None, None)] * len(point)
     rng = np.random.default_rng(seed)
-    out = [statistic(rng.integers(0, n_rows, size=(b, n_rows))) for b in blocks(n_replicates, n_rows)]
-    return np.concatenate(out) if out else np.empty(0)
+    centre = None
+    if n_rows > max_rows:
+        rows = np.sort(rng.choice(n_rows, size=max_rows, replace=False))
+        statistic, m = make_statistic(rows), max_rows
+        centre = statistic(np.arange(m)[None, :]).reshape(1, -1)
+    else:
+        statistic, m = make_statistic(None), n_rows
+    reps = np.concatenate([statistic(rng.integers(0, m, size=(b, m))).reshape(b, -1)
+                           for b in blocks(n_replicates, m)])
+    if centre is not None:
+        reps = np.asarray(point, dtype=np.float64) + (reps - centre) * np.sqrt(m / n_rows)
+    return [percentile(reps[:, j], confidence) for j in range(reps.shape[1])]
 
 
 def confusion_counts(codes: IntArray, n_cells: int) -> FloatArray:

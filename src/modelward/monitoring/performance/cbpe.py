@@ -50,6 +50,8 @@ CALIBRATION_MODES = ("auto", "always", "never")
 _ECE_BINS = 10
 #: From this many rows on, simulated confusion matrices use the normal approximation (see ``_simulate``).
 GAUSSIAN_MIN_ROWS = 500
+#: Rows drawn one by one for the ROC AUC band at most; larger windows use a subsample (see ``_simulate``).
+SIMULATION_MAX_ROWS = 10_000
 
 
 def brier(proba: FloatArray, codes: IntArray) -> float:
@@ -221,7 +223,7 @@ class CBPE:
             point["roc_auc"] = float(ovr_auc(raw, lambda c: cal[None, :, c], lambda c: 1.0 - cal[None, :, c],
                                              positive)[0])
         point["log_loss"] = float(np.mean(np.sum(cal * nll, axis=1)))
-        sims = self._simulate(raw, cal, pred, nll, positive)
+        sims = self._simulate(raw, cal, pred, nll, positive, point)
         out = {}
         for j, name in enumerate(self.metrics_):
             lower, upper = percentile(sims[:, j], self.confidence)
@@ -230,13 +232,14 @@ class CBPE:
         return out
 
     def _simulate(self, raw: FloatArray, cal: FloatArray, pred: IntArray, nll: FloatArray,
-                  positive: int | None) -> FloatArray:
+                  positive: int | None, point: dict[str, float]) -> FloatArray:
         """Realized metrics on ``n_simulations`` label draws from ``cal``: ``(n_simulations, metrics)``.
 
         From :data:`GAUSSIAN_MIN_ROWS` rows on, the confusion matrix of the drawn labels and their mean log
         loss are drawn from their normal approximation (sums of independent per-row draws: exact mean and
         covariance), which costs nothing per row; ROC AUC, and everything on smaller windows, comes from
-        drawing every row's label.
+        drawing every row's label (for ROC AUC on windows above :data:`SIMULATION_MAX_ROWS`, on a seeded
+        subsample of that size, the spread rescaled by ``sqrt(subsample / n)``).
         """
         n = cal.shape[0]
         rng = np.random.default_rng(self.seed)
@@ -249,7 +252,14 @@ class CBPE:
             mean = np.sum(cal * nll, axis=1)
             spread = np.sqrt(np.sum(np.sum(cal * nll**2, axis=1) - mean**2).clip(0.0)) / n
             columns["log_loss"] = mean.mean() + spread * rng.standard_normal(self.n_simulations)
-        if per_row:
+        if per_row and gaussian and n > SIMULATION_MAX_ROWS:
+            # Only ROC AUC is left: draw on a subsample and rescale the spread to the window's size.
+            rows = np.sort(rng.choice(n, size=SIMULATION_MAX_ROWS, replace=False))
+            sub_raw, sub_cal = raw[rows], cal[rows]
+            centre = ovr_auc(sub_raw, lambda c: sub_cal[None, :, c], lambda c: 1.0 - sub_cal[None, :, c], positive)
+            draws = self._draw_rows(sub_raw, sub_cal, pred[rows], nll[rows], positive, per_row, rng)[:, 0]
+            columns["roc_auc"] = point["roc_auc"] + (draws - centre) * np.sqrt(SIMULATION_MAX_ROWS / n)
+        elif per_row:
             columns |= dict(zip(per_row, self._draw_rows(raw, cal, pred, nll, positive, per_row, rng).T,
                                 strict=True))
         if self.n_simulations == 0:

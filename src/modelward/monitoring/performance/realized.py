@@ -8,13 +8,15 @@ Values equal scikit-learn's (``accuracy_score``, ``precision_score``/``recall_sc
   correct / rows, true positives / predicted positives, true positives / actual positives);
 - F1, macro precision/recall, ROC AUC, log loss, MAE, RMSE, R²: seeded percentile bootstrap over rows
   (``n_bootstrap`` resamples drawn at once as an index matrix; every metric of a window from the same
-  resamples).
+  resamples; windows above 10,000 rows are resampled on a 10,000-row subsample with the spread rescaled
+  to the window's size — see :func:`~modelward.monitoring.performance._kernels.bootstrap_bounds`).
 
 The interval each figure got is recorded in :attr:`MetricEstimate.interval`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -24,11 +26,10 @@ from modelward.monitoring.performance import _inputs
 from modelward.monitoring.performance._kernels import (
     FloatArray,
     IntArray,
-    bootstrap,
+    bootstrap_bounds,
     confusion_counts,
     confusion_metrics,
     ovr_auc,
-    percentile,
     wilson,
 )
 from modelward.monitoring.performance.result import MetricEstimate
@@ -53,7 +54,7 @@ def realized_metrics(
     proba: Any = None,
     classes: Any = None,
     confidence: float = 0.95,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = 500,
     seed: int = 0,
 ) -> dict[str, MetricEstimate]:
     """Performance of a labeled window, each figure with an interval at ``confidence``.
@@ -133,19 +134,26 @@ def _classification(y_true: Any, y_pred: Any, proba: Any, classes: Any, confiden
         point["roc_auc"] = float(_auc(probs, t, np.ones((1, n)), positive)[0])
         point["log_loss"] = float(loss.mean())
 
-    def statistic(idx: IntArray) -> FloatArray:
-        b = idx.shape[0]
-        boot_cm = confusion_counts(cells[idx], k * k).reshape(b, k, k)
-        m = confusion_metrics(boot_cm, positive)
-        cols = [m["precision"], m["recall"], m["f1"]]
-        if probs is not None and loss is not None:
-            weights = confusion_counts(idx, n)
-            cols += [_auc(probs, t, weights, positive), loss[idx].mean(axis=1)]
-        return np.column_stack(cols)
-
     names = ["precision", "recall", "f1"] + (["roc_auc", "log_loss"] if probs is not None else [])
-    boot = bootstrap(n, n_bootstrap, seed, statistic) if n_bootstrap else np.empty((0, len(names)))
-    boot_bounds = {name: percentile(boot[:, j], confidence) for j, name in enumerate(names)}
+
+    def make_statistic(rows: IntArray | None) -> Callable[[IntArray], FloatArray]:
+        c, tt = (cells, t) if rows is None else (cells[rows], t[rows])
+        pp = probs if rows is None or probs is None else probs[rows]
+        ll = loss if rows is None or loss is None else loss[rows]
+        m = c.shape[0]
+
+        def statistic(idx: IntArray) -> FloatArray:
+            b = idx.shape[0]
+            metrics = confusion_metrics(confusion_counts(c[idx], k * k).reshape(b, k, k), positive)
+            cols = [metrics["precision"], metrics["recall"], metrics["f1"]]
+            if pp is not None and ll is not None:
+                cols += [_auc(pp, tt, confusion_counts(idx, m), positive), ll[idx].mean(axis=1)]
+            return np.column_stack(cols)
+
+        return statistic
+
+    bounds = bootstrap_bounds(n, n_bootstrap, seed, make_statistic, [point[m] for m in names], confidence)
+    boot_bounds = dict(zip(names, bounds, strict=True))
     tp, fp, fn = (float(cm[0, 1, 1]), float(cm[0, 0, 1]), float(cm[0, 1, 0])) if k == 2 else (0.0, 0.0, 0.0)
     out = {"accuracy": _estimate("accuracy", point["accuracy"], wilson(float(np.sum(t == p)), n, confidence),
                                  n, "wilson", confidence)}
@@ -179,17 +187,23 @@ def _regression(y_true: Any, y_pred: Any, confidence: float, n_bootstrap: int,
     point = {"mae": float(absolute.mean()), "rmse": float(np.sqrt(squared.mean())),
              "r2": _r2(float(squared.sum()), float((centred**2).sum()))}
 
-    def statistic(idx: IntArray) -> FloatArray:
-        sq = squared[idx]
-        yy = centred[idx]
-        ss_tot = np.sum((yy - yy.mean(axis=1, keepdims=True)) ** 2, axis=1)
-        ss_res = sq.sum(axis=1)
-        r2 = np.full(ss_res.shape, np.nan)
-        np.divide(ss_res, ss_tot, out=r2, where=ss_tot > 0)
-        return np.column_stack([absolute[idx].mean(axis=1), np.sqrt(sq.mean(axis=1)), 1.0 - r2])
+    def make_statistic(rows: IntArray | None) -> Callable[[IntArray], FloatArray]:
+        ab, sq_all, cy = (absolute, squared, centred) if rows is None else (absolute[rows], squared[rows], centred[rows])
 
-    boot = bootstrap(n, n_bootstrap, seed, statistic) if n_bootstrap else np.empty((0, 3))
-    return {name: _estimate(name, point[name], percentile(boot[:, j], confidence), n, "bootstrap", confidence)
+        def statistic(idx: IntArray) -> FloatArray:
+            sq = sq_all[idx]
+            yy = cy[idx]
+            ss_tot = np.sum((yy - yy.mean(axis=1, keepdims=True)) ** 2, axis=1)
+            ss_res = sq.sum(axis=1)
+            r2 = np.full(ss_res.shape, np.nan)
+            np.divide(ss_res, ss_tot, out=r2, where=ss_tot > 0)
+            return np.column_stack([ab[idx].mean(axis=1), np.sqrt(sq.mean(axis=1)), 1.0 - r2])
+
+        return statistic
+
+    bounds = bootstrap_bounds(n, n_bootstrap, seed, make_statistic, [point[m] for m in REGRESSION_METRICS],
+                              confidence)
+    return {name: _estimate(name, point[name], bounds[j], n, "bootstrap", confidence)
             for j, name in enumerate(REGRESSION_METRICS)}
 
 
