@@ -12,6 +12,7 @@ Each server is a subprocess on 127.0.0.1 answering ``POST`` with the same JSON b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import socket
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from _peers import peer_python  # type: ignore[import-not-found]
 from _serving_models import FEATURES, request_rows  # type: ignore[import-not-found]
 
@@ -71,7 +71,12 @@ model_path, out = sys.argv[1], sys.argv[2]
 with open(model_path, "rb") as fh:
     model = pickle.load(fh)
 example = pd.DataFrame([dict(zip(model.feature_names_in_, [0.0] * model.n_features_in_))])
-mlflow.sklearn.save_model(model, out, signature=infer_signature(example, model.predict(example)))
+mlflow.sklearn.save_model(
+    model,
+    out,
+    signature=infer_signature(example, model.predict(example)),
+    skops_trusted_types=["sklearn.tree._tree.Tree"],  # our own file; see ANCHORS.md
+)
 """
 
 
@@ -123,10 +128,8 @@ class Server:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 for pid in self.pids[::-1]:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, 9)
-                    except ProcessLookupError:
-                        pass
                 self.proc.wait()
         for item in self.cleanup:
             item.cleanup()

@@ -12,7 +12,7 @@ defaults: durable logging (``log.durability: sync``) to SQLite, every request va
 against the signature and logged. The peers run from their own virtualenvs
 (``benchmarks/.venvs/``, built on first use).
 
-Prints req/s, p50, p99 and non-2xx/socket errors per server × model × concurrency, the
+Prints req/s, p50, p99 and non-2xx/socket errors per server x model x concurrency, the
 ratios modelward/MLflow and modelward/BentoML against the targets, and writes the table to
 ``benchmarks/results/serving-<UTC time>.{json,md}``. ``wrk`` comes from Debian:
 ``apt-get install -y wrk``.
@@ -31,14 +31,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _serving_models import KINDS, request_rows, train  # type: ignore[import-not-found]  # noqa: E402
-from _serving_servers import (  # type: ignore[import-not-found]  # noqa: E402
+from _serving_models import KINDS, request_rows, train  # type: ignore[import-not-found]
+from _serving_servers import (  # type: ignore[import-not-found]
     Server,
     build_peers,
     start_bentoml,
@@ -216,7 +215,7 @@ def report(cells: list[Cell], args: argparse.Namespace) -> tuple[str, list[dict[
                 ratios.append({"model": kind, "concurrency": c, "peer": peer, "throughput_ratio": ratio,
                                "target": target, "p99_ratio": p99, "met": ok})
                 lines.append(
-                    f"| {kind} | {c} | {peer} | {ratio:.2f}× | ≥ {target:.0f}× | {p99:.2f} | "
+                    f"| {kind} | {c} | {peer} | {ratio:.2f}x | ≥ {target:.0f}x | {p99:.2f} | "
                     f"{'met' if ok else 'NOT met'} |"
                 )
     return "\n".join(lines), ratios

@@ -13,12 +13,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -26,13 +24,22 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from modelward import __version__
 from modelward.errors import ModelwardError, StoreError
 from modelward.predlog import FeedbackItem, PredictionLog
 from modelward.server.admin import admin_router
+from modelward.server.hotpath import (
+    PredictPath,
+    ServerState,
+    answer_predict,
+    arm_of,
+    default_model,
+    too_large,
+)
 from modelward.server.metrics import CONTENT_TYPE_LATEST, Metrics
-from modelward.server.models import DEFAULT_ALIAS, Job, ModelCache, ServedModel
+from modelward.server.models import ServedModel
 from modelward.server.schemas import (
     ErrorResponse,
     FeedbackIn,
@@ -43,7 +50,7 @@ from modelward.server.schemas import (
     PredictResponse,
     ServedEntry,
 )
-from modelward.server.validation import InputError, parse_body
+from modelward.server.validation import InputError
 from modelward.workspace import Workspace
 
 __all__ = ["create_app"]
@@ -69,18 +76,6 @@ _PREDICT_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class _State:
-    """Everything one app instance owns."""
-
-    def __init__(self, workspace: Workspace, predlog: PredictionLog, metrics: Metrics) -> None:
-        self.ws = workspace
-        self.settings = workspace.settings.serve
-        self.predlog = predlog
-        self.metrics = metrics
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelward-predict")
-        self.cache = ModelCache(workspace, executor=self.executor, metrics=metrics, predlog=predlog)
-
-
 def create_app(
     workspace: Workspace,
     *,
@@ -104,7 +99,7 @@ def create_app(
             on_failure=cfg.on_failure,
             on_commit=lambda _n, seconds: metrics.log_commit_duration.observe(seconds),
         )
-    state = _State(workspace, predlog, metrics)
+    state = ServerState(workspace, predlog, metrics)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -122,13 +117,14 @@ def create_app(
             if close_workspace:
                 workspace.close()
 
-    app = FastAPI(
+    app = _App(
         title="modelward",
         version=__version__,
         summary="Predictions with durable logging, ground-truth feedback and Prometheus metrics.",
         lifespan=lifespan,
     )
     app.state.modelward = state
+    app.predict_path = PredictPath(super(_App, app).__call__, state)
     _install_error_handlers(app)
     _install_openapi(app)
     app.include_router(admin_router(workspace, lambda: state.cache.refresh(force=True)))
@@ -144,7 +140,7 @@ def create_app(
     async def predict(model: str, request: Request) -> Response:
         received = time.perf_counter()
         served = await state.cache.get(model)
-        return await _predict(state, served, request, received, _arm(model))
+        return await _predict(state, served, request, received, arm_of(model))
 
     @app.post(
         "/invocations",
@@ -156,9 +152,9 @@ def create_app(
     )
     async def invocations(request: Request) -> Response:
         received = time.perf_counter()
-        name = _default_model(state)
+        name = default_model(state)
         served = await state.cache.get(name)
-        return await _predict(state, served, request, received, _arm(name))
+        return await _predict(state, served, request, received, arm_of(name))
 
     @app.post(
         "/v1/feedback",
@@ -235,95 +231,35 @@ def create_app(
     return app
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+class _App(FastAPI):
+    """FastAPI, with the predict paths answered by :class:`PredictPath` before any middleware."""
 
+    predict_path: PredictPath | None = None
 
-def _too_large(size: int, limit: int) -> InputError:
-    return InputError(
-        f"The request body is {size} bytes or more; at most {limit} are accepted (serve.max_body_bytes). "
-        "Send fewer rows per request.",
-        reason="body_too_large",
-        status_code=413,
-        details={"max_body_bytes": limit},
-    )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.predict_path is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.predict_path(scope, receive, send)
 
 
 async def _predict(
-    state: _State, served: ServedModel, request: Request, received: float, arm: str
+    state: ServerState, served: ServedModel, request: Request, received: float, arm: str
 ) -> Response:
-    metrics = state.metrics
+    """The FastAPI route's way to :func:`answer_predict` (normally :class:`PredictPath` answers first)."""
+    limit = state.settings.max_body_bytes
     try:
-        raw = await _read_body(request, state.settings.max_body_bytes)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(
-                f"The request body is not valid JSON ({exc}). Send a JSON object such as "
-                '{"dataframe_records": [{...}]}.',
-                reason="malformed",
-                status_code=400,
-            ) from exc
-        parsed = parse_body(body, max_rows=state.settings.max_rows)
-        if parsed.want_proba and served.classes is None:
-            raise InputError(
-                f"{served.version.ref} is a {served.version.task} model and has no class probabilities; "
-                'remove "return": ["proba"].',
-                reason="malformed",
-                status_code=400,
-            )
-        columns = served.validator.validate(parsed)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large(int(declared), limit)
+        raw = await request.body()
+        if len(raw) > limit:
+            raise too_large(len(raw), limit)
     except InputError as exc:
-        metrics.input_errors.labels(served.name, exc.reason).inc()
+        state.metrics.input_errors.labels(served.name, exc.reason).inc()
         raise
-    routing_key = request.headers.get("x-routing-key") or parsed.routing_key
-    answer = await served.batcher.submit(Job(columns, parsed.rows, received, arm, routing_key))
-    if answer.logged is not None:
-        await asyncio.wrap_future(answer.logged)
-    out: dict[str, Any] = {
-        "predictions": answer.predictions,
-        "prediction_ids": answer.prediction_ids,
-        "model": served.name,
-        "version": served.number,
-    }
-    if parsed.want_proba:
-        out["probabilities"] = answer.probabilities
-        out["classes"] = served.classes.tolist() if served.classes is not None else None
-    metrics.predictions.labels(served.name, served.label, arm).inc(parsed.rows)
-    metrics.request_duration.labels(served.name, served.label, arm).observe(time.perf_counter() - received)
-    return Response(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
-
-
-def _arm(model: str) -> str:
-    """The arm label of a reference: its alias, or ``vN`` for a pinned version."""
-    ref = model.partition("@")[2]
-    if not ref:
-        return DEFAULT_ALIAS
-    return f"v{ref}" if ref.isdigit() else ref
-
-
-def _default_model(state: _State) -> str:
-    configured = state.settings.default_model
-    if configured:
-        return configured
-    names = sorted({name for (name, ref) in state.cache.table if ref == DEFAULT_ALIAS})
-    if len(names) == 1:
-        return names[0]
-    raise ModelwardError(
-        f"POST /invocations needs serve.default_model when {len(names)} models are served "
-        f"({', '.join(names) or 'none'}); set it, or call /v1/models/NAME/predict.",
-        details={"served": names},
-    )
+    body = await answer_predict(state, served, raw, request.headers.get("x-routing-key"), received, arm)
+    return Response(body, media_type=_JSON)
 
 
 def _ping(ws: Workspace) -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from modelward.predlog import PredictionLog, PredictionRecord, hash_routing_key,
 from modelward.registry import ModelVersion
 from modelward.server.batching import MicroBatcher
 from modelward.server.metrics import Metrics
+from modelward.server.predictors import ForestProba, compile_forest, float_matrix
 from modelward.server.validation import Column, Validator
 from modelward.store.schema import events
 from modelward.workspace import Workspace
@@ -54,6 +56,26 @@ class Job:
     routing_key: str | None
 
 
+class Durable:
+    """When one micro-batch's records are durable; awaited by every request of the batch.
+
+    One asyncio future wraps the log's future for the whole batch (one wake-up of the event
+    loop per batch, not per request), and each request awaits it through ``shield`` so a
+    request that goes away cannot cancel it for the others.
+    """
+
+    __slots__ = ("_waiter", "future")
+
+    def __init__(self, future: Future[None]) -> None:
+        self.future = future
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def wait(self) -> None:
+        if self._waiter is None:
+            self._waiter = asyncio.wrap_future(self.future)
+        await asyncio.shield(self._waiter)
+
+
 @dataclass(frozen=True)
 class Answer:
     """One request's share of a micro-batch."""
@@ -61,7 +83,7 @@ class Answer:
     predictions: list[Any]
     probabilities: list[list[float]] | None
     prediction_ids: list[str]
-    logged: Future[None] | None
+    logged: Durable | None
 
 
 class ServedModel:
@@ -90,10 +112,22 @@ class ServedModel:
         self.metrics = metrics
         self.predlog = predlog
         self.classes: np.ndarray | None = None
+        self.class_list: list[Any] | None = None
+        self._request_metrics: dict[str, tuple[Any, Any]] = {}
+        self._batch_metrics: tuple[Any, Any] | None = None
+        names = self.validator.names
+        # Every input a float column: the batch is one 2-D array (see predictors.float_matrix).
+        self._floats = bool(names) and all(c.kind == "numeric" and not c.integer for c in self.validator.columns)
+        self._forest: ForestProba | None = None
         proba = getattr(estimator, "predict_proba", None)
         if version.task == "classification" and proba is not None and hasattr(estimator, "classes_"):
             self.classes = np.asarray(estimator.classes_)
+            self.class_list = self.classes.tolist()
             self._argmax_is_predict = self._check_argmax()
+            if self._floats:
+                self._forest = compile_forest(estimator, names, version.input_example)
+                if self._forest is not None:
+                    log.info("%s: forest probabilities without per-tree overhead (verified)", version.ref)
         else:
             self._argmax_is_predict = False
         self.batcher: MicroBatcher[Job, Answer] = MicroBatcher(
@@ -104,14 +138,35 @@ class ServedModel:
             rows=lambda job: job.rows,
         )
 
+    def request_metrics(self, arm: str) -> tuple[Any, Any]:
+        """The ``predictions_total`` and ``request_duration_seconds`` children of ``arm`` (made once)."""
+        children = self._request_metrics.get(arm)
+        if children is None:
+            m = self.metrics
+            children = (
+                m.predictions.labels(self.name, self.label, arm),
+                m.request_duration.labels(self.name, self.label, arm),
+            )
+            self._request_metrics[arm] = children
+        return children
+
     # -- prediction (runs on the prediction executor) --------------------------------------
 
     def frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
         """The model's input frame, dtypes as in training, built once per micro-batch."""
+        if self._floats:
+            return pd.DataFrame(float_matrix(columns, self.validator.names), columns=self.validator.names)
         data: dict[str, Any] = {}
         for col in self.validator.columns:
             data[col.name] = _array(col, columns[col.name])
         return pd.DataFrame(data, columns=self.validator.names)
+
+    def predict_columns(self, columns: dict[str, list[Any]]) -> tuple[list[Any], list[list[float]] | None]:
+        """Predictions (and probabilities) for validated columns: the forest fast path or :meth:`predict`."""
+        if self._forest is not None and self.classes is not None:
+            proba = self._forest(float_matrix(columns, self.validator.names, np.float32))
+            return self.classes[np.argmax(proba, axis=1)].tolist(), proba.tolist()  # = ForestClassifier.predict
+        return self.predict(self.frame(columns))
 
     def predict(self, x: pd.DataFrame) -> tuple[list[Any], list[list[float]] | None]:
         """Predictions, and class probabilities for classifiers (one model pass when possible)."""
@@ -144,11 +199,14 @@ class ServedModel:
         if len(jobs) == 1:
             columns = jobs[0].columns
         else:
-            columns = {name: [v for job in jobs for v in job.columns[name]] for name in self.validator.names}
+            columns = {name: list(chain.from_iterable(job.columns[name] for job in jobs)) for name in self.validator.names}
         total = sum(job.rows for job in jobs)
-        preds, proba = self.predict(self.frame(columns))
-        self.metrics.batch_size.labels(self.name, self.label).observe(total)
-        self.metrics.batch_requests.labels(self.name, self.label).observe(len(jobs))
+        preds, proba = self.predict_columns(columns)
+        if self._batch_metrics is None:
+            m = self.metrics
+            self._batch_metrics = (m.batch_size.labels(self.name, self.label), m.batch_requests.labels(self.name, self.label))
+        self._batch_metrics[0].observe(total)
+        self._batch_metrics[1].observe(len(jobs))
         if self.classes is not None:
             self.metrics.count_classes(self.name, self.label, preds)
         now = time.perf_counter()
@@ -156,6 +214,7 @@ class ServedModel:
         ids = [new_prediction_id() for _ in range(total)]
         records: list[PredictionRecord] = []
         names = self.validator.names
+        rows = list(zip(*(columns[n] for n in names), strict=True)) if names else [()] * total
         answers: list[Answer] = []
         start = 0
         for job in jobs:
@@ -171,7 +230,7 @@ class ServedModel:
                         version=self.number,
                         arm=job.arm,
                         routing_key_hash=key_hash,
-                        features={n: columns[n][i] for n in names},
+                        features=dict(zip(names, rows[i], strict=True)),
                         prediction=preds[i],
                         probabilities=proba[i] if proba is not None else None,
                         latency_ms=latency,
@@ -185,7 +244,7 @@ class ServedModel:
             start = end
         if self.predlog is None:
             return answers
-        logged = self.predlog.submit(records)
+        logged = Durable(self.predlog.submit(records))
         return [Answer(a.predictions, a.probabilities, a.prediction_ids, logged) for a in answers]
 
 

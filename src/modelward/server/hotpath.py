@@ -1,0 +1,225 @@
+"""The predict hot path: one request from raw body bytes to the JSON answer.
+
+:class:`PredictPath` is a small ASGI middleware placed in front of FastAPI's router. It
+answers ``POST /v1/models/{model}/predict`` and ``POST /invocations`` itself (a dict lookup
+for the served model, the body read with a size limit and decoded by orjson, checked
+against the signature, merged into a micro-batch, predicted, handed to the prediction log,
+answered once the record is durable with ``log.durability: sync``) and hands every other
+request to FastAPI. Routing, dependency solving and the exception middleware of FastAPI
+cost more CPU than the prediction of a small model; the FastAPI routes for these two paths
+stay declared (they document the endpoints in the OpenAPI schema and answer the same way
+through :func:`answer_predict` if the middleware is not in front, e.g. under a root path).
+
+Errors render the one JSON error shape of :mod:`modelward.server.app`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelward.errors import ModelwardError
+from modelward.predlog import PredictionLog
+from modelward.server.metrics import Metrics
+from modelward.server.models import DEFAULT_ALIAS, Job, ModelCache, ServedModel
+from modelward.server.validation import InputError, parse_body
+from modelward.workspace import Workspace
+
+__all__ = ["PredictPath", "ServerState", "answer_predict", "arm_of", "default_model", "error_body"]
+
+log = logging.getLogger(__name__)
+
+
+_PREFIX, _SUFFIX = "/v1/models/", "/predict"
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ServerState:
+    """Everything one app instance owns."""
+
+    def __init__(self, workspace: Workspace, predlog: PredictionLog, metrics: Metrics) -> None:
+        self.ws = workspace
+        self.settings = workspace.settings.serve
+        self.predlog = predlog
+        self.metrics = metrics
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelward-predict")
+        self.cache = ModelCache(workspace, executor=self.executor, metrics=metrics, predlog=predlog)
+
+
+class ClientGoneError(Exception):
+    """The client disconnected before its body was read."""
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message, "details": details or {}}})
+
+
+def too_large(size: int, limit: int) -> InputError:
+    return InputError(
+        f"The request body is {size} bytes or more; at most {limit} are accepted (serve.max_body_bytes). "
+        "Send fewer rows per request.",
+        reason="body_too_large",
+        status_code=413,
+        details={"max_body_bytes": limit},
+    )
+
+
+def arm_of(model: str) -> str:
+    """The arm label of a reference: its alias, or ``vN`` for a pinned version."""
+    ref = model.partition("@")[2]
+    if not ref:
+        return DEFAULT_ALIAS
+    return f"v{ref}" if ref.isdigit() else ref
+
+
+def default_model(state: ServerState) -> str:
+    """The model answering ``POST /invocations``."""
+    configured = state.settings.default_model
+    if configured:
+        return configured
+    names = sorted({name for (name, ref) in state.cache.table if ref == DEFAULT_ALIAS})
+    if len(names) == 1:
+        return names[0]
+    raise ModelwardError(
+        f"POST /invocations needs serve.default_model when {len(names)} models are served "
+        f"({', '.join(names) or 'none'}); set it, or call /v1/models/NAME/predict.",
+        details={"served": names},
+    )
+
+
+async def answer_predict(
+    state: ServerState,
+    served: ServedModel,
+    raw: bytes,
+    routing_header: str | None,
+    received: float,
+    arm: str,
+) -> bytes:
+    """The JSON answer to one predict request (raises :class:`ModelwardError` for a 4xx/5xx)."""
+    try:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(
+                f"The request body is not valid JSON ({exc}). Send a JSON object such as "
+                '{"dataframe_records": [{...}]}.',
+                reason="malformed",
+                status_code=400,
+            ) from exc
+        parsed = parse_body(body, max_rows=state.settings.max_rows)
+        if parsed.want_proba and served.classes is None:
+            raise InputError(
+                f"{served.version.ref} is a {served.version.task} model and has no class probabilities; "
+                'remove "return": ["proba"].',
+                reason="malformed",
+                status_code=400,
+            )
+        columns = served.validator.validate(parsed)
+    except InputError as exc:
+        state.metrics.input_errors.labels(served.name, exc.reason).inc()
+        raise
+    routing_key = routing_header or parsed.routing_key
+    answer = await served.batcher.submit(Job(columns, parsed.rows, received, arm, routing_key))
+    if answer.logged is not None:
+        await answer.logged.wait()
+    out: dict[str, Any] = {
+        "predictions": answer.predictions,
+        "prediction_ids": answer.prediction_ids,
+        "model": served.name,
+        "version": served.number,
+    }
+    if parsed.want_proba:
+        out["probabilities"] = answer.probabilities
+        out["classes"] = served.class_list
+    predictions, duration = served.request_metrics(arm)
+    predictions.inc(parsed.rows)
+    duration.observe(time.perf_counter() - received)
+    return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class PredictPath:
+    """ASGI middleware answering the two predict paths without FastAPI's routing (see module doc)."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path == "/invocations":
+            model: str | None = None
+        elif path.startswith(_PREFIX) and path.endswith(_SUFFIX) and len(path) > len(_PREFIX) + len(_SUFFIX):
+            model = path[len(_PREFIX) : -len(_SUFFIX)]
+            if "/" in model:
+                await self.app(scope, receive, send)
+                return
+        else:
+            await self.app(scope, receive, send)
+            return
+        received = time.perf_counter()
+        status, body = 200, b""
+        try:
+            body = await self._answer(model, scope, receive, received)
+        except ClientGoneError:
+            return
+        except ModelwardError as exc:
+            if exc.status_code >= 500:
+                log.warning("%s: %s", exc.code, exc.message)
+            status, body = exc.status_code, error_body(exc.code, exc.message, exc.details)
+        except Exception as exc:
+            log.exception("unhandled error")
+            status = 500
+            body = error_body("internal_error", f"Internal error ({type(exc).__name__}); see the server log.")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, model: str | None, scope: Scope, receive: Receive, received: float) -> bytes:
+        state = self.state
+        name = default_model(state) if model is None else model
+        served = await state.cache.get(name)
+        declared: int | None = None
+        routing: str | None = None
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif key == b"x-routing-key":
+                routing = value.decode("latin-1")
+        limit = state.settings.max_body_bytes
+        try:
+            if declared is not None and declared > limit:
+                raise too_large(declared, limit)
+            raw = await _read_body(receive, limit)
+        except InputError as exc:
+            state.metrics.input_errors.labels(served.name, exc.reason).inc()
+            raise
+        return await answer_predict(state, served, raw, routing or None, received, arm_of(name))
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGoneError
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(size, limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
