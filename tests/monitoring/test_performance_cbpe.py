@@ -181,3 +181,23 @@ def test_gaussian_band_agrees_with_drawing_every_label(k: int, monkeypatch: pyte
     for m in metrics:
         assert fast[m].value == exact[m].value
         assert abs(fast[m].lower - exact[m].lower) < 0.006 and abs(fast[m].upper - exact[m].upper) < 0.006, m
+
+
+def test_auc_band_of_large_windows_matches_drawing_every_label() -> None:
+    """Above 10,000 rows the ROC AUC band is drawn on a subsample with the spread rescaled; at 20,000 rows
+    its width must match 250 draws of all 20,000 labels within 15%."""
+    from modelward.monitoring.performance._kernels import weighted_auc
+
+    rng = np.random.default_rng(21)
+    p_ref = rng.uniform(size=3000)
+    cbpe = CBPE(metrics=("roc_auc",), calibration="never").fit((rng.uniform(size=3000) < p_ref).astype(int),
+                                                                p_ref, classes=[0, 1])
+    p = rng.beta(2, 2, size=20_000)
+    est = cbpe.estimate(p)["roc_auc"]
+    labels = rng.uniform(size=(250, 20_000)) < p
+    draws = weighted_auc(p, labels.astype(float), (~labels).astype(float))
+    lower, upper = np.quantile(draws, [0.025, 0.975])
+    print(f"AUC band at n=20k: subsample-rescaled [{est.lower:.5f}, {est.upper:.5f}], full draws "
+          f"[{lower:.5f}, {upper:.5f}]")
+    assert abs((est.upper - est.lower) / (upper - lower) - 1) < 0.15
+    assert abs(est.value - np.mean(draws)) < 0.25 * (upper - lower)
