@@ -167,8 +167,8 @@ def drift_command(
     """Compare two data files: per-feature drift, data quality, multivariate drift, prediction/label drift.
 
     Works on files alone (no workspace). Prints a summary table; --html and --json write full reports.
-    Exit status 0, or 2 with --fail-on-drift when the dataset-level rule or the domain classifier
-    detects drift.
+
+    Exit status: 0, or 2 with --fail-on-drift when the dataset rule or the domain classifier detects drift.
     """
     from modelward.datasets import read_table
     from modelward.monitoring import Profile

@@ -257,7 +257,7 @@ def multivariate_drift(
         min_auc: smallest AUC an alarm also needs (effect-size floor).
         n_splits: folds of the stratified cross-validation.
         max_rows: each side is subsampled (seeded, without replacement) to at most this many rows.
-        max_iter: boosting iterations of the classifier.
+        max_iter: most boosting iterations of the classifier (it stops early when it stops improving).
         attribution: compute permutation importances (``n_repeats`` shuffles per column and fold):
             ``True`` always, ``False`` never, ``"auto"`` (default) when the AUC is significant — when it is
             not, no column separates the samples and the importances would only be noise. They cost about
