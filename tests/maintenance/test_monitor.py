@@ -142,3 +142,44 @@ def test_reference_is_built_once_and_reused(workspace: Workspace, logger: Logger
     assert len(first) == 1 and [tuple(r) for r in first] == [tuple(r) for r in second]
     assert workspace.artifacts.exists(first[0].artifact)
     assert first[0].details["reference_rows"] == 2000
+
+
+def test_upstream_changes_in_the_log_are_named(workspace: Workspace, logger: Logger) -> None:
+    """A unit change (x1000) and a dropped column upstream: quality findings name column and change."""
+    frame = data(400, 9)
+    logger.log("credit", data(400, 8), T0, spacing_s=5)
+    frame["loan"] = frame["loan"] * 1000
+    plog_rows = frame.drop(columns=["hyears"])
+    t = logger.trained["credit"]
+    features = [f for f in t.version.lineage["features"] if f != "hyears"]
+    from modelward.predlog import PredictionRecord, new_prediction_id
+
+    records = [
+        PredictionRecord(new_prediction_id(), T0 + HOUR + dt.timedelta(seconds=5 * i), "credit", 1, None, None,
+                         row, 0, [0.5, 0.5], 1.0)
+        for i, row in enumerate(plog_rows[features].to_dict(orient="records"))
+    ]
+    logger.plog.submit(records).result(timeout=60)
+    done = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR)
+    findings = {(q.check, q.column) for q in done.windows[1].analysis.drift.quality}
+    assert ("unit_change", "loan") in findings and ("missing_column", "hyears") in findings
+    assert not {q.check for q in done.windows[0].analysis.drift.quality} & {"unit_change", "missing_column"}
+    unit = next(q for q in done.windows[1].analysis.drift.quality if q.check == "unit_change")
+    assert "1000" in unit.message
+    series = history(workspace.store, "credit", kinds=["quality"])
+    assert {("unit_change", "loan"), ("missing_column", "hyears")} <= set(
+        zip(series[series.run_id == done.windows[1].run_id].name, series[series.run_id == done.windows[1].run_id].feature,
+            strict=True)
+    )
+
+
+def test_restarted_monitor_restores_the_latest_gauges(workspace: Workspace, logger: Logger) -> None:
+    from modelward.maintenance import MonitorGauges
+
+    logger.log("credit", data(200, 1), T0, spacing_s=5)
+    Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
+    gauges = MonitorGauges()
+    Monitor(workspace, "credit", window=parse_window("1h"), gauges=gauges).restore_gauges()
+    values = {(m.name, tuple(sorted(s.labels.items()))): s.value for m in gauges.collect() for s in m.samples}
+    assert values[("modelward_monitor_window_rows", (("model", "credit"),))] == 200
+    assert values[("modelward_monitor_window_end_timestamp_seconds", (("model", "credit"),))] == (T0 + HOUR).timestamp()

@@ -31,6 +31,7 @@ def test_upgrade_from_0003_keeps_the_prediction_log(database_url: str) -> None:
         assert (p.id, p.ts, p.model, p.version, p.features, p.prediction, p.probabilities, p.latency_ms) == (
             "p1", ts, "m", 2, {"x": 1.5, "c": "z"}, 1, [0.25, 0.75], 3.5)
         assert (f.label, f.ts) == (1, ts)
+        assert "ix_feedback_updated_at" in {i["name"] for i in sa.inspect(store.engine).get_indexes("feedback")}
         now = utcnow()
         with store.write() as conn:
             conn.execute(sa.text(

@@ -71,7 +71,7 @@ def _summaries(done: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _show(ws: Workspace, model: str, last: int) -> None:
+def _show(ws: Workspace, model: str, last: int, metric: str | None) -> None:
     from modelward.maintenance import history, list_runs
 
     runs = list(reversed(list_runs(ws.store, model, limit=last)))
@@ -82,21 +82,30 @@ def _show(ws: Workspace, model: str, last: int) -> None:
     series = series[series["run_id"].isin([r.id for r in runs])]
     perf = series[series["kind"].isin(["realized", "estimated"])]
     names = sorted(set(perf["name"]))
-    table = Table(title=f"{model}: last {len(runs)} windows", title_justify="left")
-    for col in ("version", "window start", "window end", "rows", "labeled", "drift", "drifted share", *names):
-        table.add_column(col, justify="right")
+    if metric is None:
+        metric = next((m for m in ("accuracy", "mae") if m in names), names[0] if names else None)
+    elif metric not in names:
+        raise ConfigError(f"No stored metric {metric!r} for {model}; stored: {', '.join(names) or 'none'}.")
+    drifted = series[(series["kind"] == "drift") & (series["name"] == "drifted") & (series["value"] == 1)]
+    title = f"{model}: last {len(runs)} windows" + (f"; {metric} estimated (no labels) / realized" if metric else "")
+    table = Table(title=title, title_justify="left")
+    for col in ("version", "window (UTC)", "rows", "labeled", "drift", "drifted features"):
+        table.add_column(col, justify="right" if col in ("version", "rows", "labeled") else "left",
+                         no_wrap=col == "window (UTC)")
+    if metric is not None:
+        table.add_column("estimated", justify="right")
+        table.add_column("realized", justify="right")
     for run in runs:
-        cells = []
-        for name in names:
-            sel = perf[(perf["run_id"] == run.id) & (perf["name"] == name)].set_index("kind")["value"]
-            est = fmt(sel.get("estimated")) if "estimated" in sel else "-"
-            real = fmt(sel.get("realized")) if "realized" in sel else "-"
-            cells.append(f"{est} / {real}")
-        table.add_row(str(run.version), fmt(run.start_ts), fmt(run.end_ts), str(run.n_rows), str(run.n_labeled),
-                      "[red]yes[/red]" if run.dataset_drift else "no", fmt(run.drifted_share), *cells)
+        features = ", ".join(drifted[drifted["run_id"] == run.id]["feature"].astype(str)) or "-"
+        end = run.end_ts.strftime("%H:%M:%S" if run.end_ts.date() == run.start_ts.date() else "%Y-%m-%d %H:%M:%S")
+        cells = [str(run.version), f"{fmt(run.start_ts)} → {end}", str(run.n_rows), str(run.n_labeled),
+                 "[red]yes[/red]" if run.dataset_drift else "no", features]
+        if metric is not None:
+            sel = perf[(perf["run_id"] == run.id) & (perf["name"] == metric)].set_index("kind")["value"]
+            cells += [fmt(sel["estimated"]) if "estimated" in sel else "-",
+                      fmt(sel["realized"]) if "realized" in sel else "-"]
+        table.add_row(*cells)
     console.print(table)
-    if names:
-        console.print("performance cells: estimated / realized")
 
 
 def monitor_command(
@@ -125,6 +134,9 @@ def monitor_command(
     ] = None,
     show: Annotated[bool, typer.Option("--show", help="Print the stored time series and exit.")] = False,
     last: Annotated[int, typer.Option(help="Windows shown by --show.", min=1)] = 20,
+    metric: Annotated[
+        str | None, typer.Option(help="Metric shown by --show (default: accuracy or mae).")
+    ] = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -143,7 +155,7 @@ def monitor_command(
     with Workspace.open(workspace or Path.cwd(), **{k: v for k, v in overrides.items() if v is not None}) as ws:
         configure_logging(ws.settings.log_level)
         if show:
-            _show(ws, model, last)
+            _show(ws, model, last, metric)
             return
         settings = ws.settings.monitor
         gauges = MonitorGauges(top_k=settings.top_k_features)

@@ -17,7 +17,16 @@ from modelward.maintenance._windows import Window
 from modelward.store import Store
 from modelward.store.schema import feedback, monitoring_metrics, monitoring_runs, predictions, utcnow
 
-__all__ = ["RunRow", "history", "last_window", "list_runs", "runs_with_new_labels", "save_run", "update_realized"]
+__all__ = [
+    "RunRow",
+    "history",
+    "last_window",
+    "list_runs",
+    "mark_labels_checked",
+    "runs_with_new_labels",
+    "save_run",
+    "update_realized",
+]
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,20 @@ def runs_with_new_labels(store: Store, model: str, spec_key: str, horizon: dt.da
             if run.id not in stale and updated >= run.labels_as_of and run.contains(version, ts, pid):
                 stale[run.id] = run
     return sorted(stale.values(), key=lambda run: (run.version, run.start_ts, run.start_id))
+
+
+def mark_labels_checked(store: Store, model: str, spec_key: str, horizon: dt.datetime, as_of: dt.datetime,
+                        skip: Sequence[int] = ()) -> None:
+    """Record that runs ending after ``horizon`` saw no feedback newer than their ``labels_as_of`` up to
+    ``as_of``, so the next look for new labels starts there (and stays small)."""
+    r = monitoring_runs.c
+    query = monitoring_runs.update().where(
+        r.model == model, r.window_spec == spec_key, r.end_ts >= horizon, r.labels_as_of < as_of
+    )
+    if skip:
+        query = query.where(r.id.not_in(list(skip)))
+    with store.write() as conn:
+        conn.execute(query.values(labels_as_of=as_of))
 
 
 def update_realized(

@@ -41,6 +41,7 @@ from modelward.maintenance._results import (
     RunRow,
     last_window,
     list_runs,
+    mark_labels_checked,
     run_report,
     runs_with_new_labels,
     save_run,
@@ -245,9 +246,13 @@ class Monitor:
 
     def _relabel(self, now: dt.datetime) -> list[RelabelResult]:
         horizon = now - dt.timedelta(days=self.settings.label_horizon_days)
+        # Feedback is stamped by the server before it commits: allow it ``lateness`` to become visible.
+        checked = utcnow() - dt.timedelta(seconds=self.settings.lateness_seconds)
         out: list[RelabelResult] = []
         by_version = {mv.version: mv for mv in self.ws.registry.versions(self.model)}
-        for run in runs_with_new_labels(self.ws.store, self.model, self.spec.key, horizon):
+        stale = runs_with_new_labels(self.ws.store, self.model, self.spec.key, horizon)
+        mark_labels_checked(self.ws.store, self.model, self.spec.key, horizon, checked, [r.id for r in stale])
+        for run in stale:
             mv = by_version.get(run.version)
             if mv is None:
                 continue

@@ -236,3 +236,6 @@ monitoring_metrics = Table(
     Column("method", String(64)),
     Index("ix_monitoring_metrics_run", "run_id", "kind"),
 )
+
+# The monitor finds feedback that arrived since its last look (to refresh realized metrics).
+Index("ix_feedback_updated_at", feedback.c.updated_at)

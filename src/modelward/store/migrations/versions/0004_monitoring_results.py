@@ -1,4 +1,5 @@
-"""Monitoring results: per-version reference profiles, one run per window, metrics as a time series.
+"""Monitoring results: per-version reference profiles, one run per window, metrics as a time series;
+an index on feedback.updated_at (the monitor looks for labels that arrived since its last pass).
 
 Revision ID: 0004
 Revises: 0003
@@ -79,9 +80,11 @@ def upgrade() -> None:
         sa.Column("method", sa.String(64)),
     )
     op.create_index("ix_monitoring_metrics_run", "monitoring_metrics", ["run_id", "kind"])
+    op.create_index("ix_feedback_updated_at", "feedback", ["updated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_feedback_updated_at", table_name="feedback")
     op.drop_index("ix_monitoring_metrics_run", table_name="monitoring_metrics")
     op.drop_table("monitoring_metrics")
     op.drop_index("ix_monitoring_runs_model_end", table_name="monitoring_runs")
