@@ -137,7 +137,7 @@ def main() -> None:
               "(covariate shift, LogisticRegression)")
         head = f"{'window':>6} {'realized':>9} {'modelward':>10} {'95% band':>17} {'|err|':>7}"
         if nml:
-            head += f" {'NannyML':>9} {'band (±3σ)':>17} {'|err|':>7}"
+            head += f" {'NannyML':>9} {'band (3 sd)':>17} {'|err|':>7}"
         print(head)
         mw_err, nml_err = [], []
         for i, real in enumerate(realized):
