@@ -138,6 +138,13 @@ class ServedModel:
             rows=lambda job: job.rows,
         )
 
+    @property
+    def fast_path(self) -> str | None:
+        """Which cheaper prediction path this model uses: ``forest``, ``float_matrix`` or None."""
+        if self._forest is not None:
+            return "forest"
+        return "float_matrix" if self._floats else None
+
     def request_metrics(self, arm: str) -> tuple[Any, Any]:
         """The ``predictions_total`` and ``request_duration_seconds`` children of ``arm`` (made once)."""
         children = self._request_metrics.get(arm)
