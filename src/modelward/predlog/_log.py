@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -425,11 +426,33 @@ def _replay_spool(spool: Spool, commit: Callable[[list[dict[str, Any]]], None], 
     return count
 
 
+class _JsonText(sa.types.TypeDecorator[Any]):
+    """SQLite's JSON columns are text: bind orjson's encoding (what ``sa.JSON`` stores, minus spaces).
+
+    ``None`` becomes the JSON text ``null``, as ``sa.JSON`` stores it; values read back through
+    the table's ``JSON`` type are the same. Several times cheaper than the stdlib encoder.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str:
+        return orjson.dumps(value).decode()
+
+
+_JSON_COLUMNS = ("features", "prediction", "probabilities")
+
+
 def _insert_if_absent(store: Store) -> sa.Insert:
     if store.dialect == "postgresql":
         return postgresql.insert(predictions).on_conflict_do_nothing(index_elements=[predictions.c.id])
     if store.dialect == "sqlite":
-        return sqlite.insert(predictions).on_conflict_do_nothing(index_elements=[predictions.c.id])
+        text = _JsonText()
+        return (
+            sqlite.insert(predictions)
+            .values({c: sa.bindparam(c, type_=text) for c in _JSON_COLUMNS})
+            .on_conflict_do_nothing(index_elements=[predictions.c.id])
+        )
     raise ModelwardError(f"The prediction log supports SQLite and PostgreSQL, not {store.dialect!r}.")
 
 

@@ -1,10 +1,8 @@
 """The FastAPI application: :func:`create_app` wires workspace, model cache, log and metrics.
 
-Hot path of ``POST /v1/models/{model}/predict``: a dict lookup for the served model, the
-body read with a size limit and decoded by orjson, checked against the signature (per
-request, so bad rows fail only their own request), merged into a micro-batch, predicted,
-handed to the prediction log, and answered once the record is durable (``log.durability:
-sync``) — no database round trip of its own.
+The predict paths are answered by :class:`~modelward.server.hotpath.PredictPath` before
+FastAPI's middleware and routing (see :mod:`modelward.server.hotpath`); everything else
+(feedback, admin, metrics, health, the OpenAPI schema) is plain FastAPI.
 """
 
 from __future__ import annotations

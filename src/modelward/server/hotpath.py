@@ -1,14 +1,14 @@
 """The predict hot path: one request from raw body bytes to the JSON answer.
 
-:class:`PredictPath` is a small ASGI middleware placed in front of FastAPI's router. It
-answers ``POST /v1/models/{model}/predict`` and ``POST /invocations`` itself (a dict lookup
-for the served model, the body read with a size limit and decoded by orjson, checked
-against the signature, merged into a micro-batch, predicted, handed to the prediction log,
-answered once the record is durable with ``log.durability: sync``) and hands every other
-request to FastAPI. Routing, dependency solving and the exception middleware of FastAPI
-cost more CPU than the prediction of a small model; the FastAPI routes for these two paths
-stay declared (they document the endpoints in the OpenAPI schema and answer the same way
-through :func:`answer_predict` if the middleware is not in front, e.g. under a root path).
+:class:`PredictPath` is a small ASGI handler that the app (see :mod:`modelward.server.app`)
+calls before FastAPI's middleware and router. It answers ``POST /v1/models/{model}/predict``
+and ``POST /invocations`` itself (a dict lookup for the served model, the body read with a
+size limit and decoded by orjson, checked against the signature, merged into a micro-batch,
+predicted, handed to the prediction log, answered once the record is durable with
+``log.durability: sync``) and hands every other request to FastAPI. FastAPI's middleware,
+routing and dependency solving cost more CPU than predicting a small model; its routes for
+these two paths stay declared (they document the endpoints in the OpenAPI schema, and answer
+the same way through :func:`answer_predict` when the app runs under a root path).
 
 Errors render the one JSON error shape of :mod:`modelward.server.app`.
 """
