@@ -22,6 +22,7 @@ shared: wall time above CPU time means waiting for a core). Nothing is hard-code
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
 import statistics
@@ -84,10 +85,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cli", action="store_true", help="also time `modelward monitor --once` as a process")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the last measured pass here")
+    parser.add_argument("--workspace", type=Path,
+                        help="build the workspace here and keep it; reused (no new logging) when it exists")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "ws"
+        root = args.workspace or Path(tmp) / "ws"
+        if args.workspace is not None and (root / "modelward.yaml").exists():
+            ws = Workspace.open(root)
+            measure(ws, root, args)
+            ws.close()
+            return
         ws = Workspace.init(root, config=CONFIG)
         data = frame(20_000, seed=0)
         csv = Path(tmp) / "bench.csv"
@@ -127,44 +136,54 @@ def main() -> None:
         get_reference(ws, mv)
         print(f"reference built once (profile of 20,000 rows + model outputs on the holdout): "
               f"{time.perf_counter() - t:.2f} s")
-
-        spec = parse_window(args.rows)
-        timings: list[dict[str, float]] = []
-        for _ in range(args.repeat):
-            with ws.store.write() as conn:
-                conn.execute(monitoring_metrics.delete())
-                conn.execute(monitoring_runs.delete())
-            cpu, wall = time.process_time(), time.perf_counter()
-            done = Monitor(ws, "bench", window=spec).run_once()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            assert len(done.windows) == 1 and done.windows[0].analysis.n_rows == args.rows
-            result = done.windows[0]
-            timings.append({**{k: v for k, v in result.timings.items() if k != "total"},
-                            "window total": result.timings["total"], "run_once wall": wall, "run_once cpu": cpu})
-        summary = done.windows[0].summary()
-        print(f"\nwindow of {args.rows:,} predictions x {len(NUMERIC) + len(CATEGORICAL)} features "
-              f"({summary['n_labeled']:,} labeled): drifted features {summary['drifted_features']}, "
-              f"estimated accuracy {summary['estimated']['accuracy']['value']:.4f}, "
-              f"realized {summary['realized']['accuracy']['value']:.4f}")
-        print(f"seconds per stage (load average now: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-              f"{os.cpu_count()} cores)\n")
-        stage_table(timings)
-        best = statistics.median(r["run_once wall"] for r in timings)
-        print(f"\nend to end (run_once, median of {len(timings)}): {best:.2f} s  "
-              f"({'under' if best < 5 else 'OVER'} the 5 s target)")
-
-        if args.cli:
-            with ws.store.write() as conn:
-                conn.execute(monitoring_metrics.delete())
-                conn.execute(monitoring_runs.delete())
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "modelward", "monitor", "bench", "--once", "--window",
-                            str(args.rows), "-w", str(root)], check=True, stdout=subprocess.DEVNULL)
-            print(f"`modelward monitor bench --once --window {args.rows}` as a process (imports included): "
-                  f"{time.perf_counter() - t:.2f} s")
-            with ws.store.read() as conn:
-                assert conn.execute(sa.select(sa.func.count()).select_from(monitoring_runs)).scalar() == 1
+        measure(ws, root, args)
         ws.close()
+
+
+def measure(ws: Workspace, root: Path, args: argparse.Namespace) -> None:
+    """Time ``--repeat`` passes over the same window (the stored run is deleted between them)."""
+    spec = parse_window(args.rows)
+    timings: list[dict[str, float]] = []
+    for _ in range(args.repeat):
+        with ws.store.write() as conn:
+            conn.execute(monitoring_metrics.delete())
+            conn.execute(monitoring_runs.delete())
+        profiler = cProfile.Profile() if args.profile else None
+        cpu, wall = time.process_time(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        done = Monitor(ws, "bench", window=spec).run_once()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert len(done.windows) == 1 and done.windows[0].analysis.n_rows == args.rows
+        result = done.windows[0]
+        timings.append({**{k: v for k, v in result.timings.items() if k != "total"},
+                        "window total": result.timings["total"], "run_once wall": wall, "run_once cpu": cpu})
+    summary = done.windows[0].summary()
+    print(f"\nwindow of {args.rows:,} predictions x {len(NUMERIC) + len(CATEGORICAL)} features "
+          f"({summary['n_labeled']:,} labeled): drifted features {summary['drifted_features']}, "
+          f"estimated accuracy {summary['estimated']['accuracy']['value']:.4f}, "
+          f"realized {summary['realized']['accuracy']['value']:.4f}")
+    print(f"seconds per stage (load average now: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+          f"{os.cpu_count()} cores)\n")
+    stage_table(timings)
+    best = statistics.median(r["run_once wall"] for r in timings)
+    print(f"\nend to end (run_once, median of {len(timings)}): {best:.2f} s  "
+          f"({'under' if best < 5 else 'OVER'} the 5 s target)")
+
+    if args.cli:
+        with ws.store.write() as conn:
+            conn.execute(monitoring_metrics.delete())
+            conn.execute(monitoring_runs.delete())
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "modelward", "monitor", "bench", "--once", "--window",
+                        str(args.rows), "-w", str(root)], check=True, stdout=subprocess.DEVNULL)
+        print(f"`modelward monitor bench --once --window {args.rows}` as a process (imports included): "
+              f"{time.perf_counter() - t:.2f} s")
+        with ws.store.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(monitoring_runs)).scalar() == 1
 
 
 if __name__ == "__main__":

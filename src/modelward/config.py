@@ -172,6 +172,10 @@ class MonitorSettings(BaseModel):
         6_000_000, ge=0, description="Rows x resamples allowed per interval: bootstrap resamples (up to 1000) "
         "and CBPE simulations (up to 500) are reduced on large windows to fit it (never below 50)."
     )
+    concept_drift_rows: int = Field(
+        10_000, ge=0, description="Concept-drift detectors run on at most this many of a window's labeled rows "
+        "(the latest); 0 turns them off."
+    )
     textfile: str | None = Field(
         None, description="Also write the Prometheus gauges to this file (node-exporter textfile collector)."
     )

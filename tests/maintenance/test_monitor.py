@@ -183,3 +183,17 @@ def test_restarted_monitor_restores_the_latest_gauges(workspace: Workspace, logg
     values = {(m.name, tuple(sorted(s.labels.items()))): s.value for m in gauges.collect() for s in m.samples}
     assert values[("modelward_monitor_window_rows", (("model", "credit"),))] == 200
     assert values[("modelward_monitor_window_end_timestamp_seconds", (("model", "credit"),))] == (T0 + HOUR).timestamp()
+
+
+def test_concept_drift_detectors_see_at_most_the_configured_rows(workspace: Workspace, logger: Logger) -> None:
+    from modelward.config import MonitorSettings
+
+    frame = data(300, 4)
+    ids = logger.log("credit", frame, T0, spacing_s=5)
+    logger.feedback(ids[:120], frame["approved"].to_numpy()[:120])
+    settings = MonitorSettings(concept_drift_rows=50)
+    done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(now=T0 + 2 * HOUR)
+    perf = done.windows[0].analysis.performance
+    assert {r["n"] for r in perf.concept_drift} == {50}
+    assert any("last 50 of 120 labeled rows" in note for note in perf.notes)
+    assert perf.realized["accuracy"]["n"] == 120

@@ -67,10 +67,12 @@ class PerformanceResult:
 class Performance:
     """Performance figures of windows of one model version (estimators fitted once, lazily)."""
 
-    def __init__(self, reference: Reference, *, confidence: float = 0.95, resample_budget: int = 6_000_000) -> None:
+    def __init__(self, reference: Reference, *, confidence: float = 0.95, resample_budget: int = 6_000_000,
+                 concept_drift_rows: int = 10_000) -> None:
         self.reference = reference
         self.confidence = confidence
         self.resample_budget = resample_budget
+        self.concept_drift_rows = concept_drift_rows
         self._estimator: Any = None
         self._estimator_error: str | None = None
 
@@ -135,6 +137,12 @@ class Performance:
         self._concept_drift(errors, result)
 
     def _concept_drift(self, errors: npt.NDArray[np.float64], result: PerformanceResult) -> None:
+        if self.concept_drift_rows <= 0:
+            return
+        if len(errors) > self.concept_drift_rows:  # the detectors update row by row: bound their work
+            result.notes.append(f"concept-drift detectors ran on the last {self.concept_drift_rows} of "
+                                f"{len(errors)} labeled rows (monitor.concept_drift_rows)")
+            errors = errors[-self.concept_drift_rows:]
         try:
             detect = _find("detect_concept_drift", ".concept")
         except ModelwardError:

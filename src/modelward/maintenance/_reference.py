@@ -81,10 +81,17 @@ def output_frame(
 
 def class_index(classes: list[Any], values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     """Position of each value in ``classes`` (NaN when not a class); ``1.0`` matches the class ``1``."""
-    lookup = {c: float(i) for i, c in enumerate(classes)}
-    lookup.update({str(c): float(i) for i, c in enumerate(classes) if str(c) not in lookup})
-    mapped = pd.Series(values, dtype=object).map(lambda v: lookup.get(v, np.nan) if v is not None else np.nan)
-    return mapped.to_numpy(dtype=np.float64)
+    arr = np.asarray(values)
+    try:
+        found: npt.NDArray[np.float64] = pd.Index(classes).get_indexer(arr).astype(np.float64)  # numeric-equal
+    except TypeError:  # values that pandas cannot compare with the classes: match as text below
+        found = np.full(len(arr), -1.0)
+    missing = np.flatnonzero(found < 0)
+    if missing.size:  # e.g. the label "1" for the class 1: match the text form
+        by_text = {str(c): float(i) for i, c in enumerate(classes)}
+        found[missing] = [by_text.get(str(v), -1.0) if v is not None else -1.0 for v in arr[missing]]
+    found[found < 0] = np.nan
+    return found
 
 
 def class_names(classes: list[Any], values: npt.NDArray[Any]) -> pd.Series:

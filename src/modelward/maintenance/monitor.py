@@ -176,7 +176,8 @@ class Monitor:
             self.progress(f"loading the reference of {mv.ref}")
             ref = get_reference(self.ws, mv)
             cached = (ref, Performance(ref, confidence=self.settings.confidence,
-                                       resample_budget=self.settings.resample_budget))
+                                       resample_budget=self.settings.resample_budget,
+                                       concept_drift_rows=self.settings.concept_drift_rows))
             self._references[mv.version] = cached
         return cached
 

@@ -167,29 +167,22 @@ def count_window(
     limit: int | None = None,
 ) -> int:
     """How many rows :func:`read_window` would return with the same bounds, counting at most ``limit``."""
-    query = _window_query(model, version, since, until, after, start, through, labeled_only)
+    # Counting needs neither the JSON columns, nor the feedback join (unless labeled_only), nor an order.
+    query = _window_query(model, version, since, until, after, start, through, labeled_only, count_only=True)
     if limit is not None:
-        query = query.order_by(predictions.c.ts, predictions.c.id).limit(limit)
+        query = query.limit(limit)
     inner = query.subquery()
     with store.read() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
 
 
-def _window_query(
-    model: str,
-    version: int | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    after: Cursor | None,
-    start: Cursor | None,
-    through: Cursor | None,
-    labeled_only: bool,
-) -> sa.Select[Any]:
+def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:
+    """Every column monitoring needs; JSON as text (decoded in bulk), ts as the driver gives it."""
     p = predictions.c
     joined = (predictions.join if labeled_only else predictions.outerjoin)(
         feedback, feedback.c.prediction_id == p.id
     )
-    query = (
+    return (
         sa.select(
             p.id,
             sa.type_coerce(p.ts, sa.String).label("ts"),
@@ -203,6 +196,26 @@ def _window_query(
         .select_from(joined)
         .where(p.model == model)
     )
+
+
+def _window_query(
+    model: str,
+    version: int | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    after: Cursor | None,
+    start: Cursor | None,
+    through: Cursor | None,
+    labeled_only: bool,
+    *,
+    count_only: bool = False,
+) -> sa.Select[Any]:
+    p = predictions.c
+    if count_only:
+        source = predictions.join(feedback, feedback.c.prediction_id == p.id) if labeled_only else predictions
+        query = sa.select(p.id).select_from(source).where(p.model == model)
+    else:
+        query = _rows_query(model, labeled_only)
     if version is not None:
         query = query.where(p.version == version)
     if since is not None:
@@ -248,7 +261,11 @@ def _decode(rows: Sequence[Any], features: Sequence[str] | None) -> PredictionWi
             prediction = prediction.astype(np.float64)
     proba_values = _json_values(proba_txt)
     probabilities: npt.NDArray[np.float64] | None = None
-    widths = {len(v) for v in proba_values if isinstance(v, list)}
+    with contextlib.suppress(ValueError, TypeError):  # every row has k probabilities: one conversion
+        probabilities = np.array(proba_values, dtype=np.float64)
+    if probabilities is not None and probabilities.ndim != 2:
+        probabilities = None
+    widths = set() if probabilities is not None else {len(v) for v in proba_values if isinstance(v, list)}
     if len(widths) == 1:
         k = widths.pop()
         probabilities = np.array(
