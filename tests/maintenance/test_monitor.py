@@ -197,3 +197,15 @@ def test_concept_drift_detectors_see_at_most_the_configured_rows(workspace: Work
     assert {r["n"] for r in perf.concept_drift} == {50}
     assert any("last 50 of 120 labeled rows" in note for note in perf.notes)
     assert perf.realized["accuracy"]["n"] == 120
+
+
+def test_sliding_time_windows_overlap_by_the_slide(workspace: Workspace, logger: Logger) -> None:
+    logger.log("credit", data(240, 1), T0, spacing_s=30)  # 00:00 to 02:00, one row every 30 s
+    spec = parse_window("1h", "30m")
+    done = Monitor(workspace, "credit", window=spec).run_once(now=T0 + 3 * HOUR)
+    got = [(w.window.start_ts, w.window.end_ts, w.analysis.n_rows) for w in done.windows]
+    half = HOUR / 2
+    # every window that holds rows and is complete: starts at -30m (rows from 00:00 only) ... 01:30
+    assert got == [(T0 + k * half, T0 + k * half + HOUR, n) for k, n in zip(range(-1, 4), (60, 120, 120, 120, 60),
+                                                                           strict=True)]
+    assert Monitor(workspace, "credit", window=spec).run_once(now=T0 + 3 * HOUR).windows == []

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from modelward.config import MonitorSettings
 from modelward.errors import ModelwardError
 from modelward.maintenance._analysis import (
@@ -308,6 +310,9 @@ class Monitor:
                 done = self.run_once()
             except ModelwardError as exc:
                 log.error("monitor pass of %s failed: %s", self.model, exc.message)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # database away: retry next time
+                log.error("monitor pass of %s failed, the database is unreachable (retrying in %.0f s): %s",
+                          self.model, interval, exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc)
             else:
                 if on_pass is not None:
                     on_pass(done)
