@@ -17,6 +17,12 @@ measured pass loads it from the artifact store like a fresh ``modelward monitor 
 Between repeats the stored run is deleted so the same window is processed again. Prints the per-stage
 seconds of each repeat, the median, the CPU seconds of this process and the load average (the machine is
 shared: wall time above CPU time means waiting for a core). Nothing is hard-coded.
+
+``--peers``: the same window given to Evidently 0.7.23 (``DataDriftPreset``, defaults) and NannyML 0.13.1
+(univariate KS + chi-square drift in one chunk, and CBPE fitted on the same holdout) in their own virtualenvs
+(``benchmarks/_peers.py``, the venvs of ``benchmarks/drift.py``), from Parquet files: their seconds exclude
+reading the log, which modelward's end-to-end figure includes. The ratio compares each with the matching
+stages of modelward's pass.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
+import json
 import os
 import statistics
 import subprocess
@@ -52,6 +59,86 @@ models:
 """
 NUMERIC = [f"n{i:02d}" for i in range(15)]
 CATEGORICAL = [f"c{i}" for i in range(5)]
+
+
+EVIDENTLY_REQ = ["evidently==0.7.23", "pandas<3"]  # the same venvs as benchmarks/drift.py
+NANNYML_REQ = ["nannyml==0.13.1", "statsmodels"]
+
+PEER_SCRIPT = r"""
+import json, os, sys, time, warnings
+os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"; os.environ["DO_NOT_TRACK"] = "1"
+warnings.filterwarnings("ignore")
+import pandas as pd
+tool, folder, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+reference = pd.read_parquet(os.path.join(folder, "reference.parquet"))   # training features
+holdout = pd.read_parquet(os.path.join(folder, "holdout.parquet"))       # features, y, y_pred, proba
+window = pd.read_parquet(os.path.join(folder, "window.parquet"))         # features, y_pred, proba
+features = [c for c in reference.columns]
+categorical = [c for c in features if not str(reference[c].dtype).startswith(("float", "int"))]
+
+if tool == "evidently":
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+    def run(ref, cur):
+        t = time.perf_counter()
+        Report([DataDriftPreset()]).run(cur[features], ref[features]).dict()
+        return {"drift": time.perf_counter() - t}
+else:
+    import nannyml as nml
+    def run(ref, cur):
+        t = time.perf_counter()
+        calc = nml.UnivariateDriftCalculator(column_names=features, treat_as_categorical=categorical,
+            continuous_methods=["kolmogorov_smirnov"], categorical_methods=["chi2"], chunk_number=1)
+        calc.fit(ref[features]); calc.calculate(cur[features]).to_df()
+        drift = time.perf_counter() - t
+        t = time.perf_counter()
+        est = nml.CBPE(metrics=["roc_auc", "f1", "precision", "recall", "accuracy"], y_pred_proba="proba",
+                       y_pred="y_pred", y_true="y", problem_type="classification_binary", chunk_number=1)
+        est.fit(holdout); est.estimate(cur).to_df()
+        return {"drift": drift, "cbpe": time.perf_counter() - t}
+
+run(reference.head(2000), window.head(2000))   # warm-up: lazy imports inside the library, untimed
+runs = [run(reference, window) for _ in range(repeat)]
+print(json.dumps(runs))
+"""
+
+
+def run_peers(ws: Workspace, root: Path, args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
+    """Evidently (DataDriftPreset, defaults) and NannyML (univariate drift + CBPE) on the same window, from
+    Parquet files in their own virtualenvs; seconds measured inside the peer process, imports excluded."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _peers import peer_python
+
+    from modelward.datasets._frames import from_parquet_bytes
+    from modelward.predlog._read import read_window
+
+    mv = ws.registry.get("bench")
+    ref = get_reference(ws, mv)
+    folder = root / "peers"
+    folder.mkdir(exist_ok=True)
+    dataset = from_parquet_bytes(ws.artifacts.get(mv.lineage["dataset"]["artifact"]))
+    dataset[NUMERIC + CATEGORICAL].to_parquet(folder / "reference.parquet")
+    holdout = ref.eval_features.copy()
+    holdout["y"], holdout["y_pred"] = ref.y, ref.y_pred
+    assert ref.proba is not None
+    holdout["proba"] = ref.proba[:, 1]
+    holdout.to_parquet(folder / "holdout.parquet")
+    win = read_window(ws.store, "bench", version=mv.version, limit=args.rows)
+    current = win.features[NUMERIC + CATEGORICAL].copy()
+    current["y_pred"] = win.prediction.astype(int)
+    assert win.probabilities is not None
+    current["proba"] = win.probabilities[:, 1]
+    current.to_parquet(folder / "window.parquet")
+    out: dict[str, list[dict[str, float]]] = {}
+    for tool, req in (("nannyml", NANNYML_REQ), ("evidently", EVIDENTLY_REQ)):
+        python = peer_python(tool, req)
+        proc = subprocess.run([str(python), "-c", PEER_SCRIPT, tool, str(folder), str(args.repeat)],
+                              capture_output=True, text=True, timeout=3600)
+        if proc.returncode != 0:
+            print(f"{tool} failed: {(proc.stderr or proc.stdout)[-1500:]}")
+            continue
+        out[tool] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
 
 
 def frame(n: int, seed: int, shift: bool = False) -> pd.DataFrame:
@@ -86,6 +173,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cli", action="store_true", help="also time `modelward monitor --once` as a process")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the last measured pass here")
+    parser.add_argument("--peers", action="store_true",
+                        help="also run Evidently and NannyML on the same window (their own virtualenvs)")
     parser.add_argument("--workspace", type=Path,
                         help="build the workspace here and keep it; reused (no new logging) when it exists")
     args = parser.parse_args()
@@ -172,6 +261,26 @@ def measure(ws: Workspace, root: Path, args: argparse.Namespace) -> None:
     best = statistics.median(r["run_once wall"] for r in timings)
     print(f"\nend to end (run_once, median of {len(timings)}): {best:.2f} s  "
           f"({'under' if best < 5 else 'OVER'} the 5 s target)")
+
+    if args.peers:
+        peers = run_peers(ws, root, args)
+        analysis = statistics.median(
+            sum(r[k] for k in ("drift_quality", "prediction_label_drift", "realized", "estimated")) for r in timings)
+        drift = statistics.median(r["drift_quality"] for r in timings)
+        print("\nthe same window, peers (in-process seconds, median; inputs already in memory, no database):")
+        print(f"{'tool':<44}{'seconds':>10}{'modelward':>11}{'ratio':>8}")
+        rows = [("modelward end to end (read from the log + all)", best, best)]
+        for r in peers.get("nannyml", []) and [peers["nannyml"]]:
+            nd = statistics.median(x["drift"] for x in r)
+            nc = statistics.median(x["cbpe"] for x in r)
+            rows += [("NannyML univariate drift (KS + chi2)", nd, drift),
+                     ("NannyML univariate drift + CBPE", nd + nc, analysis)]
+        for r in peers.get("evidently", []) and [peers["evidently"]]:
+            rows.append(("Evidently DataDriftPreset", statistics.median(x["drift"] for x in r), drift))
+        for label, seconds, ours in rows:
+            print(f"{label:<44}{seconds:>10.2f}{ours:>11.2f}{seconds / ours:>7.1f}x")
+        print("(modelward column: the comparable stages of our pass — drift+quality, or all checks; "
+              "ratio = peer / modelward)")
 
     if args.cli:
         with ws.store.write() as conn:
