@@ -117,3 +117,16 @@ def test_monitor_loop_process_exports_gauges(workspace: Workspace, logger: Logge
         proc.terminate()
         proc.wait(timeout=30)
         output.close()
+
+
+def test_gauges_keep_the_latest_window_when_an_older_one_is_refreshed() -> None:
+    from modelward.maintenance import WindowGauges
+
+    gauges = MonitorGauges()
+    newer = WindowGauges("m", 2, True, 0.5, None, 10, 0, window_end=2000.0, run_ts=1.0)
+    older = WindowGauges("m", 1, False, 0.0, None, 99, 5, window_end=1000.0, run_ts=2.0, realized={"accuracy": 0.9})
+    gauges.update(newer)
+    gauges.update(older)
+    values = {(m.name, tuple(sorted(s.labels.items()))): s.value for m in gauges.collect() for s in m.samples}
+    assert values[("modelward_monitor_window_rows", (("model", "m"),))] == 10
+    assert values[("modelward_monitor_model_version", (("model", "m"),))] == 2

@@ -14,6 +14,8 @@ from modelward.cli._common import DatabaseOpt, WorkspaceOpt, configure_logging, 
 from modelward.errors import ConfigError
 from modelward.workspace import Workspace
 
+_JSON_KEEP = 1000  # windows kept in --json by a long-running loop
+
 
 def _interval(m: dict[str, Any] | None) -> str:
     if not m or m.get("value") is None:
@@ -180,6 +182,7 @@ def monitor_command(
                 gauges.write_textfile(settings.textfile)
             if json_out is not None:
                 written.extend({k: v for k, v in s.items() if k != "_features"} for s in summaries)
+                del written[:-_JSON_KEEP]  # a long-running loop keeps the latest windows only
                 payload = {"model": model, "windows": written,
                            "relabeled": [{"run_id": r.run.id, "n_labeled": r.n_labeled, "realized": r.realized,
                                           "estimated": r.estimated} for r in done.relabeled]}

@@ -56,8 +56,12 @@ class MonitorGauges(Collector):
         self.registry.register(self)
 
     def update(self, gauges: WindowGauges) -> None:
+        """Export ``gauges`` unless a later window of the model is already exported (a refresh of an
+        older window's realized metrics must not replace the latest window)."""
         with self._lock:
-            self._latest[gauges.model] = gauges
+            current = self._latest.get(gauges.model)
+            if current is None or gauges.window_end >= current.window_end:
+                self._latest[gauges.model] = gauges
 
     def describe(self) -> list[GaugeMetricFamily]:
         return []
