@@ -172,6 +172,10 @@ class MonitorSettings(BaseModel):
         6_000_000, ge=0, description="Rows x resamples allowed per interval: bootstrap resamples (up to 1000) "
         "and CBPE simulations (up to 500) are reduced on large windows to fit it (never below 50)."
     )
+    multivariate_rows: int = Field(
+        0, ge=0, description="Also run the multivariate (domain classifier) drift test on at most this many rows "
+        "a side (the reference side is the evaluation holdout); 0 (default) skips it: it costs seconds."
+    )
     concept_drift_rows: int = Field(
         10_000, ge=0, description="Concept-drift detectors run on at most this many of a window's labeled rows "
         "(the latest); 0 turns them off."

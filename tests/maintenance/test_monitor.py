@@ -209,3 +209,20 @@ def test_sliding_time_windows_overlap_by_the_slide(workspace: Workspace, logger:
     assert got == [(T0 + k * half, T0 + k * half + HOUR, n) for k, n in zip(range(-1, 4), (60, 120, 120, 120, 60),
                                                                            strict=True)]
     assert Monitor(workspace, "credit", window=spec).run_once(now=T0 + 3 * HOUR).windows == []
+
+
+def test_opt_in_multivariate_drift_names_the_separating_feature(workspace: Workspace, logger: Logger) -> None:
+    from modelward.config import MonitorSettings
+
+    shifted = data(600, 6)
+    shifted["age"] = shifted["age"] + 15
+    logger.log("credit", shifted, T0, spacing_s=5)
+    settings = MonitorSettings(multivariate_rows=500)
+    done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(now=T0 + 2 * HOUR)
+    mv = done.windows[0].analysis.multivariate
+    assert mv is not None and mv.drifted and mv.n_current == 500 and mv.top_features(1) == ["age"]
+    series = history(workspace.store, "credit", kinds=["multivariate"])
+    assert series[series.name == "drifted"]["value"].tolist() == [1.0]
+    assert done.windows[0].summary()["multivariate"]["top_features"][0] == "age"
+    plain = Monitor(workspace, "credit", window=parse_window("1h", "30m")).run_once(now=T0 + 2 * HOUR)
+    assert all(w.analysis.multivariate is None for w in plain.windows)

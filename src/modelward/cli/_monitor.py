@@ -47,6 +47,11 @@ def render_window(summary: dict[str, Any]) -> None:
         colour = "red" if q.get("severity") == "error" else "yellow"
         console.print(f"  [{colour}]{q.get('severity')}[/{colour}] {q.get('check')}: {q.get('message')}",
                       markup=True, highlight=False)
+    mv = summary.get("multivariate")
+    if mv:
+        state = "[red]drift[/red]" if mv["drifted"] else "no drift"
+        top = f"; separating features: {', '.join(mv['top_features'])}" if mv["drifted"] and mv["top_features"] else ""
+        console.print(f"  multivariate (domain classifier): {state}, AUC {fmt(mv['auc'])}, p {fmt(mv['p_value'])}{top}")
     if summary.get("prediction_drift"):
         console.print(f"  [yellow]prediction drift[/yellow] in {', '.join(summary['prediction_drift'])}")
     metrics = sorted(set(summary.get("estimated") or {}) | set(summary.get("realized") or {}))

@@ -12,6 +12,7 @@ import numpy as np
 from modelward.maintenance._performance import Performance, PerformanceResult
 from modelward.maintenance._reference import Reference, label_column, output_frame
 from modelward.monitoring import DriftReport
+from modelward.monitoring.multivariate import MultivariateResult, multivariate_drift
 from modelward.predlog._read import PredictionWindow
 
 __all__ = ["DriftSettings", "WindowAnalysis", "analyse_window", "relabel_window"]
@@ -23,6 +24,7 @@ class DriftSettings:
     correction: str = "bh"
     drift_share: float = 0.5
     important_features: tuple[str, ...] = ()
+    multivariate_rows: int = 0  # > 0: domain classifier on at most this many rows a side
 
 
 @dataclass
@@ -34,6 +36,7 @@ class WindowAnalysis:
     label_drift: DriftReport | None
     performance: PerformanceResult
     timings: dict[str, float] = field(default_factory=dict)
+    multivariate: MultivariateResult | None = None
 
     @property
     def dataset_drift(self) -> bool:
@@ -47,6 +50,7 @@ class WindowAnalysis:
             "drift": None if self.drift is None else self.drift.to_dict(),
             "prediction_drift": None if self.prediction_drift is None else self.prediction_drift.to_dict(),
             "label_drift": None if self.label_drift is None else self.label_drift.to_dict(),
+            "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
             "realized": self.performance.realized,
             "estimated": self.performance.estimated,
             "concept_drift": self.performance.concept_drift,
@@ -100,6 +104,13 @@ def metric_rows(analysis: WindowAnalysis) -> list[dict[str, Any]]:
     rows += _drift_rows(analysis.prediction_drift, "prediction_drift")
     rows += _drift_rows(analysis.label_drift, "label_drift")
     rows += performance_rows(analysis.performance)
+    mv = analysis.multivariate
+    if mv is not None:
+        rows += [{"kind": "multivariate", "name": "auc", "value": mv.auc, "n": mv.n_current},
+                 {"kind": "multivariate", "name": "p_value", "value": mv.p_value},
+                 {"kind": "multivariate", "name": "drifted", "value": float(mv.drifted)}]
+        rows += [{"kind": "multivariate", "name": "attribution", "feature": a.feature, "value": a.share}
+                 for a in mv.attributions]
     return rows
 
 
@@ -115,6 +126,13 @@ def analyse_window(
         drift_share=settings.drift_share, important_features=important,
     ) if len(window) else None
     timings["drift_quality"] = time.perf_counter() - t
+    multivariate = None
+    if settings.multivariate_rows > 0 and len(window):
+        t = time.perf_counter()
+        columns = [c for c in reference.features if c in window.features.columns]
+        multivariate = multivariate_drift(reference.eval_features[columns], window.features[columns],
+                                          alpha=settings.alpha, max_rows=settings.multivariate_rows, seed=0)
+        timings["multivariate"] = time.perf_counter() - t
 
     t = time.perf_counter()
     outputs = output_frame(reference.task, reference.classes, window.prediction, window.probabilities)
@@ -138,7 +156,8 @@ def analyse_window(
     if len(window):
         performance.estimated(window.features, window.prediction, proba, perf)
     timings["estimated"] = time.perf_counter() - t
-    return WindowAnalysis(len(window), len(labeled), drift, prediction_drift, label_drift, perf, timings)
+    return WindowAnalysis(len(window), len(labeled), drift, prediction_drift, label_drift, perf, timings,
+                          multivariate)
 
 
 def relabel_window(labeled: PredictionWindow, performance: Performance) -> PerformanceResult:

@@ -100,6 +100,9 @@ class WindowResult:
             "drifted_features": [] if drift is None else drift.drifted_features,
             "quality": [] if drift is None else [q.to_dict() for q in drift.quality],
             "prediction_drift": None if a.prediction_drift is None else a.prediction_drift.drifted_features,
+            "multivariate": None if a.multivariate is None else {
+                "auc": a.multivariate.auc, "p_value": a.multivariate.p_value, "drifted": a.multivariate.drifted,
+                "top_features": a.multivariate.top_features(5)},
             "realized": a.performance.realized,
             "estimated": a.performance.estimated,
             "concept_drift": a.performance.concept_drift,
@@ -165,6 +168,7 @@ class Monitor:
         self.drift_settings = DriftSettings(
             alpha=self.settings.alpha, correction=self.settings.correction,
             drift_share=self.settings.drift_share, important_features=tuple(self.settings.important_features),
+            multivariate_rows=self.settings.multivariate_rows,
         )
         self._references: dict[int, tuple[Reference, Performance]] = {}
         ws.registry.get(model)  # a clear error now if the model is unknown or has no versions
