@@ -226,3 +226,23 @@ def test_opt_in_multivariate_drift_names_the_separating_feature(workspace: Works
     assert done.windows[0].summary()["multivariate"]["top_features"][0] == "age"
     plain = Monitor(workspace, "credit", window=parse_window("1h", "30m")).run_once(now=T0 + 2 * HOUR)
     assert all(w.analysis.multivariate is None for w in plain.windows)
+
+
+def test_version_without_lineage_is_a_clear_error(workspace: Workspace, logger: Logger) -> None:
+    from modelward.errors import ModelwardError
+
+    t = logger.trained["credit"]
+    mv = t.version
+    bare = workspace.registry.register(
+        "bare", task=mv.task, artifact=workspace.artifacts.put(t.blob), serializer=mv.serializer,
+        flavor=mv.flavor, signature=mv.signature, input_example=mv.input_example, params={}, metrics={}, lineage={},
+    )
+    from modelward.predlog import PredictionRecord, new_prediction_id
+
+    row = data(1, 2)[mv.lineage["features"]].to_dict(orient="records")[0]
+    logger.plog.submit([PredictionRecord(new_prediction_id(), T0, "bare", bare.version, None, None, row, 0, None,
+                                         1.0)]).result(timeout=30)
+    with pytest.raises(ModelwardError, match=r"bare@1 has no training lineage .*modelward train"):
+        Monitor(workspace, "bare", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
+    with pytest.raises(ModelwardError, match="No model named 'nobody'"):
+        Monitor(workspace, "nobody")

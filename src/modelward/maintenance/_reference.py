@@ -160,11 +160,10 @@ def _build(ws: Workspace, mv: ModelVersion) -> tuple[str, dict[str, Any]]:
         split=lineage["evaluation"]["split"], sample_weight=lineage.get("sample_weight"),
     )
     prepared = prepare(frame, spec, dataset=source)
-    schema = {f: (inputs.get(f, {}).get("type") if inputs.get(f, {}).get("type") in _PROFILE_KINDS else "ignore")
-              for f in features}
-    for f in features:
-        if f not in inputs:
-            schema.pop(f)  # not in the signature: let the profile infer its kind
+    # Kinds from the signature; datetime/text inputs are not profiled; a feature missing from the
+    # signature gets its kind inferred by the profile.
+    schema = {f: inputs[f].get("type") if inputs[f].get("type") in _PROFILE_KINDS else "ignore"
+              for f in features if f in inputs}
     profile = Profile.fit(frame[features], schema)
     x_eval = prepared.test[features].reset_index(drop=True)
     y_eval = prepared.test[prepared.target].to_numpy()
