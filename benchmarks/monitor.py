@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/monitor.py                  # 100k rows, 20 features, 3 repeats
     .venv/bin/python benchmarks/monitor.py --rows 20000 --repeat 1
 
-Setup (untimed except where printed): a SQLite workspace in a temporary directory; a seeded dataset of
-20,000 rows (15 numeric + 5 categorical features, binary target) registered as a dataset version; a
+Setup (untimed except where printed): a SQLite workspace in a temporary directory (PostgreSQL with
+``--postgres URL``); a seeded dataset of 20,000 rows (15 numeric + 5 categorical features, binary target)
+registered as a dataset version; a
 LogisticRegression pipeline trained on it with ``Workspace.train`` (lineage recorded); ``--rows``
 predictions of that model (2 numeric features shifted, so the window drifts) written through the real
 ``PredictionLog`` writer, the way the server logs them; feedback for 30% of them.
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -177,16 +179,36 @@ def main() -> None:
                         help="also run Evidently and NannyML on the same window (their own virtualenvs)")
     parser.add_argument("--workspace", type=Path,
                         help="build the workspace here and keep it; reused (no new logging) when it exists")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="use this PostgreSQL server (a fresh schema, dropped afterwards) instead of SQLite, "
+                        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
+    if args.postgres:
+        schema = f"mw_bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        args.database_url = f"{args.postgres}?options=-csearch_path%3D{schema}"
+        try:
+            run(args)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    else:
+        args.database_url = None
+        run(args)
 
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.workspace or Path(tmp) / "ws"
         if args.workspace is not None and (root / "modelward.yaml").exists():
-            ws = Workspace.open(root)
+            ws = Workspace.open(root, database_url=args.database_url)
             measure(ws, root, args)
             ws.close()
             return
-        ws = Workspace.init(root, config=CONFIG)
+        ws = Workspace.init(root, config=CONFIG, database_url=args.database_url)
         data = frame(20_000, seed=0)
         csv = Path(tmp) / "bench.csv"
         data.to_csv(csv, index=False)
@@ -255,7 +277,7 @@ def measure(ws: Workspace, root: Path, args: argparse.Namespace) -> None:
           f"({summary['n_labeled']:,} labeled): drifted features {summary['drifted_features']}, "
           f"estimated accuracy {summary['estimated']['accuracy']['value']:.4f}, "
           f"realized {summary['realized']['accuracy']['value']:.4f}")
-    print(f"seconds per stage (load average now: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+    print(f"database: {ws.store.dialect}; seconds per stage (load average now: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
           f"{os.cpu_count()} cores)\n")
     stage_table(timings)
     best = statistics.median(r["run_once wall"] for r in timings)
@@ -288,7 +310,9 @@ def measure(ws: Workspace, root: Path, args: argparse.Namespace) -> None:
             conn.execute(monitoring_runs.delete())
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "modelward", "monitor", "bench", "--once", "--window",
-                        str(args.rows), "-w", str(root)], check=True, stdout=subprocess.DEVNULL)
+                        str(args.rows), "-w", str(root),
+                        *(["--database-url", args.database_url] if args.database_url else [])],
+                       check=True, stdout=subprocess.DEVNULL)
         print(f"`modelward monitor bench --once --window {args.rows}` as a process (imports included): "
               f"{time.perf_counter() - t:.2f} s")
         with ws.store.read() as conn:
