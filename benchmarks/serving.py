@@ -135,13 +135,23 @@ def run_wrk(wrk: str, url: str, script: Path, concurrency: int, seconds: float) 
     return parse_wrk(done.stdout)
 
 
+def servers(args: argparse.Namespace) -> list[str]:
+    """The servers to run: ``modelward`` with its defaults, ``modelward-wN`` with ``--workers N``."""
+    out: list[str] = []
+    for name in args.servers:
+        out.append(name)
+        if name == "modelward":
+            out += [f"modelward-w{n}" for n in args.also_workers]
+    return out
+
+
 def start(server: str, model_pkl: Path, kind: str, args: argparse.Namespace) -> Server:
     if server == "mlflow":
         return start_mlflow(model_pkl, kind)
     if server == "bentoml":
         return start_bentoml(model_pkl, kind)
-    extra = ["--workers", str(args.workers)] if args.workers else []
-    return start_modelward(model_pkl, kind, extra)
+    workers = server.partition("-w")[2]  # "modelward-w2": modelward serve --workers 2
+    return start_modelward(model_pkl, kind, ["--workers", workers] if workers else [])
 
 
 def measure(args: argparse.Namespace) -> list[Cell]:
@@ -155,7 +165,7 @@ def measure(args: argparse.Namespace) -> list[Cell]:
         for kind in args.models:
             model_pkl = Path(tmp) / f"{kind}.pkl"
             model_pkl.write_bytes(pickle.dumps(train(kind)))
-            for server in args.servers:
+            for server in servers(args):
                 print(f"[bench] starting {server} for {kind} ...", file=sys.stderr, flush=True)
                 srv = start(server, model_pkl, kind, args)
                 try:
@@ -197,27 +207,27 @@ def report(cells: list[Cell], args: argparse.Namespace) -> tuple[str, list[dict[
     ratios: list[dict[str, object]] = []
     lines += [
         "",
-        "| model | concurrency | vs | throughput ratio | target | p99 modelward / peer | verdict |",
-        "|---|---:|---|---:|---:|---:|---|",
+        "| server | model | concurrency | vs | throughput ratio | target | p99 ours / peer | verdict |",
+        "|---|---|---:|---|---:|---:|---:|---|",
     ]
-    for kind in args.models:
-        for c in args.concurrency:
-            ours = _find(cells, "modelward", kind, c)
-            for peer in ("mlflow", "bentoml"):
-                theirs = _find(cells, peer, kind, c)
-                if ours is None or theirs is None:
-                    continue
-                errors = ours.non_2xx + ours.socket_errors
-                ratio = ours.rps / theirs.rps if theirs.rps else float("inf")
-                p99 = ours.p99_ms / theirs.p99_ms if theirs.p99_ms else float("inf")
-                target = TARGETS[(kind, peer)]
-                ok = ratio >= target and p99 <= 1.0 and errors == 0
-                ratios.append({"model": kind, "concurrency": c, "peer": peer, "throughput_ratio": ratio,
-                               "target": target, "p99_ratio": p99, "met": ok})
-                lines.append(
-                    f"| {kind} | {c} | {peer} | {ratio:.2f}x | ≥ {target:.0f}x | {p99:.2f} | "
-                    f"{'met' if ok else 'NOT met'} |"
-                )
+    ours_names = ("modelward", *(f"modelward-w{n}" for n in args.also_workers))
+    for us, kind, c in [(u, k, c) for u in ours_names for k in args.models for c in args.concurrency]:
+        ours = _find(cells, us, kind, c)
+        for peer in ("mlflow", "bentoml"):
+            theirs = _find(cells, peer, kind, c)
+            if ours is None or theirs is None:
+                continue
+            errors = ours.non_2xx + ours.socket_errors
+            ratio = ours.rps / theirs.rps if theirs.rps else float("inf")
+            p99 = ours.p99_ms / theirs.p99_ms if theirs.p99_ms else float("inf")
+            target = TARGETS[(kind, peer)]
+            ok = ratio >= target and p99 <= 1.0 and errors == 0
+            ratios.append({"server": us, "model": kind, "concurrency": c, "peer": peer, "throughput_ratio": ratio,
+                           "target": target, "p99_ratio": p99, "met": ok})
+            lines.append(
+                f"| {us} | {kind} | {c} | {peer} | {ratio:.2f}x | ≥ {target:.0f}x | {p99:.2f} | "
+                f"{'met' if ok else 'NOT met'} |"
+            )
     return "\n".join(lines), ratios
 
 
@@ -228,7 +238,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32], help="wrk connections.")
     parser.add_argument("--models", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
-    parser.add_argument("--workers", type=int, default=None, help="modelward serve --workers (default: its own).")
+    parser.add_argument("--also-workers", type=int, nargs="*", default=[2],
+                        help="Also run modelward serve --workers N for each N (default: 2; none: --also-workers).")
     args = parser.parse_args()
 
     started = dt.datetime.now(dt.UTC)

@@ -8,6 +8,7 @@ FastAPI's middleware and routing (see :mod:`modelward.server.hotpath`); everythi
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -79,12 +80,16 @@ def create_app(
     *,
     predlog: PredictionLog | None = None,
     close_workspace: bool = False,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """The HTTP app serving ``workspace``: every model's champion, plus any ``NAME@REF`` asked for.
 
     ``predlog`` defaults to a :class:`~modelward.predlog.PredictionLog` built from the
     ``log:`` settings. Models are loaded and the log started in the app's lifespan (run it with
-    uvicorn, or ``with TestClient(app)``); shutdown drains the log.
+    uvicorn, or ``with TestClient(app)``); shutdown drains the log. ``freeze_gc`` (set by
+    ``modelward serve``, which owns its process) moves everything alive once the models are
+    loaded out of the cycle collector's sight (``gc.freeze``): full collections then take
+    under a millisecond instead of 100-300 ms, which showed as the p99 latency under load.
     """
     metrics = Metrics()
     if predlog is None:
@@ -103,6 +108,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.predlog.start()
         await state.cache.start()
+        # Everything allocated so far (imported libraries, the app, the loaded models) lives as
+        # long as the process: move it out of the cycle collector's sight. Otherwise every full
+        # collection walks it all, stopping the world for hundreds of milliseconds under load.
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         poller = asyncio.create_task(state.cache.poll())
         try:
             yield

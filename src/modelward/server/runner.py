@@ -80,7 +80,7 @@ def app_factory() -> Any:
     spec = json.loads(Path(path).read_text(encoding="utf-8"))
     _multiprocess_values()
     ws = Workspace.open(spec["root"], **spec["overrides"])
-    return create_app(ws, close_workspace=True)
+    return create_app(ws, close_workspace=True, freeze_gc=True)
 
 
 def _multiprocess_values() -> None:
