@@ -40,8 +40,9 @@ def _log_two_hours(logger: Logger) -> None:
 def test_cli_once_json_and_show(workspace: Workspace, logger: Logger, tmp_path: Path) -> None:
     _log_two_hours(logger)
     out = tmp_path / "out.json"
+    page = tmp_path / "latest.html"
     args = ["monitor", "credit", "--once", "--window", "1h", "--json", str(out), "-w", str(workspace.root),
-            "--database-url", workspace.store.url]
+            "--database-url", workspace.store.url, "--html", str(page)]
     result = runner.invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "drifted features" in result.output and "age" in result.output
@@ -50,6 +51,10 @@ def test_cli_once_json_and_show(workspace: Workspace, logger: Logger, tmp_path: 
     assert [w["n_rows"] for w in doc["windows"]] == [300, 300]
     assert [w["drifted_features"] for w in doc["windows"]] == [[], ["age"]]
     assert doc["windows"][0]["n_labeled"] == 100 and "accuracy" in doc["windows"][0]["realized"]
+    text = page.read_text()  # the latest window (the shifted hour): age first among the drifted
+    assert text.lstrip().lower().startswith("<!doctype html") and "credit@1" in text
+    assert "accuracy (estimated)" in text and text.index("age") < text.index("salary")
+    assert "<script" not in text and "src=\"http" not in text
 
     again = runner.invoke(app, args, catch_exceptions=False)
     assert again.exit_code == 0 and "no complete window to process yet" in again.output

@@ -139,6 +139,9 @@ def monitor_command(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the processed windows (summaries) to this JSON file.")
     ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the latest processed window as a self-contained HTML report.")
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="Print the stored time series and exit.")] = False,
     last: Annotated[int, typer.Option(help="Windows shown by --show.", min=1)] = 20,
     metric: Annotated[
@@ -185,6 +188,11 @@ def monitor_command(
                               f"realized metrics recomputed on {r.n_labeled} labeled rows")
             if settings.textfile:
                 gauges.write_textfile(settings.textfile)
+            if html is not None and done.windows:
+                page = done.windows[-1].html(ws.registry.get(model, done.windows[-1].version).task)
+                if page is not None:
+                    html.write_text(page, encoding="utf-8")
+                    console.print(f"HTML report of the latest window: {html}")
             if json_out is not None:
                 written.extend({k: v for k, v in s.items() if k != "_features"} for s in summaries)
                 del written[:-_JSON_KEEP]  # a long-running loop keeps the latest windows only

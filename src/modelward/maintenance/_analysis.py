@@ -11,7 +11,7 @@ import numpy as np
 
 from modelward.maintenance._performance import Performance, PerformanceResult
 from modelward.maintenance._reference import Reference, label_column, output_frame
-from modelward.monitoring import DriftReport
+from modelward.monitoring import DriftReport, MonitoringReport, OutputDriftResult
 from modelward.monitoring.multivariate import MultivariateResult, multivariate_drift
 from modelward.predlog._read import PredictionWindow
 
@@ -136,14 +136,17 @@ def analyse_window(
 
     t = time.perf_counter()
     outputs = output_frame(reference.task, reference.classes, window.prediction, window.probabilities)
+    # The outputs (and the labels) drift when any of their columns drifts, as in monitoring.outputs.
     prediction_drift = reference.output_profile.compare(
-        outputs, alpha=settings.alpha, correction=settings.correction, quality=False
+        outputs, alpha=settings.alpha, correction=settings.correction, quality=False,
+        important_features=list(reference.output_profile.columns),
     ) if len(window) else None
     labeled = np.flatnonzero(window.labeled)
     label_drift = None
     if len(labeled) and reference.label_profile is not None:
         labels = label_column(reference.task, reference.classes, window.label[labeled])
-        label_drift = reference.label_profile.compare(labels, alpha=settings.alpha, quality=False)
+        label_drift = reference.label_profile.compare(labels, alpha=settings.alpha, quality=False,
+                                                      important_features=["label"])
     timings["prediction_label_drift"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -165,3 +168,22 @@ def relabel_window(labeled: PredictionWindow, performance: Performance) -> Perfo
     perf = PerformanceResult()
     performance.realized(labeled.label, labeled.prediction, labeled.probabilities, perf)
     return perf
+
+
+def monitoring_report(analysis: WindowAnalysis, task: str, metadata: dict[str, Any]) -> MonitoringReport | None:
+    """The window as a :class:`~modelward.monitoring.MonitoringReport` (for the HTML report); None when the
+    window had no rows. Performance lists realized values as ``accuracy`` and estimates as
+    ``accuracy (estimated)``."""
+    if analysis.drift is None:
+        return None
+    performance: dict[str, Any] = dict(analysis.performance.realized)
+    performance.update({f"{k} (estimated)": v for k, v in analysis.performance.estimated.items()})
+    return MonitoringReport(
+        drift=analysis.drift,
+        multivariate=analysis.multivariate,
+        prediction_drift=None if analysis.prediction_drift is None
+        else OutputDriftResult("prediction", task, analysis.prediction_drift),
+        label_drift=None if analysis.label_drift is None else OutputDriftResult("label", task, analysis.label_drift),
+        performance=performance or None,
+        metadata=metadata,
+    )

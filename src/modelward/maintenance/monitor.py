@@ -82,6 +82,19 @@ class WindowResult:
     def version(self) -> int:
         return self.window.version
 
+    def html(self, task: str) -> str | None:
+        """The window as one self-contained HTML page (None when it had no rows)."""
+        from modelward.maintenance._analysis import monitoring_report
+        from modelward.monitoring import render_html
+
+        meta = {"model": f"{self.model}@{self.version}", "window": f"{self.window.start_ts.isoformat()} → "
+                f"{self.window.end_ts.isoformat()}", "rows": self.analysis.n_rows,
+                "labeled rows": self.analysis.n_labeled, "windowing": self.window.spec.describe()}
+        report = monitoring_report(self.analysis, task, meta)
+        if report is None:
+            return None
+        return render_html(report, title=f"modelward monitor: {self.model}@{self.version}")
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (the full report is stored with the run)."""
         a = self.analysis
