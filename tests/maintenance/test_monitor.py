@@ -246,3 +246,24 @@ def test_version_without_lineage_is_a_clear_error(workspace: Workspace, logger: 
         Monitor(workspace, "bare", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
     with pytest.raises(ModelwardError, match="No model named 'nobody'"):
         Monitor(workspace, "nobody")
+
+
+def test_windows_are_read_in_chunks_with_identical_results(
+    workspace: Workspace, logger: Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modelward.predlog._read as reader
+
+    frame = data(300, 12)
+    ids = logger.log("credit", frame, T0, spacing_s=1)
+    logger.feedback(ids[::3], frame["approved"].to_numpy()[::3])
+    whole = reader.read_window(workspace.store, "credit", version=1)
+    monkeypatch.setattr(reader, "_CHUNK_ROWS", 64)  # 5 chunks (server-side cursor on PostgreSQL)
+    chunked = reader.read_window(workspace.store, "credit", version=1)
+    assert list(chunked.ids) == list(whole.ids) == ids
+    assert chunked.features.equals(whole.features)  # key order: as stored (JSONB sorts keys)
+    assert sorted(chunked.features.columns) == sorted(frame.columns[:-1])
+    assert (chunked.ts == whole.ts).all() and str(chunked.ts.tz) == "UTC"
+    assert np.array_equal(chunked.prediction, whole.prediction)
+    assert whole.probabilities is not None and np.array_equal(chunked.probabilities, whole.probabilities)
+    assert list(chunked.label) == list(whole.label) and int(chunked.labeled.sum()) == 100
+    assert list(chunked.label[:3]) == [frame["approved"].iat[0], None, None]

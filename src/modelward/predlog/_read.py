@@ -20,6 +20,8 @@ from modelward.store.schema import UtcDateTime, feedback, predictions
 
 __all__ = ["COLUMNS", "Cursor", "PredictionWindow", "count_window", "read_predictions", "read_window"]
 
+_CHUNK_ROWS = 50_000  # rows fetched and decoded at a time by read_window
+
 COLUMNS = [
     "id",
     "ts",
@@ -148,9 +150,16 @@ def read_window(
         query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
+    # Streamed and decoded in chunks, so the raw JSON text and the per-row Python objects of a large
+    # window never all exist at once (server-side cursor on PostgreSQL).
+    parts: list[PredictionWindow] = []
     with store.read() as conn:
-        rows = conn.execute(query).all()
-    return _decode(rows, features)
+        result = conn.execution_options(stream_results=True, yield_per=_CHUNK_ROWS).execute(query)
+        for chunk in result.partitions(_CHUNK_ROWS):
+            parts.append(_decode(chunk, features))
+    if not parts:
+        return _decode([], features)
+    return parts[0] if len(parts) == 1 else _concat(parts)
 
 
 def count_window(
@@ -231,6 +240,28 @@ def _window_query(
             sa.tuple_(p.ts, p.id) <= sa.tuple_(sa.literal(through[0], UtcDateTime()), through[1])
         )
     return query
+
+
+def _concat(parts: list[PredictionWindow]) -> PredictionWindow:
+    probas = [p.probabilities for p in parts]
+    widths = {p.shape[1] for p in probas if p is not None}
+    probabilities: npt.NDArray[np.float64] | None = None
+    if len(widths) == 1:
+        k = widths.pop()
+        probabilities = np.concatenate([p if p is not None else np.full((len(part), k), np.nan)
+                                        for p, part in zip(probas, parts, strict=True)])
+    predictions = [p.prediction for p in parts]
+    kinds = {p.dtype.kind for p in predictions}
+    return PredictionWindow(
+        ids=np.concatenate([p.ids for p in parts]),
+        ts=pd.DatetimeIndex(parts[0].ts.append([p.ts for p in parts[1:]])),
+        version=np.concatenate([p.version for p in parts]),
+        features=pd.concat([p.features for p in parts], ignore_index=True),
+        prediction=np.concatenate(predictions if kinds == {"f"} else [p.astype(object) for p in predictions]),
+        probabilities=probabilities,
+        label=np.concatenate([p.label for p in parts]),
+        labeled=np.concatenate([p.labeled for p in parts]),
+    )
 
 
 def _json_values(texts: Sequence[str | None]) -> list[Any]:
