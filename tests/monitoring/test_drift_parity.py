@@ -20,7 +20,7 @@ from modelward.monitoring import (
     Wasserstein,
     ZTest,
 )
-from modelward.monitoring._stats import KS_MAX_EXACT_N, kstwo_sf, searchsorted_sorted
+from modelward.monitoring._stats import KS_MAX_EXACT_N, _ks_statistic_blocked, kstwo_sf, searchsorted_sorted
 
 N_CASES = 60
 
@@ -227,7 +227,7 @@ def test_blockwise_searchsorted_equals_numpy(n_ref: int, n_cur: int, side: str) 
 
 @pytest.mark.parametrize("case", range(12))
 def test_blocked_ks_statistic_is_bit_identical_to_scipy(case: int) -> None:
-    # Equal sizes above 2,048 take the path that locates only the blocks that can hold an extreme.
+    # The path that locates only the blocks that can hold an extreme (used from 32,768 window values).
     rng = np.random.default_rng(500 + case)
     n = int(rng.integers(3_000, 120_000))
     kind = case % 4
@@ -239,8 +239,9 @@ def test_blocked_ks_statistic_is_bit_identical_to_scipy(case: int) -> None:
         a, b = rng.poisson(4.0, n).astype(float), rng.poisson(4.05, n).astype(float)
     else:
         a, b = np.round(rng.normal(size=n), 2), np.round(rng.normal(0.01, 1.0, size=n), 2)
-    ours = KolmogorovSmirnov().compute(a, b)
-    assert ours.statistic == float(stats.ks_2samp(a, b).statistic)
+    expected = float(stats.ks_2samp(a, b).statistic)
+    assert _ks_statistic_blocked(np.sort(a), np.sort(b)) == expected  # forced, whatever the size
+    assert KolmogorovSmirnov().compute(a, b).statistic == expected
 
 
 def test_mean_std_is_bit_identical_to_numpy() -> None:
@@ -251,3 +252,18 @@ def test_mean_std_is_bit_identical_to_numpy() -> None:
         n = int(rng.integers(1, 200_000)) if i % 3 else int(rng.integers(1, 40))
         x = np.sort(rng.lognormal(rng.normal(0, 3), rng.uniform(0.1, 3), n) + rng.normal(0, 1e6))
         assert mean_std(x) == (float(x.mean()), float(x.std()))
+
+
+def test_count_missing_equals_pandas_isna() -> None:
+    import pandas as pd
+
+    from modelward.monitoring._columns import count_missing
+
+    columns = [
+        pd.Series([1.0, np.nan, np.inf, None]), pd.Series([1, 2, 3]), pd.Series([True, False]),
+        pd.Series(["a", None, "b"], dtype="str"), pd.Series(["a", None, np.nan], dtype=object),
+        pd.Series([1, None], dtype="Int64"), pd.Series(pd.Categorical(["a", None, "b"])),
+        pd.Series(pd.to_datetime(["2020-01-01", None])), pd.Series([], dtype=float),
+    ]
+    for series in columns:
+        assert count_missing(series) == int(series.isna().sum()), series.dtype

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 KS_MAX_EXACT_N = 10_000
 _SEARCH_CHUNK = 8192  # current values searched per block, so the matching reference slice stays in cache
 _KS_BLOCK = 128  # window points per block when the KS statistic locates only the blocks that matter
+_KS_BLOCKED_MIN = 32_768  # below this many window values, locating all of them is cheaper
 _KS_MARGIN = 1e-12  # rounding margin of the block bounds (values are in [-1, 1], errors ~1e-16)
 
 
@@ -60,7 +61,7 @@ def ks_statistic_sorted(ref: FloatArray, cur: FloatArray, s_right: IntArray | No
     full. The extremes, and so ``D``, are the same floats as with every point located.
     """
     n1, n2 = ref.size, cur.size
-    if s_right is None and n2 > 16 * _KS_BLOCK:
+    if s_right is None and n2 >= _KS_BLOCKED_MIN:
         return _ks_statistic_blocked(ref, cur)
     if s_right is None:
         s_right = searchsorted_sorted(ref, cur, "right")

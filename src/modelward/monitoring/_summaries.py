@@ -24,6 +24,7 @@ from modelward.monitoring._columns import (
 from modelward.monitoring._stats import binned_counts
 
 HIST_BINS = 30
+_QUANTILE_KEYS = tuple(str(q) for q in SUMMARY_QUANTILES)
 TOP_CATEGORIES = 20
 
 
@@ -36,8 +37,8 @@ def _numeric_side(
         mean, std = moments if moments is not None else mean_std(values)
         out.update(mean=mean, std=std, min=float(values[0]),
                    max=float(values[-1]),
-                   quantiles={str(q): float(v) for q, v in
-                              zip(SUMMARY_QUANTILES, quantiles_sorted(values, SUMMARY_QUANTILES), strict=True)})
+                   quantiles=dict(zip(_QUANTILE_KEYS, quantiles_sorted(values, SUMMARY_QUANTILES).tolist(),
+                                      strict=True)))
     return out
 
 
@@ -51,9 +52,9 @@ def numeric_distribution(ref: NumericSummary, cur: CurrentNumeric, bins: int = H
     edges = np.linspace(lo, hi, bins + 1)
     inner = edges[1:-1]
     return {
-        "edges": [float(e) for e in edges],
-        "reference_counts": [int(c) for c in binned_counts(ref.values, inner)],
-        "current_counts": [int(c) for c in binned_counts(cur.values, inner)],
+        "edges": edges.tolist(),
+        "reference_counts": binned_counts(ref.values, inner).tolist(),
+        "current_counts": binned_counts(cur.values, inner).tolist(),
         "reference": _numeric_side(ref.values, ref.n_missing, (ref.mean, ref.std)),
         "current": _numeric_side(cur.values, cur.n_missing),
     }

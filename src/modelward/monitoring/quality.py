@@ -37,6 +37,7 @@ from modelward.monitoring._columns import (
     CurrentColumn,
     CurrentNumeric,
     NumericSummary,
+    count_missing,
     dtype_family,
     prepare_current,
     quantiles_sorted,
@@ -206,7 +207,7 @@ def check_quality(
             continue
         series = current[name]
         total = len(series)
-        n_missing = int(series.isna().sum())
+        n_missing = count_missing(series)
         if total and n_missing == total:
             findings.append(Finding("all_missing", name, "error",
                                     f"Column {name!r} is missing in all {total} current rows "
