@@ -165,7 +165,8 @@ class MonitorSettings(BaseModel):
         0.5, gt=0, le=1, description="Dataset drift when at least this share of the features drift."
     )
     important_features: list[str] = Field(
-        default_factory=list, description="Dataset drift when any of these features drifts."
+        default_factory=list, description="Dataset drift when any of these features drifts (names a model "
+        "does not have are ignored for that model)."
     )
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of metric intervals.")
     resample_budget: int = Field(
