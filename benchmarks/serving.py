@@ -9,8 +9,9 @@ same pickle by every server, ``wrk`` sends single-row JSON requests
 (``{"dataframe_records": [{...}]}``, cycling through 64 different rows) at each concurrency
 for ``--duration`` seconds after a short warm-up, on 127.0.0.1. modelward runs with its
 defaults: durable logging (``log.durability: sync``) to SQLite, every request validated
-against the signature and logged. The peers run from their own virtualenvs
-(``benchmarks/.venvs/``, built on first use).
+against the signature and logged; it runs a second time with ``--workers 2``
+(``modelward-w2``; ``--also-workers`` with no value skips it). The peers run from their own
+virtualenvs (``benchmarks/.venvs/``, built on first use) with their defaults (one worker).
 
 Prints req/s, p50, p99 and non-2xx/socket errors per server x model x concurrency, the
 ratios modelward/MLflow and modelward/BentoML against the targets, and writes the table to

@@ -5,8 +5,9 @@
 
 Starts ``modelward serve`` (SQLite workspace, default durable logging ``log.durability: sync``)
 serving the benchmark's RandomForest (or LogisticRegression), then sends single-row predict
-requests open-loop at ``--rate`` per second (each request starts at its scheduled time,
-whether or not earlier ones have finished) from an asyncio + httpx client. Every
+requests open-loop at ``--rate`` per second from an asyncio client (each request is scheduled
+at its time whether or not earlier ones have finished, and sent on the first free one of
+``--connections`` keep-alive connections; latency counts from the scheduled time). Every
 ``--sample-seconds`` it reads the resident memory (``VmRSS`` in ``/proc/PID/status``) of the
 server and all its worker processes. At the end it stops the server (which drains the
 log) and checks:
@@ -34,22 +35,21 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _serving_models import KINDS, request_rows, train  # type: ignore[import-not-found]
 from _serving_servers import Server, start_modelward  # type: ignore[import-not-found]
 
-MAX_IN_FLIGHT = 2000  # an open-loop client still needs a bound; going over it counts as errors
+MAX_QUEUED = 2000  # an open-loop client still needs a bound; requests over it are counted as errors
 
 
 @dataclass
 class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
-    shed: int = 0  # requests not sent because MAX_IN_FLIGHT were outstanding
+    shed: int = 0  # requests not sent because MAX_QUEUED were waiting for a connection
     ids: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     late_starts: int = 0  # requests that started > 100 ms after their scheduled time
@@ -67,25 +67,83 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
-async def one(client: httpx.AsyncClient, url: str, body: bytes, tally: Tally) -> None:
-    started = time.perf_counter()
-    try:
-        r = await client.post(url, content=body, headers={"content-type": "application/json"})
-    except httpx.HTTPError as exc:
-        tally.transport_errors[type(exc).__name__] += 1
-        return
-    tally.latencies_ms.append((time.perf_counter() - started) * 1000)
-    tally.statuses[r.status_code] += 1
-    if r.status_code == 200:
-        tally.ids.extend(r.json()["prediction_ids"])
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a minimal client, cheap enough to hold the rate on a busy box.
+
+    (httpx spends about a millisecond of CPU per request; on a loaded 2-core machine it could
+    not keep up with 150 req/s and the backlog collapsed it, which would be the client failing,
+    not the server.)
+    """
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length, close = 0, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            key, _, value = line.partition(b":")
+            key = key.strip().lower()
+            if key == b"content-length":
+                length = int(value)
+            elif key == b"connection" and value.strip().lower() == b"close":
+                close = True
+        data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def worker(conn: Connection, queue: asyncio.Queue[tuple[float, bytes] | None], tally: Tally) -> None:
+    while True:
+        item = await queue.get()
+        if item is None:
+            conn.close()
+            return
+        due, body = item
+        try:
+            status, data = await asyncio.wait_for(conn.post(body), timeout=30)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            tally.transport_errors[type(exc).__name__] += 1
+            conn.close()
+            continue
+        tally.latencies_ms.append((time.perf_counter() - due) * 1000)  # from the scheduled time: open loop
+        tally.statuses[status] += 1
+        if status == 200:
+            tally.ids.extend(json.loads(data)["prediction_ids"])
 
 
 async def drive(server: Server, args: argparse.Namespace, samples: list[tuple[float, int]]) -> Tally:
     bodies = [json.dumps({"dataframe_records": [row]}).encode() for row in request_rows(256, seed=3)]
     tally = Tally()
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     total = round(args.minutes * 60 * args.rate)
-    in_flight: set[asyncio.Task[None]] = set()
+    url = urlsplit(server.url)
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+    workers = [
+        asyncio.create_task(worker(Connection(url.hostname or "127.0.0.1", url.port or 80, url.path), queue, tally))
+        for _ in range(args.connections)
+    ]
 
     async def sample() -> None:
         start = time.monotonic()
@@ -93,31 +151,31 @@ async def drive(server: Server, args: argparse.Namespace, samples: list[tuple[fl
             samples.append((time.monotonic() - start, rss_kib(server.pids)))
             await asyncio.sleep(args.sample_seconds)
 
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        sampler = asyncio.create_task(sample())
-        t0 = time.perf_counter()
-        next_report = 60.0
-        for i in range(total):
-            due = t0 + i / args.rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -0.1:
-                tally.late_starts += 1
-            if len(in_flight) >= MAX_IN_FLIGHT:
-                tally.shed += 1
-                continue
-            task = asyncio.create_task(one(client, server.url, bodies[i % len(bodies)], tally))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-            elapsed = time.perf_counter() - t0
-            if elapsed >= next_report:
-                print(f"[soak] {elapsed / 60:4.1f} min: {i + 1} sent, {tally.statuses[200]} ok, "
-                      f"RSS {samples[-1][1] / 1024:.1f} MiB", file=sys.stderr, flush=True)
-                next_report += 60.0
-        await asyncio.gather(*in_flight)
-        sampler.cancel()
-        samples.append((samples[-1][0] + args.sample_seconds, rss_kib(server.pids)))
+    sampler = asyncio.create_task(sample())
+    t0 = time.perf_counter()
+    next_report = 60.0
+    for i in range(total):
+        due = t0 + i / args.rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -0.1:
+            tally.late_starts += 1
+        if queue.qsize() >= MAX_QUEUED:
+            tally.shed += 1
+            continue
+        queue.put_nowait((due, bodies[i % len(bodies)]))
+        elapsed = time.perf_counter() - t0
+        if elapsed >= next_report:
+            print(f"[soak] {elapsed / 60:4.1f} min: {i + 1} scheduled, {tally.statuses[200]} answered 200, "
+                  f"{queue.qsize()} waiting for a connection, RSS {samples[-1][1] / 1024:.1f} MiB",
+                  file=sys.stderr, flush=True)
+            next_report += 60.0
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    sampler.cancel()
+    samples.append((samples[-1][0] + args.sample_seconds, rss_kib(server.pids)))
     return tally
 
 
@@ -147,6 +205,7 @@ def main() -> None:
     parser.add_argument("--warmup-minutes", type=float, default=1.0, help="Before the RSS baseline (default 1).")
     parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period (default 5).")
     parser.add_argument("--max-growth", type=float, default=0.10, help="Allowed RSS growth (default 0.10).")
+    parser.add_argument("--connections", type=int, default=32, help="Keep-alive connections (default 32).")
     parser.add_argument("--workers", type=int, default=None, help="modelward serve --workers.")
     args = parser.parse_args()
 
