@@ -267,3 +267,18 @@ def test_windows_are_read_in_chunks_with_identical_results(
     assert whole.probabilities is not None and np.array_equal(chunked.probabilities, whole.probabilities)
     assert list(chunked.label) == list(whole.label) and int(chunked.labeled.sum()) == 100
     assert list(chunked.label[:3]) == [frame["approved"].iat[0], None, None]
+
+
+def test_important_feature_drift_is_dataset_drift(workspace: Workspace, logger: Logger) -> None:
+    from modelward.config import MonitorSettings
+
+    shifted = data(400, 13)
+    shifted["age"] = shifted["age"] + 15
+    logger.log("credit", shifted, T0, spacing_s=5)
+    default = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
+    assert default.windows[0].analysis.drift is not None
+    assert default.windows[0].analysis.drift.drifted_features == ["age"] and not default.windows[0].analysis.dataset_drift
+    settings = MonitorSettings(important_features=["age", "not_a_feature_of_credit"])
+    again = Monitor(workspace, "credit", window=parse_window("1h", "30m"), settings=settings).run_once(now=T0 + 2 * HOUR)
+    assert [w.analysis.dataset_drift for w in again.windows] == [True, True, True]  # 3 half-hour-offset windows
+    assert "age" in again.windows[0].analysis.drift.dataset_reason  # type: ignore[union-attr]
