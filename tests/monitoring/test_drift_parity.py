@@ -267,3 +267,22 @@ def test_count_missing_equals_pandas_isna() -> None:
     ]
     for series in columns:
         assert count_missing(series) == int(series.isna().sum()), series.dtype
+
+
+def test_finite_sorted_leaves_the_callers_columns_untouched() -> None:
+    import pandas as pd
+
+    from modelward.monitoring._columns import finite_sorted
+
+    rng = np.random.default_rng(5)
+    columns = [pd.Series(rng.integers(-50, 50, 1000)), pd.Series(rng.normal(size=1000)),
+               pd.Series(rng.normal(size=1000).astype(np.float32)), pd.Series(rng.random(1000) < 0.5),
+               pd.Series(np.where(rng.random(1000) < 0.1, np.nan, rng.normal(size=1000))),
+               pd.Series(rng.integers(0, 9, 1000).astype(np.uint8))]
+    for series in columns:
+        before = series.to_numpy().copy()
+        values, n_missing = finite_sorted(series)
+        raw = series.to_numpy(dtype=np.float64)
+        expected = np.sort(raw[np.isfinite(raw)])
+        assert np.array_equal(values, expected) and n_missing == int((~np.isfinite(raw)).sum())
+        assert np.array_equal(series.to_numpy(), before, equal_nan=True)

@@ -104,9 +104,18 @@ def mean_std(values: FloatArray) -> tuple[float, float]:
 def finite_sorted(series: pd.Series) -> tuple[FloatArray, int]:
     """Sorted finite float64 values of a numeric column, and how many values were missing or non-finite."""
     raw = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = np.isfinite(raw)
-    n_missing = int(raw.size - np.count_nonzero(finite))
-    values = raw[finite] if n_missing else raw.copy()
+    dtype = series.dtype
+    # A numpy int/uint/bool/float32 column was just converted into a new array we own: sort that one
+    # in place. A float64 column comes back as a view of the caller's data, which is never modified.
+    converted = isinstance(dtype, np.dtype) and dtype.kind in "iubf" and dtype != np.float64
+    finite = None if converted and dtype.kind in "iub" else np.isfinite(raw)  # integers are all finite
+    n_missing = 0 if finite is None else int(raw.size - np.count_nonzero(finite))
+    if finite is not None and n_missing:
+        values = raw[finite]
+    elif converted:
+        values = raw
+    else:
+        values = raw.copy()
     values.sort(kind="quicksort")
     return values, n_missing
 
