@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,6 @@ from modelward.monitoring._columns import (
     CategoricalSummary,
     ColumnKind,
     ColumnSummary,
-    CurrentColumn,
     NumericSummary,
     infer_kind,
     prepare_current,
@@ -30,7 +29,7 @@ from modelward.monitoring._columns import (
 from modelward.monitoring._decision import CORRECTIONS, adjust_p_values, dataset_decision
 from modelward.monitoring._summaries import distribution
 from modelward.monitoring.drift import REGISTRY, DriftTest, TestOutcome, get_test
-from modelward.monitoring.quality import check_quality
+from modelward.monitoring.quality import Finding, column_findings, frame_findings, sort_findings
 from modelward.monitoring.report import DriftReport, FeatureResult
 
 logger = logging.getLogger(__name__)
@@ -51,6 +50,15 @@ AUTO_METHODS: dict[ColumnKind, tuple[str, str]] = {
 #: 0.05 standard deviations for a pure shift; Jensen-Shannon distance, base 2, for the others).
 DEFAULT_MIN_EFFECT: dict[ColumnKind, float] = {"numeric": 0.05, "categorical": 0.05, "boolean": 0.05}
 _PARALLEL_MIN_VALUES = 500_000  # compare columns on threads once the current frame is this large
+
+
+class _Compared(NamedTuple):
+    """What comparing one column left behind (no window data: the prepared column is already freed)."""
+
+    unusable: str | None  # why the column could not be compared at all (missing, type changed)
+    n_current: int
+    outcome: TestOutcome | None
+    findings: list[Finding]
 
 
 _T = TypeVar("_T")
@@ -271,29 +279,33 @@ class Profile:
 
         dists: dict[str, dict[str, Any]] = {}
 
-        def run_one(name: str) -> tuple[CurrentColumn | str, TestOutcome | None]:
+        def run_one(name: str) -> _Compared:
+            # Everything that needs the prepared (sorted) window column happens here, on the worker
+            # threads, so each column's copy is freed as soon as it is done.
             if name not in current.columns:
-                return "column missing from the current data", None
+                return _Compared("column missing from the current data", 0, None, [])
             ref = self.columns[name]
-            prepared = prepare_current(current[name], ref)
+            series = current[name]
+            prepared = prepare_current(series, ref)
+            outcome = None
+            if not isinstance(prepared, str) and ref.n > 0 and prepared.n > 0:
+                outcome = plans[name][0].run(ref, prepared)
+                if distributions:
+                    dists[name] = distribution(ref, prepared)
+            found = column_findings(name, ref, series, prepared) if quality else []
             if isinstance(prepared, str):
-                return prepared, None
-            if ref.n == 0 or prepared.n == 0:
-                return prepared, None
-            outcome = plans[name][0].run(ref, prepared)
-            if distributions:  # here, so that the summaries are computed on the worker threads too
-                dists[name] = distribution(ref, prepared)
-            return prepared, outcome
+                return _Compared(prepared, 0, None, found)
+            return _Compared(None, prepared.n, outcome, found)
 
         names = list(self.columns)
         outputs = _map_columns(run_one, names, len(current) * len(names))
-        prepared_map: dict[str, CurrentColumn | str] = {}
-        results = self._decide(names, outputs, plans, prepared_map, alpha, correction, effects)
+        results = self._decide(names, outputs, plans, alpha, correction, effects)
         if distributions:
             results = [replace(r, distribution=dists[r.column]) if r.status == "ok" else r for r in results]
         drifted = {r.column: r.drifted for r in results if r.status == "ok"}
         dataset_drift, share, reason = dataset_decision(drifted, drift_share, important)
-        findings = check_quality(self, current, prepared=prepared_map) if quality else []
+        findings = (sort_findings(frame_findings(self, current) + [f for out in outputs for f in out.findings])
+                    if quality else [])
         settings = {"method": method if isinstance(method, str) else repr(method), "alpha": alpha,
                     "correction": correction, "min_effect": effects, "drift_share": drift_share,
                     "important_features": important}
@@ -318,27 +330,26 @@ class Profile:
     def _decide(
         self,
         names: list[str],
-        outputs: list[tuple[CurrentColumn | str, TestOutcome | None]],
+        outputs: list[_Compared],
         plans: dict[str, tuple[DriftTest, str, bool]],
-        prepared_map: dict[str, CurrentColumn | str],
         alpha: float,
         correction: str,
         effects: dict[ColumnKind, float],
     ) -> list[FeatureResult]:
-        p_names = [n for n, (_, out) in zip(names, outputs, strict=True)
-                   if out is not None and out.p_value is not None]
-        p_by_name = {n: out.p_value for n, (_, out) in zip(names, outputs, strict=True)
-                     if out is not None and out.p_value is not None}
+        p_names = [n for n, out in zip(names, outputs, strict=True)
+                   if out.outcome is not None and out.outcome.p_value is not None]
+        p_by_name = {n: out.outcome.p_value for n, out in zip(names, outputs, strict=True)
+                     if out.outcome is not None and out.outcome.p_value is not None}
         adjusted = dict(zip(p_names, adjust_p_values([float(p_by_name[n]) for n in p_names], correction),
                             strict=True))
         results: list[FeatureResult] = []
-        for name, (prepared, out) in zip(names, outputs, strict=True):
+        for name, compared in zip(names, outputs, strict=True):
             ref = self.columns[name]
             test, why, auto = plans[name]
-            prepared_map[name] = prepared
-            n_cur = 0 if isinstance(prepared, str) else prepared.n
+            n_cur = compared.n_current
+            out = compared.outcome
             if out is None:
-                reason = prepared if isinstance(prepared, str) else (
+                reason = compared.unusable if compared.unusable is not None else (
                     "no non-missing values in the reference" if ref.n == 0
                     else "no non-missing values in the current window")
                 results.append(FeatureResult(name, ref.kind, None, reason, auto, "skipped",

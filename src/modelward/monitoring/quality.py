@@ -174,6 +174,76 @@ def _categorical_findings(name: str, ref: CategoricalSummary, cur: CurrentCatego
     return out
 
 
+def frame_findings(profile: Profile, current: pd.DataFrame) -> list[Finding]:
+    """Schema findings of the whole frame: reference columns missing from ``current``, extra columns."""
+    findings: list[Finding] = []
+    columns: Mapping[str, ColumnSummary] = profile.columns
+    for name in columns:
+        if name not in current.columns:
+            findings.append(Finding("missing_column", name, "error",
+                                    f"Column {name!r} is in the reference but missing from the current data."))
+    for name in current.columns:
+        if str(name) not in columns and str(name) not in profile.ignored:
+            findings.append(Finding("extra_column", str(name), "warning",
+                                    f"Column {name!r} is in the current data but not in the reference.",
+                                    {"dtype": str(current[name].dtype)}))
+    return findings
+
+
+def column_findings(
+    name: str,
+    ref: ColumnSummary,
+    series: pd.Series,
+    col: CurrentColumn | str | None = None,
+    *,
+    missing_jump: float = 0.05,
+    range_share: float = 0.01,
+) -> list[Finding]:
+    """The findings of one column present on both sides (``col``: the column already prepared by
+    :func:`~modelward.monitoring._columns.prepare_current`, or ``None`` to prepare it here)."""
+    findings: list[Finding] = []
+    total = len(series)
+    n_missing = count_missing(series)
+    if total and n_missing == total:
+        findings.append(Finding("all_missing", name, "error",
+                                f"Column {name!r} is missing in all {total} current rows "
+                                f"(reference missing rate {ref.missing_rate:.1%})."))
+        return findings
+    if col is None:
+        col = prepare_current(series, ref)
+    family = dtype_family(series)
+    if not _families_compatible(ref.family, family):
+        # an error when the values can no longer be compared at all, else a warning
+        comparable = not isinstance(col, str)
+        findings.append(Finding(
+            "type_changed", name, "warning" if comparable else "error",
+            f"Column {name!r} changed type: reference {ref.dtype} ({ref.family}), current "
+            f"{series.dtype} ({family})"
+            + ("; values are still compared." if comparable else "; drift cannot be tested."),
+            {"reference_dtype": ref.dtype, "current_dtype": str(series.dtype), "comparable": comparable},
+        ))
+    if isinstance(col, str):
+        return findings
+    cur_missing = col.n_missing / (col.n + col.n_missing) if (col.n + col.n_missing) else 0.0
+    if cur_missing - ref.missing_rate >= missing_jump:
+        findings.append(Finding(
+            "missing_rate_jump", name, "warning",
+            f"Column {name!r}: missing rate rose from {ref.missing_rate:.1%} to {cur_missing:.1%}.",
+            {"reference_missing_rate": ref.missing_rate, "current_missing_rate": cur_missing},
+        ))
+    if isinstance(ref, NumericSummary) and isinstance(col, CurrentNumeric):
+        findings.extend(_numeric_findings(name, ref, col, range_share))
+    elif isinstance(ref, CategoricalSummary) and isinstance(col, CurrentCategorical):
+        findings.extend(_categorical_findings(name, ref, col))
+    return findings
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Errors first, otherwise in the order found (stable)."""
+    findings.sort(key=lambda f: 0 if f.severity == "error" else 1)
+    return findings
+
+
 def check_quality(
     profile: Profile,
     current: pd.DataFrame,
@@ -189,56 +259,13 @@ def check_quality(
         current: the current window.
         missing_jump: absolute rise in the missing share that is reported (default 0.05).
         range_share: share of values outside the reference range that is reported (default 0.01).
-        prepared: columns already prepared by :meth:`Profile.compare` (avoids sorting twice).
+        prepared: columns already prepared (avoids sorting twice).
     """
-    findings: list[Finding] = []
-    columns: Mapping[str, ColumnSummary] = profile.columns
-    for name in columns:
+    findings = frame_findings(profile, current)
+    for name, ref in profile.columns.items():
         if name not in current.columns:
-            findings.append(Finding("missing_column", name, "error",
-                                    f"Column {name!r} is in the reference but missing from the current data."))
-    for name in current.columns:
-        if str(name) not in columns and str(name) not in profile.ignored:
-            findings.append(Finding("extra_column", str(name), "warning",
-                                    f"Column {name!r} is in the current data but not in the reference.",
-                                    {"dtype": str(current[name].dtype)}))
-    for name, ref in columns.items():
-        if name not in current.columns:
-            continue
-        series = current[name]
-        total = len(series)
-        n_missing = count_missing(series)
-        if total and n_missing == total:
-            findings.append(Finding("all_missing", name, "error",
-                                    f"Column {name!r} is missing in all {total} current rows "
-                                    f"(reference missing rate {ref.missing_rate:.1%})."))
             continue
         col = prepared.get(name) if prepared is not None else None
-        if col is None:
-            col = prepare_current(series, ref)
-        family = dtype_family(series)
-        if not _families_compatible(ref.family, family):
-            # an error when the values can no longer be compared at all, else a warning
-            comparable = not isinstance(col, str)
-            findings.append(Finding(
-                "type_changed", name, "warning" if comparable else "error",
-                f"Column {name!r} changed type: reference {ref.dtype} ({ref.family}), current "
-                f"{series.dtype} ({family})"
-                + ("; values are still compared." if comparable else "; drift cannot be tested."),
-                {"reference_dtype": ref.dtype, "current_dtype": str(series.dtype), "comparable": comparable},
-            ))
-        if isinstance(col, str):
-            continue
-        cur_missing = col.n_missing / (col.n + col.n_missing) if (col.n + col.n_missing) else 0.0
-        if cur_missing - ref.missing_rate >= missing_jump:
-            findings.append(Finding(
-                "missing_rate_jump", name, "warning",
-                f"Column {name!r}: missing rate rose from {ref.missing_rate:.1%} to {cur_missing:.1%}.",
-                {"reference_missing_rate": ref.missing_rate, "current_missing_rate": cur_missing},
-            ))
-        if isinstance(ref, NumericSummary) and isinstance(col, CurrentNumeric):
-            findings.extend(_numeric_findings(name, ref, col, range_share))
-        elif isinstance(ref, CategoricalSummary) and isinstance(col, CurrentCategorical):
-            findings.extend(_categorical_findings(name, ref, col))
-    findings.sort(key=lambda f: 0 if f.severity == "error" else 1)
-    return findings
+        findings.extend(column_findings(name, ref, current[name], col, missing_jump=missing_jump,
+                                        range_share=range_share))
+    return sort_findings(findings)
