@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from modelward import Workspace
 from modelward.persistence import dumps
 from modelward.server import create_app
-from modelward.server.predictors import compile_forest, float_matrix
+from modelward.server.predictors import compile_fast, compile_forest, compile_linear, float_matrix
 
 from .conftest import AppClient
 
@@ -45,9 +45,26 @@ def test_forest_probabilities_are_bit_identical(cls: Any) -> None:
     assert np.array_equal(forest.classes_[got.argmax(axis=1)], forest.predict(new))
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_regression_predictions_and_probabilities_are_bit_identical(n_classes: int) -> None:
+    x, y = _data(400, 0)
+    y = np.where(y == "c", "b", y) if n_classes == 2 else y
+    model = LogisticRegression(max_iter=500).fit(x, y)
+    fast = compile_linear(model, NAMES, _example())
+    assert fast is not None
+    assert getattr(compile_fast(model, NAMES, _example()), "kind", None) == "linear"
+    for n in (1, 5, 300):
+        new, _ = _data(n, n)
+        preds, proba = fast.predict_columns(new.to_dict(orient="list"))
+        assert np.array_equal(proba, model.predict_proba(new))
+        assert np.array_equal(preds, model.predict(new))
+
+
 def test_forest_path_stands_aside() -> None:
     x, y = _data(200, 0)
     assert compile_forest(LogisticRegression().fit(x, y), NAMES, _example()) is None
+    assert compile_linear(RandomForestClassifier(n_estimators=3).fit(x, y), NAMES, _example()) is None
+    assert compile_linear(LogisticRegression().fit(x, y), NAMES[::-1], _example()) is None
     boosted = GradientBoostingClassifier(n_estimators=5).fit(x, y)
     assert compile_forest(boosted, NAMES, _example()) is None
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)

@@ -32,7 +32,7 @@ from modelward.predlog import PredictionLog, PredictionRecord, hash_routing_key,
 from modelward.registry import ModelVersion
 from modelward.server.batching import MicroBatcher
 from modelward.server.metrics import Metrics
-from modelward.server.predictors import ForestProba, compile_forest, float_matrix
+from modelward.server.predictors import FastProba, compile_fast, float_matrix
 from modelward.server.validation import Column, Validator
 from modelward.store.schema import events
 from modelward.workspace import Workspace
@@ -118,16 +118,16 @@ class ServedModel:
         names = self.validator.names
         # Every input a float column: the batch is one 2-D array (see predictors.float_matrix).
         self._floats = bool(names) and all(c.kind == "numeric" and not c.integer for c in self.validator.columns)
-        self._forest: ForestProba | None = None
+        self._fast: FastProba | None = None
         proba = getattr(estimator, "predict_proba", None)
         if version.task == "classification" and proba is not None and hasattr(estimator, "classes_"):
             self.classes = np.asarray(estimator.classes_)
             self.class_list = self.classes.tolist()
             self._argmax_is_predict = self._check_argmax()
             if self._floats:
-                self._forest = compile_forest(estimator, names, version.input_example)
-                if self._forest is not None:
-                    log.info("%s: forest probabilities without per-tree overhead (verified)", version.ref)
+                self._fast = compile_fast(estimator, names, version.input_example)
+                if self._fast is not None:
+                    log.info("%s: %s fast path (verified bit-identical)", version.ref, self._fast.kind)
         else:
             self._argmax_is_predict = False
         self.batcher: MicroBatcher[Job, Answer] = MicroBatcher(
@@ -140,9 +140,9 @@ class ServedModel:
 
     @property
     def fast_path(self) -> str | None:
-        """Which cheaper prediction path this model uses: ``forest``, ``float_matrix`` or None."""
-        if self._forest is not None:
-            return "forest"
+        """Which cheaper prediction path this model uses: ``forest``, ``linear``, ``float_matrix`` or None."""
+        if self._fast is not None:
+            return self._fast.kind
         return "float_matrix" if self._floats else None
 
     def request_metrics(self, arm: str) -> tuple[Any, Any]:
@@ -169,10 +169,10 @@ class ServedModel:
         return pd.DataFrame(data, columns=self.validator.names)
 
     def predict_columns(self, columns: dict[str, list[Any]]) -> tuple[list[Any], list[list[float]] | None]:
-        """Predictions (and probabilities) for validated columns: the forest fast path or :meth:`predict`."""
-        if self._forest is not None and self.classes is not None:
-            proba = self._forest(float_matrix(columns, self.validator.names, np.float32))
-            return self.classes[np.argmax(proba, axis=1)].tolist(), proba.tolist()  # = ForestClassifier.predict
+        """Predictions (and probabilities) for validated columns: a verified fast path or :meth:`predict`."""
+        if self._fast is not None:
+            preds, proba = self._fast.predict_columns(columns)
+            return preds.tolist(), proba.tolist()
         return self.predict(self.frame(columns))
 
     def predict(self, x: pd.DataFrame) -> tuple[list[Any], list[list[float]] | None]:
