@@ -17,23 +17,9 @@ from modelward import Workspace
 from modelward.demo import agrawal_frame
 from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
 from modelward.registry import ModelVersion
+from support.configs import LR_AND_FOREST_REGRESSOR
 
-CONFIG = """\
-models:
-  credit:
-    task: classification
-    target: approved
-    dataset: agrawal
-    entrypoint: modelward.demo:train_logistic_regression
-    params: {max_iter: 300}
-  price:
-    task: regression
-    target: salary
-    dataset: agrawal
-    features: [age, loan, hvalue, car]
-    entrypoint: modelward.demo:train_random_forest_regressor
-    params: {n_estimators: 5, max_depth: 4, random_state: 0}
-"""
+CONFIG = LR_AND_FOREST_REGRESSOR
 
 T0 = dt.datetime(2026, 3, 1, 0, 0, tzinfo=dt.UTC)
 

@@ -22,23 +22,9 @@ from modelward import Workspace
 from modelward.demo import agrawal_frame
 from modelward.registry import ModelVersion
 from modelward.server import create_app
+from support.configs import LR_AND_FOREST_REGRESSOR
 
-CONFIG = """\
-models:
-  credit:
-    task: classification
-    target: approved
-    dataset: agrawal
-    entrypoint: modelward.demo:train_logistic_regression
-    params: {max_iter: 300}
-  price:
-    task: regression
-    target: salary
-    dataset: agrawal
-    features: [age, loan, hvalue, car]
-    entrypoint: modelward.demo:train_random_forest_regressor
-    params: {n_estimators: 5, max_depth: 4, random_state: 0}
-"""
+CONFIG = LR_AND_FOREST_REGRESSOR
 
 TOKEN = "s3cret-admin-token"
 

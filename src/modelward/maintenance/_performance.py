@@ -24,7 +24,7 @@ __all__ = ["Performance", "PerformanceResult"]
 log = logging.getLogger(__name__)
 
 _MIN_LABELED = 1  # realized metrics need at least this many labeled rows
-_MAX_BOOTSTRAP = 1000  # realized_metrics' default
+_MAX_BOOTSTRAP = 1000  # resamples on small windows; large ones get fewer (monitor.resample_budget)
 _MAX_SIMULATIONS = 500  # CBPE's default
 _MIN_RESAMPLES = 50
 
