@@ -1,13 +1,12 @@
 """Performance of one window: realized metrics on its labeled rows, label-free estimates on all rows.
 
 Uses :mod:`modelward.monitoring.performance` (``realized_metrics``, ``CBPE`` for classifiers, ``DLE``
-for regression, ``detect_concept_drift``), imported on first use. Fitted estimators are cached per
+for regression, ``detect_concept_drift``). Fitted estimators are cached per
 reference, so a monitor loop calibrates once per model version.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,13 @@ import pandas as pd
 
 from modelward.errors import ModelwardError
 from modelward.maintenance._reference import Reference, class_index
+from modelward.monitoring.performance import (
+    CBPE,
+    CBPE_METRICS,
+    DLE,
+    detect_concept_drift,
+    realized_metrics,
+)
 
 __all__ = ["Performance", "PerformanceResult"]
 
@@ -38,22 +44,6 @@ def resamples(rows: int, most: int, budget: int) -> int:
     (1000, 200, 50)
     """
     return int(max(_MIN_RESAMPLES, min(most, budget // max(rows, 1))))
-
-
-def _module(name: str) -> Any:
-    return importlib.import_module(f"modelward.monitoring.performance{name}")
-
-
-def _find(attr: str, *submodules: str) -> Any:
-    """``attr`` from the performance package, or from the submodule that defines it."""
-    for sub in ("", *submodules):
-        try:
-            found = getattr(_module(sub), attr, None)
-        except ImportError:
-            continue
-        if found is not None:
-            return found
-    raise ModelwardError(f"modelward.monitoring.performance has no {attr}; the installation is incomplete.")
 
 
 @dataclass
@@ -105,7 +95,6 @@ class Performance:
         ref = self.reference
         if len(labels) < _MIN_LABELED:
             return
-        realized_metrics = _find("realized_metrics", ".realized")
         if ref.task == "classification" and ref.classes is not None:
             y_true, ok_true = self._as_classes(labels)
             y_pred, ok_pred = self._as_classes(prediction)
@@ -144,15 +133,11 @@ class Performance:
                                 f"{len(errors)} labeled rows (monitor.concept_drift_rows)")
             errors = errors[-self.concept_drift_rows:]
         try:
-            detect = _find("detect_concept_drift", ".concept")
-        except ModelwardError:
-            return
-        try:
-            found = detect(errors)
+            found = detect_concept_drift(errors)
         except ModelwardError as exc:
             result.notes.append(f"concept-drift detectors skipped: {exc.message}")
             return
-        result.concept_drift = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in found]
+        result.concept_drift = [r.to_dict() for r in found]
 
     # -- estimated ---------------------------------------------------------------------------
 
@@ -165,10 +150,10 @@ class Performance:
                 if ref.proba is None or ref.classes is None:
                     self._estimator_error = "the model gives no probabilities, so CBPE cannot estimate"
                     return None
-                cbpe = _find("CBPE", ".cbpe")(confidence=self.confidence)
+                cbpe = CBPE(metrics=CBPE_METRICS, confidence=self.confidence)
                 self._estimator = cbpe.fit(ref.y, ref.proba, self._classes(), y_pred=ref.y_pred)
             else:
-                dle = _find("DLE", ".dle")(confidence=self.confidence)
+                dle = DLE(confidence=self.confidence)
                 self._estimator = dle.fit(ref.eval_features, ref.y, ref.y_pred)
         except ModelwardError as exc:
             self._estimator_error = f"label-free estimation unavailable: {exc.message}"
