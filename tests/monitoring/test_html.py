@@ -3,7 +3,6 @@ that depends on the columns, not the rows."""
 
 from __future__ import annotations
 
-import doctest
 import re
 import shutil
 import subprocess
@@ -133,14 +132,6 @@ def test_chromium_renders_the_page(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Features (drifted first)" in done.stdout and done.stdout.count("<svg") >= 5
 
-
-def test_docstring_examples_run() -> None:
-    import modelward.monitoring.html as html_module
-    import modelward.monitoring.monitoring_report as report_module
-
-    for module in (html_module, report_module):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.attempted > 0 and result.failed == 0
 
 
 def test_skipped_features_and_quality_errors_are_shown_last_and_explained() -> None:

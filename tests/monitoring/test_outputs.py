@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
@@ -96,10 +95,3 @@ def test_bad_inputs_are_clear_errors() -> None:
         prediction_drift([1.0], [], task="regression")
     with pytest.raises(DataError, match="lack column"):
         prediction_drift(pd.DataFrame({"a": [0.1]}), pd.DataFrame({"b": [0.1]}), task="probabilities")
-
-
-def test_docstring_examples_run() -> None:
-    import modelward.monitoring.outputs as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
