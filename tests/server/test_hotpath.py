@@ -22,7 +22,9 @@ def small_limit_client(tmp_path_factory: pytest.TempPathFactory, trained: dict[s
         yield client
 
 
-def _call(client: AppClient, path: str, chunks: list[bytes], *, disconnect: bool = False) -> list[dict[str, Any]]:
+def _call(
+    client: AppClient, path: str, chunks: list[bytes], *, disconnect: bool = False, root_path: str = ""
+) -> list[dict[str, Any]]:
     """Send ``chunks`` as one streamed body (no content-length); return what the app sent."""
     messages: list[dict[str, Any]] = [
         {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)
@@ -39,7 +41,8 @@ def _call(client: AppClient, path: str, chunks: list[bytes], *, disconnect: bool
 
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "path": root_path + path, "raw_path": (root_path + path).encode(), "root_path": root_path,
+        "query_string": b"",
         "headers": [(b"content-type", b"application/json")], "client": ("127.0.0.1", 1), "server": ("t", 80),
     }
     client.run(client.app(scope, receive, send))
@@ -75,3 +78,19 @@ def test_other_paths_and_methods_go_to_fastapi(small_limit_client: AppClient) ->
     assert nested.status_code == 404 and nested.json()["error"]["code"] == "not_found"
     unknown = small_limit_client.post("/v1/models/nope/predict", json={"instances": [{}]})
     assert unknown.status_code == 404 and "nope" in unknown.json()["error"]["message"]
+
+
+def test_under_a_root_path_fastapi_routes_answer_the_same_way(small_limit_client: AppClient) -> None:
+    # Behind a proxy prefix the hot path steps aside and FastAPI's predict route answers.
+    body = json.dumps({"dataframe_records": rows(2)}).encode()
+    sent = _call(small_limit_client, "/v1/models/credit/predict", [body[:7], body[7:]], root_path="/api")
+    assert sent[0]["status"] == 200
+    answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    assert len(answer["predictions"]) == 2 and answer["model"] == "credit"
+    too_big = _call(small_limit_client, "/v1/models/credit/predict", [b'{"instances": [' + b" " * 3000] * 2,
+                    root_path="/api")
+    assert too_big[0]["status"] == 413
+    error = json.loads(b"".join(m.get("body", b"") for m in too_big[1:]))["error"]
+    assert error["details"]["reason"] == "body_too_large"
+    assert _call(small_limit_client, "/v1/models/credit/predict", [], disconnect=True, root_path="/api")[0][
+        "status"] == 499

@@ -30,12 +30,13 @@ from modelward.errors import ModelwardError, StoreError
 from modelward.predlog import FeedbackItem, PredictionLog
 from modelward.server.admin import admin_router
 from modelward.server.hotpath import (
+    ClientGoneError,
     PredictPath,
     ServerState,
     answer_predict,
     arm_of,
     default_model,
-    too_large,
+    read_request,
 )
 from modelward.server.metrics import CONTENT_TYPE_LATEST, Metrics
 from modelward.server.models import ServedModel
@@ -49,7 +50,6 @@ from modelward.server.schemas import (
     PredictResponse,
     ServedEntry,
 )
-from modelward.server.validation import InputError
 from modelward.workspace import Workspace
 
 __all__ = ["create_app"]
@@ -256,18 +256,11 @@ async def _predict(
     state: ServerState, served: ServedModel, request: Request, received: float, arm: str
 ) -> Response:
     """The FastAPI route's way to :func:`answer_predict` (normally :class:`PredictPath` answers first)."""
-    limit = state.settings.max_body_bytes
     try:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large(int(declared), limit)
-        raw = await request.body()
-        if len(raw) > limit:
-            raise too_large(len(raw), limit)
-    except InputError as exc:
-        state.metrics.input_errors.labels(served.name, exc.reason).inc()
-        raise
-    body = await answer_predict(state, served, raw, request.headers.get("x-routing-key"), received, arm)
+        raw, routing = await read_request(state, served, request.scope, request.receive)
+    except ClientGoneError:
+        return Response(status_code=499)  # nobody is listening; nothing was predicted or logged
+    body = await answer_predict(state, served, raw, routing, received, arm)
     return Response(body, media_type=_JSON)
 
 

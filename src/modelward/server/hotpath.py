@@ -30,7 +30,16 @@ from modelward.server.models import DEFAULT_ALIAS, Job, ModelCache, ServedModel
 from modelward.server.validation import InputError, parse_body
 from modelward.workspace import Workspace
 
-__all__ = ["PredictPath", "ServerState", "answer_predict", "arm_of", "default_model", "error_body"]
+__all__ = [
+    "ClientGoneError",
+    "PredictPath",
+    "ServerState",
+    "answer_predict",
+    "arm_of",
+    "default_model",
+    "error_body",
+    "read_request",
+]
 
 log = logging.getLogger(__name__)
 
@@ -191,22 +200,31 @@ class PredictPath:
         state = self.state
         name = default_model(state) if model is None else model
         served = await state.cache.get(name)
-        declared: int | None = None
-        routing: str | None = None
-        for key, value in scope["headers"]:
-            if key == b"content-length" and value.isdigit():
-                declared = int(value)
-            elif key == b"x-routing-key":
-                routing = value.decode("latin-1")
-        limit = state.settings.max_body_bytes
-        try:
-            if declared is not None and declared > limit:
-                raise too_large(declared, limit)
-            raw = await _read_body(receive, limit)
-        except InputError as exc:
-            state.metrics.input_errors.labels(served.name, exc.reason).inc()
-            raise
-        return await answer_predict(state, served, raw, routing or None, received, arm_of(name))
+        raw, routing = await read_request(state, served, scope, receive)
+        return await answer_predict(state, served, raw, routing, received, arm_of(name))
+
+
+async def read_request(
+    state: ServerState, served: ServedModel, scope: Scope, receive: Receive
+) -> tuple[bytes, str | None]:
+    """The body of a predict request, at most ``serve.max_body_bytes`` (a larger one is refused and
+    counted as an input error), and its ``X-Routing-Key`` header."""
+    declared: int | None = None
+    routing: str | None = None
+    for key, value in scope["headers"]:
+        if key == b"content-length" and value.isdigit():
+            declared = int(value)
+        elif key == b"x-routing-key":
+            routing = value.decode("latin-1")
+    limit = state.settings.max_body_bytes
+    try:
+        if declared is not None and declared > limit:
+            raise too_large(declared, limit)
+        raw = await _read_body(receive, limit)
+    except InputError as exc:
+        state.metrics.input_errors.labels(served.name, exc.reason).inc()
+        raise
+    return raw, routing or None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
