@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
@@ -36,6 +35,7 @@ from modelward.server.hotpath import (
     answer_predict,
     arm_of,
     default_model,
+    error_body,
     read_request,
 )
 from modelward.server.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -272,24 +272,20 @@ def _ping(ws: Workspace) -> None:
 # -- errors and OpenAPI -------------------------------------------------------------------------
 
 
-def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details or {}}},
-        status_code=status,
-        headers=headers,
-    )
+    return Response(error_body(code, message, details), status_code=status, headers=headers, media_type=_JSON)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ModelwardError)
-    async def _modelward(_request: Request, exc: ModelwardError) -> JSONResponse:
+    async def _modelward(_request: Request, exc: ModelwardError) -> Response:
         if exc.status_code >= 500:
             log.warning("%s: %s", exc.code, exc.message)
         return _error(exc.status_code, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {
                 "loc": ".".join(str(p) for p in e.get("loc", ())),
@@ -307,7 +303,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = str(exc.detail)
         if exc.status_code in (404, 405):
@@ -315,7 +311,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, code, message)
 
     @app.exception_handler(Exception)
-    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+    async def _internal(_request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
         return _error(500, "internal_error", f"Internal error ({type(exc).__name__}); see the server log.")
 

@@ -65,7 +65,9 @@ class ClientGoneError(Exception):
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> bytes:
-    return orjson.dumps({"error": {"code": code, "message": message, "details": details or {}}})
+    """The one JSON error shape of every endpoint: ``{"error": {"code", "message", "details"}}``."""
+    payload = {"error": {"code": code, "message": message, "details": details or {}}}
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
 def too_large(size: int, limit: int) -> InputError:
