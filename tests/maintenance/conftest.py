@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,45 +15,19 @@ import pytest
 from modelward import Workspace
 from modelward.demo import agrawal_frame
 from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
-from modelward.registry import ModelVersion
-from support.configs import LR_AND_FOREST_REGRESSOR
+from support.configs import LR_AND_FOREST_REGRESSOR, TrainedModel, register, train_demo_models
 
 CONFIG = LR_AND_FOREST_REGRESSOR
 
 T0 = dt.datetime(2026, 3, 1, 0, 0, tzinfo=dt.UTC)
 
 
-@dataclass(frozen=True)
-class Trained:
-    blob: bytes
-    dataset_blob: bytes
-    version: ModelVersion
-    estimator: Any
+Trained = TrainedModel
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trained]:
-    root = tmp_path_factory.mktemp("training")
-    agrawal_frame(2000, seed=7).to_csv(root / "agrawal.csv", index=False)
-    with Workspace.init(root, config=CONFIG) as ws:
-        ws.datasets.add(root / "agrawal.csv", "agrawal")
-        out = {}
-        for name in ("credit", "price"):
-            mv = ws.train(name)
-            out[name] = Trained(ws.artifacts.get(mv.artifact), ws.artifacts.get(mv.lineage["dataset"]["artifact"]),
-                                mv, ws.load_model(mv))
-        return out
-
-
-def register(ws: Workspace, trained: Trained) -> ModelVersion:
-    """Register the trained bytes as the next version (its training snapshot copied along)."""
-    mv = trained.version
-    ws.artifacts.put(trained.dataset_blob)
-    return ws.registry.register(
-        mv.name, task=mv.task, artifact=ws.artifacts.put(trained.blob), serializer=mv.serializer,
-        flavor=mv.flavor, trusted_types=mv.trusted_types, signature=mv.signature,
-        input_example=mv.input_example, params=mv.params, metrics=mv.metrics, lineage=mv.lineage,
-    )
+    return train_demo_models(tmp_path_factory.mktemp("training"), rows=2000)
 
 
 @pytest.fixture

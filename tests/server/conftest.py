@@ -10,7 +10,6 @@ import asyncio
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,53 +19,20 @@ from fastapi import FastAPI
 
 from modelward import Workspace
 from modelward.demo import agrawal_frame
-from modelward.registry import ModelVersion
 from modelward.server import create_app
-from support.configs import LR_AND_FOREST_REGRESSOR
+from support.configs import LR_AND_FOREST_REGRESSOR, TrainedModel, register, train_demo_models
 
 CONFIG = LR_AND_FOREST_REGRESSOR
 
 TOKEN = "s3cret-admin-token"
 
 
-@dataclass(frozen=True)
-class Trained:
-    blob: bytes
-    version: ModelVersion
-    estimator: Any
+Trained = TrainedModel
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trained]:
-    root = tmp_path_factory.mktemp("training")
-    agrawal_frame(1200, seed=7).to_csv(root / "agrawal.csv", index=False)
-    with Workspace.init(root, config=CONFIG) as ws:
-        ws.datasets.add(root / "agrawal.csv", "agrawal")
-        out = {}
-        for name in ("credit", "price"):
-            mv = ws.train(name)
-            out[name] = Trained(ws.artifacts.get(mv.artifact), mv, ws.load_model(mv))
-        return out
-
-
-def register(ws: Workspace, trained: Trained, *, promote: bool = True) -> ModelVersion:
-    mv = trained.version
-    new = ws.registry.register(
-        mv.name,
-        task=mv.task,
-        artifact=ws.artifacts.put(trained.blob),
-        serializer=mv.serializer,
-        flavor=mv.flavor,
-        trusted_types=mv.trusted_types,
-        signature=mv.signature,
-        input_example=mv.input_example,
-        params=mv.params,
-        metrics=mv.metrics,
-        lineage=mv.lineage,
-    )
-    if promote:
-        ws.registry.promote(new.name, new.version, reason="test setup")
-    return new
+    return train_demo_models(tmp_path_factory.mktemp("training"), rows=1200)
 
 
 def make_workspace(root: Path, database_url: str, trained: dict[str, Trained], settings: str = "") -> Path:
@@ -75,7 +41,7 @@ def make_workspace(root: Path, database_url: str, trained: dict[str, Trained], s
     config = f"admin_token: {TOKEN}\n{settings}{CONFIG}"
     with Workspace.init(root, config=config, database_url=database_url) as ws:
         for t in trained.values():
-            register(ws, t)
+            register(ws, t, promote=True)
     return root
 
 
