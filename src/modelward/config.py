@@ -92,6 +92,9 @@ class ServeSettings(BaseModel):
         10 * 1024 * 1024, ge=1, description="Largest accepted request body; larger bodies get 413."
     )
     max_rows: int = Field(10_000, ge=1, description="Most rows accepted in one predict request.")
+    max_feedback_items: int = Field(
+        10_000, ge=1, description="Most labels accepted in one feedback request; more get 413."
+    )
     unexpected_columns: Literal["reject", "drop"] = Field(
         "reject", description="What to do with input columns the model's signature does not have."
     )

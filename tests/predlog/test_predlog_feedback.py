@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from predlog_helpers import make_record
 
-from modelward.errors import ConflictError, NotFoundError
+from modelward.errors import ConflictError, DataError, NotFoundError
 from modelward.predlog import FeedbackItem, FeedbackResult, PredictionLog, read_predictions
 from modelward.store import Store
 
@@ -45,13 +45,102 @@ def test_feedback_is_idempotent_and_conflicts_need_overwrite(plog: PredictionLog
 def test_unknown_ids_are_404_and_nothing_is_recorded(plog: PredictionLog) -> None:
     known = make_record()
     plog.submit([known]).result(timeout=10)
-    with pytest.raises(
-        NotFoundError, match=r"No logged prediction with id 'nope-1', 'nope-2'\. Feedback must name"
-    ) as err:
+    with pytest.raises(NotFoundError) as err:
         plog.add_feedback([FeedbackItem(known.id, 1), FeedbackItem("nope-2", 1), FeedbackItem("nope-1", 0)])
+    assert err.value.message == (
+        "2 of 3 prediction ids were never logged: 'nope-1', 'nope-2'. Feedback must name an id from the "
+        "prediction_ids of a predict response; nothing was recorded."
+    )
     assert err.value.status_code == 404
-    assert err.value.details == {"prediction_ids": ["nope-1", "nope-2"]}
+    assert err.value.details == {"prediction_ids": ["nope-1", "nope-2"], "missing": 2}
     assert plog.add_feedback([FeedbackItem(known.id, 1)]) == [FeedbackResult(known.id, "recorded")]
+
+
+def test_a_404_names_at_most_20_unknown_ids_and_counts_them(plog: PredictionLog) -> None:
+    known = make_record()
+    plog.submit([known]).result(timeout=10)
+    ghosts = [f"ghost-{i:05d}" for i in range(2500)]  # more ids than one statement takes (chunked)
+    with pytest.raises(NotFoundError) as err:
+        plog.add_feedback([FeedbackItem(known.id, 1), *(FeedbackItem(g, 1) for g in ghosts)])
+    assert err.value.message.startswith("2500 of 2501 prediction ids were never logged: 'ghost-00000', ")
+    assert "'ghost-00019' and 2480 more. Feedback must name" in err.value.message
+    assert err.value.details == {"prediction_ids": ghosts[:20], "missing": 2500}
+    assert len(err.value.message) < 600
+
+
+def test_many_labels_in_one_call_are_chunked(plog: PredictionLog) -> None:
+    records = [make_record(i=i) for i in range(2300)]
+    plog.submit(records).result(timeout=30)
+    results = plog.add_feedback([FeedbackItem(r.id, i % 2) for i, r in enumerate(records)])
+    assert [r.status for r in results] == ["recorded"] * 2300
+    again = plog.add_feedback([FeedbackItem(r.id, i % 2) for i, r in enumerate(records)])
+    assert {r.status for r in again} == {"unchanged"}
+    assert PredictionLog.read(plog.store, "m")["label"].tolist() == [i % 2 for i in range(2300)]
+
+
+def test_null_and_nan_labels_are_refused_and_block_nothing(plog: PredictionLog) -> None:
+    a = make_record()
+    plog.submit([a]).result(timeout=10)
+    for bad, shown in ((None, "null"), (float("nan"), "null"), (np.float64("nan"), "null")):
+        with pytest.raises(DataError) as err:
+            plog.add_feedback([FeedbackItem(a.id, bad)])
+        assert err.value.message == (
+            f"Label of prediction '{a.id}' is {shown}; send the true label (a class of the model, or a "
+            "number for a regressor)."
+        )
+        assert err.value.status_code == 422
+    assert plog.add_feedback([FeedbackItem(a.id, 1)]) == [FeedbackResult(a.id, "recorded")]
+
+
+SPECS = {
+    ("m", 1): {"task": "classification", "classes": [0, 1]},
+    ("b", 1): {"task": "classification", "classes": [False, True]},
+    ("s", 1): {"task": "classification", "classes": ["no", "yes"]},
+    ("r", 1): {"task": "regression"},
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "label", "stored"),
+    [("m", 1, 1), ("m", 1.0, 1), ("m", 0.0, 0), ("b", True, True), ("s", "yes", "yes"), ("r", 3, 3), ("r", -2.5, -2.5)],
+)
+def test_labels_that_are_classes_of_the_model_are_stored_as_the_class(
+    plog: PredictionLog, model: str, label: object, stored: object
+) -> None:
+    record = make_record(model)
+    plog.submit([record]).result(timeout=10)
+    results = plog.add_feedback([FeedbackItem(record.id, label)], outputs=lambda m, v: SPECS[(m, v)])
+    assert results == [FeedbackResult(record.id, "recorded")]
+    frame = PredictionLog.read(plog.store, model)
+    assert frame["label"].tolist() == [stored] and type(frame["label"].iloc[0]) is type(stored)
+
+
+@pytest.mark.parametrize(
+    ("model", "label", "message"),
+    [
+        ("m", "yes", "Label 'yes' of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
+        ("m", 7, "Label 7 of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
+        ("m", True, "Label True of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
+        ("m", "1", "Label '1' of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
+        ("m", 0.5, "Label 0.5 of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
+        ("b", 1, "Label 1 of prediction '{id}' is not a class of b@1 (classes: False, True). Send one of the classes."),
+        ("s", 1, "Label 1 of prediction '{id}' is not a class of s@1 (classes: 'no', 'yes'). Send one of the classes."),
+        ("r", "3", "Label '3' of prediction '{id}' is not a number; r@1 is a regressor: send a finite number."),
+        ("r", True, "Label True of prediction '{id}' is not a number; r@1 is a regressor: send a finite number."),
+    ],
+)
+def test_labels_the_model_cannot_have_are_refused(plog: PredictionLog, model: str, label: object, message: str) -> None:
+    record, other = make_record(model), make_record(model)
+    plog.submit([record, other]).result(timeout=10)
+    with pytest.raises(DataError) as err:
+        good = 1 if model != "s" else "no"
+        plog.add_feedback(
+            [FeedbackItem(other.id, good if model != "b" else True), FeedbackItem(record.id, label)],
+            outputs=lambda m, v: SPECS[(m, v)],
+        )
+    assert err.value.message == message.format(id=record.id)
+    assert err.value.status_code == 422
+    assert PredictionLog.read(plog.store, model)["label"].isna().all()  # all or nothing
 
 
 def test_a_conflict_in_a_list_records_nothing(plog: PredictionLog) -> None:
@@ -103,3 +192,22 @@ def test_read_filters_by_model_and_time_and_keeps_the_latest(plog: PredictionLog
 
     empty = read_predictions(store, "nobody")
     assert empty.empty and list(empty.columns) == list(frame.columns)
+
+
+def test_a_query_the_database_refuses_is_not_an_outage() -> None:
+    import sqlite3
+
+    import psycopg
+    import sqlalchemy as sa
+
+    from modelward.predlog._log import is_unavailable
+
+    def op(orig: Exception) -> sa.exc.OperationalError:
+        return sa.exc.OperationalError("SELECT 1", None, orig)
+
+    assert not is_unavailable(op(sqlite3.OperationalError("too many SQL variables")))
+    assert not is_unavailable(op(sqlite3.OperationalError("no such table: feedback")))
+    assert is_unavailable(op(sqlite3.OperationalError("unable to open database file")))
+    assert is_unavailable(op(sqlite3.OperationalError("database is locked")))
+    assert is_unavailable(op(psycopg.OperationalError("connection refused")))
+    assert not is_unavailable(sa.exc.IntegrityError("INSERT", None, sqlite3.IntegrityError("UNIQUE")))

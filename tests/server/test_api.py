@@ -240,7 +240,7 @@ def test_body_limits_and_malformed_json(sqlite_client: AppClient) -> None:
     assert big.status_code == 413
     assert big.json()["error"]["message"] == (
         "The request body is 30017 bytes or more; at most 20000 are accepted (serve.max_body_bytes). "
-        "Send fewer rows per request."
+        "Send a smaller body (fewer rows or items per request)."
     )
     bad = sqlite_client.post("/v1/models/credit/predict", content=b'{"instances": [')
     assert bad.status_code == 400 and bad.json()["error"]["message"].startswith(

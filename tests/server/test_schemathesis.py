@@ -1,4 +1,10 @@
-"""schemathesis fuzzes the served OpenAPI schema: no request may cause a 5xx (bounded run)."""
+"""schemathesis fuzzes the served OpenAPI schema: no request may cause a 5xx (bounded run).
+
+Every operation is exercised, feedback and admin included. The served schema has a typed path
+per served model (``/v1/models/credit/predict`` names credit's columns), so schemathesis sends
+real columns with numbers drawn across the whole float and integer range; the run must show
+some of them refused as ``out_of_range`` (proof that extremes were drawn) and none answered 5xx.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from .conftest import TOKEN, Trained, make_workspace
-from .process import ServerProcess
+from .process import ServerProcess, metric
 
 
 def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, Trained]) -> None:
@@ -17,6 +25,8 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
     assert st, "schemathesis is a test dependency: pip install -e '.[dev]'"
     url = f"sqlite:///{tmp_path / 'mw.db'}"
     root = make_workspace(tmp_path / "ws", url, trained)
+    # Path parameters name real models, so requests reach validation instead of a 404.
+    (tmp_path / "schemathesis.toml").write_text('[parameters]\n"path.model" = "credit"\n"path.name" = "credit"\n')
     server = ServerProcess(root, url)
     try:
         server.wait_ready()
@@ -47,6 +57,10 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
             timeout=240,
             cwd=tmp_path,
         )
+        with httpx.Client(base_url=server.base_url) as http:
+            refused = metric(http, 'modelward_input_errors_total{model="credit",reason="out_of_range"}')
+            predicted = metric(http, 'modelward_predictions_total{arm="champion",model="credit",version="1"}')
+            feedback = http.get("/metrics").text
     finally:
         out = server.stop()
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
@@ -54,4 +68,7 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
     assert counts, done.stdout[-3000:]
     generated, passed = int(counts[1]), int(counts[2])
     assert generated == passed >= 200, done.stdout[-3000:]  # a real run, every case without a 5xx
+    assert "Selected: 11/11" in done.stdout and "Tested: 11" in done.stdout, done.stdout[-3000:]
+    assert refused > 0 and predicted > 0, (refused, predicted)  # extremes drawn and refused; valid rows served
+    assert 'modelward_feedback_total{status="not_found"}' in feedback
     assert "Traceback" not in out, out[-4000:]

@@ -56,7 +56,7 @@ def test_valid_rows_pass_unchanged() -> None:
             {"seen": "yesterday"},
             "Column 'seen' expected an ISO-8601 date-time string, got 'yesterday' in row 1 of 2.",
         ),
-        ({"count": 2**63}, "Column 'count' expected an integer, got 9223372036854775808 in row 1 of 2."),
+        ({"count": 2.5}, "Column 'count' expected an integer, got 2.5 in row 1 of 2."),
         ({"amount": [1]}, "Column 'amount' expected a number, got a JSON array in row 1 of 2."),
         ({"city": True}, "Column 'city' expected a category (string), got True in row 1 of 2."),
         ({"note": 5}, "Column 'note' expected a string, got 5 in row 1 of 2."),
@@ -68,6 +68,43 @@ def test_wrong_types_are_never_coerced(change: dict[str, Any], message: str) -> 
     assert info.value.reason == "wrong_type"
     assert info.value.message.startswith(message), info.value.message
     assert info.value.details["row"] == 1
+
+
+F32 = "a finite number within float32 range (±3.40282e+38)"
+I64 = "a 64-bit integer (between -2**63 and 2**63-1)"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"amount": -1e300}, f"Column 'amount' has -1e+300 in row 1 of 2, outside the range a model can take: send {F32}."),
+        ({"amount": 3.5e38}, f"Column 'amount' has 3.5e+38 in row 1 of 2, outside the range a model can take: send {F32}."),
+        ({"amount": float("nan")}, f"Column 'amount' has nan in row 1 of 2, outside the range a model can take: send {F32}."),
+        ({"amount": 2**64 - 1}, f"Column 'amount' has 18446744073709551615 in row 1 of 2, outside the range a model can take: send {I64}."),
+        ({"count": 2**63}, f"Column 'count' has 9223372036854775808 in row 1 of 2, outside the range a model can take: send {I64}."),
+        ({"count": 1.2345678901234568e29}, f"Column 'count' has 1.2345678901234568e+29 in row 1 of 2, outside the range a model can take: send {I64}."),
+        ({"city": -(2**63) - 1}, f"Column 'city' has -9223372036854775809 in row 1 of 2, outside the range a model can take: send {I64}."),
+    ],
+)
+def test_numbers_no_model_can_take_are_out_of_range(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError) as info:
+        check({**GOOD, **change})
+    assert info.value.reason == "out_of_range" and info.value.status_code == 422
+    assert info.value.message == message
+    assert info.value.details["row"] == 1 and info.value.details["column"] == next(iter(change))
+
+
+def test_the_float_fast_path_checks_the_range() -> None:
+    # all-float and all-int columns are checked in bulk; the bulk check must refuse as the row loop does
+    for values, bad_row in (([1.0, -1e300, 2.0], 1), ([1, 2**63], 1), ([3.4028234663852886e38, -3.4e38], None)):
+        parsed = parse_body({"inputs": {"x": values}}, max_rows=10)
+        validator = Validator({"inputs": [{"name": "x", "type": "numeric", "dtype": "float64"}]})
+        if bad_row is None:
+            assert validator.validate(parsed) == {"x": values}
+            continue
+        with pytest.raises(InputError) as info:
+            validator.validate(parsed)
+        assert info.value.reason == "out_of_range" and info.value.details["row"] == bad_row
 
 
 def test_unknown_categories_and_extra_columns_follow_the_settings() -> None:

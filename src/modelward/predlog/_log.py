@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelward.errors import DataError, ModelwardError
-from modelward.predlog._feedback import record_feedback
+from modelward.predlog._feedback import OutputSpec, record_feedback
 from modelward.predlog._read import read_predictions
 from modelward.predlog._records import (
     FeedbackItem,
@@ -41,11 +41,36 @@ _PROBE_MIN_S = 0.1  # first retry of an unreachable database; doubles up to the 
 _PROBE_MAX_S = 2.0
 
 
+# SQLite reports what a query got wrong (too many variables, no such table, a syntax error) as
+# an OperationalError, like an outage; only these mean the database cannot be used right now.
+_SQLITE_OUTAGES = (
+    "unable to open",
+    "disk i/o error",
+    "database is locked",
+    "database or disk is full",
+    "readonly database",
+    "database disk image is malformed",
+    "file is not a database",
+    "deleted or replaced",
+)
+
+
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether a database error means "cannot reach/use the database now" (so: spool and retry)."""
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
+    """Whether a database error means "cannot reach/use the database now" (so: spool and retry).
+
+    A query the database refused for what it says (a bug, or input it cannot take) is not an
+    outage, and is never reported as one.
+    """
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, sa.exc.InterfaceError | sa.exc.TimeoutError):
+        return True
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    if type(getattr(exc, "orig", None)).__module__.startswith("sqlite3"):
+        message = str(exc.orig).lower()
+        return any(marker in message for marker in _SQLITE_OUTAGES)
+    return True
 
 
 @dataclass(slots=True)
@@ -152,10 +177,13 @@ class PredictionLog:
             future.set_result(None)
         return future
 
-    def add_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
-        """Record labels, all or nothing. See :func:`modelward.predlog._feedback.record_feedback`."""
+    def add_feedback(
+        self, items: Sequence[FeedbackItem], *, outputs: OutputSpec | None = None
+    ) -> list[FeedbackResult]:
+        """Record labels, all or nothing; with ``outputs``, each checked against the model that made
+        the prediction. See :func:`modelward.predlog._feedback.record_feedback`."""
         try:
-            return record_feedback(self.store, items, land=self._land)
+            return record_feedback(self.store, items, land=self._land, outputs=outputs)
         except LogUnavailableError:
             raise
         except sa.exc.SQLAlchemyError as exc:

@@ -1,6 +1,7 @@
 """Admin endpoints: promote and roll back aliases, behind a bearer token.
 
-The token is ``settings.admin_token``; it is compared in constant time. No
+Bodies are JSON whatever the content type (``curl -d`` sends a form type), at most
+``serve.max_body_bytes``. The token is ``settings.admin_token``; it is compared in constant time. No
 ``Authorization`` header is 401, a wrong token (or admin disabled: no token configured) is
 403. Changes go through the registry, so they are recorded as events exactly like the CLI's,
 with the actor ``api:NAME``; the server reloads at once instead of waiting for its poll.
@@ -11,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
 from modelward.errors import ModelwardError
 from modelward.registry import AliasChange, Registry
+from modelward.server.bodies import JsonBody, request_body_doc
 from modelward.server.schemas import AdminChange, ErrorResponse, PromoteRequest, RollbackRequest
 from modelward.workspace import Workspace
 
@@ -30,6 +33,10 @@ class AuthError(ModelwardError):
 class ForbiddenError(ModelwardError):
     code = "forbidden"
     status_code = 403
+
+
+PromoteBody = Annotated[PromoteRequest, Depends(JsonBody(PromoteRequest, '{"version": 2, "reason": "..."}'))]
+RollbackBody = Annotated[RollbackRequest, Depends(JsonBody(RollbackRequest, '{"reason": "..."}'))]
 
 
 def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]]) -> APIRouter:
@@ -79,8 +86,13 @@ def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]
             kind=change.kind,
         )
 
-    @router.post("/models/{name}/promote", response_model=AdminChange, summary="Point an alias at a version")
-    async def promote(name: str, body: PromoteRequest) -> AdminChange:
+    @router.post(
+        "/models/{name}/promote",
+        response_model=AdminChange,
+        summary="Point an alias at a version",
+        openapi_extra=request_body_doc({"$ref": "#/components/schemas/PromoteRequest"}),
+    )
+    async def promote(name: str, body: PromoteBody) -> AdminChange:
         change = await asyncio.to_thread(
             registry(body.actor).promote, name, body.version, alias=body.alias, reason=body.reason
         )
@@ -90,8 +102,9 @@ def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]
         "/models/{name}/rollback",
         response_model=AdminChange,
         summary="Return an alias to its previous version",
+        openapi_extra=request_body_doc({"$ref": "#/components/schemas/RollbackRequest"}),
     )
-    async def rollback(name: str, body: RollbackRequest) -> AdminChange:
+    async def rollback(name: str, body: RollbackBody) -> AdminChange:
         change = await asyncio.to_thread(
             registry(body.actor).rollback, name, alias=body.alias, reason=body.reason
         )

@@ -19,8 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -28,8 +27,8 @@ from modelward import __version__
 from modelward.errors import ModelwardError, StoreError
 from modelward.predlog import FeedbackItem, PredictionLog
 from modelward.server.admin import admin_router
+from modelward.server.bodies import ClientGoneError, read_json, request_body_doc, validated
 from modelward.server.hotpath import (
-    ClientGoneError,
     PredictPath,
     ServerState,
     answer_predict,
@@ -39,7 +38,8 @@ from modelward.server.hotpath import (
     read_request,
 )
 from modelward.server.metrics import CONTENT_TYPE_LATEST, Metrics
-from modelward.server.models import ServedModel
+from modelward.server.models import DEFAULT_ALIAS, ModelUnavailableError, ServedModel
+from modelward.server.openapi import install_openapi
 from modelward.server.schemas import (
     ErrorResponse,
     FeedbackIn,
@@ -48,8 +48,11 @@ from modelward.server.schemas import (
     ModelsResponse,
     PredictRequest,
     PredictResponse,
+    PromoteRequest,
+    RollbackRequest,
     ServedEntry,
 )
+from modelward.server.validation import InputError
 from modelward.workspace import Workspace
 
 __all__ = ["create_app"]
@@ -135,7 +138,13 @@ def create_app(
     app.state.modelward = state
     app.predict_path = PredictPath(super(_App, app).__call__, state)
     _install_error_handlers(app)
-    _install_openapi(app)
+    install_openapi(
+        app,
+        [PredictRequest, FeedbackIn, PromoteRequest, RollbackRequest],
+        lambda: {name: s.version for name, ref, s in state.cache.served() if ref == DEFAULT_ALIAS},
+        state.settings.max_rows,
+    )
+    app.state.max_body_bytes = state.settings.max_body_bytes
     app.include_router(admin_router(workspace, lambda: state.cache.refresh(force=True)))
 
     @app.post(
@@ -170,17 +179,33 @@ def create_app(
         summary="Ground truth for earlier predictions (one item or a list)",
         response_model=FeedbackResponse,
         responses={
-            404: {"model": ErrorResponse, "description": "Unknown prediction id."},
+            400: {"model": ErrorResponse, "description": "Body is not JSON."},
+            404: {"model": ErrorResponse, "description": "Unknown prediction id (at most 20 named)."},
             409: {"model": ErrorResponse, "description": "A different label is already recorded."},
+            413: {"model": ErrorResponse, "description": "Body too large or too many items."},
+            422: {"model": ErrorResponse, "description": "Not a label the model can have."},
         },
+        openapi_extra=request_body_doc(_feedback_schema(state.settings.max_feedback_items)),
         tags=["feedback"],
     )
-    async def feedback(body: FeedbackIn | list[FeedbackIn]) -> FeedbackResponse:
-        items = body if isinstance(body, list) else [body]
+    async def feedback(request: Request) -> FeedbackResponse:
+        data = await read_json(
+            request,
+            state.settings.max_body_bytes,
+            '{"prediction_id": "...", "label": 1}',
+            # each item names its key once: more keys than allowed items is refused unparsed
+            precheck=lambda raw: _check_feedback_count(raw.count(b'"prediction_id"'), state),
+        )
+        if isinstance(data, list):
+            _check_feedback_count(len(data), state)
+            items = validated(_FEEDBACK_LIST, data)
+        else:
+            items = [validated(_FEEDBACK_ITEM, data)]
         try:
             results = await asyncio.to_thread(
                 state.predlog.add_feedback,
                 [FeedbackItem(i.prediction_id, i.label, i.overwrite) for i in items],
+                outputs=state.outputs,
             )
         except ModelwardError as exc:
             state.metrics.feedback.labels(exc.code).inc()
@@ -229,9 +254,20 @@ def create_app(
             raise StoreError("Models are still loading.", details={"ready": False})
         try:
             await asyncio.wait_for(asyncio.to_thread(_ping, state.ws), timeout=2.0)
-        except Exception as exc:
+        except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
             raise StoreError(f"The metadata store is unreachable: {exc}.", details={"ready": False}) from exc
-        return {"status": "ready", "models": len(state.cache.table)}
+        broken = state.cache.unavailable()
+        if broken:
+            raise ModelUnavailableError(
+                f"Not ready: {len(broken)} model(s) that should be served could not be loaded. "
+                + " ".join(exc.message for exc in broken.values()),
+                details={"ready": False, "models": {ref: exc.details for ref, exc in broken.items()}},
+            )
+        answer: dict[str, Any] = {"status": "ready", "models": len(state.cache.table)}
+        degraded = state.cache.degraded()
+        if degraded:
+            answer["degraded"] = {ref: exc.details for ref, exc in degraded.items()}
+        return answer
 
     @app.get("/version", include_in_schema=False)
     async def version() -> dict[str, str]:
@@ -257,11 +293,32 @@ async def _predict(
 ) -> Response:
     """The FastAPI route's way to :func:`answer_predict` (normally :class:`PredictPath` answers first)."""
     try:
-        raw, routing = await read_request(state, served, request.scope, request.receive)
+        raw, headers = await read_request(state, served, request.scope, request.receive)
     except ClientGoneError:
         return Response(status_code=499)  # nobody is listening; nothing was predicted or logged
-    body = await answer_predict(state, served, raw, routing, received, arm)
+    body = await answer_predict(state, served, raw, headers, received, arm)
     return Response(body, media_type=_JSON)
+
+
+_FEEDBACK_ITEM = TypeAdapter(FeedbackIn)
+_FEEDBACK_LIST = TypeAdapter(list[FeedbackIn])
+
+
+def _feedback_schema(max_items: int) -> dict[str, Any]:
+    item = {"$ref": "#/components/schemas/FeedbackIn"}
+    return {"anyOf": [item, {"type": "array", "items": item, "maxItems": max_items}]}
+
+
+def _check_feedback_count(count: int, state: ServerState) -> None:
+    limit = state.settings.max_feedback_items
+    if count > limit:
+        raise InputError(
+            f"{count} feedback items in one request; at most {limit} are accepted "
+            "(serve.max_feedback_items). Split the list.",
+            reason="too_many_rows",
+            status_code=413,
+            details={"items": count, "max_feedback_items": limit},
+        )
 
 
 def _ping(ws: Workspace) -> None:
@@ -269,7 +326,7 @@ def _ping(ws: Workspace) -> None:
         conn.execute(sa.text("SELECT 1"))
 
 
-# -- errors and OpenAPI -------------------------------------------------------------------------
+# -- errors -------------------------------------------------------------------------------------
 
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
@@ -314,20 +371,3 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _internal(_request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
         return _error(500, "internal_error", f"Internal error ({type(exc).__name__}); see the server log.")
-
-
-def _install_openapi(app: FastAPI) -> None:
-    """The generated schema plus the predict request body (read by hand, so declared here)."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-        _, defs = models_json_schema(
-            [(PredictRequest, "validation")], ref_template="#/components/schemas/{model}"
-        )
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

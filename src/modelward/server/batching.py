@@ -7,6 +7,9 @@ rows. One ``process`` call handles the whole batch on the prediction executor (a
 thread: concurrent scikit-learn predictions on threads only slow each other down) and
 returns one result per item, in order; each caller's future gets its own.
 
+If ``process`` raises for a batch of several items, each item is processed alone, so an item
+that poisons the batch (a value the model cannot take) fails only its own caller.
+
 The worker task starts on the first submit and ends when the queue is empty, so a batcher
 that is no longer referenced (after a hot reload) finishes what it holds and disappears.
 """
@@ -19,6 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from modelward.errors import ModelwardError
 
 __all__ = ["MicroBatcher"]
 
@@ -123,17 +128,26 @@ class MicroBatcher(Generic[T, R]):
 
     async def _execute(self, batch: list[_Pending[T, R]]) -> None:
         loop = asyncio.get_running_loop()
-        items = [p.item for p in batch]
         try:
-            results = await loop.run_in_executor(self.executor, self.process, items)
+            results = await loop.run_in_executor(self.executor, self.process, [p.item for p in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"process returned {len(results)} results for {len(batch)} items")
         except Exception as exc:
-            log.exception("micro-batch of %d items failed", len(batch))
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(exc)
+            if len(batch) > 1:
+                # One item may have poisoned the batch: every item gets its own answer.
+                log.warning("micro-batch of %d items failed (%s); processing them one by one", len(batch), exc)
+                for p in batch:
+                    await self._execute([p])
+                return
+            _settle(batch[0], exc)
             return
         for p, result in zip(batch, results, strict=True):
             if not p.future.done():  # the caller may have gone away
                 p.future.set_result(result)
+
+
+def _settle(pending: _Pending[T, R], exc: Exception) -> None:
+    if not isinstance(exc, ModelwardError):
+        log.error("processing one item failed", exc_info=exc)
+    if not pending.future.done():
+        pending.future.set_exception(exc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,13 +26,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelward.errors import ModelwardError
 from modelward.predlog import PredictionLog
+from modelward.server.bodies import ClientGoneError, Headers, decode_json, read_body, request_headers
 from modelward.server.metrics import Metrics
 from modelward.server.models import DEFAULT_ALIAS, Job, ModelCache, ServedModel
-from modelward.server.validation import InputError, parse_body
+from modelward.server.validation import InputError, csv_split, parse_body
 from modelward.workspace import Workspace
 
 __all__ = [
-    "ClientGoneError",
     "PredictPath",
     "ServerState",
     "answer_predict",
@@ -58,26 +59,26 @@ class ServerState:
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelward-predict")
         self.cache = ModelCache(workspace, executor=self.executor, metrics=metrics, predlog=predlog)
+        self._outputs: dict[tuple[str, int], Mapping[str, Any]] = {}
 
+    def outputs(self, model: str, version: int) -> Mapping[str, Any]:
+        """The signature output (task, classes) of ``model@version``: what its labels may be.
 
-class ClientGoneError(Exception):
-    """The client disconnected before its body was read."""
+        Versions are immutable, so each is read from the registry once (feedback runs this on a
+        worker thread).
+        """
+        key = (model, version)
+        spec = self._outputs.get(key)
+        if spec is None:
+            spec = dict(self.ws.registry.get(model, version).signature.get("output", {}))
+            self._outputs[key] = spec
+        return spec
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> bytes:
     """The one JSON error shape of every endpoint: ``{"error": {"code", "message", "details"}}``."""
     payload = {"error": {"code": code, "message": message, "details": details or {}}}
     return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-
-
-def too_large(size: int, limit: int) -> InputError:
-    return InputError(
-        f"The request body is {size} bytes or more; at most {limit} are accepted (serve.max_body_bytes). "
-        "Send fewer rows per request.",
-        reason="body_too_large",
-        status_code=413,
-        details={"max_body_bytes": limit},
-    )
 
 
 def arm_of(model: str) -> str:
@@ -107,21 +108,16 @@ async def answer_predict(
     state: ServerState,
     served: ServedModel,
     raw: bytes,
-    routing_header: str | None,
+    headers: Headers,
     received: float,
     arm: str,
 ) -> bytes:
     """The JSON answer to one predict request (raises :class:`ModelwardError` for a 4xx/5xx)."""
     try:
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(
-                f"The request body is not valid JSON ({exc}). Send a JSON object such as "
-                '{"dataframe_records": [{...}]}.',
-                reason="malformed",
-                status_code=400,
-            ) from exc
+        if headers.content_type == "text/csv":
+            body: Any = {"dataframe_split": csv_split(raw)}
+        else:
+            body = decode_json(raw, '{"dataframe_records": [{...}]}')
         parsed = parse_body(body, max_rows=state.settings.max_rows)
         if parsed.want_proba and served.classes is None:
             raise InputError(
@@ -134,8 +130,12 @@ async def answer_predict(
     except InputError as exc:
         state.metrics.input_errors.labels(served.name, exc.reason).inc()
         raise
-    routing_key = routing_header or parsed.routing_key
-    answer = await served.batcher.submit(Job(columns, parsed.rows, received, arm, routing_key))
+    routing_key = headers.routing_key or parsed.routing_key
+    try:
+        answer = await served.batcher.submit(Job(columns, parsed.rows, received, arm, routing_key))
+    except InputError as exc:  # the estimator refused these rows (their batch was split first)
+        state.metrics.input_errors.labels(served.name, exc.reason).inc()
+        raise
     if answer.logged is not None:
         await answer.logged.wait()
     out: dict[str, Any] = {
@@ -202,44 +202,19 @@ class PredictPath:
         state = self.state
         name = default_model(state) if model is None else model
         served = await state.cache.get(name)
-        raw, routing = await read_request(state, served, scope, receive)
-        return await answer_predict(state, served, raw, routing, received, arm_of(name))
+        raw, headers = await read_request(state, served, scope, receive)
+        return await answer_predict(state, served, raw, headers, received, arm_of(name))
 
 
 async def read_request(
     state: ServerState, served: ServedModel, scope: Scope, receive: Receive
-) -> tuple[bytes, str | None]:
+) -> tuple[bytes, Headers]:
     """The body of a predict request, at most ``serve.max_body_bytes`` (a larger one is refused and
-    counted as an input error), and its ``X-Routing-Key`` header."""
-    declared: int | None = None
-    routing: str | None = None
-    for key, value in scope["headers"]:
-        if key == b"content-length" and value.isdigit():
-            declared = int(value)
-        elif key == b"x-routing-key":
-            routing = value.decode("latin-1")
-    limit = state.settings.max_body_bytes
+    counted as an input error), and its headers."""
+    headers = request_headers(scope)
     try:
-        if declared is not None and declared > limit:
-            raise too_large(declared, limit)
-        raw = await _read_body(receive, limit)
+        raw = await read_body(receive, state.settings.max_body_bytes, headers.content_length)
     except InputError as exc:
         state.metrics.input_errors.labels(served.name, exc.reason).inc()
         raise
-    return raw, routing or None
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGoneError
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large(size, limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return raw, headers

@@ -33,11 +33,11 @@ from modelward.registry import ModelVersion
 from modelward.server.batching import MicroBatcher
 from modelward.server.metrics import Metrics
 from modelward.server.predictors import FastProba, compile_fast, float_matrix
-from modelward.server.validation import Column, Validator
+from modelward.server.validation import Column, InputError, Validator
 from modelward.store.schema import events
 from modelward.workspace import Workspace
 
-__all__ = ["Answer", "Job", "ModelCache", "ServedModel"]
+__all__ = ["Answer", "Job", "ModelCache", "ModelUnavailableError", "ServedModel"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,13 @@ class Answer:
     probabilities: list[list[float]] | None
     prediction_ids: list[str]
     logged: Durable | None
+
+
+class ModelUnavailableError(ModelwardError):
+    """A model the server should serve could not be loaded (tampered artifact, missing type, …)."""
+
+    code = "model_unavailable"
+    status_code = 503
 
 
 class ServedModel:
@@ -208,7 +215,10 @@ class ServedModel:
         else:
             columns = {name: list(chain.from_iterable(job.columns[name] for job in jobs)) for name in self.validator.names}
         total = sum(job.rows for job in jobs)
-        preds, proba = self.predict_columns(columns)
+        try:
+            preds, proba = self.predict_columns(columns)
+        except Exception as exc:
+            raise self._rejected(exc, total) from exc
         if self._batch_metrics is None:
             m = self.metrics
             self._batch_metrics = (m.batch_size.labels(self.name, self.label), m.batch_requests.labels(self.name, self.label))
@@ -255,6 +265,19 @@ class ServedModel:
         return [Answer(a.predictions, a.probabilities, a.prediction_ids, logged) for a in answers]
 
 
+    def _rejected(self, exc: Exception, rows: int) -> InputError:
+        """A validated input the estimator refused: this request's error (a batch is split first)."""
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 300 else text[:297] + "..."
+        log.warning("%s refused %d row(s): %s: %s", self.version.ref, rows, type(exc).__name__, text)
+        return InputError(
+            f"{self.version.ref} could not predict the {rows} row(s) of this request: {type(exc).__name__}: "
+            f"{text}. Check the values sent; nothing was logged.",
+            reason="model_rejected",
+            details={"error": type(exc).__name__},
+        )
+
+
 def _array(col: Column, values: list[Any]) -> Any:
     if col.kind == "numeric":
         if col.integer and not col.nullable:
@@ -294,6 +317,8 @@ class ModelCache:
         self.misses: dict[tuple[str, Ref], ModelwardError] = {}
         self.mark: int | None = None
         self.ready = False
+        # References that should be served but whose version failed to load: why, by key.
+        self.failed: dict[tuple[str, Ref], ModelUnavailableError] = {}
         self._lock = asyncio.Lock()
 
     # -- lookups --------------------------------------------------------------------------
@@ -330,11 +355,35 @@ class ModelCache:
     async def _resolve_into(self, key: tuple[str, Ref]) -> None:
         try:
             version = await asyncio.to_thread(self.ws.registry.get, *key)
+            served = await self._load(key, version, {})
         except ModelwardError as exc:
-            self.misses[key] = exc
+            self.misses[key] = exc  # remembered until the next reload: never a load per request
             return
-        self.table = {**self.table, key: await self._served(version, {})}
-        self._announce(key, None, self.table[key])
+        self.table = {**self.table, key: served}
+        self._announce(key, None, served)
+
+    def unavailable(self) -> dict[str, ModelUnavailableError]:
+        """References that should be served and have no loaded version (load failed), by ``NAME@REF``."""
+        return {f"{name}@{ref}": exc for (name, ref), exc in self.failed.items() if (name, ref) not in self.table}
+
+    def degraded(self) -> dict[str, ModelUnavailableError]:
+        """References whose new version failed to load while an older one keeps serving."""
+        return {f"{name}@{ref}": exc for (name, ref), exc in self.failed.items() if (name, ref) in self.table}
+
+    async def _load(
+        self, key: tuple[str, Ref], version: ModelVersion, pool: dict[tuple[str, int], ServedModel]
+    ) -> ServedModel:
+        """:meth:`_served`, with a failure to load turned into a :class:`ModelUnavailableError`."""
+        try:
+            return await self._served(version, pool)
+        except Exception as exc:  # a model that fails to load must not take the others down
+            reason = exc.message if isinstance(exc, ModelwardError) else f"{type(exc).__name__}: {exc}"
+            log.error("could not load %s (for %s@%s): %s", version.ref, key[0], key[1], reason, exc_info=exc)
+            raise ModelUnavailableError(
+                f"{key[0]}@{key[1]} is {version.ref}, which could not be loaded: {reason} Fix the artifact, "
+                f"or point the alias elsewhere (modelward models rollback {key[0]}).",
+                details={"model": key[0], "ref": str(key[1]), "version": version.version, "reason": reason},
+            ) from exc
 
     async def _served(self, version: ModelVersion, pool: dict[tuple[str, int], ServedModel]) -> ServedModel:
         existing = pool.get((version.name, version.version))
@@ -365,6 +414,7 @@ class ModelCache:
         keys |= {(info.name, DEFAULT_ALIAS) for info in infos if DEFAULT_ALIAS in info.aliases}
         new: dict[tuple[str, Ref], ServedModel] = {}
         pool: dict[tuple[str, int], ServedModel] = {}
+        failed: dict[tuple[str, Ref], ModelUnavailableError] = {}
         for key in sorted(keys, key=str):
             try:
                 version = await asyncio.to_thread(self.ws.registry.get, *key)
@@ -376,16 +426,18 @@ class ModelCache:
                     new[key] = self.table[key]
                 continue
             try:
-                served = await self._served(version, pool)
-            except Exception:  # a model that fails to load must not take the others down
-                log.exception("could not load %s; keeping the current version", version.ref)
+                served = await self._load(key, version, pool)
+            except ModelUnavailableError as exc:
+                failed[key] = exc
                 if key in self.table:
+                    log.warning("%s@%s keeps serving %s", key[0], key[1], self.table[key].version.ref)
                     new[key] = self.table[key]
                 continue
             pool[(served.name, served.number)] = served
             new[key] = served
         old, self.table = self.table, new
-        self.misses = {}
+        self.failed = failed
+        self.misses = {key: exc for key, exc in failed.items() if key not in new}
         for key in set(old) | set(new):
             if old.get(key) is not new.get(key):
                 self._announce(key, old.get(key), new.get(key))

@@ -12,7 +12,9 @@ Accepted bodies are the formats of MLflow's scoring server:
 * ``{"dataframe_records": [{...}, ...]}`` and ``{"instances": [{...}, ...]}``
 * ``{"inputs": [{...}, ...]}`` or ``{"inputs": {"col": [...], ...}}`` (columnar)
 
-plus the optional keys ``return`` (``["proba"]``), ``routing_key`` and ``params``.
+plus the optional keys ``return`` (``["proba"]``), ``routing_key`` and ``params``; and, as
+MLflow's scoring server accepts, a ``text/csv`` body with a header row (:func:`csv_split`, read
+as pandas reads it, then checked like any other body).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "InputError",
     "ParsedRequest",
     "Validator",
+    "csv_split",
     "parse_body",
 ]
 
@@ -40,6 +43,9 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _OPTIONAL = ("return", "routing_key", "params")
 _RETURNS = ("proba",)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# scikit-learn's trees convert inputs to float32, and no tabular model needs more: a number
+# outside float32's range would become infinite inside the model (and fail the whole batch).
+FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT, _INT = {float}, {int}
 
 # Every reason an input can be refused; the `reason` label of modelward_input_errors_total.
@@ -52,6 +58,8 @@ REASONS = (
     "wrong_type",
     "null_not_allowed",
     "unknown_category",
+    "out_of_range",
+    "model_rejected",
 )
 
 
@@ -128,6 +136,27 @@ def parse_body(body: Any, *, max_rows: int) -> ParsedRequest:
     if params not in (None, {}):
         raise _malformed("'params' are not supported by scikit-learn models; remove them.")
     return ParsedRequest(columns, rows, want_proba, None if routing_key is None else str(routing_key))
+
+
+def csv_split(raw: bytes) -> dict[str, Any]:
+    """A ``text/csv`` body (header row first) as a ``dataframe_split`` object of plain JSON values."""
+    import io
+
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), dtype_backend="numpy_nullable", keep_default_na=True)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        message = " ".join(str(exc).split())
+        raise _malformed(
+            f"The text/csv body could not be read ({message}). Send a CSV with a header row of column "
+            "names, one line per row, or send JSON."
+        ) from exc
+    columns = [str(c) for c in frame.columns]
+    values = [
+        [None if v is pd.NA else v for v in frame[c].astype(object).tolist()] for c in frame.columns
+    ]
+    return {"columns": columns, "data": [list(row) for row in zip(*values, strict=True)]}
 
 
 def _returns(value: Any) -> bool:
@@ -328,9 +357,9 @@ class Validator:
         kind = col.kind
         if kind == "numeric" and not col.integer:  # the common case, checked at C speed
             types = set(map(type, values))
-            if types == _FLOAT and all(map(math.isfinite, values)):
+            if types == _FLOAT and all(map(math.isfinite, values)) and max(map(abs, values)) <= FLOAT32_MAX:
                 return
-            if types == _INT:
+            if types == _INT and min(values) >= _INT64_MIN and max(values) <= _INT64_MAX:
                 return
         for i, v in enumerate(values):
             if v is None:
@@ -345,16 +374,17 @@ class Validator:
                 continue
             if kind == "numeric":
                 ok = isinstance(v, int | float) and not isinstance(v, bool)
-                if ok and isinstance(v, float):
-                    ok = math.isfinite(v) and (not col.integer or v.is_integer())
-                elif ok and col.integer:
-                    ok = _INT64_MIN <= v <= _INT64_MAX
+                if ok:
+                    _check_range(col, v, i, n)
+                    ok = not col.integer or isinstance(v, int) or v.is_integer()
             elif kind == "boolean":
                 ok = isinstance(v, bool)
             elif kind == "datetime":
                 ok = isinstance(v, str) and _is_iso_datetime(v)
             elif kind == "categorical":
                 ok = isinstance(v, str | int) and not isinstance(v, bool)
+                if ok and isinstance(v, int):
+                    _check_range(col, v, i, n)
                 if ok and col.categories is not None and v not in col.categories:
                     self._unknown_category(col, v, i, n)
             else:
@@ -381,6 +411,28 @@ class Validator:
             reason="unknown_category",
             column=col.name,
             row=row,
+        )
+
+
+def _check_range(col: Column, value: float, row: int, n: int) -> None:
+    """Refuse a number no model can take: not finite, beyond float32, or an integer beyond int64."""
+    if isinstance(value, int):
+        ok = _INT64_MIN <= value <= _INT64_MAX
+        limit = "a 64-bit integer (between -2**63 and 2**63-1)"
+    elif col.integer:
+        ok = math.isfinite(value) and _INT64_MIN <= value <= _INT64_MAX
+        limit = "a 64-bit integer (between -2**63 and 2**63-1)"
+    else:
+        ok = math.isfinite(value) and abs(value) <= FLOAT32_MAX
+        limit = f"a finite number within float32 range (±{FLOAT32_MAX:.6g})"
+    if not ok:
+        raise InputError(
+            f"Column {col.name!r} has {_show(value)} in row {row} of {n}, outside the range a model can take: "
+            f"send {limit}.",
+            reason="out_of_range",
+            column=col.name,
+            row=row,
+            details={"got": _show(value)},
         )
 
 

@@ -9,6 +9,8 @@ processes never deadlock upgrading a read lock. PostgreSQL is selected by a
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +43,7 @@ class Store:
     def __init__(self, url: str, *, busy_timeout_ms: int = 30_000) -> None:
         self.url = url
         self.engine = _make_engine(url, busy_timeout_ms)
+        self._file = _SqliteFile.of(url)
 
     @classmethod
     def open(cls, url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True) -> Store:
@@ -67,12 +70,16 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A short read transaction."""
+        if self._file is not None:
+            self._file.check()
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock at once (BEGIN IMMEDIATE)."""
+        if self._file is not None:
+            self._file.check()
         with self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
@@ -112,6 +119,56 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class _SqliteFile:
+    """The SQLite database file a store opened, and a check that the path still leads to it.
+
+    A SQLite file deleted (or replaced) under a running process stays open: writes go on
+    "succeeding" into a file nobody can read again. Each transaction first checks that the path
+    still names the file first opened (device and inode; one ``stat``, microseconds); if not, it
+    fails as an outage (an ``OperationalError``), so the prediction log spools and ``/readyz``
+    answers 503, instead of losing records silently.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.identity: tuple[int, int] | None = None
+        self._reported = False
+
+    @classmethod
+    def of(cls, url: str) -> _SqliteFile | None:
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+            return None
+        if parsed.database.startswith("file:"):
+            return None  # a URI filename: not a plain path to watch
+        return cls(Path(parsed.database).resolve())
+
+    def check(self) -> None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            if self.identity is None:
+                return  # not created yet: the first connection creates it
+            self._fail("was deleted")
+        else:
+            identity = (stat.st_dev, stat.st_ino)
+            if self.identity is None:
+                self.identity = identity
+            elif identity != self.identity:
+                self._fail("was replaced by another file")
+
+    def _fail(self, what: str) -> None:
+        message = (
+            f"The SQLite database {self.path} {what} while in use: the file at that path is no longer the "
+            "one this process opened (deleted or replaced), so nothing written now could be read again. "
+            "Restore the file and restart."
+        )
+        if not self._reported:
+            log.error("%s", message)
+            self._reported = True
+        raise sa.exc.OperationalError("(file check)", None, sqlite3.OperationalError(message))
 
 
 def _alembic_config() -> Config:
