@@ -60,6 +60,23 @@ def test_errors_are_clean_messages_without_traceback(
     )
 
 
+def test_commands_refuse_a_workspace_whose_database_is_missing(tmp_path: Path) -> None:
+    """`models list`, `serve` and the rest must not create an empty database in place of a lost one."""
+    assert run("init", str(tmp_path)).returncode == 0
+    db = tmp_path / ".modelward" / "modelward.db"
+    db.unlink()
+    for args in (["models", "list"], ["data", "list"], ["serve", "--port", "0"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "modelward", *args, "-w", str(tmp_path)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert f"The workspace database {db} does not exist." in done.stderr, done.stderr
+        assert "Restore the file from a backup, or run `modelward init`" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not db.exists(), args
+
+
 def test_data_and_models_commands(tmp_path: Path, database_url: str) -> None:
     ws = tmp_path / "ws"
     invoke("init", str(ws), "--database-url", database_url)

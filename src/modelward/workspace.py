@@ -86,14 +86,25 @@ class Workspace:
         if not cfg.exists():
             cfg.write_text(config if config is not None else _TEMPLATE, encoding="utf-8")
         (root / STATE_DIR).mkdir(exist_ok=True)
-        return cls.open(root, **overrides)
+        return cls._open(root, create=True, overrides=overrides)
 
     @classmethod
     def open(cls, path: str | Path = ".", **overrides: Any) -> Workspace:
-        """Open the workspace at ``path`` or the nearest parent holding ``modelward.yaml``."""
-        root = _find_root(Path(path))
+        """Open the workspace at ``path`` or the nearest parent holding ``modelward.yaml``.
+
+        The database must exist: a missing SQLite file is a :class:`~modelward.errors.StoreError`
+        naming it, never a new empty database (only :meth:`init` creates one). An empty
+        PostgreSQL database is migrated, since creating the database itself is its administrator's job.
+        """
+        return cls._open(Path(path), create=False, overrides=overrides)
+
+    @classmethod
+    def _open(cls, path: Path, *, create: bool, overrides: Mapping[str, Any]) -> Workspace:
+        root = _find_root(path)
         settings = load_settings(root, **overrides)
-        store = Store.open(_database_url(root, settings), busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        store = Store.open(
+            _database_url(root, settings), busy_timeout_ms=settings.sqlite_busy_timeout_ms, create=create
+        )
         artifacts = ArtifactStore(_artifact_location(root, settings.artifacts))
         return cls(root, settings, store, artifacts)
 
