@@ -38,9 +38,17 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     for needle in ("accuracy", "roc_auc", "agrawal@1", "modelward.demo:train_random_forest", "scikit-learn"):
         assert needle in out, needle
     assert (tmp_path / "demo" / ".modelward" / "modelward.db").exists()
-    # Running it again reuses the identical dataset version and registers credit@2.
+    # Running it again (make demo twice) reuses the identical dataset version and the identical model:
+    # nothing is registered and nothing promoted again.
     again = run("quickstart", str(tmp_path / "demo"), "--rows", "3000")
-    assert "already present as agrawal@1" in again.stdout and "registered credit@2" in again.stdout
+    assert again.returncode == 0, again.stderr
+    out = " ".join(again.stdout.split())  # as printed, without the terminal's line wrapping
+    assert "already present as agrawal@1" in out
+    assert "identical to credit@1 (same data, code, params, seed and model bytes): nothing registered" in out
+    assert "credit@champion stays 1: nothing new to promote" in out
+    assert "credit@2" not in out
+    history = run("models", "history", "credit", "--json", "-w", str(tmp_path / "demo"))
+    assert [(h["from_version"], h["to_version"]) for h in json.loads(history.stdout)] == [(None, 1)]
 
 
 def test_errors_are_clean_messages_without_traceback(
@@ -121,6 +129,13 @@ def test_data_and_models_commands(tmp_path: Path, database_url: str) -> None:
     assert "identical" in invoke("reproduce", "credit@2", *common)
     invoke("models", "tag", "credit@2", "team=risk", *common)
     assert json.loads(invoke("models", "show", "credit@2", "--json", *common))["tags"] == {"team": "risk"}
+
+    same = invoke("train", "credit", "--data", "loans@1", *common)
+    assert " ".join(same.split()) == (
+        "identical to credit@1 (same data, code, entrypoint, params and seed, and the same model bytes): "
+        "nothing registered. Pass --force to register a new version anyway."
+    )
+    assert "registered credit@3" in invoke("train", "credit", "--data", "loans@1", "--force", *common)
 
 
 def test_python_m_and_version() -> None:

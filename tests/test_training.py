@@ -130,6 +130,29 @@ def test_train_registers_version_with_metrics_and_lineage(ws: Workspace) -> None
     assert model.predict(frame).shape == (5,)
 
 
+def test_an_identical_training_registers_nothing_unless_forced(ws: Workspace, demo_csv: Path) -> None:
+    """Same data, code, entrypoint, params and seed, and the same model bytes: the existing version."""
+    first = ws.train("credit")
+    assert first.created and first.ref == "credit@1"
+    again = ws.train("credit", description="a second run")
+    assert not again.created and again.ref == "credit@1" and again.artifact == first.artifact
+    assert [v.version for v in ws.registry.versions("credit")] == [1]
+    assert [e.kind for e in ws.registry.events("credit")].count("version_registered") == 1
+    forced = ws.train("credit", force=True)
+    assert forced.created and forced.ref == "credit@2" and forced.artifact == first.artifact
+    assert ws.train("credit").ref == "credit@1"  # the oldest identical version is named
+    other_params = ws.train("credit", params={"max_depth": 5})
+    assert other_params.created and other_params.ref == "credit@3"
+    assert ws.train("credit", params={"max_depth": 5}).ref == "credit@3"
+
+    # The same model bytes from edited code are a new version: the code reference differs.
+    forest = ws.train("forest")
+    usercode = ws.root / "usercode.py"
+    usercode.write_text(usercode.read_text() + "\n# edited\n")
+    edited = ws.train("forest")
+    assert edited.created and edited.version == forest.version + 1 and edited.artifact == forest.artifact
+
+
 def test_param_override_and_regression(ws: Workspace) -> None:
     mv = ws.train("price", params={"max_depth": 3})
     assert mv.params["max_depth"] == 3

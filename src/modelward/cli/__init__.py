@@ -93,11 +93,19 @@ def quickstart(
         console.rule("3. train and register")
         with console.status("training credit (RandomForest)…"):
             mv = ws.train("credit", data=dv.ref)
-        console.print(f"registered [bold]{mv.ref}[/bold]")
+        if mv.created:
+            console.print(f"registered [bold]{mv.ref}[/bold]")
+        else:
+            console.print(f"identical to [bold]{mv.ref}[/bold] (same data, code, params, seed and model bytes): "
+                          "nothing registered")
 
         console.rule("4. promote")
-        change = ws.registry.promote(mv.name, mv.version, alias="champion", reason="quickstart")
-        console.print(f"credit@champion: {fmt(change.from_version)} → {change.to_version}")
+        champion = ws.registry.list_aliases("credit").get("champion")
+        if mv.created or champion is None:
+            change = ws.registry.promote(mv.name, mv.version, alias="champion", reason="quickstart")
+            console.print(f"credit@champion: {fmt(change.from_version)} → {change.to_version}")
+        else:
+            console.print(f"credit@champion stays {champion}: nothing new to promote")
 
         console.rule("5. the champion and its lineage")
         _models.show_version(ws.registry.get("credit", "champion"))

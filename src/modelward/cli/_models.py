@@ -188,19 +188,34 @@ def train_command(
         list[str] | None, typer.Option("--param", "-p", help="Override a parameter: key=value.")
     ] = None,
     description: Annotated[str | None, typer.Option(help="Description of the new version.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Register a new version even when it is identical to an existing one.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Train a declared model, evaluate it on the holdout and register a new version."""
+    """Train a declared model, evaluate it on the holdout and register a new version.
+
+    A training identical to an existing version's (same data, code, entrypoint, params and seed,
+    and the same model bytes) registers nothing and names that version; --force registers anyway.
+    """
     params = parse_params(param)
     with open_workspace(workspace, database_url) as ws, console.status(f"training {model}…"):
-        mv = ws.train(model, data=data, params=params, description=description)
+        mv = ws.train(model, data=data, params=params, description=description, force=force)
     if json:
         print_json(mv)
-    else:
+    elif mv.created:
         console.print(f"[green]registered {mv.ref}[/green]")
         show_version(mv)
+    else:
+        console.print(identical_message(mv))
+
+
+def identical_message(mv: ModelVersion) -> str:
+    """What `train` says when the training made a version that already exists."""
+    return (f"identical to {mv.ref} (same data, code, entrypoint, params and seed, and the same model bytes): "
+            "nothing registered. Pass --force to register a new version anyway.")
 
 
 def reproduce_command(

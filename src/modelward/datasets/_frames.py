@@ -38,13 +38,12 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import logging
 import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
-
-import logging
 
 import numpy as np
 import pandas as pd
