@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -136,6 +137,19 @@ def test_data_and_models_commands(tmp_path: Path, database_url: str) -> None:
         "nothing registered. Pass --force to register a new version anyway."
     )
     assert "registered credit@3" in invoke("train", "credit", "--data", "loans@1", "--force", *common)
+
+
+def test_data_demo_writes_csv_parquet_and_a_predict_request_body(tmp_path: Path) -> None:
+    assert "wrote 300 rows" in invoke("data", "demo", str(tmp_path / "loans.csv"), "--rows", "300")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "loans.csv"), agrawal_frame(300, seed=42), rtol=1e-12)
+    invoke("data", "demo", str(tmp_path / "drifted.parquet"), "--rows", "300", "--concept", "5", "--seed", "7")
+    assert pd.read_parquet(tmp_path / "drifted.parquet").equals(agrawal_frame(300, seed=7, function=5))
+    invoke("data", "demo", str(tmp_path / "today.json"), "--rows", "3")
+    body = json.loads((tmp_path / "today.json").read_text())
+    assert body["instances"] == agrawal_frame(3, seed=42).drop(columns=["approved"]).to_dict(orient="records")
+    done = run("data", "demo", str(tmp_path / "loans.txt"))
+    assert done.returncode == 1
+    assert "Cannot write 'loans.txt': the name must end in .csv, .parquet or .json" in done.stderr
 
 
 def test_python_m_and_version() -> None:

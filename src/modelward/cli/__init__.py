@@ -15,13 +15,13 @@ import typer
 from modelward import __version__
 from modelward.cli import _data, _drift, _models, _monitor, _serve
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
+from modelward.cli._help import App
 from modelward.errors import ModelwardError
 from modelward.workspace import Workspace
 
-app = typer.Typer(
+app = App(
     name="modelward",
     help="Keeps machine-learning models healthy after they ship.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -51,7 +51,9 @@ def _root(
 
 @app.command("init")
 def init(
-    directory: Annotated[Path, typer.Argument(help="Workspace directory.")] = Path("."),
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Workspace directory, created if needed (default: this one).")
+    ] = Path("."),
     database_url: DatabaseOpt = None,
 ) -> None:
     """Create a workspace: modelward.yaml and .modelward/ (database + artifact store)."""
@@ -64,10 +66,10 @@ def init(
 
 @app.command("quickstart")
 def quickstart(
-    directory: Annotated[Path, typer.Argument(help="Directory for the demo workspace.")] = Path(
-        "demo-workspace"
-    ),
-    rows: Annotated[int, typer.Option(help="Rows of demo data to generate.")] = 10_000,
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Directory for the demo workspace.")
+    ] = Path("demo-workspace"),
+    rows: Annotated[int, typer.Option(metavar="N", min=1, help="Rows of demo data to generate.")] = 10_000,
     database_url: DatabaseOpt = None,
 ) -> None:
     """The main job end to end on the demo data: workspace, dataset, train, register, promote, show."""
@@ -116,7 +118,7 @@ def quickstart(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="modelward")  # also under `python -m modelward`
     except ModelwardError as exc:
         err_console.print("[red]error:[/red] ", end="")
         err_console.print(exc.message, markup=False, soft_wrap=True)
