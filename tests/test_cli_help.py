@@ -53,7 +53,8 @@ def test_every_parameter_has_help_and_the_help_has_no_type_placeholders(path: tu
     usage = next(line for line in text.splitlines() if "Usage:" in line)
     for param in command.get_params(ctx):
         if param.param_type_name == "argument":
-            assert param.metavar or param.name.upper() in usage, usage
+            shown = param.metavar or param.name.upper()
+            assert shown in usage, f"argument {param.name!r} is not shown as {shown} in: {usage}"
 
 
 def test_usage_names_arguments_by_their_metavars() -> None:
