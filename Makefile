@@ -26,6 +26,10 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/modelward quickstart demo-workspace
+	@echo
+	@echo "modelward is installed in $(VENV)/, and make cannot change your shell's PATH. To run it:"
+	@echo "  . $(VENV)/bin/activate    # then: modelward -h"
+	@echo "  or call $(BIN)/modelward directly"
 
 lint: install-dev
 	$(BIN)/ruff check .

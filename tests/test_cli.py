@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -38,9 +39,17 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     for needle in ("accuracy", "roc_auc", "agrawal@1", "modelward.demo:train_random_forest", "scikit-learn"):
         assert needle in out, needle
     assert (tmp_path / "demo" / ".modelward" / "modelward.db").exists()
-    # Running it again reuses the identical dataset version and registers credit@2.
+    # Running it again (make demo twice) reuses the identical dataset version and the identical model:
+    # nothing is registered and nothing promoted again.
     again = run("quickstart", str(tmp_path / "demo"), "--rows", "3000")
-    assert "already present as agrawal@1" in again.stdout and "registered credit@2" in again.stdout
+    assert again.returncode == 0, again.stderr
+    out = " ".join(again.stdout.split())  # as printed, without the terminal's line wrapping
+    assert "already present as agrawal@1" in out
+    assert "identical to credit@1 (same data, code, params, seed and model bytes): nothing registered" in out
+    assert "credit@champion stays 1: nothing new to promote" in out
+    assert "credit@2" not in out
+    history = run("models", "history", "credit", "--json", "-w", str(tmp_path / "demo"))
+    assert [(h["from_version"], h["to_version"]) for h in json.loads(history.stdout)] == [(None, 1)]
 
 
 def test_errors_are_clean_messages_without_traceback(
@@ -58,6 +67,23 @@ def test_errors_are_clean_messages_without_traceback(
     assert (
         done.returncode == 1 and "No modelward workspace" in done.stderr and "modelward init" in done.stderr
     )
+
+
+def test_commands_refuse_a_workspace_whose_database_is_missing(tmp_path: Path) -> None:
+    """`models list`, `serve` and the rest must not create an empty database in place of a lost one."""
+    assert run("init", str(tmp_path)).returncode == 0
+    db = tmp_path / ".modelward" / "modelward.db"
+    db.unlink()
+    for args in (["models", "list"], ["data", "list"], ["serve", "--port", "0"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "modelward", *args, "-w", str(tmp_path)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert f"The workspace database {db} does not exist." in done.stderr, done.stderr
+        assert "Restore the file from a backup, or run `modelward init`" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not db.exists(), args
 
 
 def test_data_and_models_commands(tmp_path: Path, database_url: str) -> None:
@@ -104,6 +130,26 @@ def test_data_and_models_commands(tmp_path: Path, database_url: str) -> None:
     assert "identical" in invoke("reproduce", "credit@2", *common)
     invoke("models", "tag", "credit@2", "team=risk", *common)
     assert json.loads(invoke("models", "show", "credit@2", "--json", *common))["tags"] == {"team": "risk"}
+
+    same = invoke("train", "credit", "--data", "loans@1", *common)
+    assert " ".join(same.split()) == (
+        "identical to credit@1 (same data, code, entrypoint, params and seed, and the same model bytes): "
+        "nothing registered. Pass --force to register a new version anyway."
+    )
+    assert "registered credit@3" in invoke("train", "credit", "--data", "loans@1", "--force", *common)
+
+
+def test_data_demo_writes_csv_parquet_and_a_predict_request_body(tmp_path: Path) -> None:
+    assert "wrote 300 rows" in invoke("data", "demo", str(tmp_path / "loans.csv"), "--rows", "300")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "loans.csv"), agrawal_frame(300, seed=42), rtol=1e-12)
+    invoke("data", "demo", str(tmp_path / "drifted.parquet"), "--rows", "300", "--concept", "5", "--seed", "7")
+    assert pd.read_parquet(tmp_path / "drifted.parquet").equals(agrawal_frame(300, seed=7, function=5))
+    invoke("data", "demo", str(tmp_path / "today.json"), "--rows", "3")
+    body = json.loads((tmp_path / "today.json").read_text())
+    assert body["instances"] == agrawal_frame(3, seed=42).drop(columns=["approved"]).to_dict(orient="records")
+    done = run("data", "demo", str(tmp_path / "loans.txt"))
+    assert done.returncode == 1
+    assert "Cannot write 'loans.txt': the name must end in .csv, .parquet or .json" in done.stderr
 
 
 def test_python_m_and_version() -> None:

@@ -120,3 +120,37 @@ def test_unreachable_database_gives_clear_error() -> None:
 
     with pytest.raises(StoreError, match="Cannot reach the database at postgresql"):
         Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_only_init_creates_a_missing_sqlite_database(tmp_path) -> None:
+    """Opening a workspace whose database file is gone refuses, naming the file and the way back."""
+    from modelward import Workspace
+    from modelward.errors import StoreError
+
+    Workspace.init(tmp_path / "ws").close()
+    db = tmp_path / "ws" / ".modelward" / "modelward.db"
+    assert db.is_file()
+    db.unlink()
+    with pytest.raises(StoreError) as info:
+        Workspace.open(tmp_path / "ws")
+    message = info.value.message
+    assert f"The workspace database {db} does not exist." in message
+    assert "Restore the file from a backup, or run `modelward init`" in message
+    assert not db.exists(), "the refused open must not leave an empty database behind"
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(f"sqlite:///{db}", create=False)
+    assert not db.exists()
+    with Workspace.init(tmp_path / "ws") as ws:  # init keeps creating it (and the yaml is kept)
+        assert ws.store.current_revision() == ws.store.head_revision()
+    assert db.is_file()
+    Workspace.open(tmp_path / "ws").close()
+
+
+def test_an_empty_postgresql_database_is_migrated_on_open(tmp_path, pg_url: str) -> None:
+    """Creating a PostgreSQL database is its administrator's job; an empty one is brought to head."""
+    from modelward import Workspace
+
+    (tmp_path / "modelward.yaml").write_text("models: {}\n")
+    with Workspace.open(tmp_path, database_url=pg_url) as ws:
+        assert ws.store.current_revision() == ws.store.head_revision()
+    assert not (tmp_path / ".modelward" / "modelward.db").exists()

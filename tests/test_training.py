@@ -130,6 +130,29 @@ def test_train_registers_version_with_metrics_and_lineage(ws: Workspace) -> None
     assert model.predict(frame).shape == (5,)
 
 
+def test_an_identical_training_registers_nothing_unless_forced(ws: Workspace, demo_csv: Path) -> None:
+    """Same data, code, entrypoint, params and seed, and the same model bytes: the existing version."""
+    first = ws.train("credit")
+    assert first.created and first.ref == "credit@1"
+    again = ws.train("credit", description="a second run")
+    assert not again.created and again.ref == "credit@1" and again.artifact == first.artifact
+    assert [v.version for v in ws.registry.versions("credit")] == [1]
+    assert [e.kind for e in ws.registry.events("credit")].count("version_registered") == 1
+    forced = ws.train("credit", force=True)
+    assert forced.created and forced.ref == "credit@2" and forced.artifact == first.artifact
+    assert ws.train("credit").ref == "credit@1"  # the oldest identical version is named
+    other_params = ws.train("credit", params={"max_depth": 5})
+    assert other_params.created and other_params.ref == "credit@3"
+    assert ws.train("credit", params={"max_depth": 5}).ref == "credit@3"
+
+    # The same model bytes from edited code are a new version: the code reference differs.
+    forest = ws.train("forest")
+    usercode = ws.root / "usercode.py"
+    usercode.write_text(usercode.read_text() + "\n# edited\n")
+    edited = ws.train("forest")
+    assert edited.created and edited.version == forest.version + 1 and edited.artifact == forest.artifact
+
+
 def test_param_override_and_regression(ws: Workspace) -> None:
     mv = ws.train("price", params={"max_depth": 3})
     assert mv.params["max_depth"] == 3
@@ -175,6 +198,41 @@ def test_missing_target_and_non_numeric_regression_target(ws: Workspace) -> None
     with pytest.raises(TrainingError, match=r"Regression target 'zipcode' must be numeric.*'zip"):
         ws.train("labels")
     assert ws.registry.list_models() == []
+
+
+def test_a_holdout_under_30_rows_is_refused_with_the_count_and_the_fix(ws: Workspace, tmp_path: Path) -> None:
+    """100 rows at test_size 0.25 leave 25 evaluation rows: no model is registered on metrics that thin."""
+    small = tmp_path / "small.csv"
+    agrawal_frame(100, seed=3).to_csv(small, index=False)
+    dv = ws.datasets.add(small, "small")
+    with pytest.raises(TrainingError) as info:
+        ws.train("credit", data=dv.ref)
+    assert info.value.message == (
+        "The split leaves 25 evaluation rows of the 100 rows of small@1 (split.test_size 0.25); at least 30 are "
+        "needed for metrics that mean anything, so nothing was trained or registered. To fix it, raise "
+        "`split.test_size` in modelward.yaml to 0.3, or train on more data (at least 117 rows at test_size 0.25)."
+    )
+    tiny = tmp_path / "tiny.csv"
+    agrawal_frame(8, seed=3).to_csv(tiny, index=False)
+    with pytest.raises(TrainingError, match=r"leaves 2 evaluation rows of the 8 rows of tiny@1 .* To fix it, train "
+                       r"on more data \(at least 117 rows at test_size 0.25\)\.$"):
+        ws.train("credit", data=ws.datasets.add(tiny, "tiny").ref)
+    assert ws.registry.list_models() == []
+    assert ws.train("credit", data="agrawal@1").version == 1  # 1500 rows leave 375
+
+
+def test_a_time_split_holdout_under_30_rows_is_refused() -> None:
+    from modelward.config import ModelSpec
+    from modelward.training import prepare
+
+    frame = agrawal_frame(140, seed=3).assign(t=range(140))
+    spec = ModelSpec(task="classification", target="approved", entrypoint="m:f",
+                     split={"kind": "time", "time_column": "t", "test_size": 0.2})
+    with pytest.raises(TrainingError, match=r"^The split leaves 28 evaluation rows of the 140 rows of d@1 "
+                       r"\(split.test_size 0.2\).* raise `split.test_size` in modelward.yaml to 0.22, or train on "
+                       r"more data \(at least 148 rows at test_size 0.2\)\.$"):
+        prepare(frame, spec, dataset="d@1")
+    assert len(prepare(agrawal_frame(148, seed=3).assign(t=range(148)), spec, dataset="d@1").test) == 30
 
 
 def test_custom_class_model_is_refused_before_registration(ws: Workspace) -> None:

@@ -40,7 +40,10 @@ class SplitSpec(BaseModel):
     kind: Literal["random", "time"] = Field(
         "random", description="'random' (seeded) or 'time' (latest rows)."
     )
-    test_size: float = Field(0.25, gt=0, lt=1, description="Share of rows held out for evaluation.")
+    test_size: float = Field(
+        0.25, gt=0, lt=1,
+        description="Share of rows held out for evaluation; the holdout must have at least 30 rows, or training is refused.",
+    )
     seed: int = Field(0, description="Seed of the random split.")
     time_column: str | None = Field(None, description="Column ordering rows when kind is 'time'.")
     stratify: bool = Field(True, description="Stratify a random split by the target (classification).")

@@ -11,7 +11,9 @@ switchable concept functions) generated locally and reproducibly: nothing is dow
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,6 +23,8 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from modelward.errors import DataError
 
 TARGET = "approved"
 
@@ -57,6 +61,28 @@ def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 2, noise: 
     frame["loan"] = frame["loan"].round(2)
     frame["commission"] = frame["commission"].astype(float).round(2)
     return frame
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as CSV, Parquet, or a JSON predict request body (``{"instances": [...]}``)."""
+    suffix = path.suffix.lower()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            frame.to_csv(path, index=False)
+        elif suffix in (".parquet", ".pq"):
+            frame.to_parquet(path, index=False)
+        elif suffix == ".json":
+            records = json.loads(frame.to_json(orient="records"))
+            path.write_text(json.dumps({"instances": records}), encoding="utf-8")
+        else:
+            raise DataError(
+                f"Cannot write {path.name!r}: the name must end in .csv, .parquet or .json (a predict "
+                "request body). Choose one of those extensions.",
+                details={"file": str(path)},
+            )
+    except OSError as exc:
+        raise DataError(f"Cannot write {path}: {exc.strerror or exc}. Choose a writable path.") from exc
 
 
 def _preprocessor(frame: pd.DataFrame, *, scale: bool) -> ColumnTransformer:

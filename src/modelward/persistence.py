@@ -8,14 +8,21 @@ types: scikit-learn's own estimators, the few scikit-learn internals listed in
 Plain pickle is used only when a model opts in (``serializer: pickle``); such a file is
 loaded only through :class:`~modelward.artifacts.ArtifactStore`, which checks its bytes
 against the SHA-256 pinned in the registry first. Every load re-verifies the hash.
+
+The same model always serialises to the same bytes, so its content address (SHA-256) says
+whether two trainings made the same model: skops names its array files and references after
+``id()`` and stamps the zip entries with the time, so :func:`dumps` renumbers both in order of
+appearance and writes the archive with a fixed timestamp.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import zipfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelward.artifacts import ArtifactStore
@@ -44,12 +51,52 @@ DEFAULT_TRUSTED_TYPES: tuple[str, ...] = (
 def dumps(model: Any, serializer: Serializer = "skops") -> bytes:
     """Serialise ``model``."""
     if serializer == "skops":
-        return bytes(_sio().dumps(model))
+        return _canonical_skops(bytes(_sio().dumps(model)))
     if serializer == "pickle":
         buf = io.BytesIO()
         pickle.dump(model, buf, protocol=pickle.HIGHEST_PROTOCOL)
         return buf.getvalue()
     raise ValueError(f"unknown serializer {serializer!r}; use 'skops' or 'pickle'")
+
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+def _canonical_skops(data: bytes) -> bytes:
+    """``data`` (a skops archive) with ``id()``-based names and ids renumbered and fixed timestamps."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+        ids: dict[int, int] = {}
+        files: dict[str, str] = {}
+
+        def renumber(node: Any) -> Any:
+            if isinstance(node, list):
+                return [renumber(v) for v in node]
+            if not isinstance(node, dict):
+                return node
+            out = {}
+            is_node = "__loader__" in node
+            for key, value in node.items():
+                if is_node and key == "__id__" and isinstance(value, int):
+                    value = ids.setdefault(value, len(ids) + 1)
+                elif is_node and key == "file" and isinstance(value, str):
+                    value = files.setdefault(value, f"{len(files) + 1}{Path(value).suffix}")
+                else:
+                    value = renumber(value)
+                out[key] = value
+            return out
+
+        canonical = renumber(schema)
+        entries = [(new, archive.read(old)) for old, new in files.items()]
+        # Entries the schema does not reference by "file" (none in skops 0.16) are kept as they are.
+        entries += [(n, archive.read(n)) for n in sorted(archive.namelist()) if n not in files and n != "schema.json"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as out:
+        for name, content in [*entries, ("schema.json", json.dumps(canonical, indent=2).encode())]:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.external_attr = 0o600 << 16
+            out.writestr(info, content)
+    return buffer.getvalue()
 
 
 def untrusted_types(data: bytes, trusted: Iterable[str] = ()) -> list[str]:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from modelward import persistence
-from modelward.artifacts import ArtifactStore
+from modelward.artifacts import ArtifactStore, sha256_bytes
 from modelward.config import CONFIG_FILE, STATE_DIR, ModelSpec, Settings, load_settings
 from modelward.datasets import DatasetStore, DatasetVersion
 from modelward.errors import ConfigError, ModelwardError, WorkspaceNotFoundError
@@ -86,14 +87,25 @@ class Workspace:
         if not cfg.exists():
             cfg.write_text(config if config is not None else _TEMPLATE, encoding="utf-8")
         (root / STATE_DIR).mkdir(exist_ok=True)
-        return cls.open(root, **overrides)
+        return cls._open(root, create=True, overrides=overrides)
 
     @classmethod
     def open(cls, path: str | Path = ".", **overrides: Any) -> Workspace:
-        """Open the workspace at ``path`` or the nearest parent holding ``modelward.yaml``."""
-        root = _find_root(Path(path))
+        """Open the workspace at ``path`` or the nearest parent holding ``modelward.yaml``.
+
+        The database must exist: a missing SQLite file is a :class:`~modelward.errors.StoreError`
+        naming it, never a new empty database (only :meth:`init` creates one). An empty
+        PostgreSQL database is migrated, since creating the database itself is its administrator's job.
+        """
+        return cls._open(Path(path), create=False, overrides=overrides)
+
+    @classmethod
+    def _open(cls, path: Path, *, create: bool, overrides: Mapping[str, Any]) -> Workspace:
+        root = _find_root(path)
         settings = load_settings(root, **overrides)
-        store = Store.open(_database_url(root, settings), busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        store = Store.open(
+            _database_url(root, settings), busy_timeout_ms=settings.sqlite_busy_timeout_ms, create=create
+        )
         artifacts = ArtifactStore(_artifact_location(root, settings.artifacts))
         return cls(root, settings, store, artifacts)
 
@@ -140,8 +152,15 @@ class Workspace:
         data: str | None = None,
         params: Mapping[str, Any] | None = None,
         description: str | None = None,
+        force: bool = False,
     ) -> ModelVersion:
-        """Train model ``name`` as declared, evaluate it, persist it and register a new version."""
+        """Train model ``name`` as declared, evaluate it, persist it and register a new version.
+
+        When an existing version of ``name`` was trained the same way (same data content, code
+        reference, entrypoint, target, features, split, params and seed) and the model's bytes are
+        the same, nothing is registered: that version is returned with ``created=False``.
+        ``force=True`` registers a new version anyway. A new version has ``created=True``.
+        """
         from modelward.training import fit, prepare
 
         spec = self.model_spec(name)
@@ -153,6 +172,15 @@ class Workspace:
         blob = persistence.dumps(result.model, spec.serializer)
         if spec.serializer == "skops":  # refuse now, not at load time, what could never be loaded
             persistence.loads(blob, "skops", trusted=spec.trusted_types, name=f"model {name!r}")
+        if not force:
+            same = _identical_version(
+                self.registry.versions_with_artifact(name, sha256_bytes(blob)),
+                _training_identity(result.params, result.lineage, spec.serializer, spec.trusted_types),
+            )
+            if same is not None:
+                log.debug("%s: identical to %s (same data, code, params, seed and model bytes); "
+                         "nothing registered", name, same.ref)
+                return same
         artifact = self.artifacts.put(blob)
         return self.registry.register(
             name,
@@ -222,6 +250,34 @@ class Workspace:
             metrics_original=original.metrics,
             metrics_reproduced=result.metrics,
         )
+
+
+def _training_identity(
+    params: Mapping[str, Any], lineage: Mapping[str, Any], serializer: str, trusted_types: list[str]
+) -> str:
+    """What makes two trainings of a model the same training, as canonical JSON."""
+    identity = {
+        "data": lineage.get("dataset", {}).get("content_hash"),
+        "code": lineage.get("code"),
+        "entrypoint": lineage.get("entrypoint"),
+        "params": params,
+        "seed": lineage.get("seed"),
+        "target": lineage.get("target"),
+        "features": lineage.get("features"),
+        "sample_weight": lineage.get("sample_weight"),
+        "split": lineage.get("evaluation", {}).get("split"),
+        "serializer": serializer,
+        "trusted_types": sorted(trusted_types),
+    }
+    return json.dumps(identity, sort_keys=True, default=str)
+
+
+def _identical_version(candidates: list[ModelVersion], identity: str) -> ModelVersion | None:
+    """The first of ``candidates`` (versions with the same artifact bytes) trained the same way."""
+    for version in candidates:
+        if _training_identity(version.params, version.lineage, version.serializer, version.trusted_types) == identity:
+            return version
+    return None
 
 
 def _outputs(model: Any, x: pd.DataFrame) -> np.ndarray:

@@ -199,6 +199,41 @@ def test_ragged_rows_name_the_line(tmp_path: Path, row: str, fields: int) -> Non
     assert info.value.details["line"] == 4
 
 
+@pytest.mark.parametrize("sep", [";", "|", "\t"])
+def test_a_csv_separated_by_another_character_is_read_with_it(tmp_path: Path, sep: str) -> None:
+    """A semicolon-separated .csv (a spreadsheet's export in many locales) is not one merged column."""
+    text = "\n".join(sep.join(row) for row in (["age", "income", "plan"], ["31", "52000.5", "basic"],
+                                              ["45", "61000", "pro"], ["27", "48000", "basic"])) + "\n"
+    frame = read_table(write(tmp_path, "export.csv", text))
+    assert list(frame.columns) == ["age", "income", "plan"]
+    assert frame["income"].tolist() == [52000.5, 61000.0, 48000.0] and frame["plan"].tolist() == ["basic", "pro", "basic"]
+
+
+def test_a_comma_separated_tsv_is_read_with_commas(tmp_path: Path) -> None:
+    frame = read_table(write(tmp_path, "data.tsv", "a,b\n1,2\n3,4\n"))
+    assert frame.to_dict(orient="list") == {"a": [1, 3], "b": [2, 4]}
+
+
+def test_a_single_column_header_holding_a_separator_is_refused(tmp_path: Path) -> None:
+    """Semicolons in the header but rows of varying width: no separator fits, and that is said."""
+    path = write(tmp_path, "broken.csv", "age;income;plan\n31;52000.5\n45;61000;pro;x;y\n27\n")
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert info.value.message == (
+        "File 'broken.csv' reads as a single column named 'age;income;plan', whose name holds a semicolon: "
+        "it is not comma-separated, and its first rows are not consistently separated by a comma, semicolon, "
+        "tab or '|' either. Save it as comma-separated CSV (or tab-separated .tsv) with the same number of "
+        "fields on every line."
+    )
+
+
+def test_separators_inside_values_and_real_single_columns_are_kept(tmp_path: Path) -> None:
+    notes = read_table(write(tmp_path, "notes.csv", "name,note\nann,a;b\nbob,c|d\n"))
+    assert notes.to_dict(orient="list") == {"name": ["ann", "bob"], "note": ["a;b", "c|d"]}
+    single = read_table(write(tmp_path, "single.csv", "amount\n1\n2\n3\n"))
+    assert single.to_dict(orient="list") == {"amount": [1, 2, 3]}
+
+
 def test_unterminated_quote_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path, "quote.csv", 'a,b\n1,2\n1,"open\n2,3\n')
     with pytest.raises(

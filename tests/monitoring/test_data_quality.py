@@ -80,6 +80,34 @@ def test_an_ordinary_shift_is_not_called_a_unit_change(reference: pd.DataFrame) 
     assert _by(check_quality(Profile.fit(reference), current), "unit_change") == {}
 
 
+@pytest.mark.parametrize("factor", [1 / 1.609344, 1 / 2.20462, 60.0, 1000.0])
+def test_a_constant_window_is_never_called_a_unit_change(reference: pd.DataFrame, factor: float) -> None:
+    """A window in which a column holds one value (the same request sent again and again) has no
+    spread to compare: its median alone, at a unit factor from the reference's, is no evidence."""
+    current = _current(reference)
+    for column in ("income", "weight_kg", "duration_min"):
+        current[column] = float(reference[column].median()) * factor
+    findings = check_quality(Profile.fit(reference), current)
+    assert _by(findings, "unit_change") == {}
+    assert set(_by(findings, "constant_column")) == {"income", "weight_kg", "duration_min"}
+
+
+@pytest.mark.parametrize("factor", [1.609344, 1000.0])
+def test_a_constant_reference_is_never_called_a_unit_change(reference: pd.DataFrame, factor: float) -> None:
+    constant = reference.assign(weight_kg=75.0)
+    current = _current(reference)
+    current["weight_kg"] = 75.0 * factor + np.random.default_rng(1).normal(0, 1e-3, len(current))
+    assert _by(check_quality(Profile.fit(constant), current), "unit_change") == {}
+
+
+def test_a_near_constant_window_is_never_called_a_unit_change(reference: pd.DataFrame) -> None:
+    """Spread that is rounding noise (relative 1e-12) is no spread."""
+    current = _current(reference)
+    median = float(reference["weight_kg"].median())
+    current["weight_kg"] = median / 2.20462 * (1 + 1e-12 * np.random.default_rng(2).standard_normal(len(current)))
+    assert _by(check_quality(Profile.fit(reference), current), "unit_change") == {}
+
+
 def test_schema_changes_are_named(reference: pd.DataFrame) -> None:
     current = _current(reference).drop(columns=["city"]).assign(
         loyalty_tier=1, weight_kg=lambda d: d["weight_kg"].round(1).astype(str)

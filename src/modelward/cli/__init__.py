@@ -15,13 +15,13 @@ import typer
 from modelward import __version__
 from modelward.cli import _data, _drift, _models, _monitor, _serve
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
+from modelward.cli._help import App
 from modelward.errors import ModelwardError
 from modelward.workspace import Workspace
 
-app = typer.Typer(
+app = App(
     name="modelward",
     help="Keeps machine-learning models healthy after they ship.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -51,7 +51,9 @@ def _root(
 
 @app.command("init")
 def init(
-    directory: Annotated[Path, typer.Argument(help="Workspace directory.")] = Path("."),
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Workspace directory, created if needed (default: this one).")
+    ] = Path("."),
     database_url: DatabaseOpt = None,
 ) -> None:
     """Create a workspace: modelward.yaml and .modelward/ (database + artifact store)."""
@@ -64,10 +66,10 @@ def init(
 
 @app.command("quickstart")
 def quickstart(
-    directory: Annotated[Path, typer.Argument(help="Directory for the demo workspace.")] = Path(
-        "demo-workspace"
-    ),
-    rows: Annotated[int, typer.Option(help="Rows of demo data to generate.")] = 10_000,
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Directory for the demo workspace.")
+    ] = Path("demo-workspace"),
+    rows: Annotated[int, typer.Option(metavar="N", min=1, help="Rows of demo data to generate.")] = 10_000,
     database_url: DatabaseOpt = None,
 ) -> None:
     """The main job end to end on the demo data: workspace, dataset, train, register, promote, show."""
@@ -93,11 +95,19 @@ def quickstart(
         console.rule("3. train and register")
         with console.status("training credit (RandomForest)…"):
             mv = ws.train("credit", data=dv.ref)
-        console.print(f"registered [bold]{mv.ref}[/bold]")
+        if mv.created:
+            console.print(f"registered [bold]{mv.ref}[/bold]")
+        else:
+            console.print(f"identical to [bold]{mv.ref}[/bold] (same data, code, params, seed and model bytes): "
+                          "nothing registered")
 
         console.rule("4. promote")
-        change = ws.registry.promote(mv.name, mv.version, alias="champion", reason="quickstart")
-        console.print(f"credit@champion: {fmt(change.from_version)} → {change.to_version}")
+        champion = ws.registry.list_aliases("credit").get("champion")
+        if mv.created or champion is None:
+            change = ws.registry.promote(mv.name, mv.version, alias="champion", reason="quickstart")
+            console.print(f"credit@champion: {fmt(change.from_version)} → {change.to_version}")
+        else:
+            console.print(f"credit@champion stays {champion}: nothing new to promote")
 
         console.rule("5. the champion and its lineage")
         _models.show_version(ws.registry.get("credit", "champion"))
@@ -108,7 +118,7 @@ def quickstart(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="modelward")  # also under `python -m modelward`
     except ModelwardError as exc:
         err_console.print("[red]error:[/red] ", end="")
         err_console.print(exc.message, markup=False, soft_wrap=True)

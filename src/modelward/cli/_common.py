@@ -24,12 +24,16 @@ err_console = Console(stderr=True, highlight=False)
 
 WorkspaceOpt = Annotated[
     Path | None,
-    typer.Option("--workspace", "-w", help="Workspace directory (default: this directory or a parent)."),
+    typer.Option(
+        "--workspace", "-w", metavar="DIR", help="Workspace directory (default: this directory or a parent)."
+    ),
 ]
 DatabaseOpt = Annotated[
     str | None,
     typer.Option(
-        "--database-url", help="Metadata database URL; overrides MODELWARD_DATABASE_URL and the file."
+        "--database-url",
+        metavar="URL",
+        help="Metadata database URL; overrides MODELWARD_DATABASE_URL and modelward.yaml.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

@@ -19,11 +19,12 @@ from modelward.cli._common import (
     print_json,
     table,
 )
+from modelward.cli._help import App
 from modelward.datasets import DatasetVersion
 from modelward.errors import ModelwardError
 from modelward.workspace import Workspace
 
-app = typer.Typer(help="Datasets: immutable, content-addressed versions.", no_args_is_help=True)
+app = App(help="Datasets: immutable, content-addressed versions.")
 
 
 def _get(ws: Workspace, ref: str) -> DatasetVersion:
@@ -35,8 +36,10 @@ def _get(ws: Workspace, ref: str) -> DatasetVersion:
 
 @app.command("add")
 def add(
-    path: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
-    name: Annotated[str, typer.Option("--name", "-n", help="Dataset name.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="CSV/TSV (optionally .gz) or Parquet file to snapshot.")
+    ],
+    name: Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="Dataset name.")],
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -74,7 +77,9 @@ def list_datasets(
 
 @app.command("show")
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")],
+    ref: Annotated[
+        str, typer.Argument(metavar="DATASET", help="NAME (the latest version) or NAME@VERSION.")
+    ],
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -120,8 +125,8 @@ def _summary(kind: str, st: dict[str, Any]) -> str:
 
 @app.command("diff")
 def diff(
-    a: Annotated[str, typer.Argument(help="NAME@A")],
-    b: Annotated[str, typer.Argument(help="NAME@B")],
+    a: Annotated[str, typer.Argument(metavar="A", help="The version compared from: NAME@VERSION.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="The version compared to: NAME@VERSION.")],
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -150,3 +155,37 @@ def diff(
         console.print(changed)
     else:
         console.print("no per-column statistic changed")
+
+
+@app.command("demo")
+def demo(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="Where to write: .csv or .parquet (with the 'approved' label), or .json (a predict request "
+            "body {\"instances\": [...]}, features only).",
+        ),
+    ],
+    rows: Annotated[int, typer.Option(metavar="N", min=1, help="Number of rows.")] = 5_000,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed: the same seed gives the same rows.")] = 42,
+    concept: Annotated[
+        int,
+        typer.Option(
+            metavar="N", min=0, max=9, help="Which of river's ten approval rules labels the rows: change it to "
+            "simulate concept drift."
+        ),
+    ] = 2,
+) -> None:
+    """Write demo loan data (river's Agrawal generator, made locally: nothing is downloaded).
+
+    Columns salary, commission, age, elevel, car, zipcode, hvalue, hyears and loan, and the 0/1
+    label approved. The data the quickstart and the README's tour train on.
+    """
+    from modelward.demo import TARGET, agrawal_frame, write_frame
+
+    frame = agrawal_frame(rows, seed=seed, function=concept)
+    if path.suffix.lower() == ".json":
+        frame = frame.drop(columns=[TARGET])
+    write_frame(frame, path)
+    console.print(f"wrote {len(frame)} rows to {path}")

@@ -20,11 +20,19 @@ from modelward.cli._common import (
     print_json,
     table,
 )
+from modelward.cli._help import App
 from modelward.errors import ModelwardError
 from modelward.registry import ModelVersion
 from modelward.workspace import ReproduceReport
 
-app = typer.Typer(help="The model registry: versions, aliases, history.", no_args_is_help=True)
+app = App(help="The model registry: versions, aliases, history.")
+
+ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="Model name.")]
+RefArg = Annotated[
+    str, typer.Argument(metavar="REF", help="MODEL (the latest version), MODEL@VERSION or MODEL@ALIAS.")
+]
+AliasOpt = Annotated[str, typer.Option(metavar="ALIAS", help="Alias to move (champion, challenger, any name).")]
+ReasonOpt = Annotated[str | None, typer.Option(metavar="TEXT", help="Why; recorded in the history.")]
 
 
 def show_version(mv: ModelVersion) -> None:
@@ -97,7 +105,7 @@ def list_models(
 
 @app.command("show")
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@ALIAS")],
+    ref: RefArg,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -114,10 +122,10 @@ def show(
 
 @app.command("promote")
 def promote(
-    name: str,
-    version: int,
-    alias: Annotated[str, typer.Option(help="Alias to point at VERSION.")] = "champion",
-    reason: Annotated[str | None, typer.Option(help="Why; recorded in the history.")] = None,
+    name: ModelArg,
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="Version number the alias will point at.")],
+    alias: AliasOpt = "champion",
+    reason: ReasonOpt = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -129,9 +137,9 @@ def promote(
 
 @app.command("rollback")
 def rollback(
-    name: str,
-    alias: Annotated[str, typer.Option(help="Alias to move back.")] = "champion",
-    reason: Annotated[str | None, typer.Option(help="Why; recorded in the history.")] = None,
+    name: ModelArg,
+    alias: AliasOpt = "champion",
+    reason: ReasonOpt = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -143,8 +151,8 @@ def rollback(
 
 @app.command("history")
 def history(
-    name: str,
-    alias: Annotated[str | None, typer.Option(help="Only this alias.")] = None,
+    name: ModelArg,
+    alias: Annotated[str | None, typer.Option(metavar="ALIAS", help="Only this alias's changes.")] = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -164,8 +172,10 @@ def history(
 
 @app.command("tag")
 def tag(
-    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")],
-    tags: Annotated[list[str], typer.Argument(help="key=value pairs")],
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="MODEL (tags the model) or MODEL@VERSION (tags one version).")
+    ],
+    tags: Annotated[list[str], typer.Argument(metavar="KEY=VALUE", help="Tags to set.")],
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -180,36 +190,57 @@ def tag(
 
 
 def train_command(
-    model: Annotated[str, typer.Argument(help="Model name declared in modelward.yaml.")],
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model name declared in modelward.yaml.")],
     data: Annotated[
-        str | None, typer.Option("--data", help="Dataset NAME[@VERSION] (default: the model's).")
+        str | None,
+        typer.Option(
+            "--data", metavar="DATASET", help="Dataset NAME or NAME@VERSION (default: the model's, latest version)."
+        ),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Override a parameter: key=value.")
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Override a training parameter; repeatable."),
     ] = None,
-    description: Annotated[str | None, typer.Option(help="Description of the new version.")] = None,
+    description: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Description of the new version.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Register a new version even when it is identical to an existing one.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Train a declared model, evaluate it on the holdout and register a new version."""
+    """Train a declared model, evaluate it on the holdout and register a new version.
+
+    A training identical to an existing version's (same data, code, entrypoint, params and seed,
+    and the same model bytes) registers nothing and names that version; --force registers anyway.
+    """
     params = parse_params(param)
     with open_workspace(workspace, database_url) as ws, console.status(f"training {model}…"):
-        mv = ws.train(model, data=data, params=params, description=description)
+        mv = ws.train(model, data=data, params=params, description=description, force=force)
     if json:
         print_json(mv)
-    else:
+    elif mv.created:
         console.print(f"[green]registered {mv.ref}[/green]")
         show_version(mv)
+    else:
+        console.print(identical_message(mv))
+
+
+def identical_message(mv: ModelVersion) -> str:
+    """What `train` says when the training made a version that already exists."""
+    return (f"identical to {mv.ref} (same data, code, entrypoint, params and seed, and the same model bytes): "
+            "nothing registered. Pass --force to register a new version anyway.")
 
 
 def reproduce_command(
-    ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME@ALIAS")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL@VERSION or MODEL@ALIAS to retrain.")],
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
     strict: Annotated[
-        bool, typer.Option(help="Exit with status 1 unless predictions are identical.")
+        bool, typer.Option("--strict", help="Exit with status 1 unless predictions are identical.")
     ] = False,
 ) -> None:
     """Retrain a version from its lineage and compare predictions with the original."""

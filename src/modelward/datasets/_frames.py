@@ -12,6 +12,11 @@ Decisions worth knowing:
   enforces, and a count that happened to be 0/1 in the training data must not refuse a 2
   later. Columns of bool dtype, and string columns holding only ``true``/``false`` (any
   case), are ``boolean``.
+* **The field separator** is the extension's (``,`` for ``.csv``, tab for ``.tsv``) unless that
+  reads the header as a single column while the first rows are consistently separated by
+  another of ``,`` ``;`` tab ``|`` (``csv.Sniffer``): a semicolon-separated ``.csv`` is read as
+  such. A single-column header that holds one of those characters without such a consistent
+  separator is an error, never one silently merged column.
 * **CSV parsing is faithful**: pandas' exact float parsing, no thousands separators, dates
   stay strings (the schema still calls ISO-date columns ``datetime``). A column that is
   mostly numbers (at least 90% of its non-missing values) but holds some non-numbers is an
@@ -33,6 +38,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -57,11 +63,15 @@ __all__ = [
     "to_parquet_bytes",
 ]
 
+log = logging.getLogger(__name__)
+
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text")
 
 _CSV_SUFFIXES = {".csv": ",", ".csv.gz": ",", ".tsv": "\t", ".tsv.gz": "\t"}
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _SUPPORTED = ", ".join([*_CSV_SUFFIXES, *_PARQUET_SUFFIXES])
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
+_SNIFF_CHARS = 64 * 1024  # of text read to detect the separator
 
 MIXED_THRESHOLD = 0.9
 """A CSV column is "mixed" when at least this share of its non-missing values parse as
@@ -123,7 +133,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         frame = _read_parquet(file)
         _check_object_columns(frame, name)
     else:
-        frame = _read_csv(file, _CSV_SUFFIXES[suffix])
+        frame = _read_csv(file, _separator(file, _CSV_SUFFIXES[suffix]))
         _check_object_columns(frame, name)
         _check_mixed_strings(frame, name)
     return frame
@@ -159,6 +169,43 @@ def _open_text(file: Path) -> IO[str]:
     if file.name.lower().endswith(".gz"):
         return gzip.open(file, "rt", encoding="utf-8-sig", newline="")
     return open(file, encoding="utf-8-sig", newline="")
+
+
+def _separator(file: Path, default: str) -> str:
+    """The field separator of a CSV/TSV file: ``default`` (the extension's) unless the header has a
+    single column under it and the first rows are consistently separated by another candidate."""
+    try:
+        with _open_text(file) as handle:
+            sample = handle.read(_SNIFF_CHARS)
+            if handle.read(1):  # cut to whole lines
+                sample = sample[: sample.rfind("\n") + 1] or sample
+    except (UnicodeDecodeError, OSError, EOFError):
+        return default  # _scan_csv reports these with the file's name
+    header_line = next((line for line in sample.splitlines() if line.strip()), "")
+    try:
+        header = next(csv.reader([header_line], delimiter=default))
+    except (csv.Error, StopIteration):
+        return default
+    if len(header) != 1:
+        return default
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(_SEPARATORS)).delimiter
+    except csv.Error:  # no candidate separates the rows consistently
+        sniffed = default
+    if sniffed != default and len(next(csv.reader([header_line], delimiter=sniffed))) > 1:
+        log.info("%s is %s-separated, not %s-separated", file.name, _SEPARATORS[sniffed], _SEPARATORS[default])
+        return sniffed
+    held = [name for sep, name in _SEPARATORS.items() if sep != default and sep in header_line]
+    if held:
+        names = list(_SEPARATORS.values())
+        raise DataError(
+            f"File '{file.name}' reads as a single column named {header[0]!r}, whose name holds a "
+            f"{' and a '.join(held)}: it is not {_SEPARATORS[default]}-separated, and its first rows are not "
+            f"consistently separated by a {', '.join(names[:-1])} or {names[-1]} either. Save it as comma-separated "
+            "CSV (or tab-separated .tsv) with the same number of fields on every line.",
+            details={"file": file.name, "header": header_line[:200]},
+        )
+    return default
 
 
 def _scan_csv(file: Path, sep: str) -> tuple[list[str], int]:

@@ -14,7 +14,9 @@ check                     severity  fires when
 ``out_of_range``          warning   ``range_share`` or more of the values fall outside the
                                     reference [min, max]
 ``unit_change``           warning   median and spread both moved by a power of ten (x1000, /100…)
-                                    or a common unit factor (x60, x2.2046…): likely a unit change
+                                    or a common unit factor (x60, x2.2046…): likely a unit change.
+                                    Both sides need real spread: a constant or near-constant
+                                    side is never called a unit change
 ``new_categories``        warning   categorical values the reference never saw
 ``constant_column``       warning   a single distinct value where the reference had several
 ========================  ========  ===========================================================
@@ -60,6 +62,9 @@ UNIT_FACTORS: dict[float, tuple[str, str]] = {
 }
 _POW10_TOLERANCE = 0.1  # in log10 units: the factor must be within x// 1.26 of a power of ten
 _FACTOR_TOLERANCE = 0.02  # in log10 units: within x// 1.047 of a named factor
+# A side whose interquartile range is below this share of its magnitude is (near-)constant: its
+# spread is rounding noise, and a ratio of spreads or medians involving it says nothing about units.
+_MIN_RELATIVE_SPREAD = 1e-9
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,22 @@ def _families_compatible(ref_family: str, cur_family: str) -> bool:
     return ref_family == cur_family
 
 
-def _scale_factor(ref_ratio_iqr: float | None, ref_ratio_median: float | None) -> tuple[float, str] | None:
-    """A likely unit factor from the IQR ratio, confirmed by the median ratio when that is usable."""
-    ratio = ref_ratio_iqr if ref_ratio_iqr is not None else ref_ratio_median
-    if ratio is None or ratio <= 0:
+def _has_spread(q25: float, q75: float) -> bool:
+    """Whether a side's interquartile range is real spread, not a constant or rounding noise."""
+    return bool(q75 - q25 > _MIN_RELATIVE_SPREAD * max(abs(q25), abs(q75)))
+
+
+def _scale_factor(ref_ratio_iqr: float, ref_ratio_median: float | None) -> tuple[float, str] | None:
+    """A likely unit factor from the IQR ratio, confirmed by the median ratio when that is usable.
+
+    >>> _scale_factor(1000.0, 1000.0)
+    (1000.0, 'a power-of-ten rescaling')
+    >>> _scale_factor(1000.0, 1.0) is None  # the spread grew, the median did not: not units
+    True
+    """
+    if ref_ratio_iqr <= 0:
         return None
-    lr = math.log10(ratio)
+    lr = math.log10(ref_ratio_iqr)
 
     def agrees(target: float, tol: float) -> bool:
         if ref_ratio_median is None:
@@ -130,10 +145,11 @@ def _numeric_findings(name: str, ref: NumericSummary, cur: CurrentNumeric, range
     r25, r50, r75 = quantiles_sorted(ref.values, (0.25, 0.5, 0.75))
     c25, c50, c75 = quantiles_sorted(values, (0.25, 0.5, 0.75))
     r_iqr, c_iqr = float(r75 - r25), float(c75 - c25)
-    iqr_ratio = c_iqr / r_iqr if r_iqr > 0 and c_iqr > 0 else None
-    usable_median = r50 != 0 and (r_iqr == 0 or abs(r50) > 0.1 * r_iqr)
+    if not (_has_spread(r25, r75) and _has_spread(c25, c75)):
+        return out  # a (near-)constant side: nothing to compare a scale with
+    usable_median = r50 != 0 and abs(r50) > 0.1 * r_iqr
     median_ratio = float(c50 / r50) if usable_median else None
-    found = _scale_factor(iqr_ratio, median_ratio)
+    found = _scale_factor(c_iqr / r_iqr, median_ratio)
     if found is not None:
         factor, what = found
         shown = f"x{factor:g}" if factor >= 1 else f"/{1 / factor:g}"

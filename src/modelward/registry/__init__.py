@@ -8,6 +8,7 @@ so concurrent registrations from several processes get distinct numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
@@ -51,6 +52,7 @@ class ModelVersion:
     created_by: str
     aliases: list[str] = field(default_factory=list)
     id: int = 0
+    created: bool = False  # True when this call registered the version (False: an existing one)
 
     @property
     def ref(self) -> str:
@@ -161,7 +163,7 @@ class Registry:
                         actor=self.actor,
                         payload={"version": number, "artifact": artifact, "metrics": dict(metrics)},
                     )
-                return self.get(name, number)
+                return dataclasses.replace(self.get(name, number), created=True)
             except sa.exc.IntegrityError as exc:  # lost a race for the number or the model row
                 last_exc = exc
                 log.debug("registration of %s raced another writer; retrying", name)
@@ -240,6 +242,11 @@ class Registry:
         held = self._aliases(conn, model.id)
         return _version(row, model, [a for a, v in held.items() if v == row.version])
 
+    def list_aliases(self, name: str) -> dict[str, int]:
+        """The aliases of model ``name`` and the version each points at."""
+        with self.store.read() as conn:
+            return self._aliases(conn, self._model_row(conn, name).id)
+
     def _aliases(self, conn: Connection, model_id: int) -> dict[str, int]:
         rows = conn.execute(
             sa.select(aliases.c.alias, model_versions.c.version)
@@ -247,6 +254,21 @@ class Registry:
             .where(aliases.c.model_id == model_id)
         ).all()
         return {r.alias: int(r.version) for r in rows}
+
+    def versions_with_artifact(self, name: str, artifact: str) -> list[ModelVersion]:
+        """The versions of ``name`` whose artifact is ``artifact`` (a SHA-256), oldest first; none if
+        the model does not exist."""
+        with self.store.read() as conn:
+            model = conn.execute(sa.select(models).where(models.c.name == name)).first()
+            if model is None:
+                return []
+            held = self._aliases(conn, model.id)
+            rows = conn.execute(
+                sa.select(model_versions)
+                .where(model_versions.c.model_id == model.id, model_versions.c.artifact == artifact)
+                .order_by(model_versions.c.version)
+            ).all()
+            return [_version(r, model, [a for a, v in held.items() if v == r.version]) for r in rows]
 
     def versions(self, name: str) -> list[ModelVersion]:
         with self.store.read() as conn:

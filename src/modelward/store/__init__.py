@@ -46,8 +46,17 @@ class Store:
         self._file = _SqliteFile.of(url)
 
     @classmethod
-    def open(cls, url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True) -> Store:
-        """Connect and (by default) bring the schema to the latest migration."""
+    def open(
+        cls, url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True, create: bool = True
+    ) -> Store:
+        """Connect and (by default) bring the schema to the latest migration.
+
+        With ``create=False`` a SQLite database file that does not exist is an error instead of
+        a new, empty database: a workspace whose database went missing must not carry on with an
+        empty registry. (A PostgreSQL database is never created here; an empty one is migrated.)
+        """
+        if not create:
+            _require_sqlite_file(url)
         store = cls(url, busy_timeout_ms=busy_timeout_ms)
         try:
             if migrate:
@@ -138,12 +147,8 @@ class _SqliteFile:
 
     @classmethod
     def of(cls, url: str) -> _SqliteFile | None:
-        parsed = sa.engine.make_url(url)
-        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-            return None
-        if parsed.database.startswith("file:"):
-            return None  # a URI filename: not a plain path to watch
-        return cls(Path(parsed.database).resolve())
+        path = _sqlite_path(url)
+        return None if path is None else cls(path.resolve())
 
     def check(self) -> None:
         try:
@@ -169,6 +174,32 @@ class _SqliteFile:
             log.error("%s", message)
             self._reported = True
         raise sa.exc.OperationalError("(file check)", None, sqlite3.OperationalError(message))
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; ``None`` for other databases and in-memory SQLite."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
+        return None
+    if database.startswith("file:"):  # a URI filename (?uri=true)
+        database = database[len("file:"):].split("?", 1)[0]
+    return Path(database)
+
+
+def _require_sqlite_file(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is None or path.is_file():
+        return
+    raise StoreError(
+        f"The workspace database {path} does not exist. Only `modelward init` (and `quickstart`) "
+        "create a database; every other command refuses to start on a new, empty one, which would hide "
+        "the loss of your registry and logs. Restore the file from a backup, or run `modelward init` in "
+        "the workspace directory to create a new, empty database.",
+        details={"path": str(path)},
+    )
 
 
 def _alembic_config() -> Config:

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import inspect
 import json
+import math
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +30,20 @@ from modelward.errors import TrainingError
 from modelward.training._evaluate import evaluate, predict_proba
 from modelward.training._lineage import code_reference, environment
 
-__all__ = ["Prepared", "TrainingResult", "evaluate", "fit", "predict_proba", "prepare", "resolve_entrypoint"]
+__all__ = [
+    "MIN_HOLDOUT_ROWS",
+    "Prepared",
+    "TrainingResult",
+    "evaluate",
+    "fit",
+    "predict_proba",
+    "prepare",
+    "resolve_entrypoint",
+]
+
+MIN_HOLDOUT_ROWS = 30
+"""Fewest evaluation rows a model is registered on: below it, its metrics are noise (accuracy 0 or 1
+on a single row) and everything compared with them later (gates, monitoring) would be too."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +98,36 @@ def prepare(frame: pd.DataFrame, spec: ModelSpec, *, dataset: str = "dataset") -
             f"Classification target {spec.target!r} has a single class ({y.iloc[0]!r}) in {dataset}; "
             "a classifier needs at least two."
         )
+    _check_holdout(len(frame), spec.split, dataset)
     train, test = _split(frame, spec.split, spec.target if spec.task == "classification" else None)
     return Prepared(train=train, test=test, features=features, target=spec.target)
+
+
+def _holdout_rows(n: int, split: SplitSpec) -> int:
+    """How many of ``n`` rows the split holds out (scikit-learn rounds a random split's share up)."""
+    if split.kind == "time":
+        return max(1, round(n * split.test_size))
+    return math.ceil(n * split.test_size)
+
+
+def _check_holdout(n: int, split: SplitSpec, dataset: str) -> None:
+    held = _holdout_rows(n, split)
+    if held >= MIN_HOLDOUT_ROWS:
+        return
+    share = f"{split.test_size:g}"
+    rows_needed = math.ceil(MIN_HOLDOUT_ROWS / split.test_size)
+    while _holdout_rows(rows_needed - 1, split) >= MIN_HOLDOUT_ROWS:
+        rows_needed -= 1
+    fix = f"train on more data (at least {rows_needed} rows at test_size {share})"
+    needed_share = math.ceil(MIN_HOLDOUT_ROWS / n * 100) / 100
+    if needed_share <= 0.5:
+        fix = f"raise `split.test_size` in modelward.yaml to {needed_share:g}, or {fix}"
+    raise TrainingError(
+        f"The split leaves {held} evaluation row{'s' if held != 1 else ''} of the {n} rows of {dataset} "
+        f"(split.test_size {share}); at least {MIN_HOLDOUT_ROWS} are needed for metrics that mean anything, "
+        f"so nothing was trained or registered. To fix it, {fix}.",
+        details={"rows": n, "holdout_rows": held, "test_size": split.test_size, "min_holdout_rows": MIN_HOLDOUT_ROWS},
+    )
 
 
 def _split(
@@ -97,7 +139,7 @@ def _split(
                 f"Time split needs `split.time_column` naming a column of the dataset, got {split.time_column!r}."
             )
         ordered = frame.sort_values(split.time_column, kind="stable")
-        n_test = max(1, round(len(ordered) * split.test_size))
+        n_test = _holdout_rows(len(ordered), split)
         return ordered.iloc[:-n_test], ordered.iloc[-n_test:]
     stratify = None
     if stratify_on is not None and split.stratify:
