@@ -25,8 +25,10 @@ from modelward.evaluation.behavioral import (
 from modelward.evaluation.bootstrap import paired_bootstrap
 from modelward.evaluation.delong import delong, delong_covariance
 from modelward.evaluation.gate import GateDecision, GateItem, GatePolicy, decide
+from modelward.evaluation.guardrails import GuardrailResult, error_budget, latency_guardrail
 from modelward.evaluation.mcnemar import mcnemar, mcnemar_counts, tango_interval
 from modelward.evaluation.result import HIGHER_IS_BETTER, PairedComparison
+from modelward.evaluation.sequential import MixtureSPRT, SequentialState, optimal_mixing_ratio
 from modelward.evaluation.wilcoxon import wilcoxon_abs_errors
 
 __all__ = [
@@ -37,13 +39,19 @@ __all__ = [
     "GateDecision",
     "GateItem",
     "GatePolicy",
+    "GuardrailResult",
+    "MixtureSPRT",
     "PairedComparison",
+    "SequentialState",
     "decide",
     "delong",
     "delong_covariance",
+    "error_budget",
+    "latency_guardrail",
     "load_suite",
     "mcnemar",
     "mcnemar_counts",
+    "optimal_mixing_ratio",
     "paired_bootstrap",
     "read_suite",
     "run_suite",
