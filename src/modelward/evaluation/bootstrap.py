@@ -168,6 +168,8 @@ def _run(data: tuple[Any, ...], statistic: Callable[..., Any], vectorized: bool,
     batch = max(1, _BATCH_CELLS // max(n, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        # BCa's acceleration is 0/0 when every jackknife value is equal; the nan it yields is handled below.
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning, r"scipy\.stats\._resampling")
         res = stats.bootstrap(
             data, statistic, n_resamples=n_resamples, batch=batch, vectorized=vectorized, paired=True,
             confidence_level=1.0 - 2.0 * alpha, method=method, rng=np.random.default_rng(seed),
