@@ -150,3 +150,14 @@ def test_no_data_never_decides() -> None:
 def test_bad_parameters(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         MixtureSPRT(**kwargs)  # type: ignore[arg-type]
+
+
+def test_an_errorless_small_canary_arm_is_not_evidence() -> None:
+    """Champion 33 errors in 2,700 requests, canary none in 300: at a shared 1.2 % rate no error in 300
+    happens 3 % of the time, so no decision. (Each arm's own variance made this 'a difference' and 7 % of
+    A/A canaries decided before the pooled floor.)"""
+    test = MixtureSPRT(outcome="binary", higher_is_better=False)
+    for _ in range(6):
+        test.update([1] * 5 + [0] * 445 if _ < 3 else [1] * 6 + [0] * 444, [0] * 50)
+    assert (test.n_champion, test.n_challenger) == (2700, 300)
+    assert test.decision == "continue" and test.p_value > 0.05

@@ -39,12 +39,18 @@ def test_percentile_bootstrap_gate_false_promotion_and_power() -> None:
 
 
 def test_sequential_a_a_stays_below_alpha_while_naive_peeking_does_not() -> None:
-    """150 A/A rollouts x 100 looks of 50 rows per arm: false benefit and false harm each at most alpha
+    """150 A/A rollouts x 100 looks of 50 rows per arm (and a 50/450 canary split): false benefit and false harm each at most alpha
     (upper 99 % binomial quantile of 150 trials at 5 %: 14 events); the naive z-test checked at every
     look fires far more often than alpha (~30 % or more)."""
     limit = stats.binom.ppf(0.99, 150, ALPHA)
-    for kwargs in ({"outcome": "continuous"}, {"outcome": "binary", "champion_mean": 0.1, "challenger_mean": 0.1}):
-        run = sequential_rollouts(150, looks=100, batch=100, seed=21, **kwargs)  # type: ignore[arg-type]
+    scenarios = (
+        {"outcome": "continuous"},
+        {"outcome": "binary", "champion_mean": 0.1, "challenger_mean": 0.1},
+        # a 10 % canary at a 1 % error rate: the small arm often has no error yet (see MixtureSPRT's docstring)
+        {"outcome": "binary", "champion_mean": 0.01, "challenger_mean": 0.01, "challenger_share": 0.1, "batch": 500},
+    )
+    for kwargs in scenarios:
+        run = sequential_rollouts(150, looks=100, seed=21, **{"batch": 100, **kwargs})  # type: ignore[arg-type]
         assert run.benefit.events <= limit and run.harm.events <= limit, run.to_dict()
         assert run.naive.rate >= 0.15, run.to_dict()
 
