@@ -44,3 +44,8 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache
+
+# Seeded simulations: the gate's false promotions and power, the rollout test under peeking (a few minutes).
+.PHONY: validate
+validate: install-dev
+	$(BIN)/python benchmarks/gate_validity.py
