@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from modelward.datasets import DatasetStore, DatasetVersion
 from modelward.errors import ConfigError, ModelwardError, WorkspaceNotFoundError
 from modelward.registry import ModelVersion, Registry
 from modelward.store import Store
+
+if TYPE_CHECKING:
+    from modelward.results import MonitoringResults
 
 __all__ = ["ReproduceReport", "Workspace"]
 
@@ -74,6 +78,13 @@ class Workspace:
         actor = settings.actor_name
         self.registry = Registry(store, actor)
         self.datasets = DatasetStore(store, artifacts, actor)
+
+    @cached_property
+    def monitoring_results(self) -> MonitoringResults:
+        """Stored monitoring results: monitored windows, their time series, references (imported on first use)."""
+        from modelward.results import MonitoringResults
+
+        return MonitoringResults(self.store, self.artifacts)
 
     # -- opening ---------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelward.errors import ConfigError
-from modelward.maintenance import parse_window
+from modelward.predlog import parse_window
 from modelward.store import Store
 from modelward.store.schema import feedback, monitoring_metrics, monitoring_runs, predictions, utcnow
 
