@@ -180,8 +180,7 @@ def drift_command(
                      [target] if target else [], "--prediction": prediction or [], "--important": important or []})
     labeled = target is not None and target in cur.columns
     schema = _schema(ref, kinds, ignore, target, prediction)
-    baseline = _timed("profiling the reference", lambda: _fit_reference(
-        ref, schema, target if labeled else None, prediction, task))
+    baseline = _timed("profiling the reference", lambda: _fit_reference(ref, schema, target, labeled, prediction, task))
     settings = AnalysisSettings(method=method, alpha=alpha, correction=correction, min_effect=min_effect,
                                 drift_share=drift_share, important_features=tuple(important or ()),
                                 multivariate_rows=max_rows if multivariate else 0, seed=seed)
@@ -241,9 +240,10 @@ def _schema(ref: pd.DataFrame, kinds: dict[str, str], ignore: list[str] | None, 
     return schema
 
 
-def _fit_reference(ref: pd.DataFrame, schema: dict[str, str], target: str | None, prediction: list[str] | None,
-                   task: str) -> Reference:
-    """The reference file's features profiled, its --prediction and --target columns as output references."""
+def _fit_reference(ref: pd.DataFrame, schema: dict[str, str], target: str | None, labeled: bool,
+                   prediction: list[str] | None, task: str) -> Reference:
+    """The reference file's features profiled, its --prediction and --target columns as output references
+    (the target only when the current file has labels too)."""
     from modelward.monitoring import OutputReference, Profile, Reference
 
     outputs = [c for c in [target, *(prediction or [])] if c]
@@ -252,7 +252,7 @@ def _fit_reference(ref: pd.DataFrame, schema: dict[str, str], target: str | None
     if prediction:
         p_task = "probabilities" if len(prediction) > 1 else (task if task != "auto" else _infer_task(ref[prediction[0]]))
         predictions = OutputReference.fit("prediction", ref[prediction], p_task)
-    if target:
+    if target and labeled:
         labels = OutputReference.fit("label", ref[target], task if task != "auto" else _infer_task(ref[target]))
     return Reference(Profile.fit(ref_x, schema), outputs=predictions, labels=labels, rows=ref_x)
 
