@@ -226,7 +226,7 @@ class _Stages:
 def _schema(ref: pd.DataFrame, kinds: dict[str, str], ignore: list[str] | None, target: str | None,
             prediction: list[str] | None) -> dict[str, str]:
     """Column kinds of the features: --column-kind, --ignore, and dates and other types left out (with a note)."""
-    from modelward.monitoring._columns import dtype_family
+    from modelward.monitoring import dtype_family
 
     outputs = [c for c in [target, *(prediction or [])] if c]
     schema = {**kinds, **dict.fromkeys(ignore or [], "ignore")}

@@ -21,6 +21,7 @@ Nothing here reads files, touches a database or prints; results are plain object
 
 from __future__ import annotations
 
+from modelward.monitoring._columns import dtype_family
 from modelward.monitoring._decision import adjust_p_values
 from modelward.monitoring.analysis import AnalysisSettings, Current, LoggedOutputs, Progress, analyse, relabel
 from modelward.monitoring.drift import (
@@ -98,6 +99,7 @@ __all__ = [
     "check_quality",
     "compare_estimates",
     "detect_concept_drift",
+    "dtype_family",
     "get_test",
     "label_drift",
     "multivariate_drift",

@@ -100,7 +100,7 @@ class Current:
     """
 
     features: pd.DataFrame
-    outputs: pd.DataFrame | None = None
+    outputs: pd.DataFrame | pd.Series | ArrayLike | None = None
     labels: pd.DataFrame | pd.Series | ArrayLike | None = None
     logged: LoggedOutputs | None = None
 
@@ -176,7 +176,7 @@ def analyse(
 
 def _outputs_and_labels(
     holdout: Holdout | None, current: Current
-) -> tuple[pd.DataFrame | None, pd.DataFrame | pd.Series | ArrayLike | None, int]:
+) -> tuple[pd.DataFrame | pd.Series | ArrayLike | None, pd.DataFrame | pd.Series | ArrayLike | None, int]:
     """The window's output columns and labels to test, and how many rows are labeled."""
     logged = current.logged
     if logged is None or holdout is None:
