@@ -268,7 +268,7 @@ def _current(cur: pd.DataFrame, outputs: list[str], prediction: list[str] | None
 def _write_reports(report: MonitoringReport, html: Path | None, json_out: Path | None, title: str) -> None:
     """--html and --json, then the summary table (unless the JSON goes to stdout)."""
     if html is not None:
-        from modelward.monitoring.html import render_html
+        from modelward.monitoring import render_html
 
         page = _timed("rendering the HTML report", lambda: render_html(report, title=title))
         _write(html, page)

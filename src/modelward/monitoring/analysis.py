@@ -138,7 +138,6 @@ def analyse(
     timings: dict[str, float] = {}
     notes: list[str] = []
     n_rows = len(current.features)
-    outputs, labels, n_labeled = _outputs_and_labels(reference.holdout, current)
     if n_rows == 0:  # nothing to compare; performance needs rows too
         return WindowReport(n_rows=0, n_labeled=0, timings=timings)
     with _timed(timings, "drift_quality"), progress.stage(f"testing {len(reference.profile.columns)} columns"):
@@ -154,6 +153,7 @@ def analyse(
         if multivariate is None:
             progress.note(notes[-1])
     with _timed(timings, "prediction_label_drift"):
+        outputs, labels, n_labeled = _outputs_and_labels(reference.holdout, current)
         prediction_drift = label_drift = None
         if reference.outputs is not None and outputs is not None:
             with progress.stage("prediction drift"):
