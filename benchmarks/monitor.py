@@ -46,8 +46,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from modelward import Workspace
-from modelward.maintenance import Monitor, get_reference, parse_window
-from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
+from modelward.maintenance import Monitor, get_reference
+from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id, parse_window
 from modelward.store.schema import monitoring_metrics, monitoring_runs
 
 CONFIG = """\
@@ -111,16 +111,16 @@ def run_peers(ws: Workspace, root: Path, args: argparse.Namespace) -> dict[str, 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _peers import peer_python
 
-    from modelward.datasets._frames import from_parquet_bytes
-    from modelward.predlog._read import read_window
+    from modelward.datasets import from_parquet_bytes
+    from modelward.predlog import read_window
 
     mv = ws.registry.get("bench")
-    ref = get_reference(ws, mv)
+    ref = get_reference(ws, mv).holdout
     folder = root / "peers"
     folder.mkdir(exist_ok=True)
     dataset = from_parquet_bytes(ws.artifacts.get(mv.lineage["dataset"]["artifact"]))
     dataset[NUMERIC + CATEGORICAL].to_parquet(folder / "reference.parquet")
-    holdout = ref.eval_features.copy()
+    holdout = ref.features.copy()
     holdout["y"], holdout["y_pred"] = ref.y, ref.y_pred
     assert ref.proba is not None
     holdout["proba"] = ref.proba[:, 1]
@@ -268,7 +268,7 @@ def measure(ws: Workspace, root: Path, args: argparse.Namespace) -> None:
             profiler.disable()
             profiler.dump_stats(args.profile)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        assert len(done.windows) == 1 and done.windows[0].analysis.n_rows == args.rows
+        assert len(done.windows) == 1 and done.windows[0].report.n_rows == args.rows
         result = done.windows[0]
         timings.append({**{k: v for k, v in result.timings.items() if k != "total"},
                         "window total": result.timings["total"], "run_once wall": wall, "run_once cpu": cpu})

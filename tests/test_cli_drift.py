@@ -122,6 +122,11 @@ def test_label_column_absent_from_current_is_skipped_with_a_note(tmp_path: Path)
                            catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "label drift skipped" in result.output
+    as_json = runner.invoke(app, ["drift", str(ref), str(cur), "--target", "churned", "--no-multivariate", "--json",
+                                  "-"], catch_exceptions=False)
+    doc = json.loads(as_json.stdout)  # the target is still no feature, and no label drift is reported
+    assert [f["column"] for f in doc["drift"]["features"]] == ["age", "income", "plan", "score"]
+    assert doc["label_drift"] is None and doc["drift"]["quality"] == []
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ class LogSettings(BaseModel):
 
 
 class MonitorSettings(BaseModel):
-    """``monitor:`` — ``modelward monitor`` over the prediction log (see docs/monitor.md)."""
+    """``monitor:`` — ``modelward monitor`` over the prediction log (see docs/prediction-log-monitoring.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -15,8 +15,9 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from modelward.datasets import DatasetStore, DatasetVersion
 from modelward.errors import ConfigError, ModelwardError, WorkspaceNotFoundError
 from modelward.registry import ModelVersion, Registry
 from modelward.store import Store
+
+if TYPE_CHECKING:
+    from modelward.results import MonitoringResults
 
 __all__ = ["ReproduceReport", "Workspace"]
 
@@ -75,6 +79,13 @@ class Workspace:
         actor = settings.actor_name
         self.registry = Registry(store, actor)
         self.datasets = DatasetStore(store, artifacts, actor)
+
+    @cached_property
+    def monitoring_results(self) -> MonitoringResults:
+        """Stored monitoring results: monitored windows, their time series, references (imported on first use)."""
+        from modelward.results import MonitoringResults
+
+        return MonitoringResults(self.store, self.artifacts)
 
     # -- opening ---------------------------------------------------------------------------------
 

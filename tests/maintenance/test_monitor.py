@@ -10,7 +10,8 @@ from sklearn.metrics import accuracy_score
 
 from maintenance.conftest import T0, Logger, data
 from modelward import Workspace
-from modelward.maintenance import Monitor, history, list_runs, parse_window
+from modelward.maintenance import Monitor
+from modelward.predlog import parse_window
 
 HOUR = dt.timedelta(hours=1)
 
@@ -24,26 +25,26 @@ def test_once_stores_one_run_per_hour_and_names_the_drifted_feature(workspace: W
     monitor = Monitor(workspace, "credit", window=parse_window("1h"))
     done = monitor.run_once(now=T0 + 4 * HOUR)
 
-    assert [(w.window.start_ts, w.analysis.n_rows) for w in done.windows] == [
+    assert [(w.window.start_ts, w.report.n_rows) for w in done.windows] == [
         (T0 + k * HOUR, 400) for k in range(3)
     ]
-    drifted = [w.analysis.drift.drifted_features for w in done.windows if w.analysis.drift]
+    drifted = [w.report.drift.drifted_features for w in done.windows if w.report.drift]
     assert drifted == [[], [], ["age"]]
-    first = done.windows[0].analysis
+    first = done.windows[0].report
     assert first.n_labeled == 200
     pred = logger.trained["credit"].estimator.predict(frames[0][logger.trained["credit"].version.lineage["features"]])
     expected = accuracy_score(frames[0]["approved"].to_numpy()[:200], pred[:200])
-    assert first.performance.realized["accuracy"]["value"] == pytest.approx(expected, abs=1e-12)
-    assert first.performance.realized["accuracy"]["n"] == 200
-    assert {r["detector"] for r in first.performance.concept_drift} == {"adwin", "ddm", "page_hinkley"}
-    assert all(r["n"] == 200 for r in first.performance.concept_drift)
+    assert first.realized["accuracy"].value == pytest.approx(expected, abs=1e-12)
+    assert first.realized["accuracy"].n == 200
+    assert {r.detector for r in first.concept_drift} == {"adwin", "ddm", "page_hinkley"}
+    assert all(r.n == 200 for r in first.concept_drift)
     # every metric realized on labels is also estimated without them (CBPE), log loss included
-    assert all(set(w.analysis.performance.estimated) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+    assert all(set(w.report.estimated) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
                for w in done.windows)
 
-    runs = list_runs(workspace.store, "credit")
+    runs = workspace.monitoring_results.runs("credit")
     assert len(runs) == 3 and [r.n_rows for r in runs] == [400, 400, 400]
-    series = history(workspace.store, "credit")
+    series = workspace.monitoring_results.history("credit")
     age = series[(series.kind == "drift") & (series.name == "drifted") & (series.feature == "age")]
     assert age["value"].tolist() == [0.0, 0.0, 1.0]
     side = series[(series.name == "accuracy") & (series.run_id == runs[-1].id)]
@@ -60,7 +61,7 @@ def test_restart_neither_repeats_nor_skips(workspace: Workspace, logger: Logger)
     logger.log("credit", data(100, 4), T0 + 5 * HOUR, spacing_s=30)
     later = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 6 * HOUR + dt.timedelta(minutes=5))
     assert [w.window.start_ts for w in later.windows] == [T0 + 2 * HOUR, T0 + 5 * HOUR]
-    assert len(list_runs(workspace.store, "credit")) == 4
+    assert len(workspace.monitoring_results.runs("credit")) == 4
 
 
 def test_incomplete_window_waits_for_its_end_and_lateness(workspace: Workspace, logger: Logger) -> None:
@@ -75,30 +76,30 @@ def test_labels_arriving_later_update_realized_and_keep_estimated(workspace: Wor
     ids = logger.log("credit", frame, T0, spacing_s=5)
     monitor = Monitor(workspace, "credit", window=parse_window("1h"))
     first = monitor.run_once(now=T0 + 2 * HOUR)
-    assert first.windows[0].analysis.n_labeled == 0 and first.windows[0].analysis.performance.realized == {}
-    estimated = first.windows[0].analysis.performance.estimated["accuracy"]["value"]
+    assert first.windows[0].report.n_labeled == 0 and first.windows[0].report.realized == {}
+    estimated = first.windows[0].report.estimated["accuracy"].value
     logger.feedback(ids[:150], frame["approved"].to_numpy()[:150])
     second = monitor.run_once(now=T0 + 2 * HOUR)
     assert second.windows == [] and len(second.relabeled) == 1
     assert second.relabeled[0].n_labeled == 150
-    series = history(workspace.store, "credit")
+    series = workspace.monitoring_results.history("credit")
     acc = series[series.name == "accuracy"].set_index("kind")["value"]
     assert acc["estimated"] == pytest.approx(estimated)
-    assert acc["realized"] == pytest.approx(second.relabeled[0].realized["accuracy"]["value"])
-    assert list_runs(workspace.store, "credit")[0].n_labeled == 150
+    assert acc["realized"] == pytest.approx(second.relabeled[0].realized["accuracy"].value)
+    assert workspace.monitoring_results.runs("credit")[0].n_labeled == 150
     assert monitor.run_once(now=T0 + 2 * HOUR).relabeled == []  # nothing new: nothing recomputed
 
 
 def test_count_windows_tumbling_and_sliding(workspace: Workspace, logger: Logger) -> None:
     logger.log("credit", data(1000, 1), T0, spacing_s=1)
     tumbling = Monitor(workspace, "credit", window=parse_window(300)).run_once()
-    assert [w.analysis.n_rows for w in tumbling.windows] == [300, 300, 300]
+    assert [w.report.n_rows for w in tumbling.windows] == [300, 300, 300]
     sliding = Monitor(workspace, "credit", window=parse_window(300, 100)).run_once()
     starts = [w.window.start_ts for w in sliding.windows]
     assert starts == [T0 + dt.timedelta(seconds=s) for s in range(0, 701, 100)]
     logger.log("credit", data(200, 2), T0 + dt.timedelta(seconds=1000), spacing_s=1)
     more = Monitor(workspace, "credit", window=parse_window(300)).run_once()
-    assert [(w.window.start_ts, w.analysis.n_rows) for w in more.windows] == [(T0 + dt.timedelta(seconds=900), 300)]
+    assert [(w.window.start_ts, w.report.n_rows) for w in more.windows] == [(T0 + dt.timedelta(seconds=900), 300)]
 
 
 def test_window_spanning_a_version_change_is_split_by_version(
@@ -110,7 +111,7 @@ def test_window_spanning_a_version_change_is_split_by_version(
     logger.log("credit", data(100, 1), T0, spacing_s=10, version=1)
     logger.log("credit", data(100, 2), T0 + dt.timedelta(minutes=30), spacing_s=10, version=2)
     done = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
-    assert sorted((w.version, w.window.start_ts, w.analysis.n_rows) for w in done.windows) == [
+    assert sorted((w.version, w.window.start_ts, w.report.n_rows) for w in done.windows) == [
         (1, T0, 100), (2, T0, 100)
     ]
 
@@ -120,10 +121,10 @@ def test_regression_model_gets_dle_estimates(workspace: Workspace, logger: Logge
     ids = logger.log("price", frame, T0, spacing_s=5)
     logger.feedback(ids[:100], frame["salary"].to_numpy()[:100])
     done = Monitor(workspace, "price", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
-    perf = done.windows[0].analysis.performance
-    assert set(perf.estimated) >= {"mae", "rmse"} and perf.estimated["mae"]["method"] == "dle"
+    perf = done.windows[0].report
+    assert set(perf.estimated) >= {"mae", "rmse"} and perf.estimated["mae"].method == "dle"
     pred = logger.trained["price"].estimator.predict(frame[["age", "loan", "hvalue", "car"]])
-    assert perf.realized["mae"]["value"] == pytest.approx(
+    assert perf.realized["mae"].value == pytest.approx(
         float(np.mean(np.abs(frame["salary"].to_numpy()[:100] - pred[:100]))), rel=1e-9
     )
 
@@ -163,12 +164,12 @@ def test_upstream_changes_in_the_log_are_named(workspace: Workspace, logger: Log
     ]
     logger.plog.submit(records).result(timeout=60)
     done = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR)
-    findings = {(q.check, q.column) for q in done.windows[1].analysis.drift.quality}
+    findings = {(q.check, q.column) for q in done.windows[1].report.drift.quality}
     assert ("unit_change", "loan") in findings and ("missing_column", "hyears") in findings
-    assert not {q.check for q in done.windows[0].analysis.drift.quality} & {"unit_change", "missing_column"}
-    unit = next(q for q in done.windows[1].analysis.drift.quality if q.check == "unit_change")
+    assert not {q.check for q in done.windows[0].report.drift.quality} & {"unit_change", "missing_column"}
+    unit = next(q for q in done.windows[1].report.drift.quality if q.check == "unit_change")
     assert "1000" in unit.message
-    series = history(workspace.store, "credit", kinds=["quality"])
+    series = workspace.monitoring_results.history("credit", kinds=["quality"])
     assert {("unit_change", "loan"), ("missing_column", "hyears")} <= set(
         zip(series[series.run_id == done.windows[1].run_id].name, series[series.run_id == done.windows[1].run_id].feature,
             strict=True)
@@ -195,17 +196,17 @@ def test_concept_drift_detectors_see_at_most_the_configured_rows(workspace: Work
     logger.feedback(ids[:120], frame["approved"].to_numpy()[:120])
     settings = MonitorSettings(concept_drift_rows=50)
     done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(now=T0 + 2 * HOUR)
-    perf = done.windows[0].analysis.performance
-    assert {r["n"] for r in perf.concept_drift} == {50}
+    perf = done.windows[0].report
+    assert {r.n for r in perf.concept_drift} == {50}
     assert any("last 50 of 120 labeled rows" in note for note in perf.notes)
-    assert perf.realized["accuracy"]["n"] == 120
+    assert perf.realized["accuracy"].n == 120
 
 
 def test_sliding_time_windows_overlap_by_the_slide(workspace: Workspace, logger: Logger) -> None:
     logger.log("credit", data(240, 1), T0, spacing_s=30)  # 00:00 to 02:00, one row every 30 s
     spec = parse_window("1h", "30m")
     done = Monitor(workspace, "credit", window=spec).run_once(now=T0 + 3 * HOUR)
-    got = [(w.window.start_ts, w.window.end_ts, w.analysis.n_rows) for w in done.windows]
+    got = [(w.window.start_ts, w.window.end_ts, w.report.n_rows) for w in done.windows]
     half = HOUR / 2
     # every window that holds rows and is complete: starts at -30m (rows from 00:00 only) ... 01:30
     assert got == [(T0 + k * half, T0 + k * half + HOUR, n) for k, n in zip(range(-1, 4), (60, 120, 120, 120, 60),
@@ -221,13 +222,13 @@ def test_opt_in_multivariate_drift_names_the_separating_feature(workspace: Works
     logger.log("credit", shifted, T0, spacing_s=5)
     settings = MonitorSettings(multivariate_rows=500)
     done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(now=T0 + 2 * HOUR)
-    mv = done.windows[0].analysis.multivariate
+    mv = done.windows[0].report.multivariate
     assert mv is not None and mv.drifted and mv.n_current == 500 and mv.top_features(1) == ["age"]
-    series = history(workspace.store, "credit", kinds=["multivariate"])
+    series = workspace.monitoring_results.history("credit", kinds=["multivariate"])
     assert series[series.name == "drifted"]["value"].tolist() == [1.0]
     assert done.windows[0].summary()["multivariate"]["top_features"][0] == "age"
     plain = Monitor(workspace, "credit", window=parse_window("1h", "30m")).run_once(now=T0 + 2 * HOUR)
-    assert all(w.analysis.multivariate is None for w in plain.windows)
+    assert all(w.report.multivariate is None for w in plain.windows)
 
 
 def test_version_without_lineage_is_a_clear_error(workspace: Workspace, logger: Logger) -> None:
@@ -278,9 +279,9 @@ def test_important_feature_drift_is_dataset_drift(workspace: Workspace, logger: 
     shifted["age"] = shifted["age"] + 15
     logger.log("credit", shifted, T0, spacing_s=5)
     default = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
-    assert default.windows[0].analysis.drift is not None
-    assert default.windows[0].analysis.drift.drifted_features == ["age"] and not default.windows[0].analysis.dataset_drift
+    assert default.windows[0].report.drift is not None
+    assert default.windows[0].report.drift.drifted_features == ["age"] and not default.windows[0].report.dataset_drift
     settings = MonitorSettings(important_features=["age", "not_a_feature_of_credit"])
     again = Monitor(workspace, "credit", window=parse_window("1h", "30m"), settings=settings).run_once(now=T0 + 2 * HOUR)
-    assert [w.analysis.dataset_drift for w in again.windows] == [True, True, True]  # 3 half-hour-offset windows
-    assert "age" in again.windows[0].analysis.drift.dataset_reason  # type: ignore[union-attr]
+    assert [w.report.dataset_drift for w in again.windows] == [True, True, True]  # 3 half-hour-offset windows
+    assert "age" in again.windows[0].report.drift.dataset_reason  # type: ignore[union-attr]

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from maintenance.conftest import T0, Logger, data
 from modelward import Workspace
 from modelward.cli import app
-from modelward.maintenance import Monitor, MonitorGauges, parse_window
+from modelward.maintenance import Monitor, MonitorGauges
+from modelward.predlog import parse_window
 
 HOUR = dt.timedelta(hours=1)
 runner = CliRunner()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from maintenance.conftest import CONFIG, T0, Logger, Trained, data, register
 from modelward import Workspace
-from modelward.maintenance import Monitor, MonitorPass, list_runs, parse_window
+from modelward.maintenance import Monitor, MonitorPass
+from modelward.predlog import parse_window
 from support.pg import BreakablePostgres
 
 
@@ -42,8 +43,8 @@ def test_loop_survives_a_database_outage(
         assert len(passes) == seen and loop.is_alive()
         breakable_pg.up()
         logger.log("credit", data(100, 2), T0 + dt.timedelta(hours=1), spacing_s=10)
-        _wait(lambda: len(list_runs(ws.store, "credit")) == 2)
-        assert [r.n_rows for r in list_runs(ws.store, "credit")] == [100, 100]
+        _wait(lambda: len(ws.monitoring_results.runs("credit")) == 2)
+        assert [r.n_rows for r in ws.monitoring_results.runs("credit")] == [100, 100]
     finally:
         stop.set()
         if loop.is_alive():

@@ -7,7 +7,8 @@ from sklearn.metrics import accuracy_score
 
 from maintenance.conftest import Trained, data
 from modelward import Workspace
-from modelward.maintenance import Monitor, parse_window
+from modelward.maintenance import Monitor
+from modelward.predlog import parse_window
 from modelward.server import create_app
 from server.conftest import AppClient
 
@@ -29,11 +30,11 @@ def test_predictions_served_over_http_are_monitored(workspace: Workspace, traine
         assert fed.status_code == 200, fed.text
     done = Monitor(workspace, "credit", window=parse_window(200)).run_once()
     [window] = done.windows
-    assert (window.analysis.n_rows, window.analysis.n_labeled) == (200, 80)
-    assert window.analysis.drift is not None and window.analysis.drift.drifted_features == []
-    assert [f.status for f in window.analysis.drift.features] == ["ok"] * len(features)
-    assert not [q for q in window.analysis.drift.quality if q.check in ("type_changed", "missing_column")]
+    assert (window.report.n_rows, window.report.n_labeled) == (200, 80)
+    assert window.report.drift is not None and window.report.drift.drifted_features == []
+    assert [f.status for f in window.report.drift.features] == ["ok"] * len(features)
+    assert not [q for q in window.report.drift.quality if q.check in ("type_changed", "missing_column")]
     pred = trained["credit"].estimator.predict(frame[features])
     expected = accuracy_score(frame["approved"].to_numpy()[:80], pred[:80])
-    assert window.analysis.performance.realized["accuracy"]["value"] == pytest.approx(expected, abs=1e-12)
-    assert "accuracy" in window.analysis.performance.estimated
+    assert window.report.realized["accuracy"].value == pytest.approx(expected, abs=1e-12)
+    assert "accuracy" in window.report.estimated

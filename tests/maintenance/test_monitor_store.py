@@ -1,14 +1,15 @@
-"""Migration 0004 (monitoring results) on SQLite and PostgreSQL; window parsing."""
+"""Migration 0004 (monitoring results) on SQLite and PostgreSQL; window parsing and keys."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from modelward.errors import ConfigError
-from modelward.maintenance import parse_window
+from modelward.predlog import Window, WindowSpec, parse_window, read_window
 from modelward.store import Store
 from modelward.store.schema import feedback, monitoring_metrics, monitoring_runs, predictions, utcnow
 
@@ -73,3 +74,25 @@ def test_parse_window(window: str | int, slide: str | int | None, key: str) -> N
 def test_parse_window_errors_say_what_to_write(window: str, slide: str | None, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_window(window, slide)
+
+
+@pytest.mark.parametrize("spec", [parse_window("1h"), parse_window("15m", "5m"), parse_window(5000, 1000)])
+def test_window_keys_name_their_spec(spec: WindowSpec) -> None:
+    assert WindowSpec.from_key(spec.key) == spec
+
+
+def test_a_window_key_that_is_no_key_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="not of the form time:SIZE/STEP"):
+        WindowSpec.from_key("hourly")
+
+
+def test_a_planned_window_is_read_without_other_bounds(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/m.db")
+    try:
+        store.upgrade()
+        window = Window(parse_window("1h"), 1, utcnow(), utcnow())
+        assert len(read_window(store, "m", window)) == 0
+        with pytest.raises(ValueError, match="either a window or explicit bounds"):
+            read_window(store, "m", window, version=1)
+    finally:
+        store.close()

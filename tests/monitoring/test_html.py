@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelward.monitoring import Profile
+from modelward.monitoring import MonitoringReport, Profile
 from modelward.monitoring.html import render_html
-from modelward.monitoring.monitoring_report import MonitoringReport
 from modelward.monitoring.multivariate import multivariate_drift
 from modelward.monitoring.outputs import label_drift, prediction_drift
 

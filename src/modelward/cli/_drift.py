@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -20,7 +20,7 @@ from modelward.cli._common import console, err_console
 from modelward.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from modelward.monitoring.monitoring_report import MonitoringReport
+    from modelward.monitoring import Current, MonitoringReport, Reference
 
 T = TypeVar("T")
 TASK_CHOICES = ("auto", "classification", "regression")
@@ -170,23 +170,65 @@ def drift_command(
 
     Exit status: 0, or 2 with --fail-on-drift when the dataset rule or the domain classifier detects drift.
     """
-    from modelward.datasets import read_table
-    from modelward.monitoring import Profile
-    from modelward.monitoring._columns import dtype_family
-    from modelward.monitoring.monitoring_report import MonitoringReport
+    from modelward.monitoring import AnalysisSettings, analyse
 
     if task not in TASK_CHOICES:
         raise ConfigError(f"--task must be one of {', '.join(TASK_CHOICES)}, got {task!r}.")
     kinds = _parse_kinds(column_kind)
     started = time.perf_counter()
+    ref, cur = _read(reference, current, {"--ignore": ignore or [], "--column-kind": list(kinds), "--target":
+                     [target] if target else [], "--prediction": prediction or [], "--important": important or []})
+    labeled = target is not None and target in cur.columns
+    schema = _schema(ref, kinds, ignore, target, prediction)
+    baseline = _timed("profiling the reference", lambda: _fit_reference(ref, schema, target, labeled, prediction, task))
+    settings = AnalysisSettings(method=method, alpha=alpha, correction=correction, min_effect=min_effect,
+                                drift_share=drift_share, important_features=tuple(important or ()),
+                                multivariate_rows=max_rows if multivariate else 0, seed=seed)
+    window = _current(cur, [c for c in [target, *(prediction or [])] if c], prediction, target if labeled else None)
+    found = analyse(baseline, window, settings, progress=_Stages())
+    if target and not labeled:
+        err_console.print(f"note: {current.name} has no {target!r} column (labels not yet known); "
+                          "label drift skipped.", markup=False, highlight=False, soft_wrap=True)
+    report = found.monitoring_report({
+        "reference": f"{reference} ({len(ref):,} rows x {len(ref.columns)} columns)",
+        "current": f"{current} ({len(cur):,} rows x {len(cur.columns)} columns)",
+        "seconds": round(time.perf_counter() - started, 2)})
+    assert report is not None  # read_table refuses a file without rows
+    _write_reports(report, html, json_out, title or f"Drift: {current.name} vs {reference.name}")
+    if fail_on_drift and report.drift_detected:
+        raise typer.Exit(code=2)
+
+
+def _read(reference: Path, current: Path, columns: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both files, after checking that the reference has every column an option names (and the current
+    file the --prediction columns)."""
+    from modelward.datasets import read_table
+
     ref = _timed(f"reading {reference.name}", lambda: read_table(reference))
     cur = _timed(f"reading {current.name}", lambda: read_table(current))
-    outputs = [c for c in [target, *(prediction or [])] if c]
-    for option, cols in (("--ignore", ignore or []), ("--column-kind", list(kinds)), ("--target", [target] if target
-                          else []), ("--prediction", prediction or []), ("--important", important or [])):
+    for option, cols in columns.items():
         _require(ref, cols, option, reference)
-    if prediction:
-        _require(cur, prediction, "--prediction", current)
+    if columns["--prediction"]:
+        _require(cur, columns["--prediction"], "--prediction", current)
+    return ref, cur
+
+
+class _Stages:
+    """Shows each analysis stage as it runs (spinner, then its duration) and the notes, on stderr."""
+
+    def stage(self, label: str) -> AbstractContextManager[object]:
+        return _stage(label)
+
+    def note(self, message: str) -> None:
+        err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _schema(ref: pd.DataFrame, kinds: dict[str, str], ignore: list[str] | None, target: str | None,
+            prediction: list[str] | None) -> dict[str, str]:
+    """Column kinds of the features: --column-kind, --ignore, and dates and other types left out (with a note)."""
+    from modelward.monitoring import dtype_family
+
+    outputs = [c for c in [target, *(prediction or [])] if c]
     schema = {**kinds, **dict.fromkeys(ignore or [], "ignore")}
     features = [c for c in ref.columns if c not in outputs]
     untestable = [c for c in features if c not in schema and dtype_family(ref[c]) in ("datetime", "other")]
@@ -195,53 +237,40 @@ def drift_command(
         err_console.print(f"note: left out {', '.join(map(repr, untestable))} (dates and other types have no drift "
                           "test; convert them to numbers or strings to include them).", markup=False,
                           highlight=False, soft_wrap=True)
-    ref_x, cur_x = ref[features], cur[[c for c in cur.columns if c not in outputs]]
-    profile = _timed("profiling the reference", lambda: Profile.fit(ref_x, schema))
-    drift = _timed(f"testing {len(profile.columns)} columns", lambda: profile.compare(
-        cur_x, method=method, alpha=alpha, correction=correction, min_effect=min_effect, drift_share=drift_share,
-        important_features=important))
-    mv = None
-    if multivariate:
-        from modelward.monitoring.multivariate import multivariate_drift
+    return schema
 
-        shared = [c for c in profile.columns if c in cur_x.columns]
-        categorical = [c for c, k in profile.schema.items() if k == "categorical" and c in shared]
-        try:
-            mv = _timed("multivariate drift (domain classifier)", lambda: multivariate_drift(
-                ref_x, cur_x, columns=shared, categorical=categorical, alpha=alpha, max_rows=max_rows, seed=seed))
-        except DataError as exc:  # too few rows, or no comparable column: the rest of the report still stands
-            err_console.print(f"note: multivariate drift skipped: {exc.message}", markup=False, highlight=False,
-                              soft_wrap=True)
-    pred_result = label_result = None
+
+def _fit_reference(ref: pd.DataFrame, schema: dict[str, str], target: str | None, labeled: bool,
+                   prediction: list[str] | None, task: str) -> Reference:
+    """The reference file's features profiled, its --prediction and --target columns as output references
+    (the target only when the current file has labels too)."""
+    from modelward.monitoring import OutputReference, Profile, Reference
+
+    outputs = [c for c in [target, *(prediction or [])] if c]
+    ref_x = ref[[c for c in ref.columns if c not in outputs]]
+    predictions = labels = None
     if prediction:
-        from modelward.monitoring.outputs import prediction_drift
-
         p_task = "probabilities" if len(prediction) > 1 else (task if task != "auto" else _infer_task(ref[prediction[0]]))
-        pred_result = _timed("prediction drift", lambda: prediction_drift(
-            ref[prediction], cur[prediction], task=p_task, alpha=alpha, correction=correction,  # type: ignore[arg-type]
-            min_effect=min_effect))
-    if target:
-        from modelward.monitoring.outputs import label_drift
+        predictions = OutputReference.fit("prediction", ref[prediction], p_task)
+    if target and labeled:
+        labels = OutputReference.fit("label", ref[target], task if task != "auto" else _infer_task(ref[target]))
+    return Reference(Profile.fit(ref_x, schema), outputs=predictions, labels=labels, rows=ref_x)
 
-        if target in cur.columns:
-            t_task = task if task != "auto" else _infer_task(ref[target])
-            label_result = _timed("label drift", lambda: label_drift(
-                ref[target], cur[target], task=t_task, alpha=alpha, correction=correction,  # type: ignore[arg-type]
-                min_effect=min_effect))
-        else:
-            err_console.print(f"note: {current.name} has no {target!r} column (labels not yet known); "
-                              "label drift skipped.", markup=False, highlight=False, soft_wrap=True)
-    report = MonitoringReport(
-        drift=drift, multivariate=mv, prediction_drift=pred_result, label_drift=label_result,
-        metadata={"reference": f"{reference} ({len(ref):,} rows x {len(ref.columns)} columns)",
-                  "current": f"{current} ({len(cur):,} rows x {len(cur.columns)} columns)",
-                  "seconds": round(time.perf_counter() - started, 2)},
-    )
+
+def _current(cur: pd.DataFrame, outputs: list[str], prediction: list[str] | None, target: str | None) -> Current:
+    from modelward.monitoring import Current
+
+    features = cur[[c for c in cur.columns if c not in outputs]]
+    return Current(features, outputs=cur[prediction] if prediction else None,
+                   labels=cur[target] if target else None)
+
+
+def _write_reports(report: MonitoringReport, html: Path | None, json_out: Path | None, title: str) -> None:
+    """--html and --json, then the summary table (unless the JSON goes to stdout)."""
     if html is not None:
-        from modelward.monitoring.html import render_html
+        from modelward.monitoring import render_html
 
-        page = _timed("rendering the HTML report", lambda: render_html(
-            report, title=title or f"Drift: {current.name} vs {reference.name}"))
+        page = _timed("rendering the HTML report", lambda: render_html(report, title=title))
         _write(html, page)
     if json_out is not None:
         text = report.to_json(indent=2)
@@ -254,8 +283,6 @@ def drift_command(
         for label, path in (("HTML report", html), ("JSON report", json_out)):
             if path is not None:
                 console.print(f"{label}: {path}", highlight=False)
-    if fail_on_drift and report.drift_detected:
-        raise typer.Exit(code=2)
 
 
 def _write(path: Path, text: str) -> None:

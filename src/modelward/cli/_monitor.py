@@ -3,89 +3,98 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.status import Status
 from rich.table import Table
 
 from modelward.cli._common import DatabaseOpt, WorkspaceOpt, configure_logging, console, fmt
 from modelward.errors import ConfigError
 from modelward.workspace import Workspace
 
+if TYPE_CHECKING:
+    from modelward.maintenance import Monitor, MonitorGauges, MonitorPass, WindowResult
+    from modelward.monitoring import MetricEstimate, WindowReport
+
 _JSON_KEEP = 1000  # windows kept in --json by a long-running loop
 
 
-def _interval(m: dict[str, Any] | None) -> str:
-    if not m or m.get("value") is None:
+def _num(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+def _interval(m: MetricEstimate | None) -> str:
+    if m is None or _num(m.value) is None:
         return "-"
-    lo, hi = m.get("lower"), m.get("upper")
+    lo, hi = _num(m.lower), _num(m.upper)
     bounds = f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else ""
-    return f"{fmt(m['value'])}{bounds}"
+    return f"{fmt(m.value)}{bounds}"
 
 
-def render_window(summary: dict[str, Any]) -> None:
-    """One processed window: verdict, drifted features, quality findings, estimated vs realized."""
-    w = summary["window"]
-    verdict = "[red]DATASET DRIFT[/red]" if summary["dataset_drift"] else "[green]no dataset drift[/green]"
-    share = summary.get("drifted_share")
-    console.rule(f"{summary['model']}@{summary['version']}  {w['start'][:19]} → {w['end'][:19]}", align="left")
-    console.print(f"{summary['n_rows']} predictions ({summary['n_labeled']} labeled) · {verdict}"
-                  + (f" · {share:.0%} of features drifted" if share is not None else "")
-                  + f" · {summary['timings'].get('total', 0):.2f} s")
-    drift = summary.get("_features") or []
-    if drift:
+def _drift_lines(report: WindowReport) -> None:
+    drifted = [] if report.drift is None else [f for f in report.drift.features if f.drifted]
+    if drifted:
         table = Table(title="drifted features", title_justify="left")
         for col in ("feature", "method", "effect size", "p (adjusted)"):
             table.add_column(col, justify="left" if col in ("feature", "method") else "right")
-        for f in drift:
-            table.add_row(f["column"], str(f["method"]), f"{fmt(f['effect_size'])} {f.get('effect_measure') or ''}",
-                          fmt(f.get("p_value_adjusted")))
+        for f in drifted:
+            table.add_row(f.column, str(f.method), f"{fmt(_num(f.effect_size))} {f.effect_measure or ''}",
+                          fmt(_num(f.p_value_adjusted)))
         console.print(table)
-    for q in summary.get("quality") or []:
-        colour = "red" if q.get("severity") == "error" else "yellow"
-        console.print(f"  [{colour}]{q.get('severity')}[/{colour}] {q.get('check')}: {q.get('message')}",
-                      markup=True, highlight=False)
-    mv = summary.get("multivariate")
-    if mv:
-        state = "[red]drift[/red]" if mv["drifted"] else "no drift"
-        top = f"; separating features: {', '.join(mv['top_features'])}" if mv["drifted"] and mv["top_features"] else ""
-        console.print(f"  multivariate (domain classifier): {state}, AUC {fmt(mv['auc'])}, p {fmt(mv['p_value'])}{top}")
-    if summary.get("prediction_drift"):
-        console.print(f"  [yellow]prediction drift[/yellow] in {', '.join(summary['prediction_drift'])}")
-    metrics = sorted(set(summary.get("estimated") or {}) | set(summary.get("realized") or {}))
+    for q in [] if report.drift is None else report.drift.quality:
+        colour = "red" if q.severity == "error" else "yellow"
+        console.print(f"  [{colour}]{q.severity}[/{colour}] {q.check}: {q.message}", markup=True, highlight=False)
+    mv = report.multivariate
+    if mv is not None:
+        state = "[red]drift[/red]" if mv.drifted else "no drift"
+        top = mv.top_features(5)
+        separating = f"; separating features: {', '.join(top)}" if mv.drifted and top else ""
+        console.print(f"  multivariate (domain classifier): {state}, AUC {fmt(mv.auc)}, p {fmt(mv.p_value)}{separating}")
+    outputs = [] if report.prediction_drift is None else report.prediction_drift.report.drifted_features
+    if outputs:
+        console.print(f"  [yellow]prediction drift[/yellow] in {', '.join(outputs)}")
+
+
+def _performance_lines(report: WindowReport) -> None:
+    metrics = sorted(set(report.estimated) | set(report.realized))
     if metrics:
         table = Table(title="performance: estimated (no labels) vs realized (labeled rows)", title_justify="left")
         for col in ("metric", "estimated", "realized", "labeled rows"):
             table.add_column(col, justify="left" if col == "metric" else "right")
         for name in metrics:
-            real = (summary.get("realized") or {}).get(name)
-            table.add_row(name, _interval((summary.get("estimated") or {}).get(name)), _interval(real),
-                          fmt(real.get("n")) if real else "-")
+            real = report.realized.get(name)
+            table.add_row(name, _interval(report.estimated.get(name)), _interval(real),
+                          fmt(real.n) if real else "-")
         console.print(table)
-    for note in summary.get("notes") or []:
+    for note in report.notes:
         console.print(f"  note: {note}", markup=False)
 
 
-def _summaries(done: Any) -> list[dict[str, Any]]:
-    out = []
-    for w in done.windows:
-        s = w.summary()
-        drift = w.analysis.drift
-        s["_features"] = [] if drift is None else [f.to_dict() for f in drift.features if f.drifted]
-        out.append(s)
-    return out
+def render_window(result: WindowResult) -> None:
+    """One processed window: verdict, drifted features, quality findings, estimated vs realized."""
+    report, w = result.report, result.window
+    verdict = "[red]DATASET DRIFT[/red]" if report.dataset_drift else "[green]no dataset drift[/green]"
+    share = report.drifted_share
+    console.rule(f"{result.model}@{result.version}  {w.start_ts.isoformat()[:19]} → {w.end_ts.isoformat()[:19]}",
+                 align="left")
+    console.print(f"{report.n_rows} predictions ({report.n_labeled} labeled) · {verdict}"
+                  + (f" · {share:.0%} of features drifted" if share is not None else "")
+                  + f" · {round(result.timings.get('total', 0), 4):.2f} s")
+    _drift_lines(report)
+    _performance_lines(report)
 
 
 def _show(ws: Workspace, model: str, last: int, metric: str | None) -> None:
-    from modelward.maintenance import history, list_runs
-
-    runs = list(reversed(list_runs(ws.store, model, limit=last)))
+    results = ws.monitoring_results
+    runs = list(reversed(results.runs(model, limit=last)))
     if not runs:
         console.print(f"No monitored windows of {model} yet. Run `modelward monitor {model} --once`.")
         return
-    series = history(ws.store, model, since=runs[0].end_ts)
+    series = results.history(model, since=runs[0].end_ts)
     series = series[series["run_id"].isin([r.id for r in runs])]
     perf = series[series["kind"].isin(["realized", "estimated"])]
     names = sorted(set(perf["name"]))
@@ -113,6 +122,65 @@ def _show(ws: Workspace, model: str, last: int, metric: str | None) -> None:
                       fmt(sel["realized"]) if "realized" in sel else "-"]
         table.add_row(*cells)
     console.print(table)
+
+
+class _PassOutput:
+    """What the command prints and writes after each pass: windows, refreshed labels, textfile, HTML, JSON."""
+
+    def __init__(self, model: str, gauges: MonitorGauges, textfile: str | None, html: Path | None,
+                 json_out: Path | None) -> None:
+        self.model, self.gauges, self.textfile, self.html, self.json_out = model, gauges, textfile, html, json_out
+        self.written: list[dict[str, Any]] = []
+
+    def __call__(self, done: MonitorPass) -> None:
+        for w in done.windows:
+            render_window(w)
+        for r in done.relabeled:
+            console.print(f"labels arrived for {self.model}@{r.run.version} window {fmt(r.run.start_ts)}: "
+                          f"realized metrics recomputed on {r.n_labeled} labeled rows")
+        if self.textfile:
+            self.gauges.write_textfile(self.textfile)
+        if self.html is not None and done.windows:
+            page = done.windows[-1].html()
+            if page is not None:
+                self.html.write_text(page, encoding="utf-8")
+                console.print(f"HTML report of the latest window: {self.html}")
+        if self.json_out is not None:
+            self.written.extend(w.summary() for w in done.windows)
+            del self.written[:-_JSON_KEEP]  # a long-running loop keeps the latest windows only
+            relabeled = [{"run_id": r.run.id, "n_labeled": r.n_labeled,
+                          "realized": {k: m.to_dict() for k, m in r.realized.items()},
+                          "estimated": {k: m.to_dict() for k, m in r.estimated.items()}} for r in done.relabeled]
+            payload = {"model": self.model, "windows": self.written, "relabeled": relabeled}
+            self.json_out.write_text(json.dumps(payload, indent=2, allow_nan=False), encoding="utf-8")
+
+
+def _run(monitor: Monitor, output: _PassOutput, once: bool, status: Status) -> None:
+    """One pass (``--once``) or the loop until Ctrl-C, with a spinner between passes."""
+    if once:
+        status.start()
+        try:
+            done = monitor.run_once()
+        finally:
+            status.stop()
+        output(done)
+        if not done.windows and not done.relabeled:
+            console.print("no complete window to process yet")
+        return
+    stop = threading.Event()
+
+    def on_pass(done: MonitorPass) -> None:
+        status.stop()
+        output(done)
+        status.start()
+
+    try:
+        status.start()
+        monitor.run_forever(stop=stop, on_pass=on_pass)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        status.stop()
 
 
 def monitor_command(
@@ -176,53 +244,6 @@ def monitor_command(
             console.print(f"Prometheus gauges at http://{metrics_addr}:{port}/metrics")
         console.print(f"monitoring {model}: {monitor.spec.describe()}"
                       + ("" if once else f", every {settings.interval_seconds:g} s (Ctrl-C stops)"))
-        written: list[dict[str, Any]] = []
-
-        def on_pass(done: Any) -> None:
-            status.stop()
-            summaries = _summaries(done)
-            for s in summaries:
-                render_window(s)
-            for r in done.relabeled:
-                console.print(f"labels arrived for {model}@{r.run.version} window {fmt(r.run.start_ts)}: "
-                              f"realized metrics recomputed on {r.n_labeled} labeled rows")
-            if settings.textfile:
-                gauges.write_textfile(settings.textfile)
-            if html is not None and done.windows:
-                page = done.windows[-1].html(ws.registry.get(model, done.windows[-1].version).task)
-                if page is not None:
-                    html.write_text(page, encoding="utf-8")
-                    console.print(f"HTML report of the latest window: {html}")
-            if json_out is not None:
-                written.extend({k: v for k, v in s.items() if k != "_features"} for s in summaries)
-                del written[:-_JSON_KEEP]  # a long-running loop keeps the latest windows only
-                payload = {"model": model, "windows": written,
-                           "relabeled": [{"run_id": r.run.id, "n_labeled": r.n_labeled, "realized": r.realized,
-                                          "estimated": r.estimated} for r in done.relabeled]}
-                json_out.write_text(json.dumps(payload, indent=2, allow_nan=False), encoding="utf-8")
-
-        if once:
-            status.start()
-            try:
-                done = monitor.run_once()
-            finally:
-                status.stop()
-            on_pass(done)
-            if not done.windows and not done.relabeled:
-                console.print("no complete window to process yet")
-            return
-        if interval is not None and interval <= 0:
+        if not once and interval is not None and interval <= 0:
             raise ConfigError(f"--interval must be positive, got {interval}.")
-        stop = threading.Event()
-
-        def on_loop_pass(done: Any) -> None:
-            on_pass(done)
-            status.start()
-
-        try:
-            status.start()
-            monitor.run_forever(stop=stop, on_pass=on_loop_pass)
-        except KeyboardInterrupt:
-            stop.set()
-        finally:
-            status.stop()
+        _run(monitor, _PassOutput(model, gauges, settings.textfile, html, json_out), once, status)

@@ -34,7 +34,15 @@ from modelward.store import Store
 from modelward.store.audit import record_event
 from modelward.store.schema import dataset_versions, datasets, utcnow
 
-__all__ = ["DatasetStore", "DatasetVersion", "infer_schema", "read_table", "summarize"]
+__all__ = [
+    "DatasetStore",
+    "DatasetVersion",
+    "from_parquet_bytes",
+    "infer_schema",
+    "read_table",
+    "summarize",
+    "to_parquet_bytes",
+]
 
 _MAX_RETRIES = 20
 

@@ -10,6 +10,7 @@ versions or feature count.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, start_http_server, write_to_textfile
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from modelward.monitoring import WindowReport
 
 __all__ = ["MonitorGauges", "WindowGauges"]
 
@@ -39,6 +42,23 @@ class WindowGauges:
     feature_scores: dict[str, float] = field(default_factory=dict)
     realized: dict[str, float | None] = field(default_factory=dict)
     estimated: dict[str, float | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_report(cls, model: str, version: int, window_end: dt.datetime, run_ts: dt.datetime,
+                    report: WindowReport) -> WindowGauges:
+        """The gauges of one window's report (``run_ts``: when it was processed)."""
+        drift = report.drift
+        scores = {} if drift is None else {
+            f.column: f.effect_size for f in drift.features if f.status == "ok" and f.effect_size is not None}
+        outputs = [] if report.prediction_drift is None else report.prediction_drift.features
+        prediction = [f.effect_size for f in outputs if f.column == "prediction" and f.effect_size is not None]
+        return cls(
+            model=model, version=version, dataset_drift=report.dataset_drift, drifted_share=report.drifted_share,
+            prediction_drift=prediction[0] if prediction else None, n_rows=report.n_rows,
+            n_labeled=report.n_labeled, window_end=window_end.timestamp(), run_ts=run_ts.timestamp(),
+            feature_scores=scores, realized={k: m.value for k, m in report.realized.items()},
+            estimated={k: m.value for k, m in report.estimated.items()},
+        )
 
 
 def _finite(value: float | None) -> bool:

@@ -2,11 +2,13 @@
 
 A :class:`Monitor` watches one model. Each pass (:meth:`Monitor.run_once`):
 
-1. for every registered version, finds the complete windows not processed yet (the state is the
-   last stored window of that version and windowing, so a restart neither skips nor repeats one);
-2. reads each window in bulk, runs drift + data quality, prediction and label drift, realized
-   metrics on the labeled rows and CBPE/DLE estimates (:func:`analyse_window`), and stores a run
-   with its metrics in one transaction;
+1. for every registered version, plans the complete windows not processed yet
+   (:func:`modelward.predlog.next_window`; the state is the last stored window of that version and
+   windowing, so a restart neither skips nor repeats one);
+2. reads each window in bulk (:func:`modelward.predlog.read_window`), checks it against the version's
+   reference with :func:`modelward.monitoring.analyse` (drift + data quality, prediction and label drift,
+   realized metrics on the labeled rows, CBPE/DLE estimates) and stores the report with its metrics
+   (``ws.monitoring_results``);
 3. recomputes the realized metrics of recent windows that received feedback since (estimated
    values stay as they were, so estimated and realized sit side by side);
 4. updates the Prometheus gauges (:class:`MonitorGauges`).
@@ -16,6 +18,7 @@ A :class:`Monitor` watches one model. Each pass (:meth:`Monitor.run_once`):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -28,44 +31,44 @@ import sqlalchemy as sa
 
 from modelward.config import MonitorSettings
 from modelward.errors import ModelwardError
-from modelward.maintenance._analysis import (
-    DriftSettings,
-    WindowAnalysis,
-    analyse_window,
-    metric_rows,
-    performance_rows,
-    relabel_window,
-)
 from modelward.maintenance._exporter import MonitorGauges, WindowGauges
-from modelward.maintenance._performance import Performance
-from modelward.maintenance._reference import Reference, get_reference
-from modelward.maintenance._results import (
-    RunRow,
-    last_window,
-    list_runs,
-    mark_labels_checked,
-    run_report,
-    runs_with_new_labels,
-    save_run,
-    update_realized,
+from modelward.maintenance._reference import get_reference
+from modelward.monitoring import (
+    AnalysisSettings,
+    Current,
+    LoggedOutputs,
+    MetricEstimate,
+    WindowReport,
+    analyse,
+    relabel,
+    render_html,
 )
-from modelward.maintenance._windows import (
+from modelward.predlog import (
+    PredictionWindow,
     Window,
     WindowSpec,
-    next_count_window,
-    next_time_window,
+    labels_arrived,
+    next_window,
     parse_window,
+    read_window,
 )
-from modelward.predlog._read import PredictionWindow, read_window
 from modelward.registry import ModelVersion
-from modelward.store.schema import utcnow
+from modelward.results import MonitoringRun, StoredReference
 from modelward.workspace import Workspace
 
-__all__ = ["Monitor", "MonitorPass", "RelabelResult", "WindowResult", "gauges_from_report"]
+__all__ = ["Monitor", "MonitorPass", "RelabelResult", "WindowResult"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _outputs(window: PredictionWindow) -> LoggedOutputs:
+    return LoggedOutputs(window.prediction, window.probabilities, window.label, window.labeled)
 
 
 @dataclass
@@ -75,30 +78,27 @@ class WindowResult:
     model: str
     window: Window
     run_id: int
-    analysis: WindowAnalysis
+    report: WindowReport
     timings: dict[str, float]
 
     @property
     def version(self) -> int:
         return self.window.version
 
-    def html(self, task: str) -> str | None:
+    def html(self) -> str | None:
         """The window as one self-contained HTML page (None when it had no rows)."""
-        from modelward.maintenance._analysis import monitoring_report
-        from modelward.monitoring import render_html
-
         meta = {"model": f"{self.model}@{self.version}", "window": f"{self.window.start_ts.isoformat()} → "
-                f"{self.window.end_ts.isoformat()}", "rows": self.analysis.n_rows,
-                "labeled rows": self.analysis.n_labeled, "windowing": self.window.spec.describe()}
-        report = monitoring_report(self.analysis, task, meta)
+                f"{self.window.end_ts.isoformat()}", "rows": self.report.n_rows,
+                "labeled rows": self.report.n_labeled, "windowing": self.window.spec.describe()}
+        report = self.report.monitoring_report(meta)
         if report is None:
             return None
         return render_html(report, title=f"modelward monitor: {self.model}@{self.version}")
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (the full report is stored with the run)."""
-        a = self.analysis
-        drift = a.drift
+        r = self.report
+        drift, mv = r.drift, r.multivariate
         return {
             "model": self.model,
             "version": self.version,
@@ -106,20 +106,19 @@ class WindowResult:
             "window": {"spec": self.window.spec.key, "start": self.window.start_ts.isoformat(),
                        "end": self.window.end_ts.isoformat(), "start_id": self.window.start_id,
                        "end_id": self.window.end_id},
-            "n_rows": a.n_rows,
-            "n_labeled": a.n_labeled,
-            "dataset_drift": a.dataset_drift,
-            "drifted_share": None if drift is None else drift.drifted_share,
+            "n_rows": r.n_rows,
+            "n_labeled": r.n_labeled,
+            "dataset_drift": r.dataset_drift,
+            "drifted_share": r.drifted_share,
             "drifted_features": [] if drift is None else drift.drifted_features,
             "quality": [] if drift is None else [q.to_dict() for q in drift.quality],
-            "prediction_drift": None if a.prediction_drift is None else a.prediction_drift.drifted_features,
-            "multivariate": None if a.multivariate is None else {
-                "auc": a.multivariate.auc, "p_value": a.multivariate.p_value, "drifted": a.multivariate.drifted,
-                "top_features": a.multivariate.top_features(5)},
-            "realized": a.performance.realized,
-            "estimated": a.performance.estimated,
-            "concept_drift": a.performance.concept_drift,
-            "notes": a.performance.notes,
+            "prediction_drift": None if r.prediction_drift is None else r.prediction_drift.report.drifted_features,
+            "multivariate": None if mv is None else {
+                "auc": mv.auc, "p_value": mv.p_value, "drifted": mv.drifted, "top_features": mv.top_features(5)},
+            "realized": {name: m.to_dict() for name, m in r.realized.items()},
+            "estimated": {name: m.to_dict() for name, m in r.estimated.items()},
+            "concept_drift": [c.to_dict() for c in r.concept_drift],
+            "notes": list(r.notes),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -128,35 +127,16 @@ class WindowResult:
 class RelabelResult:
     """A stored window whose realized metrics were recomputed because labels arrived."""
 
-    run: RunRow
+    run: MonitoringRun
     n_labeled: int
-    realized: dict[str, dict[str, Any]]
-    estimated: dict[str, dict[str, Any]]
+    realized: dict[str, MetricEstimate]
+    estimated: dict[str, MetricEstimate]
 
 
 @dataclass
 class MonitorPass:
     windows: list[WindowResult] = field(default_factory=list)
     relabeled: list[RelabelResult] = field(default_factory=list)
-
-
-def gauges_from_report(model: str, version: int, end_ts: dt.datetime, run_ts: dt.datetime,
-                       report: dict[str, Any]) -> WindowGauges:
-    """The exported gauges of one stored window report."""
-    drift = report.get("drift") or {}
-    scores = {f["column"]: f["effect_size"] for f in drift.get("features", [])
-              if f.get("status") == "ok" and f.get("effect_size") is not None}
-    pred = report.get("prediction_drift") or {}
-    pred_scores = [f["effect_size"] for f in pred.get("features", [])
-                   if f.get("column") == "prediction" and f.get("effect_size") is not None]
-    return WindowGauges(
-        model=model, version=version, dataset_drift=bool(drift.get("dataset_drift", False)),
-        drifted_share=drift.get("drifted_share"), prediction_drift=pred_scores[0] if pred_scores else None,
-        n_rows=int(report.get("n_rows", 0)), n_labeled=int(report.get("n_labeled", 0)),
-        window_end=end_ts.timestamp(), run_ts=run_ts.timestamp(), feature_scores=scores,
-        realized={k: v.get("value") for k, v in (report.get("realized") or {}).items()},
-        estimated={k: v.get("value") for k, v in (report.get("estimated") or {}).items()},
-    )
 
 
 class Monitor:
@@ -173,30 +153,33 @@ class Monitor:
         progress: Progress | None = None,
     ) -> None:
         self.ws = ws
+        self.results = ws.monitoring_results
         self.model = model
         self.settings = settings or ws.settings.monitor
         self.spec = window or parse_window(self.settings.window, self.settings.slide)
         self.gauges = gauges
         self.progress = progress or (lambda _msg: None)
-        self.drift_settings = DriftSettings(
-            alpha=self.settings.alpha, correction=self.settings.correction,
-            drift_share=self.settings.drift_share, important_features=tuple(self.settings.important_features),
-            multivariate_rows=self.settings.multivariate_rows,
+        s = self.settings
+        self.analysis = AnalysisSettings(
+            alpha=s.alpha, correction=s.correction, drift_share=s.drift_share,
+            important_features=tuple(s.important_features), multivariate_rows=s.multivariate_rows, seed=0,
+            confidence=s.confidence, resample_budget=s.resample_budget, concept_drift_rows=s.concept_drift_rows,
         )
-        self._references: dict[int, tuple[Reference, Performance]] = {}
+        self._references: dict[int, tuple[StoredReference, AnalysisSettings]] = {}
         ws.registry.get(model)  # a clear error now if the model is unknown or has no versions
 
     # -- references --------------------------------------------------------------------------
 
-    def reference(self, mv: ModelVersion) -> tuple[Reference, Performance]:
-        """The reference of ``mv`` (built and stored on first use) and its performance estimators."""
+    def reference(self, mv: ModelVersion) -> tuple[StoredReference, AnalysisSettings]:
+        """The reference of ``mv`` (built and stored on first use) and the settings its windows are checked
+        with (the important features it has)."""
         cached = self._references.get(mv.version)
         if cached is None:
             self.progress(f"loading the reference of {mv.ref}")
-            ref = get_reference(self.ws, mv)
-            cached = (ref, Performance(ref, confidence=self.settings.confidence,
-                                       resample_budget=self.settings.resample_budget,
-                                       concept_drift_rows=self.settings.concept_drift_rows))
+            stored = get_reference(self.ws, mv)
+            columns = stored.reference.profile.columns
+            important = tuple(f for f in self.analysis.important_features if f in columns)
+            cached = (stored, dataclasses.replace(self.analysis, important_features=important))
             self._references[mv.version] = cached
         return cached
 
@@ -204,98 +187,87 @@ class Monitor:
 
     def run_once(self, now: dt.datetime | None = None) -> MonitorPass:
         """Process every complete window not processed yet, then refresh realized metrics."""
-        now = now or utcnow()
+        now = now or _utcnow()
         result = MonitorPass()
         for mv in self.ws.registry.versions(self.model):
             result.windows.extend(self._version_windows(mv, now))
         result.relabeled = self._relabel(now)
         return result
 
-    def _next(self, version: int, last: RunRow | None, now: dt.datetime) -> tuple[Window, PredictionWindow] | None:
-        store, spec = self.ws.store, self.spec
-        if spec.kind == "time":
-            w = next_time_window(store, self.model, version, spec, None if last is None else last.start_ts, now,
-                                 self.settings.lateness_seconds)
-            if w is None:
-                return None
-            self.progress(f"reading {self.model}@{version} {w.start_ts:%Y-%m-%d %H:%M:%S} → {w.end_ts:%H:%M:%S}")
-            data = read_window(store, self.model, version=version, since=w.start_ts, until=w.end_ts)
-            return w, data
-        cursors = None if last is None else ((last.start_ts, last.start_id), (last.end_ts, last.end_id))
-        bounds = next_count_window(store, self.model, version, spec, cursors)
-        if bounds is None:
-            return None
-        self.progress(f"reading {spec.size} predictions of {self.model}@{version}")
-        data = read_window(store, self.model, version=version, limit=spec.size, **bounds)
-        first, final = data.first, data.last
-        assert first is not None and final is not None
-        return Window(spec, version, first[0], final[0], first[1], final[1]), data
-
     def _version_windows(self, mv: ModelVersion, now: dt.datetime) -> list[WindowResult]:
         out: list[WindowResult] = []
-        last = last_window(self.ws.store, self.model, mv.version, self.spec.key)
-        while True:
-            t0 = time.perf_counter()
-            labels_as_of = utcnow()  # feedback newer than this is picked up by a later re-run
-            found = self._next(mv.version, last, now)
-            if found is None:
-                return out
-            window, data = found
-            t_read = time.perf_counter() - t0
-            t = time.perf_counter()
-            ref, perf = self.reference(mv)
-            t_ref = time.perf_counter() - t
-            self.progress(f"checking {len(data)} predictions of {mv.ref}")
-            analysis = analyse_window(data, ref, perf, self.drift_settings)
-            t = time.perf_counter()
-            report = analysis.report()
-            run_id = save_run(
-                self.ws.store, model=self.model, window=window, reference_id=ref.id, n_rows=analysis.n_rows,
-                n_labeled=analysis.n_labeled, dataset_drift=analysis.dataset_drift,
-                drifted_share=None if analysis.drift is None else analysis.drift.drifted_share,
-                report=report, metrics=metric_rows(analysis), labels_as_of=labels_as_of,
-            )
-            timings = {"read": t_read, "reference": t_ref, **analysis.timings, "store": time.perf_counter() - t}
-            timings["total"] = time.perf_counter() - t0
-            log.info("%s window %s..%s: %d rows, dataset drift %s (%.2f s)", mv.ref, window.start_ts,
-                     window.end_ts, analysis.n_rows, analysis.dataset_drift, timings["total"])
-            if self.gauges is not None:
-                self.gauges.update(gauges_from_report(self.model, mv.version, window.end_ts, utcnow(), report))
-            out.append(WindowResult(self.model, window, run_id, analysis, timings))
-            last = last_window(self.ws.store, self.model, mv.version, self.spec.key)
+        last_run = self.results.last_run(self.model, mv.version, self.spec.key)
+        last = None if last_run is None else last_run.window
+        while (result := self._process_next(mv, last, now)) is not None:
+            out.append(result)
+            last = result.window
+        return out
+
+    def _process_next(self, mv: ModelVersion, last: Window | None, now: dt.datetime) -> WindowResult | None:
+        """Plan, read, analyse and store the window after ``last`` (None when no complete one is left)."""
+        t0 = time.perf_counter()
+        labels_as_of = _utcnow()  # feedback newer than this is picked up by a later re-run
+        window = next_window(self.ws.store, self.model, mv.version, self.spec, last, now=now,
+                             lateness=self.settings.lateness_seconds)
+        if window is None:
+            return None
+        self.progress(f"reading {self.spec.size} predictions of {self.model}@{mv.version}" if self.spec.kind == "count"
+                      else f"reading {self.model}@{mv.version} {window.start_ts:%Y-%m-%d %H:%M:%S} → "
+                      f"{window.end_ts:%H:%M:%S}")
+        data = read_window(self.ws.store, self.model, window)
+        t_read = time.perf_counter() - t0
+        t = time.perf_counter()
+        stored, settings = self.reference(mv)
+        t_ref = time.perf_counter() - t
+        self.progress(f"checking {len(data)} predictions of {mv.ref}")
+        report = analyse(stored.reference, Current(data.features, logged=_outputs(data)), settings)
+        t = time.perf_counter()
+        run_id = self.results.save_run(self.model, window, stored.id, report, labels_as_of)
+        timings = {"read": t_read, "reference": t_ref, **report.timings, "store": time.perf_counter() - t}
+        timings["total"] = time.perf_counter() - t0
+        log.info("%s window %s..%s: %d rows, dataset drift %s (%.2f s)", mv.ref, window.start_ts,
+                 window.end_ts, report.n_rows, report.dataset_drift, timings["total"])
+        if self.gauges is not None:
+            self.gauges.update(WindowGauges.from_report(self.model, mv.version, window.end_ts, _utcnow(), report))
+        return WindowResult(self.model, window, run_id, report, timings)
+
+    def _stale_runs(self, horizon: dt.datetime) -> list[MonitoringRun]:
+        """Runs that ended after ``horizon`` and whose window got feedback after their realized metrics."""
+        runs = [(run, run.window) for run in self.results.runs_ending_after(self.model, self.spec.key, horizon)]
+        if not runs:
+            return []
+        arrivals = labels_arrived(self.ws.store, self.model,
+                                  updated_since=min(run.labels_as_of for run, _ in runs),
+                                  logged_since=min(run.start_ts for run, _ in runs))
+        stale: dict[int, MonitoringRun] = {}
+        for a in arrivals:
+            for run, window in runs:
+                if run.id not in stale and a.updated_at >= run.labels_as_of and window.contains(
+                        a.version, a.ts, a.prediction_id):
+                    stale[run.id] = run
+        return sorted(stale.values(), key=lambda run: (run.version, run.start_ts, run.start_id))
 
     def _relabel(self, now: dt.datetime) -> list[RelabelResult]:
         horizon = now - dt.timedelta(days=self.settings.label_horizon_days)
         # Feedback is stamped by the server before it commits: allow it ``lateness`` to become visible.
-        checked = utcnow() - dt.timedelta(seconds=self.settings.lateness_seconds)
+        checked = _utcnow() - dt.timedelta(seconds=self.settings.lateness_seconds)
         out: list[RelabelResult] = []
         by_version = {mv.version: mv for mv in self.ws.registry.versions(self.model)}
-        stale = runs_with_new_labels(self.ws.store, self.model, self.spec.key, horizon)
-        mark_labels_checked(self.ws.store, self.model, self.spec.key, horizon, checked, [r.id for r in stale])
+        stale = self._stale_runs(horizon)
+        self.results.mark_labels_checked(self.model, self.spec.key, horizon, checked, [r.id for r in stale])
         for run in stale:
             mv = by_version.get(run.version)
             if mv is None:
                 continue
             self.progress(f"recomputing realized metrics of {mv.ref} window {run.start_ts:%Y-%m-%d %H:%M:%S}")
-            labels_as_of = utcnow()
-            if run.is_time:
-                labeled = read_window(self.ws.store, self.model, version=run.version, since=run.start_ts,
-                                      until=run.end_ts, labeled_only=True)
-            else:
-                labeled = read_window(self.ws.store, self.model, version=run.version,
-                                      start=(run.start_ts, run.start_id), through=(run.end_ts, run.end_id),
-                                      labeled_only=True)
-            _ref, perf = self.reference(mv)
-            realized = relabel_window(labeled, perf)
-            update_realized(
-                self.ws.store, run, n_labeled=len(labeled), realized=realized.realized,
-                concept_drift=realized.concept_drift, notes=realized.notes,
-                metrics=performance_rows(realized, ("realized",)), labels_as_of=labels_as_of,
-            )
-            report = run_report(self.ws.store, run.id)
+            labels_as_of = _utcnow()
+            labeled = read_window(self.ws.store, self.model, run.window, labeled_only=True)
+            stored, settings = self.reference(mv)
+            report = relabel(self.results.report(run.id), stored.reference, _outputs(labeled), settings, labels_as_of)
+            self.results.update_realized(run, report)
             if self.gauges is not None:
-                self.gauges.update(gauges_from_report(self.model, run.version, run.end_ts, utcnow(), report))
-            out.append(RelabelResult(run, len(labeled), realized.realized, dict(report.get("estimated") or {})))
+                self.gauges.update(WindowGauges.from_report(self.model, run.version, run.end_ts, _utcnow(), report))
+            out.append(RelabelResult(run, report.n_labeled, report.realized, report.estimated))
         return out
 
     # -- the loop ----------------------------------------------------------------------------
@@ -304,11 +276,11 @@ class Monitor:
         """Export the latest stored window (so a restarted monitor shows values at once)."""
         if self.gauges is None:
             return
-        runs = list_runs(self.ws.store, self.model, limit=1)
+        runs = self.results.runs(self.model, limit=1)
         if runs:
             run = runs[0]
-            self.gauges.update(gauges_from_report(self.model, run.version, run.end_ts, run.updated_at,
-                                                  run_report(self.ws.store, run.id)))
+            self.gauges.update(WindowGauges.from_report(self.model, run.version, run.end_ts, run.updated_at,
+                                                        self.results.report(run.id)))
 
     def run_forever(
         self,

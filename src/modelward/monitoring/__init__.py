@@ -13,12 +13,17 @@ Fit a reference profile once, then compare every window with it:
 >>> report["age"].method, report["plan"].method
 ('ks', 'chi2')
 
+A whole window — features, the model's outputs and labels, performance — is checked in one call,
+:func:`analyse`, against a :class:`Reference` fitted once; it returns a :class:`WindowReport`.
+
 Nothing here reads files, touches a database or prints; results are plain objects with ``to_dict()``.
 """
 
 from __future__ import annotations
 
+from modelward.monitoring._columns import dtype_family
 from modelward.monitoring._decision import adjust_p_values
+from modelward.monitoring.analysis import AnalysisSettings, Current, LoggedOutputs, Progress, analyse, relabel
 from modelward.monitoring.drift import (
     PSI,
     REGISTRY,
@@ -35,10 +40,10 @@ from modelward.monitoring.drift import (
     available_tests,
     get_test,
 )
+from modelward.monitoring.drift_report import DriftReport, FeatureResult
 from modelward.monitoring.html import render_html
-from modelward.monitoring.monitoring_report import MonitoringReport
 from modelward.monitoring.multivariate import FeatureAttribution, MultivariateResult, multivariate_drift
-from modelward.monitoring.outputs import OutputDriftResult, label_drift, prediction_drift
+from modelward.monitoring.outputs import OutputDriftResult, OutputReference, label_drift, prediction_drift
 from modelward.monitoring.performance import (
     CBPE,
     DLE,
@@ -50,7 +55,8 @@ from modelward.monitoring.performance import (
 )
 from modelward.monitoring.profile import AUTO_METHODS, DEFAULT_MIN_EFFECT, Profile
 from modelward.monitoring.quality import Finding, check_quality
-from modelward.monitoring.report import DriftReport, FeatureResult
+from modelward.monitoring.reference import Holdout, Reference
+from modelward.monitoring.window_report import MonitoringReport, WindowReport
 
 __all__ = [
     "AUTO_METHODS",
@@ -59,35 +65,46 @@ __all__ = [
     "DLE",
     "PSI",
     "REGISTRY",
+    "AnalysisSettings",
     "AndersonDarling",
     "ChiSquare",
     "ConceptDriftResult",
     "CramerVonMises",
+    "Current",
     "DriftReport",
     "DriftTest",
     "FeatureAttribution",
     "FeatureResult",
     "Finding",
+    "Holdout",
     "JensenShannon",
     "KolmogorovSmirnov",
+    "LoggedOutputs",
     "MetricEstimate",
     "MonitoringReport",
     "MultivariateResult",
     "NewCategory",
     "OutputDriftResult",
+    "OutputReference",
     "Profile",
+    "Progress",
+    "Reference",
     "TestOutcome",
     "Wasserstein",
+    "WindowReport",
     "ZTest",
     "adjust_p_values",
+    "analyse",
     "available_tests",
     "check_quality",
     "compare_estimates",
     "detect_concept_drift",
+    "dtype_family",
     "get_test",
     "label_drift",
     "multivariate_drift",
     "prediction_drift",
     "realized_metrics",
+    "relabel",
     "render_html",
 ]

@@ -1,6 +1,6 @@
 """A self-contained HTML report: one file, inline CSS and inline SVG charts, no script, no network.
 
-It renders the summaries a :class:`~modelward.monitoring.report.DriftReport` already carries (shared-edge
+It renders the summaries a :class:`~modelward.monitoring.drift_report.DriftReport` already carries (shared-edge
 histograms, top categories, quantiles), never raw rows, so its size depends on the number of columns,
 not of rows. Every string that comes from the data (column names, categories, messages) is escaped.
 
@@ -20,10 +20,10 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from modelward.monitoring.monitoring_report import MonitoringReport
+from modelward.monitoring.drift_report import DriftReport, FeatureResult
 from modelward.monitoring.multivariate import MultivariateResult
 from modelward.monitoring.outputs import OutputDriftResult
-from modelward.monitoring.report import DriftReport, FeatureResult
+from modelward.monitoring.window_report import MonitoringReport
 
 REF_COLOR = "#4c78a8"
 CUR_COLOR = "#f58518"

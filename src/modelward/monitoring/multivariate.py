@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -113,6 +113,16 @@ class MultivariateResult:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable(asdict(self))
         return out
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> MultivariateResult:
+        """The result :meth:`to_dict` wrote (non-finite numbers come back as ``None``)."""
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
+        values["fold_aucs"] = tuple(values["fold_aucs"])
+        values["attributions"] = tuple(FeatureAttribution(**a) for a in values["attributions"])
+        values["features"] = tuple(values["features"])
+        values["categorical"] = tuple(values["categorical"])
+        return cls(**values)
 
 
 def auc_mann_whitney(labels: NDArray[Any], scores: NDArray[Any]) -> tuple[float, float]:

@@ -34,8 +34,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from modelward.errors import ConfigError, DataError
+from modelward.monitoring.drift_report import DriftReport, FeatureResult
 from modelward.monitoring.profile import MethodSpec, Profile
-from modelward.monitoring.report import DriftReport, FeatureResult
 
 Task: TypeAlias = Literal["classification", "regression", "probabilities"]
 TASKS: tuple[str, ...] = ("classification", "regression", "probabilities")
@@ -115,12 +115,76 @@ def _as_frame(values: ArrayLike | pd.Series | pd.DataFrame, task: str, name: str
         )
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     if task in ("regression", "probabilities"):
-        for col in frame.columns:
-            if not pd.api.types.is_numeric_dtype(frame[col].dtype) or pd.api.types.is_bool_dtype(frame[col].dtype):
-                raise DataError(f"Task {task!r} needs numeric {side} {name}s; column {col!r} has dtype "
-                                f"{frame[col].dtype}. Use task='classification' for class labels.",
-                                details={"column": col, "dtype": str(frame[col].dtype)})
+        _check_numeric(frame, list(frame.columns), task, name, side)
     return frame
+
+
+def _check_numeric(frame: pd.DataFrame, columns: list[str], task: str, name: str, side: str) -> None:
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(frame[col].dtype) or pd.api.types.is_bool_dtype(frame[col].dtype):
+            raise DataError(f"Task {task!r} needs numeric {side} {name}s; column {col!r} has dtype "
+                            f"{frame[col].dtype}. Use task='classification' for class labels.",
+                            details={"column": col, "dtype": str(frame[col].dtype)})
+
+
+@dataclass(frozen=True)
+class OutputReference:
+    """The reference of a model's outputs (``target="prediction"``) or of the labels, fitted once.
+
+    ``profile`` covers the output column(s): class labels are categorical, numbers and class scores
+    numeric. :meth:`compare` tests a window's outputs against it with the same tests, effect-size floors
+    and correction as the features; the outputs drift when any of their columns drifts.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> ref = OutputReference.fit("label", rng.normal(0, 1, 2000), task="regression")
+    >>> ref.compare(pd.DataFrame({"label": rng.normal(0.5, 1, 2000)})).drifted
+    True
+    """
+
+    target: Literal["prediction", "label"]
+    task: str
+    profile: Profile
+
+    @classmethod
+    def fit(
+        cls, target: Literal["prediction", "label"], values: ArrayLike | pd.Series | pd.DataFrame, task: str
+    ) -> OutputReference:
+        """Fit on reference outputs or labels (``task`` as in :func:`prediction_drift`)."""
+        allowed = TASKS if target == "prediction" else ("classification", "regression")
+        if task not in allowed:
+            raise ConfigError(f"Unknown task {task!r} for {target} drift; expected one of {', '.join(allowed)}.",
+                              details={"task": task})
+        ref = _as_frame(values, task, target, "reference")
+        kind = "categorical" if task == "classification" else "numeric"
+        return cls(target, task, Profile.fit(ref, dict.fromkeys(ref.columns, kind)))
+
+    def compare(
+        self,
+        current: ArrayLike | pd.Series | pd.DataFrame,
+        *,
+        method: MethodSpec = "auto",
+        alpha: float = 0.05,
+        correction: str = "bh",
+        min_effect: float | Mapping[str, float] | None = None,
+    ) -> OutputDriftResult:
+        """Test ``current`` against the reference: a frame holding the reference's output columns, or values
+        shaped as the reference was (validated as in :func:`prediction_drift`)."""
+        if not isinstance(current, pd.DataFrame):
+            current = _as_frame(current, self.task, self.target, "current")
+        columns = list(self.profile.columns)
+        missing = [c for c in columns if c not in current.columns]
+        if missing:
+            raise DataError(f"The current {self.target}s lack column(s) {', '.join(missing)} that the reference "
+                            f"has ({', '.join(columns)}).", details={"columns": missing})
+        cur = current[columns].reset_index(drop=True)
+        numeric = [c for c, kind in self.profile.schema.items() if kind == "numeric"]
+        _check_numeric(cur, numeric, self.task, self.target, "current")
+        report = self.profile.compare(
+            cur, method=method, alpha=alpha, correction=correction, min_effect=min_effect,
+            drift_share=1.0, important_features=columns, quality=False,
+        )
+        return OutputDriftResult(target=self.target, task=self.task, report=report)
 
 
 def _output_drift(
@@ -132,24 +196,10 @@ def _output_drift(
     alpha: float,
     correction: str,
     min_effect: float | Mapping[str, float] | None,
-    allowed: tuple[str, ...],
 ) -> OutputDriftResult:
-    if task not in allowed:
-        raise ConfigError(f"Unknown task {task!r} for {target} drift; expected one of {', '.join(allowed)}.",
-                          details={"task": task})
-    ref = _as_frame(reference, task, target, "reference")
-    cur = _as_frame(current, task, target, "current")
-    missing = [c for c in ref.columns if c not in cur.columns]
-    if missing:
-        raise DataError(f"The current {target}s lack column(s) {', '.join(missing)} that the reference has "
-                        f"({', '.join(ref.columns)}).", details={"columns": missing})
-    kind = "categorical" if task == "classification" else "numeric"
-    schema = dict.fromkeys(ref.columns, kind)
-    report = Profile.fit(ref, schema).compare(
-        cur[list(ref.columns)], method=method, alpha=alpha, correction=correction, min_effect=min_effect,
-        drift_share=1.0, important_features=list(ref.columns), quality=False,
-    )
-    return OutputDriftResult(target=target, task=task, report=report)
+    fitted = OutputReference.fit(target, reference, task)
+    cur = _as_frame(current, task, target, "current")  # also when a frame: one column unless class scores
+    return fitted.compare(cur, method=method, alpha=alpha, correction=correction, min_effect=min_effect)
 
 
 def prediction_drift(
@@ -171,7 +221,7 @@ def prediction_drift(
         method, alpha, correction, min_effect: as in :meth:`Profile.compare`.
     """
     return _output_drift("prediction", reference_predictions, current_predictions, task, method, alpha,
-                         correction, min_effect, TASKS)
+                         correction, min_effect)
 
 
 def label_drift(
@@ -188,5 +238,4 @@ def label_drift(
 
     Classes are compared with chi-square on their counts, numeric targets with Kolmogorov-Smirnov.
     """
-    return _output_drift("label", reference_labels, current_labels, task, method, alpha, correction,
-                         min_effect, ("classification", "regression"))
+    return _output_drift("label", reference_labels, current_labels, task, method, alpha, correction, min_effect)

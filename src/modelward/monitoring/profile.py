@@ -29,8 +29,8 @@ from modelward.monitoring._columns import (
 from modelward.monitoring._decision import CORRECTIONS, adjust_p_values, dataset_decision
 from modelward.monitoring._summaries import distribution
 from modelward.monitoring.drift import REGISTRY, DriftTest, TestOutcome, get_test
+from modelward.monitoring.drift_report import DriftReport, FeatureResult
 from modelward.monitoring.quality import Finding, column_findings, frame_findings, sort_findings
-from modelward.monitoring.report import DriftReport, FeatureResult
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The durable prediction log and the ground-truth feedback that labels it.
+"""The durable prediction log, the ground-truth feedback that labels it, and windows over both.
 
 The model server hands every prediction to a :class:`PredictionLog`; one writer thread
 group-commits records from many requests in one transaction, so no request waits on its own
@@ -22,27 +22,48 @@ exactly once when the database returns.
 >>> PredictionLog.read(store, "iris")[["prediction", "label"]].values.tolist()
 [['setosa', 'setosa']]
 >>> plog.close(); store.close()
+
+Monitoring reads the log in windows: :func:`parse_window` describes the windowing,
+:func:`next_window` plans the next complete window of a model version and :func:`read_window`
+reads it in bulk as a :class:`PredictionWindow` (features as a frame, outputs and labels as arrays).
 """
 
 from __future__ import annotations
 
 from modelward.predlog._ids import hash_routing_key, new_prediction_id
 from modelward.predlog._log import PredictionLog
-from modelward.predlog._read import read_predictions
+from modelward.predlog._read import (
+    Cursor,
+    LabelArrival,
+    PredictionWindow,
+    labels_arrived,
+    read_predictions,
+    read_window,
+)
 from modelward.predlog._records import (
     FeedbackItem,
     FeedbackResult,
     LogUnavailableError,
     PredictionRecord,
 )
+from modelward.predlog._windows import Window, WindowSpec, next_window, parse_window
 
 __all__ = [
+    "Cursor",
     "FeedbackItem",
     "FeedbackResult",
+    "LabelArrival",
     "LogUnavailableError",
     "PredictionLog",
     "PredictionRecord",
+    "PredictionWindow",
+    "Window",
+    "WindowSpec",
     "hash_routing_key",
+    "labels_arrived",
     "new_prediction_id",
+    "next_window",
+    "parse_window",
     "read_predictions",
+    "read_window",
 ]

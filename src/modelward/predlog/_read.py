@@ -7,7 +7,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,18 @@ import sqlalchemy as sa
 from modelward.store import Store
 from modelward.store.schema import UtcDateTime, feedback, predictions
 
-__all__ = ["COLUMNS", "Cursor", "PredictionWindow", "count_window", "read_predictions", "read_window"]
+if TYPE_CHECKING:
+    from modelward.predlog._windows import Window
+
+__all__ = [
+    "COLUMNS",
+    "Cursor",
+    "LabelArrival",
+    "PredictionWindow",
+    "labels_arrived",
+    "read_predictions",
+    "read_window",
+]
 
 _CHUNK_ROWS = 50_000  # rows fetched and decoded at a time by read_window
 
@@ -126,6 +137,7 @@ class PredictionWindow:
 def read_window(
     store: Store,
     model: str,
+    window: Window | None = None,
     *,
     version: int | None = None,
     since: dt.datetime | None = None,
@@ -140,10 +152,21 @@ def read_window(
 ) -> PredictionWindow:
     """Predictions of ``model`` (optionally one ``version``), oldest first, decoded in bulk.
 
-    Bounds combine: ``since <= ts < until``; ``(ts, id) > after``; ``(ts, id) >= start``;
-    ``(ts, id) <= through``; then ``offset`` rows are skipped and at most ``limit`` kept.
+    ``window``: exactly the rows of a planned :class:`~modelward.predlog.Window` (its version and
+    bounds; give no other bound with it). Otherwise bounds combine: ``since <= ts < until``;
+    ``(ts, id) > after``; ``(ts, id) >= start``; ``(ts, id) <= through``; then ``offset`` rows are
+    skipped and at most ``limit`` kept. ``labeled_only`` keeps the rows that have feedback.
     ``features`` fixes the feature columns (in that order); by default every key found.
     """
+    if window is not None:
+        given = [version, since, until, after, start, through, limit]
+        if offset or any(bound is not None for bound in given):
+            raise ValueError("read_window: give either a window or explicit bounds, not both")
+        version = window.version
+        if window.spec.kind == "time":
+            since, until = window.start_ts, window.end_ts
+        else:
+            start, through = window.start, window.through
     query = _window_query(model, version, since, until, after, start, through, labeled_only)
     query = query.order_by(predictions.c.ts, predictions.c.id)
     if offset:
@@ -162,27 +185,29 @@ def read_window(
     return parts[0] if len(parts) == 1 else _concat(parts)
 
 
-def count_window(
-    store: Store,
-    model: str,
-    *,
-    version: int | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    after: Cursor | None = None,
-    start: Cursor | None = None,
-    through: Cursor | None = None,
-    labeled_only: bool = False,
-    limit: int | None = None,
-) -> int:
-    """How many rows :func:`read_window` would return with the same bounds, counting at most ``limit``."""
-    # Counting needs neither the JSON columns, nor the feedback join (unless labeled_only), nor an order.
-    query = _window_query(model, version, since, until, after, start, through, labeled_only, count_only=True)
-    if limit is not None:
-        query = query.limit(limit)
-    inner = query.subquery()
+@dataclass(frozen=True)
+class LabelArrival:
+    """Feedback for one prediction: which version made it, when it was logged, when the label was stored."""
+
+    version: int
+    ts: dt.datetime
+    prediction_id: str
+    updated_at: dt.datetime
+
+
+def labels_arrived(
+    store: Store, model: str, *, updated_since: dt.datetime, logged_since: dt.datetime
+) -> list[LabelArrival]:
+    """Labels stored (or changed) at or after ``updated_since`` for predictions of ``model`` logged at or
+    after ``logged_since`` (how the monitor finds windows whose realized metrics are out of date)."""
+    p = predictions.c
+    query = (
+        sa.select(p.version, p.ts, p.id, feedback.c.updated_at)
+        .join(feedback, feedback.c.prediction_id == p.id)
+        .where(p.model == model, feedback.c.updated_at >= updated_since, p.ts >= logged_since)
+    )
     with store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
+        return [LabelArrival(int(v), ts, pid, updated) for v, ts, pid, updated in conn.execute(query)]
 
 
 def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:
@@ -216,15 +241,9 @@ def _window_query(
     start: Cursor | None,
     through: Cursor | None,
     labeled_only: bool,
-    *,
-    count_only: bool = False,
 ) -> sa.Select[Any]:
     p = predictions.c
-    if count_only:
-        source = predictions.join(feedback, feedback.c.prediction_id == p.id) if labeled_only else predictions
-        query = sa.select(p.id).select_from(source).where(p.model == model)
-    else:
-        query = _rows_query(model, labeled_only)
+    query = _rows_query(model, labeled_only)
     if version is not None:
         query = query.where(p.version == version)
     if since is not None:

@@ -176,7 +176,7 @@ feedback = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# Monitoring over the prediction log (modelward.maintenance.monitor), migration 0004.
+# Monitoring results (owned by modelward.results: ws.monitoring_results), migration 0004.
 # One reference per model version: the profile blob in the artifact store, fitted once.
 monitoring_references = Table(
     "monitoring_references",

@@ -11,7 +11,7 @@ detection, so later indexes are changes after the previous one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,14 @@ class ConceptDriftResult:
         out: dict[str, Any] = jsonable(asdict(self))
         out["drift_detected"] = self.drift_detected
         return out
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> ConceptDriftResult:
+        """The result :meth:`to_dict` wrote."""
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
+        values["warnings"] = tuple(values["warnings"])
+        values["detections"] = tuple(values["detections"])
+        return cls(**values)
 
 
 def _detector(name: str, params: Mapping[str, Any]) -> Any:

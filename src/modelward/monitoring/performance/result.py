@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from modelward.errors import DataError
@@ -45,6 +45,19 @@ class MetricEstimate:
         """Plain JSON-ready values; ``nan`` becomes ``None``."""
         out: dict[str, Any] = jsonable(asdict(self))
         return out
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> MetricEstimate:
+        """The figure :meth:`to_dict` wrote (an undefined ``value`` comes back as ``nan``).
+
+        >>> m = MetricEstimate("roc_auc", float("nan"), None, None, 20, "realized")
+        >>> MetricEstimate.from_dict(m.to_dict()).to_dict() == m.to_dict()
+        True
+        """
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
+        if values.get("value") is None:
+            values["value"] = math.nan
+        return cls(**values)
 
 
 def _num(value: float | None) -> float | None:

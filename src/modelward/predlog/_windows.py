@@ -5,6 +5,9 @@ Time windows are aligned to the Unix epoch (a ``1h`` window starts on the hour):
 Count windows are runs of ``size`` consecutive predictions of one version in (ts, id) order; the
 next one starts ``step`` rows after the previous start. Both are planned per model version, so a
 window that spans a version change is split: each version's rows form windows of their own.
+
+:func:`next_window` plans the next complete window after the last one processed; :func:`read_window`
+with ``window=`` reads exactly its rows.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from modelward.errors import ConfigError
-from modelward.predlog._read import Cursor, count_window
+from modelward.predlog._read import Cursor
 from modelward.store import Store
-from modelward.store.schema import predictions
+from modelward.store.schema import UtcDateTime, predictions
 
-__all__ = ["Window", "WindowSpec", "next_count_window", "next_time_window", "parse_window"]
+__all__ = ["Window", "WindowSpec", "next_window", "parse_window"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_KEY = re.compile(r"^(time|count):(\d+)/(\d+)$")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -41,6 +45,19 @@ class WindowSpec:
     def key(self) -> str:
         """Stored with every run: ``time:3600/3600``, ``count:5000/1000``."""
         return f"{self.kind}:{self.size}/{self.step}"
+
+    @classmethod
+    def from_key(cls, key: str) -> WindowSpec:
+        """The spec a stored :attr:`key` names.
+
+        >>> WindowSpec.from_key("count:5000/1000")
+        WindowSpec(kind='count', size=5000, step=1000)
+        """
+        match = _KEY.match(key)
+        if match is None:
+            raise ConfigError(f"Window key {key!r} is not of the form time:SIZE/STEP or count:SIZE/STEP.")
+        kind: Literal["time", "count"] = "time" if match.group(1) == "time" else "count"
+        return cls(kind, int(match.group(2)), int(match.group(3)))
 
     @property
     def sliding(self) -> bool:
@@ -71,6 +88,14 @@ class Window:
     @property
     def through(self) -> Cursor:
         return (self.end_ts, self.end_id)
+
+    def contains(self, version: int, ts: dt.datetime, prediction_id: str) -> bool:
+        """Whether the prediction ``prediction_id`` of ``version`` logged at ``ts`` is one of the window's rows."""
+        if version != self.version:
+            return False
+        if self.spec.kind == "time":
+            return self.start_ts <= ts < self.end_ts
+        return self.start <= (ts, prediction_id) <= self.through
 
 
 def _human_seconds(seconds: int) -> str:
@@ -103,6 +128,8 @@ def parse_window(window: str | int, slide: str | int | None = None) -> WindowSpe
 
     >>> parse_window("1h").key, parse_window(5000, 1000).key
     ('time:3600/3600', 'count:5000/1000')
+    >>> parse_window("1h").describe()
+    'tumbling 1h windows'
     """
     kind, size = _parse_one(window, "--window")
     if slide is None:
@@ -117,6 +144,27 @@ def parse_window(window: str | int, slide: str | int | None = None) -> WindowSpe
         raise ConfigError(f"--slide ({slide!r}) must not be longer than --window ({window!r}); "
                           "windows would leave gaps.")
     return WindowSpec(kind, size, step)
+
+
+def next_window(
+    store: Store,
+    model: str,
+    version: int,
+    spec: WindowSpec,
+    last: Window | None,
+    *,
+    now: dt.datetime,
+    lateness: float,
+) -> Window | None:
+    """The earliest complete window of ``model@version`` after ``last`` (the last one processed; None:
+    from the beginning of the log), or None while there is none.
+
+    A time window is complete once ``lateness`` seconds have passed after its end, and windows without
+    rows are skipped; a count window is complete once it holds ``spec.size`` rows.
+    """
+    if spec.kind == "time":
+        return _next_time_window(store, model, version, spec, None if last is None else last.start_ts, now, lateness)
+    return _next_count_window(store, model, version, spec, last)
 
 
 def _to_seconds(ts: dt.datetime) -> float:
@@ -143,7 +191,7 @@ def _first_ts(store: Store, model: str, version: int, since: dt.datetime | None)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def next_time_window(
+def _next_time_window(
     store: Store,
     model: str,
     version: int,
@@ -152,7 +200,6 @@ def next_time_window(
     now: dt.datetime,
     lateness: float,
 ) -> Window | None:
-    """The earliest complete time window after ``last_start`` that holds rows, or None."""
     floor = None if last_start is None else _to_seconds(last_start) + spec.step
     first = _first_ts(store, model, version, None if floor is None else _from_seconds(floor))
     if first is None:
@@ -168,24 +215,25 @@ def next_time_window(
     return Window(spec, version, _from_seconds(start), _from_seconds(end))
 
 
-def next_count_window(
-    store: Store,
-    model: str,
-    version: int,
-    spec: WindowSpec,
-    last: tuple[Cursor, Cursor] | None,
-) -> dict[str, Any] | None:
-    """Reader bounds of the next complete count window (pass them to ``read_window`` with
-    ``limit=spec.size``), or None while fewer rows than that are available. ``last`` is the
-    (start, end) cursor pair of the last processed window."""
-    bounds: dict[str, Any]
-    if last is None:
-        bounds = {}
-    elif not spec.sliding:
-        bounds = {"after": last[1]}
-    else:
-        bounds = {"start": last[0], "offset": spec.step}
-    offset = int(bounds.get("offset", 0))
-    countable = {k: v for k, v in bounds.items() if k != "offset"}
-    available = count_window(store, model, version=version, limit=offset + spec.size, **countable)
-    return bounds if available >= offset + spec.size else None
+def _next_count_window(store: Store, model: str, version: int, spec: WindowSpec, last: Window | None) -> Window | None:
+    """Tumbling: the ``size`` rows after the last window's final row. Sliding: the ``size`` rows from
+    ``step`` rows after the last window's first row. None while fewer rows than that exist."""
+    p = predictions.c
+    query: sa.Select[Any] = sa.select(p.ts, p.id).where(p.model == model, p.version == version)
+    offset = 0
+    if last is not None and not spec.sliding:
+        query = query.where(sa.tuple_(p.ts, p.id) > _cursor(last.through))
+    elif last is not None:
+        query = query.where(sa.tuple_(p.ts, p.id) >= _cursor(last.start))
+        offset = spec.step
+    query = query.order_by(p.ts, p.id)
+    with store.read() as conn:
+        final = conn.execute(query.offset(offset + spec.size - 1).limit(1)).first()
+        if final is None:
+            return None
+        first = conn.execute(query.offset(offset).limit(1)).one()
+    return Window(spec, version, first.ts, final.ts, first.id, final.id)
+
+
+def _cursor(cursor: Cursor) -> Any:
+    return sa.tuple_(sa.literal(cursor[0], UtcDateTime()), cursor[1])

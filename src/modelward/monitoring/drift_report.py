@@ -1,9 +1,21 @@
-"""Drift results: one :class:`FeatureResult` per column inside a :class:`DriftReport`."""
+"""Drift results: one :class:`FeatureResult` per column inside a :class:`DriftReport` (what
+:meth:`Profile.compare <modelward.monitoring.Profile.compare>` returns).
+
+``to_dict`` gives plain JSON values and ``from_dict`` reads them back:
+
+>>> import numpy as np, pandas as pd
+>>> from modelward.monitoring import Profile
+>>> ref = pd.DataFrame({"x": np.arange(100.0)})
+>>> report = Profile.fit(ref).compare(ref + 30)
+>>> DriftReport.from_dict(report.to_dict()).to_dict() == report.to_dict()
+True
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from modelward.errors import NotFoundError
@@ -56,6 +68,11 @@ class FeatureResult:
         out: dict[str, Any] = jsonable(asdict(self))
         return out
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> FeatureResult:
+        """The result :meth:`to_dict` wrote (non-finite numbers come back as ``None``)."""
+        return cls(**{f.name: doc[f.name] for f in fields(cls) if f.name in doc})
+
 
 @dataclass(frozen=True)
 class DriftReport:
@@ -104,6 +121,20 @@ class DriftReport:
             "features": [f.to_dict() for f in self.features],
             "quality": [q.to_dict() for q in self.quality],
         }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> DriftReport:
+        """The report :meth:`to_dict` wrote."""
+        return cls(
+            features=tuple(FeatureResult.from_dict(f) for f in doc["features"]),
+            dataset_drift=bool(doc["dataset_drift"]),
+            dataset_reason=str(doc["dataset_reason"]),
+            drifted_share=doc["drifted_share"],
+            settings=dict(doc["settings"]),
+            quality=tuple(Finding(**q) for q in doc["quality"]),
+            n_reference=int(doc["n_reference"]),
+            n_current=int(doc["n_current"]),
+        )
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)

@@ -1,8 +1,8 @@
 """Performance of one window: realized metrics on its labeled rows, label-free estimates on all rows.
 
 Uses :mod:`modelward.monitoring.performance` (``realized_metrics``, ``CBPE`` for classifiers, ``DLE``
-for regression, ``detect_concept_drift``). Fitted estimators are cached per
-reference, so a monitor loop calibrates once per model version.
+for regression, ``detect_concept_drift``). Fitted estimators are cached on the
+:class:`~modelward.monitoring.Holdout`, so a monitor loop calibrates once per model version.
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ import numpy.typing as npt
 import pandas as pd
 
 from modelward.errors import ModelwardError
-from modelward.maintenance._reference import Reference, class_index
 from modelward.monitoring.performance import (
     CBPE,
     CBPE_METRICS,
     DLE,
+    ConceptDriftResult,
+    MetricEstimate,
     detect_concept_drift,
     realized_metrics,
 )
+from modelward.monitoring.reference import Holdout, class_index
 
-__all__ = ["Performance", "PerformanceResult"]
+__all__ = ["Performance", "PerformanceResult", "resamples"]
 
 log = logging.getLogger(__name__)
 
@@ -48,32 +50,39 @@ def resamples(rows: int, most: int, budget: int) -> int:
 
 @dataclass
 class PerformanceResult:
-    realized: dict[str, dict[str, Any]] = field(default_factory=dict)
-    estimated: dict[str, dict[str, Any]] = field(default_factory=dict)
-    concept_drift: list[dict[str, Any]] = field(default_factory=list)
+    """What :class:`Performance` found on one window (filled in place)."""
+
+    realized: dict[str, MetricEstimate] = field(default_factory=dict)
+    estimated: dict[str, MetricEstimate] = field(default_factory=dict)
+    concept_drift: list[ConceptDriftResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
-class Performance:
-    """Performance figures of windows of one model version (estimators fitted once, lazily)."""
+@dataclass(frozen=True)
+class _Unavailable:
+    """Why a holdout has no label-free estimator (cached like a fitted one)."""
 
-    def __init__(self, reference: Reference, *, confidence: float = 0.95, resample_budget: int = 6_000_000,
+    reason: str
+
+
+class Performance:
+    """Performance figures of windows of one model, from its :class:`Holdout` (estimators fitted once, lazily)."""
+
+    def __init__(self, holdout: Holdout, *, confidence: float = 0.95, resample_budget: int = 6_000_000,
                  concept_drift_rows: int = 10_000) -> None:
-        self.reference = reference
+        self.holdout = holdout
         self.confidence = confidence
         self.resample_budget = resample_budget
         self.concept_drift_rows = concept_drift_rows
-        self._estimator: Any = None
-        self._estimator_error: str | None = None
 
     # -- label handling ----------------------------------------------------------------------
 
     def _classes(self) -> npt.NDArray[Any]:
-        return np.asarray(self.reference.classes, dtype=object)
+        return np.asarray(self.holdout.classes, dtype=object)
 
     def _as_classes(self, values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
         """Values mapped onto the class list (by equality, so ``1.0`` is class ``1``); mask of valid."""
-        idx = class_index(list(self.reference.classes or []), values)
+        idx = class_index(list(self.holdout.classes or []), values)
         ok = ~np.isnan(idx)
         out = np.empty(len(values), dtype=object)
         out[ok] = self._classes()[idx[ok].astype(np.int64)]
@@ -92,7 +101,7 @@ class Performance:
         result: PerformanceResult,
     ) -> None:
         """Realized metrics (and concept-drift detectors) on the labeled rows given, in log order."""
-        ref = self.reference
+        ref = self.holdout
         if len(labels) < _MIN_LABELED:
             return
         if ref.task == "classification" and ref.classes is not None:
@@ -122,7 +131,7 @@ class Performance:
             metrics = realized_metrics("regression", y[ok], p[ok], confidence=self.confidence,
                                        n_bootstrap=resamples(int(ok.sum()), _MAX_BOOTSTRAP, self.resample_budget))
             errors = np.abs(y[ok] - p[ok])
-        result.realized = {name: m.to_dict() for name, m in metrics.items()}
+        result.realized = dict(metrics)
         self._concept_drift(errors, result)
 
     def _concept_drift(self, errors: npt.NDArray[np.float64], result: PerformanceResult) -> None:
@@ -137,27 +146,29 @@ class Performance:
         except ModelwardError as exc:
             result.notes.append(f"concept-drift detectors skipped: {exc.message}")
             return
-        result.concept_drift = [r.to_dict() for r in found]
+        result.concept_drift = list(found)
 
     # -- estimated ---------------------------------------------------------------------------
 
     def _fitted(self) -> Any:
-        if self._estimator is not None or self._estimator_error is not None:
-            return self._estimator
-        ref = self.reference
+        """The estimator fitted on the holdout at this confidence (or why there is none), cached on it."""
+        cache = self.holdout.estimators
+        if self.confidence not in cache:
+            cache[self.confidence] = self._fit()
+        return cache[self.confidence]
+
+    def _fit(self) -> Any:
+        ref = self.holdout
         try:
             if ref.task == "classification":
                 if ref.proba is None or ref.classes is None:
-                    self._estimator_error = "the model gives no probabilities, so CBPE cannot estimate"
-                    return None
+                    return _Unavailable("the model gives no probabilities, so CBPE cannot estimate")
                 cbpe = CBPE(metrics=CBPE_METRICS, confidence=self.confidence)
-                self._estimator = cbpe.fit(ref.y, ref.proba, self._classes(), y_pred=ref.y_pred)
-            else:
-                dle = DLE(confidence=self.confidence)
-                self._estimator = dle.fit(ref.eval_features, ref.y, ref.y_pred)
+                return cbpe.fit(ref.y, ref.proba, self._classes(), y_pred=ref.y_pred)
+            dle = DLE(confidence=self.confidence)
+            return dle.fit(ref.features, ref.y, ref.y_pred)
         except ModelwardError as exc:
-            self._estimator_error = f"label-free estimation unavailable: {exc.message}"
-        return self._estimator
+            return _Unavailable(f"label-free estimation unavailable: {exc.message}")
 
     def estimated(
         self,
@@ -168,11 +179,10 @@ class Performance:
     ) -> None:
         """CBPE (classifier) or DLE (regression) estimates over every row of the window."""
         estimator = self._fitted()
-        if estimator is None:
-            if self._estimator_error:
-                result.notes.append(self._estimator_error)
+        if isinstance(estimator, _Unavailable):
+            result.notes.append(estimator.reason)
             return
-        ref = self.reference
+        ref = self.holdout
         try:
             if ref.task == "classification":
                 if proba is None:
@@ -190,9 +200,9 @@ class Performance:
                 ok = np.isfinite(p)
                 if not ok.any():
                     return
-                x = features.reindex(columns=ref.features)[ok].reset_index(drop=True)
+                x = features.reindex(columns=ref.feature_names)[ok].reset_index(drop=True)
                 estimates = estimator.estimate(x, p[ok])
         except ModelwardError as exc:
             result.notes.append(f"label-free estimation failed on this window: {exc.message}")
             return
-        result.estimated = {name: m.to_dict() for name, m in estimates.items()}
+        result.estimated = dict(estimates)
