@@ -143,7 +143,7 @@ def test_body_shapes() -> None:
 
 
 def test_the_model_frame_has_training_dtypes() -> None:
-    from modelward.server.models import _array
+    from modelward.server.served import _array
 
     validator = Validator(SIGNATURE)
     out = check({**GOOD, "amount": 2.5, "member": False, "note": "hi"})

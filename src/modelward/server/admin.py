@@ -39,7 +39,8 @@ PromoteBody = Annotated[PromoteRequest, Depends(JsonBody(PromoteRequest, '{"vers
 RollbackBody = Annotated[RollbackRequest, Depends(JsonBody(RollbackRequest, '{"reason": "..."}'))]
 
 
-def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]]) -> APIRouter:
+def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
+    """The dependency checking ``Authorization: Bearer <admin_token>`` (constant-time compare)."""
     token = workspace.settings.admin_token
     expected = token.get_secret_value().encode() if token is not None else None
 
@@ -61,6 +62,11 @@ def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]
         if not hmac.compare_digest(given.strip().encode(), expected):
             raise ForbiddenError("The admin token is wrong.")
 
+    return authorize
+
+
+def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]]) -> APIRouter:
+    authorize = _authorizer(workspace)
     errors: dict[int | str, dict[str, object]] = {
         401: {"model": ErrorResponse, "description": "No bearer token."},
         403: {"model": ErrorResponse, "description": "Wrong token, or admin disabled."},

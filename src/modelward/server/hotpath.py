@@ -3,7 +3,8 @@
 :class:`PredictPath` is a small ASGI handler that the app (see :mod:`modelward.server.app`)
 calls before FastAPI's middleware and router. It answers ``POST /v1/models/{model}/predict``
 and ``POST /invocations`` itself (a dict lookup for the served model, the body read with a
-size limit and decoded by orjson, checked against the signature, merged into a micro-batch,
+size limit and decoded by orjson, routed (:mod:`modelward.server.routing`: which version and
+arm answer), checked against the signature, merged into a micro-batch,
 predicted, handed to the prediction log, answered once the record is durable with
 ``log.durability: sync``) and hands every other request to FastAPI. FastAPI's middleware,
 routing and dependency solving cost more CPU than predicting a small model; its routes for
@@ -27,8 +28,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from modelward.errors import ModelwardError
 from modelward.predlog import PredictionLog
 from modelward.server.bodies import ClientGoneError, Headers, decode_json, read_body, request_headers
+from modelward.server.cache import DEFAULT_ALIAS, ModelCache
 from modelward.server.metrics import Metrics
-from modelward.server.models import DEFAULT_ALIAS, Job, ModelCache, ServedModel
+from modelward.server.routing import Router
+from modelward.server.served import Job, ServedModel
 from modelward.server.validation import InputError, csv_split, parse_body
 from modelward.workspace import Workspace
 
@@ -59,6 +62,7 @@ class ServerState:
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelward-predict")
         self.cache = ModelCache(workspace, executor=self.executor, metrics=metrics, predlog=predlog)
+        self.router = Router()
         self._outputs: dict[tuple[str, int], Mapping[str, Any]] = {}
 
     def outputs(self, model: str, version: int) -> Mapping[str, Any]:
@@ -119,6 +123,9 @@ async def answer_predict(
         else:
             body = decode_json(raw, '{"dataframe_records": [{...}]}')
         parsed = parse_body(body, max_rows=state.settings.max_rows)
+        routing_key = headers.routing_key or parsed.routing_key
+        route = state.router.route(served, arm, routing_key)
+        served, arm = route.served, route.arm
         if parsed.want_proba and served.classes is None:
             raise InputError(
                 f"{served.version.ref} is a {served.version.task} model and has no class probabilities; "
@@ -130,7 +137,6 @@ async def answer_predict(
     except InputError as exc:
         state.metrics.input_errors.labels(served.name, exc.reason).inc()
         raise
-    routing_key = headers.routing_key or parsed.routing_key
     try:
         answer = await served.batcher.submit(Job(columns, parsed.rows, received, arm, routing_key))
     except InputError as exc:  # the estimator refused these rows (their batch was split first)
