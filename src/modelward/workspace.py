@@ -143,7 +143,7 @@ class Workspace:
         return spec
 
     def resolve_dataset(self, spec: ModelSpec, data: str | None) -> DatasetVersion:
-        from modelward._refs import parse_ref
+        from modelward.refs import parse_ref
 
         if data is None:
             if spec.dataset is None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from modelward._refs import parse_ref
+from modelward.refs import parse_ref
 from modelward.cli._common import (
     DatabaseOpt,
     JsonOpt,

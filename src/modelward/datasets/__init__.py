@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from modelward._refs import check_name
+from modelward.refs import check_name
 from modelward.artifacts import ArtifactStore
 from modelward.datasets._frames import (
     content_hash,

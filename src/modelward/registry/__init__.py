@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from modelward._refs import check_alias, check_name
+from modelward.refs import check_alias, check_name
 from modelward.errors import ConflictError, NotFoundError
 from modelward.store import Store
 from modelward.store.audit import record_event

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from modelward._refs import parse_ref
+from modelward.refs import parse_ref
 from modelward.errors import ModelwardError, NotFoundError
 from modelward.predlog import PredictionLog
 from modelward.registry import ModelVersion
