@@ -15,7 +15,7 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     """``(line, module)`` of every import in ``path``, relative imports resolved."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     parts = ["modelward", *path.relative_to(SRC).with_suffix("").parts]
-    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
+    package = parts[:-1]  # a module's package; for __init__.py, the package itself
     out: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from modelward.refs import parse_ref
 from modelward.cli._common import (
     DatabaseOpt,
     JsonOpt,
@@ -22,6 +21,7 @@ from modelward.cli._common import (
 from modelward.cli._help import App
 from modelward.datasets import DatasetVersion
 from modelward.errors import ModelwardError
+from modelward.refs import parse_ref
 from modelward.workspace import Workspace
 
 app = App(help="Datasets: immutable, content-addressed versions.")

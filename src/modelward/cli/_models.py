@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from modelward.refs import parse_ref
 from modelward.cli._common import (
     DatabaseOpt,
     JsonOpt,
@@ -22,6 +21,7 @@ from modelward.cli._common import (
 )
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
+from modelward.refs import parse_ref
 from modelward.registry import ModelVersion
 from modelward.workspace import ReproduceReport
 

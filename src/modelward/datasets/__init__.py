@@ -18,7 +18,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from modelward.refs import check_name
 from modelward.artifacts import ArtifactStore
 from modelward.datasets._frames import (
     content_hash,
@@ -30,6 +29,7 @@ from modelward.datasets._frames import (
     to_parquet_bytes,
 )
 from modelward.errors import NotFoundError
+from modelward.refs import check_name
 from modelward.store import Store
 from modelward.store.audit import record_event
 from modelward.store.schema import dataset_versions, datasets, utcnow

@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from modelward.refs import check_alias, check_name
 from modelward.errors import ConflictError, NotFoundError
+from modelward.refs import check_alias, check_name
 from modelward.store import Store
 from modelward.store.audit import record_event
 from modelward.store.schema import aliases, events, model_versions, models, utcnow

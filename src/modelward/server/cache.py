@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from modelward.refs import parse_ref
 from modelward.errors import ModelwardError, NotFoundError
 from modelward.predlog import PredictionLog
+from modelward.refs import parse_ref
 from modelward.registry import ModelVersion
 from modelward.server.metrics import Metrics
 from modelward.server.served import ServedModel
