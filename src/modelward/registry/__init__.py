@@ -421,6 +421,13 @@ class Registry:
         with self.store.read() as conn:
             return self._alias_changes(conn, name, alias)
 
+    def change_mark(self) -> int:
+        """A number that grows with every change to the registry (the id of the newest event: every
+        change appends one), ``0`` when nothing was ever recorded. Two equal marks mean nothing
+        changed in between; the model server polls it to know when to reload."""
+        with self.store.read() as conn:
+            return int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
     def events(self, name: str | None = None, *, subject_type: str = "model") -> list[Event]:
         with self.store.read() as conn:
             query = sa.select(events).order_by(events.c.id)
