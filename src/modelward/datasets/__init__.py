@@ -229,7 +229,11 @@ class DatasetStore:
 
     def load(self, version: DatasetVersion) -> pd.DataFrame:
         """The snapshot's rows (hash-verified on read)."""
-        frame: pd.DataFrame = from_parquet_bytes(self.artifacts.get(version.artifact))
+        return self.load_snapshot(version.artifact)
+
+    def load_snapshot(self, artifact: str) -> pd.DataFrame:
+        """The rows of the Parquet snapshot stored under ``artifact`` (its SHA-256; hash-verified on read)."""
+        frame: pd.DataFrame = from_parquet_bytes(self.artifacts.get(artifact))
         return frame
 
     def diff(self, a: DatasetVersion, b: DatasetVersion) -> dict[str, Any]:
