@@ -254,7 +254,7 @@ def create_app(
             raise StoreError("Models are still loading.", details={"ready": False})
         try:
             await asyncio.wait_for(asyncio.to_thread(_ping, state.ws), timeout=2.0)
-        except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
+        except (sa.exc.SQLAlchemyError, StoreError, OSError, TimeoutError) as exc:
             raise StoreError(f"The metadata store is unreachable: {exc}.", details={"ready": False}) from exc
         broken = state.cache.unavailable()
         if broken:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from modelward._refs import parse_ref
 from modelward.config import ServeSettings
-from modelward.errors import ModelwardError, NotFoundError
+from modelward.errors import DatabaseUnavailableError, ModelwardError, NotFoundError
 from modelward.predlog import PredictionLog, PredictionRecord, hash_routing_key, new_prediction_id
 from modelward.registry import ModelVersion
 from modelward.server.batching import MicroBatcher
@@ -356,6 +356,8 @@ class ModelCache:
         try:
             version = await asyncio.to_thread(self.ws.registry.get, *key)
             served = await self._load(key, version, {})
+        except DatabaseUnavailableError:
+            raise  # an outage is not remembered: the next request tries again
         except ModelwardError as exc:
             self.misses[key] = exc  # remembered until the next reload: never a load per request
             return
@@ -420,6 +422,8 @@ class ModelCache:
                 version = await asyncio.to_thread(self.ws.registry.get, *key)
             except NotFoundError:
                 continue  # alias removed: no longer served
+            except DatabaseUnavailableError:
+                raise  # abandon this reload (the poll retries it), never half-apply it
             except ModelwardError:
                 log.exception("could not resolve %s@%s; keeping the current version", *key)
                 if key in self.table:
