@@ -111,14 +111,14 @@ def run_peers(ws: Workspace, root: Path, args: argparse.Namespace) -> dict[str, 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _peers import peer_python
 
-    from modelward.datasets import from_parquet_bytes
     from modelward.predlog import read_window
+    from modelward.training import Lineage
 
     mv = ws.registry.get("bench")
     ref = get_reference(ws, mv).holdout
     folder = root / "peers"
     folder.mkdir(exist_ok=True)
-    dataset = from_parquet_bytes(ws.artifacts.get(mv.lineage["dataset"]["artifact"]))
+    dataset = ws.datasets.load_snapshot(Lineage.of(mv).dataset.artifact)
     dataset[NUMERIC + CATEGORICAL].to_parquet(folder / "reference.parquet")
     holdout = ref.features.copy()
     holdout["y"], holdout["y_pred"] = ref.y, ref.y_pred

@@ -148,3 +148,18 @@ def test_concurrent_registration_gets_distinct_versions(database_url: str, tmp_p
     versions = [v.version for v in Registry(store, "x").versions("shared")]
     store.close()
     assert versions == list(range(1, 61))
+
+
+def test_change_mark_moves_with_every_change_and_only_then(registry: Registry) -> None:
+    assert registry.change_mark() == 0
+    _register(registry)
+    after_register = registry.change_mark()
+    assert after_register > 0 and registry.change_mark() == after_register  # reading changes nothing
+    registry.get("m", 1)
+    registry.list_models()
+    assert registry.change_mark() == after_register
+    registry.promote("m", 1)
+    after_promote = registry.change_mark()
+    assert after_promote > after_register
+    registry.set_tags("m", 1, {"k": "v"})
+    assert registry.change_mark() > after_promote

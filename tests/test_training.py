@@ -242,7 +242,7 @@ def test_custom_class_model_is_refused_before_registration(ws: Workspace) -> Non
 
 
 def test_identical_predictions_helper_handles_labels() -> None:
-    from modelward.workspace import _compare
+    from modelward.training._reproduce import _compare
 
     assert _compare(np.array(["a", "b"]), np.array(["a", "b"])) == (True, 0.0)
     assert _compare(np.array(["a", "b"]), np.array(["a", "c"]))[0] is False

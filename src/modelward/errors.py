@@ -84,3 +84,16 @@ class StoreError(ModelwardError):
 
     code = "store_error"
     status_code = 503
+
+
+class DatabaseUnavailableError(StoreError):
+    """The metadata database cannot be used right now: unreachable, refusing logins, locked, its file
+    gone or unreadable. ``reason`` is the driver's own words; the original error is ``__cause__``.
+    Retrying later may succeed, unlike a query the database refused for what it says (a bug)."""
+
+    code = "database_unavailable"
+    status_code = 503
+
+    def __init__(self, message: str, *, reason: str = "", details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.reason = reason or message

@@ -11,31 +11,24 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from modelward import persistence
-from modelward.artifacts import ArtifactStore, sha256_bytes
+from modelward import training
+from modelward.artifacts import ArtifactStore
 from modelward.config import CONFIG_FILE, STATE_DIR, ModelSpec, Settings, load_settings
 from modelward.datasets import DatasetStore, DatasetVersion
 from modelward.errors import ConfigError, ModelwardError, WorkspaceNotFoundError
 from modelward.registry import ModelVersion, Registry
 from modelward.store import Store
+from modelward.training import ReproduceReport
 
 if TYPE_CHECKING:
     from modelward.results import MonitoringResults
 
 __all__ = ["ReproduceReport", "Workspace"]
-
-log = logging.getLogger(__name__)
 
 _TEMPLATE = """\
 # modelward workspace settings. Every key is documented in docs/configuration.md.
@@ -53,19 +46,6 @@ models: {}
 #    params: {n_estimators: 100, max_depth: 8, random_state: 0}
 #    split: {kind: random, test_size: 0.25, seed: 0}
 """
-
-
-@dataclass
-class ReproduceReport:
-    """Result of :meth:`Workspace.reproduce`."""
-
-    ref: str
-    identical: bool
-    max_abs_difference: float
-    rows_compared: int
-    differences: dict[str, dict[str, Any]] = field(default_factory=dict)
-    metrics_original: dict[str, Any] = field(default_factory=dict)
-    metrics_reproduced: dict[str, Any] = field(default_factory=dict)
 
 
 class Workspace:
@@ -171,172 +151,20 @@ class Workspace:
         reference, entrypoint, target, features, split, params and seed) and the model's bytes are
         the same, nothing is registered: that version is returned with ``created=False``.
         ``force=True`` registers a new version anyway. A new version has ``created=True``.
+        (:func:`modelward.training.train` then :func:`modelward.training.register`.)
         """
-        from modelward.training import fit, prepare
-
         spec = self.model_spec(name)
-        dataset = self.resolve_dataset(spec, data)
-        frame = self.datasets.load(dataset)
-        prepared = prepare(frame, spec, dataset=dataset.ref)
-        merged = {**spec.params, **(params or {})}
-        result = fit(spec, prepared, dataset, params=merged, root=self.root)
-        blob = persistence.dumps(result.model, spec.serializer)
-        if spec.serializer == "skops":  # refuse now, not at load time, what could never be loaded
-            persistence.loads(blob, "skops", trusted=spec.trusted_types, name=f"model {name!r}")
-        if not force:
-            same = _identical_version(
-                self.registry.versions_with_artifact(name, sha256_bytes(blob)),
-                _training_identity(result.params, result.lineage, spec.serializer, spec.trusted_types),
-            )
-            if same is not None:
-                log.debug("%s: identical to %s (same data, code, params, seed and model bytes); "
-                         "nothing registered", name, same.ref)
-                return same
-        artifact = self.artifacts.put(blob)
-        return self.registry.register(
-            name,
-            task=spec.task,
-            artifact=artifact,
-            serializer=spec.serializer,
-            flavor="sklearn",
-            trusted_types=spec.trusted_types,
-            signature=result.signature,
-            input_example=result.input_example,
-            params=result.params,
-            metrics=result.metrics,
-            lineage=result.lineage,
-            dataset_version_id=dataset.id,
-            description=description or spec.description,
-        )
+        trained = training.train(self, spec, self.resolve_dataset(spec, data), params=params)
+        return training.register(self, name, trained, description=description, force=force)
 
     def load_model(self, version: ModelVersion) -> Any:
         """The fitted estimator of ``version``: hash-verified and loaded with its allowlist."""
-        serializer = version.serializer
-        if serializer not in ("skops", "pickle"):
-            raise ModelwardError(f"{version.ref} uses unknown serializer {serializer!r}.")
-        return persistence.load(
-            self.artifacts,
-            version.artifact,
-            "pickle" if serializer == "pickle" else "skops",
-            trusted=version.trusted_types,
-            name=version.ref,
-        )
-
-    # -- reproduce -------------------------------------------------------------------------------
+        return training.load_model(self.artifacts, version)
 
     def reproduce(self, name: str, ref: int | str | None = None) -> ReproduceReport:
-        """Retrain ``name@ref`` from its lineage; compare predictions on the recorded evaluation rows."""
-        from modelward.training import fit, prepare
-
-        original = self.registry.get(name, ref)
-        lineage = original.lineage
-        if original.dataset_version_id is None:
-            raise ModelwardError(f"{original.ref} has no recorded dataset version; it cannot be reproduced.")
-        dataset = self.datasets.get_by_id(original.dataset_version_id)
-        frame = self.datasets.load(dataset)
-        spec = ModelSpec(
-            task=original.task,
-            target=lineage["target"],
-            features=lineage["features"],
-            entrypoint=lineage["entrypoint"],
-            params=original.params,
-            split=lineage["evaluation"]["split"],
-            sample_weight=lineage.get("sample_weight"),
-            serializer=original.serializer,
-            trusted_types=original.trusted_types,
-        )
-        prepared = prepare(frame, spec, dataset=dataset.ref)
-        result = fit(spec, prepared, dataset, params=original.params, root=self.root)
-        old_model = self.load_model(original)
-        x = prepared.test[prepared.features]
-        old, new = _outputs(old_model, x), _outputs(result.model, x)
-        identical, max_diff = _compare(old, new)
-        differences = _lineage_differences(lineage, result.lineage, dataset)
-        return ReproduceReport(
-            ref=original.ref,
-            identical=identical,
-            max_abs_difference=max_diff,
-            rows_compared=len(x),
-            differences=differences,
-            metrics_original=original.metrics,
-            metrics_reproduced=result.metrics,
-        )
-
-
-def _training_identity(
-    params: Mapping[str, Any], lineage: Mapping[str, Any], serializer: str, trusted_types: list[str]
-) -> str:
-    """What makes two trainings of a model the same training, as canonical JSON."""
-    identity = {
-        "data": lineage.get("dataset", {}).get("content_hash"),
-        "code": lineage.get("code"),
-        "entrypoint": lineage.get("entrypoint"),
-        "params": params,
-        "seed": lineage.get("seed"),
-        "target": lineage.get("target"),
-        "features": lineage.get("features"),
-        "sample_weight": lineage.get("sample_weight"),
-        "split": lineage.get("evaluation", {}).get("split"),
-        "serializer": serializer,
-        "trusted_types": sorted(trusted_types),
-    }
-    return json.dumps(identity, sort_keys=True, default=str)
-
-
-def _identical_version(candidates: list[ModelVersion], identity: str) -> ModelVersion | None:
-    """The first of ``candidates`` (versions with the same artifact bytes) trained the same way."""
-    for version in candidates:
-        if _training_identity(version.params, version.lineage, version.serializer, version.trusted_types) == identity:
-            return version
-    return None
-
-
-def _outputs(model: Any, x: pd.DataFrame) -> np.ndarray:
-    if hasattr(model, "predict_proba"):
-        try:
-            return np.asarray(model.predict_proba(x), dtype=float)
-        except (AttributeError, NotImplementedError):
-            pass
-    pred = np.asarray(model.predict(x))
-    return pred if pred.dtype.kind not in "fiub" else pred.astype(float)
-
-
-def _compare(old: np.ndarray, new: np.ndarray) -> tuple[bool, float]:
-    if old.shape != new.shape:
-        return False, float("inf")
-    if old.dtype.kind == "f" and new.dtype.kind == "f":
-        identical = bool(np.array_equal(old, new, equal_nan=True))
-        diff = np.abs(old - new)
-        return identical, float(np.nanmax(diff)) if diff.size else 0.0
-    identical = bool(np.array_equal(old, new))
-    return identical, 0.0 if identical else float("inf")
-
-
-def _lineage_differences(
-    recorded: Mapping[str, Any], now: Mapping[str, Any], dataset: DatasetVersion
-) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    rec_code, now_code = recorded.get("code", {}), now.get("code", {})
-    for key in ("commit", "dirty", "source_sha256"):
-        if rec_code.get(key) != now_code.get(key):
-            out[f"code.{key}"] = {"recorded": rec_code.get(key), "now": now_code.get(key)}
-    rec_env, now_env = recorded.get("environment", {}), now.get("environment", {})
-    if rec_env.get("python") != now_env.get("python"):
-        out["environment.python"] = {"recorded": rec_env.get("python"), "now": now_env.get("python")}
-    rec_pkgs, now_pkgs = rec_env.get("packages", {}), now_env.get("packages", {})
-    for pkg in sorted(set(rec_pkgs) | set(now_pkgs)):
-        if rec_pkgs.get(pkg) != now_pkgs.get(pkg):
-            out[f"package.{pkg}"] = {"recorded": rec_pkgs.get(pkg), "now": now_pkgs.get(pkg)}
-    rec_data = recorded.get("dataset", {})
-    if rec_data.get("content_hash") != dataset.content_hash:
-        out["data.content_hash"] = {"recorded": rec_data.get("content_hash"), "now": dataset.content_hash}
-    rec_eval = recorded.get("evaluation", {})
-    if rec_eval.get("index_sha256") != now.get("evaluation", {}).get("index_sha256"):
-        out["data.evaluation_rows"] = {
-            "recorded": rec_eval.get("index_sha256"),
-            "now": now.get("evaluation", {}).get("index_sha256"),
-        }
-    return out
+        """Retrain ``name@ref`` from its lineage; compare predictions on the recorded evaluation rows
+        (:func:`modelward.training.reproduce`)."""
+        return training.reproduce(self, self.registry.get(name, ref))
 
 
 def _find_root(path: Path) -> Path:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 
 from maintenance.conftest import CONFIG, T0, Logger, Trained, data, register
 from modelward import Workspace
@@ -52,3 +56,32 @@ def test_loop_survives_a_database_outage(
         logger.close()
         ws.close()
     assert not loop.is_alive()
+
+
+def test_a_bug_in_a_pass_is_raised_not_reported_as_an_outage(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A query the database refuses (here: a table gone) is a bug: it ends the loop with its traceback,
+    never "the database is unreachable, retrying" forever (SQLite reports both as OperationalError)."""
+    with workspace.store.write() as conn:
+        conn.execute(sa.text("DROP TABLE monitoring_metrics"))
+        conn.execute(sa.text("DROP TABLE monitoring_runs"))
+    monitor = Monitor(workspace, "credit", window=parse_window("1h"))
+    stop = threading.Event()
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            monitor.run_forever(interval=0.05, stop=stop)
+        except BaseException as exc:
+            raised.append(exc)
+
+    with caplog.at_level(logging.ERROR, logger="modelward"):
+        loop = threading.Thread(target=run)
+        loop.start()
+        loop.join(20)
+        stop.set()
+        loop.join(10)
+    assert "unreachable" not in caplog.text
+    assert len(raised) == 1, "the loop kept going"
+    assert isinstance(raised[0], sa.exc.DBAPIError) and "monitoring_runs" in str(raised[0])

@@ -23,7 +23,7 @@ from modelward.cli._help import App
 from modelward.errors import ModelwardError
 from modelward.refs import parse_ref
 from modelward.registry import ModelVersion
-from modelward.workspace import ReproduceReport
+from modelward.training import Lineage, LineageError, ReproduceReport
 
 app = App(help="The model registry: versions, aliases, history.")
 
@@ -55,32 +55,35 @@ def show_version(mv: ModelVersion) -> None:
     for key, value in mv.metrics.items():
         metrics.add_row(key, fmt(value))
     console.print(metrics)
-    lin = mv.lineage
-    code = lin.get("code", {})
+    console.print(lineage_table(mv))
+
+
+def lineage_table(mv: ModelVersion) -> Table | str:
+    """The lineage of ``mv`` as a table; a line saying so when it records no training lineage."""
+    try:
+        lin = Lineage.of(mv)
+    except LineageError:
+        return "lineage: none recorded (not registered by `modelward train`)"
+    code = lin.code
     code_ref = (
-        f"git {str(code.get('commit'))[:12]}{' (dirty)' if code.get('dirty') else ''}"
-        if code.get("kind") == "git"
-        else f"source sha256:{str(code.get('source_sha256'))[:16]}…"
+        f"git {str(code.commit)[:12]}{' (dirty)' if code.dirty else ''}"
+        if code.kind == "git"
+        else f"source sha256:{str(code.source_sha256)[:16]}…"
     )
-    env = lin.get("environment", {})
-    pkgs = ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v)
-    console.print(
-        kv_table(
-            "lineage",
-            {
-                "dataset": f"{lin['dataset']['name']}@{lin['dataset']['version']} "
-                f"(sha256:{lin['dataset']['content_hash'][:16]}…)",
-                "evaluation": f"{lin['evaluation']['rows']} rows, {lin['evaluation']['split']['kind']} split, "
-                f"seed {lin['evaluation']['split']['seed']}",
-                "entrypoint": lin.get("entrypoint"),
-                "params": ", ".join(f"{k}={v}" for k, v in mv.params.items()) or "-",
-                "seed": lin.get("seed"),
-                "code": code_ref,
-                "python": env.get("python"),
-                "packages": pkgs,
-                "inputs": ", ".join(f"{c['name']}:{c['type']}" for c in mv.signature.get("inputs", [])),
-            },
-        )
+    split = lin.evaluation.split
+    return kv_table(
+        "lineage",
+        {
+            "dataset": f"{lin.dataset.ref} (sha256:{lin.dataset.content_hash[:16]}…)",
+            "evaluation": f"{lin.evaluation.rows} rows, {split.kind} split, seed {split.seed}",
+            "entrypoint": lin.entrypoint,
+            "params": ", ".join(f"{k}={v}" for k, v in mv.params.items()) or "-",
+            "seed": lin.seed,
+            "code": code_ref,
+            "python": lin.environment.python,
+            "packages": ", ".join(f"{k} {v}" for k, v in lin.environment.packages.items() if v),
+            "inputs": ", ".join(f"{c['name']}:{c['type']}" for c in mv.signature.get("inputs", [])),
+        },
     )
 
 

@@ -8,6 +8,7 @@ snapshot was stored first, so a failure never leaves a half-written version.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from modelward.datasets._frames import (
 )
 from modelward.errors import NotFoundError
 from modelward.refs import check_name
-from modelward.store import Store
+from modelward.store import Store, retry_allocation
 from modelward.store.audit import record_event
 from modelward.store.schema import dataset_versions, datasets, utcnow
 
@@ -43,8 +44,6 @@ __all__ = [
     "summarize",
     "to_parquet_bytes",
 ]
-
-_MAX_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -90,55 +89,51 @@ class DatasetStore:
         schema = infer_schema(frame)
         stats = summarize(frame, schema)
         artifact = self.artifacts.put(to_parquet_bytes(frame))  # stored before anything is recorded
-        for _attempt in range(_MAX_RETRIES):
-            try:
-                with self.store.write() as conn:
-                    dataset_id = self._dataset_id(conn, name, create=True)
-                    assert dataset_id is not None
-                    found = self._find(conn, name, dataset_id, content_hash=digest)
-                    if found is not None:
-                        return found
-                    parent = conn.execute(
-                        sa.select(dataset_versions.c.id, dataset_versions.c.version)
-                        .where(dataset_versions.c.dataset_id == dataset_id)
-                        .order_by(dataset_versions.c.version.desc())
-                        .limit(1)
-                    ).first()
-                    number = (parent.version if parent else 0) + 1
-                    conn.execute(
-                        dataset_versions.insert().values(
-                            dataset_id=dataset_id,
-                            version=number,
-                            content_hash=digest,
-                            artifact=artifact,
-                            rows=len(frame),
-                            columns_schema=schema,
-                            stats=stats,
-                            source=source,
-                            parent_id=parent.id if parent else None,
-                            created_at=utcnow(),
-                            created_by=self.actor,
-                        )
+
+        def attempt() -> DatasetVersion:
+            with self.store.write() as conn:
+                dataset_id = self._dataset_id(conn, name, create=True)
+                assert dataset_id is not None
+                found = self._find(conn, name, dataset_id, content_hash=digest)
+                if found is not None:
+                    return found
+                parent = conn.execute(
+                    sa.select(dataset_versions.c.id, dataset_versions.c.version)
+                    .where(dataset_versions.c.dataset_id == dataset_id)
+                    .order_by(dataset_versions.c.version.desc())
+                    .limit(1)
+                ).first()
+                number = (parent.version if parent else 0) + 1
+                conn.execute(
+                    dataset_versions.insert().values(
+                        dataset_id=dataset_id,
+                        version=number,
+                        content_hash=digest,
+                        artifact=artifact,
+                        rows=len(frame),
+                        columns_schema=schema,
+                        stats=stats,
+                        source=source,
+                        parent_id=parent.id if parent else None,
+                        created_at=utcnow(),
+                        created_by=self.actor,
                     )
-                    record_event(
-                        conn,
-                        kind="dataset_version_added",
-                        subject_type="dataset",
-                        subject=name,
-                        actor=self.actor,
-                        payload={
-                            "version": number,
-                            "content_hash": digest,
-                            "rows": len(frame),
-                            "source": source,
-                        },
-                    )
-                    result = self._find(conn, name, dataset_id, version=number)
-                    assert result is not None
-                return DatasetVersion(**{**result.__dict__, "created": True})
-            except sa.exc.IntegrityError:
-                continue
-        raise RuntimeError(f"could not allocate a version of dataset {name!r}")  # pragma: no cover
+                )
+                record_event(
+                    conn,
+                    kind="dataset_version_added",
+                    subject_type="dataset",
+                    subject=name,
+                    actor=self.actor,
+                    payload={"version": number, "content_hash": digest, "rows": len(frame), "source": source},
+                )
+                result = self._find(conn, name, dataset_id, version=number)
+                assert result is not None
+            return dataclasses.replace(result, created=True)
+
+        # A lost race for the number, the dataset row or the same content is retried (the same content
+        # is then found and returned).
+        return retry_allocation(attempt, what=f"a version of dataset {name!r}")
 
     def _by_hash(self, name: str, digest: str) -> DatasetVersion | None:
         with self.store.read() as conn:
@@ -229,7 +224,11 @@ class DatasetStore:
 
     def load(self, version: DatasetVersion) -> pd.DataFrame:
         """The snapshot's rows (hash-verified on read)."""
-        frame: pd.DataFrame = from_parquet_bytes(self.artifacts.get(version.artifact))
+        return self.load_snapshot(version.artifact)
+
+    def load_snapshot(self, artifact: str) -> pd.DataFrame:
+        """The rows of the Parquet snapshot stored under ``artifact`` (its SHA-256; hash-verified on read)."""
+        frame: pd.DataFrame = from_parquet_bytes(self.artifacts.get(artifact))
         return frame
 
     def diff(self, a: DatasetVersion, b: DatasetVersion) -> dict[str, Any]:

@@ -9,7 +9,8 @@ Built from the dataset version the model was trained on (as recorded in its line
   workspace's safe loader. They are the reference of prediction drift, of label drift, and what
   label-free estimators (CBPE for classifiers, DLE for regression) are calibrated on.
 
-:func:`training_data` is the one place that turns a lineage back into training rows and a holdout.
+:func:`training_data` takes the training rows and holdout from :func:`modelward.training.rebuild`, the
+one place that turns a lineage back into training rows and a holdout (``reproduce`` uses it too).
 """
 
 from __future__ import annotations
@@ -21,12 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelward.config import ModelSpec
-from modelward.datasets import from_parquet_bytes
-from modelward.errors import ModelwardError
 from modelward.monitoring import Holdout, Reference
 from modelward.registry import ModelVersion
 from modelward.results import ReferenceSource, StoredReference
+from modelward.training import predict_proba, rebuild
 from modelward.workspace import Workspace
 
 __all__ = ["TrainingData", "build_reference", "get_reference", "training_data"]
@@ -58,36 +57,14 @@ def get_reference(ws: Workspace, mv: ModelVersion) -> StoredReference:
 
 
 def training_data(ws: Workspace, mv: ModelVersion) -> TrainingData:
-    """The training rows and holdout of ``mv``, from its lineage (dataset, target, features, split)."""
-    from modelward.training import prepare
-
-    lineage = mv.lineage
-    missing = [k for k in ("target", "entrypoint", "evaluation", "dataset") if k not in lineage]
-    if missing:
-        raise ModelwardError(
-            f"{mv.ref} has no training lineage ({', '.join(missing)} missing), so it has no reference data to "
-            "monitor against. Register versions with `modelward train`, which records the lineage.",
-            details={"model": mv.name, "version": mv.version},
-        )
-    if mv.dataset_version_id is not None:
-        dataset = ws.datasets.get_by_id(mv.dataset_version_id)
-        frame, source = ws.datasets.load(dataset), dataset.ref
-    else:
-        frame = from_parquet_bytes(ws.artifacts.get(lineage["dataset"]["artifact"]))
-        source = f"{lineage['dataset'].get('name')}@{lineage['dataset'].get('version')}"
-    features = list(lineage.get("features") or (i["name"] for i in mv.signature.get("inputs", [])))
-    spec = ModelSpec(
-        task=mv.task, target=lineage["target"], features=features, entrypoint=lineage["entrypoint"],
-        split=lineage["evaluation"]["split"], sample_weight=lineage.get("sample_weight"),
-    )
-    prepared = prepare(frame, spec, dataset=source)
-    return TrainingData(frame, prepared.test, features, prepared.target, source)
+    """The training rows and holdout of ``mv``, rebuilt from its lineage by :func:`modelward.training.rebuild`."""
+    rebuilt = rebuild(ws, mv)
+    prepared = rebuilt.prepared
+    return TrainingData(rebuilt.frame, prepared.test, list(prepared.features), prepared.target, rebuilt.source)
 
 
 def build_reference(ws: Workspace, mv: ModelVersion) -> tuple[Reference, ReferenceSource]:
     """Fit the reference of ``mv``: profile its training rows, run the model on its holdout."""
-    from modelward.training import predict_proba
-
     data = training_data(ws, mv)
     features = data.features
     inputs = {i["name"]: i for i in mv.signature.get("inputs", [])}

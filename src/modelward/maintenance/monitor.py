@@ -27,10 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from modelward.config import MonitorSettings
-from modelward.errors import ModelwardError
+from modelward.errors import DatabaseUnavailableError, ModelwardError
 from modelward.maintenance._exporter import MonitorGauges, WindowGauges
 from modelward.maintenance._reference import get_reference
 from modelward.monitoring import (
@@ -297,11 +295,11 @@ class Monitor:
             started = time.monotonic()
             try:
                 done = self.run_once()
+            except DatabaseUnavailableError as exc:  # database away: retry next time
+                log.error("monitor pass of %s failed, the database is unreachable (retrying in %.0f s): %s",
+                          self.model, interval, exc.reason)
             except ModelwardError as exc:
                 log.error("monitor pass of %s failed: %s", self.model, exc.message)
-            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # database away: retry next time
-                log.error("monitor pass of %s failed, the database is unreachable (retrying in %.0f s): %s",
-                          self.model, interval, exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc)
             else:
                 if on_pass is not None:
                     on_pass(done)

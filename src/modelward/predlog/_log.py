@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from modelward.errors import DataError, ModelwardError
+from modelward.errors import DatabaseUnavailableError, DataError, ModelwardError
 from modelward.predlog._feedback import OutputSpec, record_feedback
 from modelward.predlog._read import read_predictions
 from modelward.predlog._records import (
@@ -30,7 +30,7 @@ from modelward.predlog._records import (
     encode_record,
 )
 from modelward.predlog._spool import Spool, claim_slot, orphan_slots, read_segment
-from modelward.store import Store
+from modelward.store import Store, is_unavailable
 from modelward.store.schema import predictions
 
 __all__ = ["PredictionLog", "is_unavailable"]
@@ -41,36 +41,9 @@ _PROBE_MIN_S = 0.1  # first retry of an unreachable database; doubles up to the 
 _PROBE_MAX_S = 2.0
 
 
-# SQLite reports what a query got wrong (too many variables, no such table, a syntax error) as
-# an OperationalError, like an outage; only these mean the database cannot be used right now.
-_SQLITE_OUTAGES = (
-    "unable to open",
-    "disk i/o error",
-    "database is locked",
-    "database or disk is full",
-    "readonly database",
-    "database disk image is malformed",
-    "file is not a database",
-    "deleted or replaced",
-)
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether a database error means "cannot reach/use the database now" (so: spool and retry).
-
-    A query the database refused for what it says (a bug, or input it cannot take) is not an
-    outage, and is never reported as one.
-    """
-    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa.exc.InterfaceError | sa.exc.TimeoutError):
-        return True
-    if not isinstance(exc, sa.exc.OperationalError):
-        return False
-    if type(getattr(exc, "orig", None)).__module__.startswith("sqlite3"):
-        message = str(exc.orig).lower()
-        return any(marker in message for marker in _SQLITE_OUTAGES)
-    return True
+# What a database call through the store raises: an outage as DatabaseUnavailableError (see
+# is_unavailable), anything else the database refused as the SQLAlchemy error itself.
+_DB_ERRORS = (sa.exc.SQLAlchemyError, DatabaseUnavailableError)
 
 
 @dataclass(slots=True)
@@ -186,7 +159,7 @@ class PredictionLog:
             return record_feedback(self.store, items, land=self._land, outputs=outputs)
         except LogUnavailableError:
             raise
-        except sa.exc.SQLAlchemyError as exc:
+        except _DB_ERRORS as exc:
             if is_unavailable(exc):
                 raise LogUnavailableError(
                     f"Feedback not recorded: the database is unreachable ({_reason(exc)}). Retry later."
@@ -224,7 +197,7 @@ class PredictionLog:
         if self._db_up and self._spool.size_bytes:
             try:
                 self.replay()
-            except sa.exc.SQLAlchemyError as exc:
+            except _DB_ERRORS as exc:
                 log.warning("spool kept for the next start: %s", _reason(exc))
         self._spool.close()
         self._closed = True
@@ -316,7 +289,7 @@ class PredictionLog:
                 self._report_commit(len(lines), time.perf_counter() - started)
                 _resolve(batch)
                 return
-            except sa.exc.SQLAlchemyError as exc:
+            except _DB_ERRORS as exc:
                 if not is_unavailable(exc):
                     self._write_each(batch, exc)
                     return
@@ -345,7 +318,7 @@ class PredictionLog:
             try:
                 self._commit([decode_line(line) for line in entry.lines])
                 _resolve([entry])
-            except sa.exc.SQLAlchemyError as exc:
+            except _DB_ERRORS as exc:
                 error = DataError(f"Prediction records could not be stored: {_reason(exc)}.")
                 error.__cause__ = exc
                 if entry.future is None:
@@ -402,7 +375,7 @@ class PredictionLog:
                 self._db_up = True
                 self.replay()
                 backoff, timeout = _PROBE_MIN_S, 0.0
-            except sa.exc.SQLAlchemyError as exc:
+            except _DB_ERRORS as exc:
                 if not is_unavailable(exc):
                     log.exception("spool replay failed")
                 self._mark_down(exc)
@@ -438,7 +411,7 @@ class PredictionLog:
             try:
                 self.replay()
                 self._db_up = True
-            except sa.exc.SQLAlchemyError as exc:
+            except _DB_ERRORS as exc:
                 if not is_unavailable(exc):
                     raise
                 self._mark_down(exc)
@@ -497,5 +470,7 @@ def _fail(batch: list[_Entry], exc: BaseException) -> None:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, DatabaseUnavailableError):
+        return exc.reason
     orig = getattr(exc, "orig", None)
     return " ".join(str(orig if orig is not None else exc).split())

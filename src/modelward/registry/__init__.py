@@ -20,15 +20,13 @@ from sqlalchemy.engine import Connection
 
 from modelward.errors import ConflictError, NotFoundError
 from modelward.refs import check_alias, check_name
-from modelward.store import Store
+from modelward.store import Store, retry_allocation
 from modelward.store.audit import record_event
 from modelward.store.schema import aliases, events, model_versions, models, utcnow
 
 __all__ = ["AliasChange", "Event", "ModelInfo", "ModelVersion", "Registry"]
 
 log = logging.getLogger(__name__)
-
-_MAX_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -122,54 +120,51 @@ class Registry:
     ) -> ModelVersion:
         """Create model ``name`` if needed and add the next version to it."""
         check_name(name, "model name")
-        last_exc: Exception | None = None
-        for _attempt in range(_MAX_RETRIES):
-            try:
-                with self.store.write() as conn:
-                    model_id = self._lock_or_create_model(conn, name, task)
-                    number = (
-                        conn.execute(
-                            sa.select(sa.func.max(model_versions.c.version)).where(
-                                model_versions.c.model_id == model_id
-                            )
-                        ).scalar()
-                        or 0
-                    ) + 1
+
+        def attempt() -> int:
+            with self.store.write() as conn:
+                model_id = self._lock_or_create_model(conn, name, task)
+                number = (
                     conn.execute(
-                        model_versions.insert().values(
-                            model_id=model_id,
-                            version=number,
-                            artifact=artifact,
-                            serializer=serializer,
-                            flavor=flavor,
-                            trusted_types=list(trusted_types),
-                            signature=dict(signature),
-                            input_example=[dict(r) for r in input_example],
-                            params=dict(params),
-                            metrics=dict(metrics),
-                            lineage=dict(lineage),
-                            dataset_version_id=dataset_version_id,
-                            description=description,
-                            tags=dict(tags or {}),
-                            created_at=utcnow(),
-                            created_by=self.actor,
+                        sa.select(sa.func.max(model_versions.c.version)).where(
+                            model_versions.c.model_id == model_id
                         )
+                    ).scalar()
+                    or 0
+                ) + 1
+                conn.execute(
+                    model_versions.insert().values(
+                        model_id=model_id,
+                        version=number,
+                        artifact=artifact,
+                        serializer=serializer,
+                        flavor=flavor,
+                        trusted_types=list(trusted_types),
+                        signature=dict(signature),
+                        input_example=[dict(r) for r in input_example],
+                        params=dict(params),
+                        metrics=dict(metrics),
+                        lineage=dict(lineage),
+                        dataset_version_id=dataset_version_id,
+                        description=description,
+                        tags=dict(tags or {}),
+                        created_at=utcnow(),
+                        created_by=self.actor,
                     )
-                    record_event(
-                        conn,
-                        kind="version_registered",
-                        subject_type="model",
-                        subject=name,
-                        actor=self.actor,
-                        payload={"version": number, "artifact": artifact, "metrics": dict(metrics)},
-                    )
-                return dataclasses.replace(self.get(name, number), created=True)
-            except sa.exc.IntegrityError as exc:  # lost a race for the number or the model row
-                last_exc = exc
-                log.debug("registration of %s raced another writer; retrying", name)
-        raise ConflictError(
-            f"Could not allocate a version number for model {name!r} after {_MAX_RETRIES} attempts."
-        ) from last_exc
+                )
+                record_event(
+                    conn,
+                    kind="version_registered",
+                    subject_type="model",
+                    subject=name,
+                    actor=self.actor,
+                    payload={"version": number, "artifact": artifact, "metrics": dict(metrics)},
+                )
+            return number
+
+        # A lost race for the number or the model row is retried.
+        number = retry_allocation(attempt, what=f"a version number for model {name!r}")
+        return dataclasses.replace(self.get(name, number), created=True)
 
     def _lock_or_create_model(self, conn: Connection, name: str, task: str) -> int:
         query = sa.select(models.c.id, models.c.task).where(models.c.name == name)
@@ -420,6 +415,13 @@ class Registry:
         """Every alias change of ``name``, oldest first."""
         with self.store.read() as conn:
             return self._alias_changes(conn, name, alias)
+
+    def change_mark(self) -> int:
+        """A number that grows with every change to the registry (the id of the newest event: every
+        change appends one), ``0`` when nothing was ever recorded. Two equal marks mean nothing
+        changed in between; the model server polls it to know when to reload."""
+        with self.store.read() as conn:
+            return int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
 
     def events(self, name: str | None = None, *, subject_type: str = "model") -> list[Event]:
         with self.store.read() as conn:

@@ -17,15 +17,12 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-import sqlalchemy as sa
-
-from modelward.errors import ModelwardError, NotFoundError
+from modelward.errors import DatabaseUnavailableError, ModelwardError, NotFoundError
 from modelward.predlog import PredictionLog
 from modelward.refs import parse_ref
 from modelward.registry import ModelVersion
 from modelward.server.metrics import Metrics
 from modelward.server.served import ServedModel
-from modelward.store.schema import events
 from modelward.workspace import Workspace
 
 __all__ = ["DEFAULT_ALIAS", "ModelCache", "ModelUnavailableError", "Ref"]
@@ -104,6 +101,8 @@ class ModelCache:
         try:
             version = await asyncio.to_thread(self.ws.registry.get, *key)
             served = await self._load(key, version, {})
+        except DatabaseUnavailableError:
+            raise  # an outage is not remembered: the next request tries again
         except ModelwardError as exc:
             self.misses[key] = exc  # remembered until the next reload: never a load per request
             return
@@ -168,6 +167,8 @@ class ModelCache:
                 version = await asyncio.to_thread(self.ws.registry.get, *key)
             except NotFoundError:
                 continue  # alias removed: no longer served
+            except DatabaseUnavailableError:
+                raise  # abandon this reload (the poll retries it), never half-apply it
             except ModelwardError:
                 log.exception("could not resolve %s@%s; keeping the current version", *key)
                 if key in self.table:
@@ -202,9 +203,8 @@ class ModelCache:
     # -- hot reload -------------------------------------------------------------------------
 
     def change_mark(self) -> int:
-        """The registry's change counter: the id of the newest event (every change appends one)."""
-        with self.ws.store.read() as conn:
-            return int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+        """The registry's change counter (:meth:`~modelward.registry.Registry.change_mark`)."""
+        return self.ws.registry.change_mark()
 
     async def refresh(self, *, force: bool = False) -> bool:
         """Reload if the registry changed since the last look; whether it did."""
@@ -224,10 +224,12 @@ class ModelCache:
             await asyncio.sleep(self.settings.reload_poll_seconds)
             try:
                 await self.refresh()
-            except Exception as exc:  # the database may be down; keep serving what is loaded
+            except DatabaseUnavailableError as exc:  # keep serving what is loaded
                 if not failing:  # once per outage, not every poll: an outage must not flood the log
-                    log.warning("registry poll failed (%s); serving the loaded models until it is back", exc)
+                    log.warning("registry poll failed (%s); serving the loaded models until it is back", exc.reason)
                 failing = True
+            except Exception:  # a bug, not an outage: its traceback, and keep serving and polling
+                log.exception("registry poll failed with an unexpected error; serving the loaded models")
             else:
                 if failing:
                     log.info("registry reachable again; hot reload resumes")

@@ -182,8 +182,12 @@ def operations_router(state: ServerState) -> APIRouter:
             raise StoreError("Models are still loading.", details={"ready": False})
         try:
             await asyncio.wait_for(asyncio.to_thread(_ping, state.ws), timeout=2.0)
-        except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
-            raise StoreError(f"The metadata store is unreachable: {exc}.", details={"ready": False}) from exc
+        except StoreError as exc:  # an outage (DatabaseUnavailableError): its own message
+            raise StoreError(f"Not ready: {exc.message}", details={"ready": False}) from exc
+        except TimeoutError as exc:
+            raise StoreError(
+                "Not ready: the metadata store did not answer within 2 s.", details={"ready": False}
+            ) from exc
         broken = state.cache.unavailable()
         if broken:
             raise ModelUnavailableError(

@@ -25,10 +25,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from modelward.config import mask_url
-from modelward.errors import StoreError
+from modelward.errors import DatabaseUnavailableError, StoreError
 from modelward.store import schema
+from modelward.store._errors import (
+    FILE_CHECK,
+    is_unavailable,
+    is_unique_violation,
+    retry_allocation,
+    unavailable_error,
+)
 
-__all__ = ["Store", "schema"]
+__all__ = ["Store", "is_unavailable", "is_unique_violation", "retry_allocation", "schema"]
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +71,20 @@ class Store:
             else:
                 with store.read() as conn:
                     conn.execute(sa.text("SELECT 1"))
-        except sa.exc.OperationalError as exc:
+        except sa.exc.SQLAlchemyError as exc:
             store.close()
-            raise StoreError(
-                f"Cannot reach the database at {mask_url(url)}: {exc.orig}. "
-                "Check that the server is running and MODELWARD_DATABASE_URL is right."
+            if not is_unavailable(exc):
+                raise
+            reason = getattr(exc, "orig", exc)
+            raise DatabaseUnavailableError(
+                f"Cannot reach the database at {mask_url(url)}: {reason}. "
+                "Check that the server is running and MODELWARD_DATABASE_URL is right.",
+                reason=str(reason),
+                details={"database": mask_url(url)},
             ) from exc
+        except DatabaseUnavailableError:
+            store.close()
+            raise
         return store
 
     @property
@@ -78,21 +93,41 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A short read transaction."""
-        if self._file is not None:
-            self._file.check()
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A short read transaction.
+
+        An outage (the database unreachable, refusing the login, locked past the busy timeout, its file
+        gone) raises :class:`~modelward.errors.DatabaseUnavailableError`, with the SQLAlchemy error as
+        its ``__cause__``; any other database error (a query the database refused: a bug) propagates
+        as it is. So do errors of the caller's own code inside the block.
+        """
+        try:
+            if self._file is not None:
+                self._file.check()
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable_error(self.url, exc) from exc
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it takes the write lock at once (BEGIN IMMEDIATE)."""
-        if self._file is not None:
-            self._file.check()
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        """A write transaction; on SQLite it takes the write lock at once (BEGIN IMMEDIATE).
+
+        Errors as :meth:`read`; an integrity error (a unique key taken by a concurrent writer) propagates
+        as it is, for :func:`retry_allocation`.
+        """
+        try:
+            if self._file is not None:
+                self._file.check()
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable_error(self.url, exc) from exc
+            raise
 
     # -- migrations -------------------------------------------------------------------------
 
@@ -136,7 +171,8 @@ class _SqliteFile:
     A SQLite file deleted (or replaced) under a running process stays open: writes go on
     "succeeding" into a file nobody can read again. Each transaction first checks that the path
     still names the file first opened (device and inode; one ``stat``, microseconds); if not, it
-    fails as an outage (an ``OperationalError``), so the prediction log spools and ``/readyz``
+    fails as an outage (an ``OperationalError``, which the store raises as a
+    :class:`~modelward.errors.DatabaseUnavailableError`), so the prediction log spools and ``/readyz``
     answers 503, instead of losing records silently.
     """
 
@@ -173,7 +209,7 @@ class _SqliteFile:
         if not self._reported:
             log.error("%s", message)
             self._reported = True
-        raise sa.exc.OperationalError("(file check)", None, sqlite3.OperationalError(message))
+        raise sa.exc.OperationalError(FILE_CHECK, None, sqlite3.OperationalError(message))
 
 
 def _sqlite_path(url: str) -> Path | None:

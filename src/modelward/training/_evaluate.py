@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 
 def predict_proba(model: Any, features: pd.DataFrame) -> np.ndarray | None:
@@ -22,6 +21,8 @@ def predict_proba(model: Any, features: pd.DataFrame) -> np.ndarray | None:
 
 def evaluate(task: str, model: Any, features: pd.DataFrame, y_true: pd.Series) -> dict[str, float | None]:
     """Classification: accuracy, precision, recall, F1, ROC AUC, log loss. Regression: MAE, RMSE, R²."""
+    from sklearn import metrics as skm  # imported on first use: scikit-learn is slow to import
+
     y_pred = np.asarray(model.predict(features))
     if task == "regression":
         y = y_true.to_numpy(dtype=float)
