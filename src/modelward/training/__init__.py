@@ -48,7 +48,14 @@ on a single row) and everything compared with them later (gates, monitoring) wou
 
 @dataclass(frozen=True)
 class Prepared:
-    """Training inputs cut from a dataset version as the spec says."""
+    """Training inputs cut from a dataset version as the spec says.
+
+    Attributes:
+        train: the rows the model is fitted on.
+        test: the held-out evaluation rows (their index hash is recorded in the lineage).
+        features: the input columns, in order.
+        target: the label column.
+    """
 
     train: pd.DataFrame
     test: pd.DataFrame
@@ -58,6 +65,19 @@ class Prepared:
 
 @dataclass(frozen=True)
 class TrainingResult:
+    """A fitted model and everything the registry records about it (see
+    :class:`~modelward.registry.ModelVersion` for the recorded form of each field).
+
+    Attributes:
+        model: the fitted estimator the entrypoint returned.
+        metrics: its metrics on the evaluation rows (``None`` where undefined).
+        signature: its inputs (name, kind, dtype, nullable, allowed categories) and output.
+        input_example: the first evaluation rows as JSON records.
+        lineage: where it came from: dataset version, evaluation split, entrypoint, target,
+            features, seed, code reference and environment.
+        params: the parameters it was trained with.
+    """
+
     model: Any
     metrics: dict[str, float | None]
     signature: dict[str, Any]
