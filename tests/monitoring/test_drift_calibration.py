@@ -28,7 +28,7 @@ def _null_rates(frame, n: int, trials: int, seed: int) -> dict[str, float]:  # t
             "significance_only": any_significant / trials}
 
 
-@pytest.mark.parametrize(("n", "trials"), [(1_000, 200), (10_000, 200)])
+@pytest.mark.parametrize(("n", "trials"), [(1_000, 200), pytest.param(10_000, 200, marks=pytest.mark.slow)])
 def test_false_alarm_rate_stays_at_or_below_alpha_without_shift(frame, n: int, trials: int) -> None:  # type: ignore[no-untyped-def]
     rates = _null_rates(frame, n, trials, seed=n)
     # The default dataset rule (>= 50% of features) essentially never fires on unshifted data.
