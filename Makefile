@@ -1,13 +1,14 @@
 # The two commands a newcomer runs (see README.md):
 #   make demo   creates .venv, installs modelward, runs the quickstart on SQLite + local files
 #   make test   creates .venv, installs modelward with test tools, runs lint, types and the whole suite
+# While editing: make test-fast (the suite without the tests marked slow); make docs (regenerate docs/cli.md).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip
 CONSTRAINTS = requirements/constraints.txt
 
-.PHONY: demo test lint typecheck pytest install install-dev clean
+.PHONY: demo test test-fast lint typecheck pytest install install-dev docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,14 @@ pytest: install-dev
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
+
+# The edit-test loop: every test but those marked `slow` (make test runs them all).
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not slow"
+
+# docs/cli.md is generated from the CLI; tests/test_cli_docs.py fails when it is out of date.
+docs: install
+	$(BIN)/python -m modelward.cli._docs docs/cli.md
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,7 @@ def invoke(*args: str) -> str:
     return result.output
 
 
+@pytest.mark.slow
 def test_quickstart_end_to_end(tmp_path: Path) -> None:
     done = run("quickstart", str(tmp_path / "demo"), "--rows", "3000")
     assert done.returncode == 0, done.stderr
@@ -52,6 +53,7 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert [(h["from_version"], h["to_version"]) for h in json.loads(history.stdout)] == [(None, 1)]
 
 
+@pytest.mark.slow
 def test_errors_are_clean_messages_without_traceback(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

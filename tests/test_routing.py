@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -42,7 +42,7 @@ def test_a_growing_canary_keeps_its_users() -> None:
 
 
 def test_no_key_splits_at_random_and_bad_splits_are_refused() -> None:
-    rng = random.Random(3)
+    rng = np.random.default_rng(3)
     arms = [assign_arm(None, [("a", 0.5), ("b", 0.5)], salt="s", rng=rng) for _ in range(2_000)]
     assert 900 < arms.count("a") < 1_100
     assert 0.0 <= bucket("k", "s") < 1.0

@@ -25,6 +25,7 @@ _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def sha256_bytes(data: bytes) -> str:
+    """The SHA-256 of ``data`` as 64 hex digits: the key the artifact store files it under."""
     return hashlib.sha256(data).hexdigest()
 
 

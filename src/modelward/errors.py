@@ -35,6 +35,8 @@ class ConfigError(ModelwardError):
 
 
 class WorkspaceNotFoundError(ModelwardError):
+    """The workspace directory does not exist, or neither it nor a parent holds ``modelward.yaml``."""
+
     code = "workspace_not_found"
     status_code = 404
 
@@ -47,6 +49,9 @@ class NotFoundError(ModelwardError):
 
 
 class ConflictError(ModelwardError):
+    """The request contradicts what is stored (a different label without ``overwrite``, a model of
+    another task under the same name, no earlier version to roll back to, …)."""
+
     code = "conflict"
     status_code = 409
 

@@ -21,8 +21,16 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from typing import Protocol
 
-__all__ = ["assign_arm", "bucket"]
+__all__ = ["UniformSource", "assign_arm", "bucket"]
+
+
+class UniformSource(Protocol):
+    """Anything with ``random() -> float`` in [0, 1): the ``random`` module, ``random.Random``,
+    a NumPy ``Generator``."""
+
+    def random(self) -> float: ...
 
 _SCALE = float(2**64)
 
@@ -38,7 +46,7 @@ def assign_arm(
     split: Sequence[tuple[str, float]],
     *,
     salt: str,
-    rng: random.Random | None = None,
+    rng: UniformSource | None = None,
 ) -> str:
     """The arm of ``split`` (``(arm, share)`` pairs, shares summing to 1) that ``routing_key`` goes to.
 
@@ -51,7 +59,7 @@ def assign_arm(
     total = sum(share for _, share in split)
     if any(share < 0 for _, share in split) or abs(total - 1.0) > 1e-9:
         raise ValueError(f"arm shares must be >= 0 and sum to 1, got {list(split)}")
-    point = (rng or random).random() if routing_key is None else bucket(routing_key, salt)
+    point = float((rng or random).random()) if routing_key is None else bucket(routing_key, salt)
     edge = 0.0
     for arm, share in split:
         edge += share

@@ -28,7 +28,7 @@ def _null_rates(frame, n: int, trials: int, seed: int) -> dict[str, float]:  # t
             "significance_only": any_significant / trials}
 
 
-@pytest.mark.parametrize(("n", "trials"), [(1_000, 200), (10_000, 200)])
+@pytest.mark.parametrize(("n", "trials"), [(1_000, 200), pytest.param(10_000, 200, marks=pytest.mark.slow)])
 def test_false_alarm_rate_stays_at_or_below_alpha_without_shift(frame, n: int, trials: int) -> None:  # type: ignore[no-untyped-def]
     rates = _null_rates(frame, n, trials, seed=n)
     # The default dataset rule (>= 50% of features) essentially never fires on unshifted data.
@@ -72,8 +72,9 @@ def test_false_alarm_rate_at_one_million_rows(frame) -> None:  # type: ignore[no
 def test_a_tenth_of_a_standard_deviation_shift_in_one_of_20_features_is_found_and_attributed(
     frame, target: str  # type: ignore[no-untyped-def]
 ) -> None:
-    # x0 normal, x5 lognormal, x10 integer-valued (ties), x11 uniform; n = 100,000 per side
-    rng = np.random.default_rng(hash(target) % 2**32)
+    # x0 normal, x5 lognormal, x10 integer-valued (ties), x11 uniform; n = 100,000 per side.
+    # A fixed seed per column (not hash(target), which Python salts per process).
+    rng = np.random.default_rng(100_000 + int(target[1:]))
     reference = frame(rng, 100_000)
     current = frame(rng, 100_000, shift_col=target, shift_sd=0.1)
     report = Profile.fit(reference).compare(current, important_features=[target])

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import Trained, make_workspace, rows
 from .process import ServerProcess, serving
@@ -33,6 +34,7 @@ def _body(row: dict[str, object], poison: bytes | None) -> bytes:
     return text[:start] + value + text[end:]
 
 
+@pytest.mark.slow
 def test_one_poisoned_request_in_16_fails_alone_under_concurrent_load(
     tmp_path: Path, trained: dict[str, Trained]
 ) -> None:

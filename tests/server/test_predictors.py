@@ -63,9 +63,9 @@ def test_logistic_regression_predictions_and_probabilities_are_bit_identical(n_c
 def test_forest_path_stands_aside() -> None:
     x, y = _data(200, 0)
     assert compile_forest(LogisticRegression().fit(x, y), NAMES, _example()) is None
-    assert compile_linear(RandomForestClassifier(n_estimators=3).fit(x, y), NAMES, _example()) is None
+    assert compile_linear(RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y), NAMES, _example()) is None
     assert compile_linear(LogisticRegression().fit(x, y), NAMES[::-1], _example()) is None
-    boosted = GradientBoostingClassifier(n_estimators=5).fit(x, y)
+    boosted = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(x, y)
     assert compile_forest(boosted, NAMES, _example()) is None
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
     assert compile_forest(forest, NAMES[::-1], _example()) is None  # columns in another order

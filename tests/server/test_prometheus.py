@@ -8,11 +8,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import Trained, free_port, make_workspace, rows
 from .process import ServerProcess
 
 
+@pytest.mark.slow
 def test_prometheus_scrapes_the_prediction_count(tmp_path: Path, trained: dict[str, Trained]) -> None:
     binary = shutil.which("prometheus")
     assert binary, "prometheus is not installed: `apt-get install prometheus` (.ci/run does this)"

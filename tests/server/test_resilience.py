@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from modelward.store.schema import predictions
@@ -71,6 +72,7 @@ def _wait_until(condition, what: str, timeout: float = 30.0) -> None:  # type: i
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_kill_9_under_load_loses_no_acknowledged_prediction(
     tmp_path: Path, database_url: str, trained: dict[str, Trained]
 ) -> None:
@@ -97,6 +99,7 @@ def test_kill_9_under_load_loses_no_acknowledged_prediction(
     assert len(logged) == len(set(logged))
 
 
+@pytest.mark.slow
 def test_database_outage_keeps_serving_and_replays_exactly_once(
     tmp_path: Path, breakable_pg: BreakablePostgres, trained: dict[str, Trained]
 ) -> None:

@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import TOKEN, Trained, make_workspace
 from .process import ServerProcess, metric
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, Trained]) -> None:
     st = shutil.which("st", path=str(Path(sys.executable).parent))
     assert st, "schemathesis is a test dependency: pip install -e '.[dev]'"

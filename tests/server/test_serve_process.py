@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from modelward import Workspace
 from modelward.predlog import read_predictions
@@ -17,6 +18,7 @@ from .process import metric as _metric
 from .process import serving
 
 
+@pytest.mark.slow
 def test_serve_predict_feedback_metrics_and_hot_reload(
     tmp_path: Path, database_url: str, trained: dict[str, Trained]
 ) -> None:
@@ -61,6 +63,7 @@ def test_serve_predict_feedback_metrics_and_hot_reload(
     assert first["routing_key_hash"] is not None and first["routing_key_hash"] != "u1"
 
 
+@pytest.mark.slow
 def test_metrics_add_up_across_workers(tmp_path: Path, trained: dict[str, Trained]) -> None:
     url = f"sqlite:///{tmp_path / 'mw.db'}"
     root = make_workspace(tmp_path / "ws", url, trained)

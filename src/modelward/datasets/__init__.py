@@ -48,6 +48,31 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DatasetVersion:
+    """One immutable snapshot of a dataset: its content hash, schema, statistics and parent.
+
+    ``ref`` is ``"name@version"``, the form the CLI accepts. The rows themselves are in the
+    artifact store; :meth:`DatasetStore.load` reads them back (hash-verified).
+
+    Attributes:
+        id: its database row id (what a model version's ``dataset_version_id`` points at).
+        name: the dataset's name.
+        version: the version number: 1 for the first snapshot of ``name``, then 2, 3, …
+        content_hash: SHA-256 of the rows (column names, order, dtypes and values; not the index
+            nor the file format), so the same data read from CSV or Parquet hashes the same.
+        artifact: SHA-256 of the stored Parquet snapshot, its key in the artifact store.
+        rows: number of rows.
+        schema: column → kind: ``numeric``, ``categorical``, ``boolean``, ``datetime`` or ``text``.
+        stats: column → statistics for its kind (``count``, ``missing``, ``missing_rate``, then
+            e.g. ``mean``/``std``/quantiles or ``top``/``categories``); see
+            :func:`~modelward.datasets.summarize`.
+        source: the path the snapshot was read from, or ``None`` for an in-memory frame.
+        parent_version: the version number this one followed (``None`` for the first).
+        created_at: when it was recorded (UTC).
+        created_by: the actor who added it (setting ``actor``; default: the OS user).
+        created: ``True`` when the call that returned it recorded it; ``False`` when the same
+            content was already a version, which was returned instead.
+    """
+
     id: int
     name: str
     version: int
@@ -68,6 +93,12 @@ class DatasetVersion:
 
 
 class DatasetStore:
+    """Dataset versions of one workspace: add, read, list and diff snapshots (``ws.datasets``).
+
+    Holds the SQL of the ``datasets`` and ``dataset_versions`` tables; rows live in the artifact
+    store as Parquet. Every addition is recorded in the audit log under ``actor``.
+    """
+
     def __init__(self, store: Store, artifacts: ArtifactStore, actor: str) -> None:
         self.store = store
         self.artifacts = artifacts

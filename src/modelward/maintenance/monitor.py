@@ -133,6 +133,13 @@ class RelabelResult:
 
 @dataclass
 class MonitorPass:
+    """What one :meth:`Monitor.run_once` did.
+
+    Attributes:
+        windows: the windows processed, oldest first within each model version.
+        relabeled: earlier runs whose realized metrics were recomputed because labels arrived.
+    """
+
     windows: list[WindowResult] = field(default_factory=list)
     relabeled: list[RelabelResult] = field(default_factory=list)
 

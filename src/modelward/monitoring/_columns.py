@@ -122,7 +122,19 @@ def finite_sorted(series: pd.Series) -> tuple[FloatArray, int]:
 
 @dataclass(frozen=True, eq=False)
 class NumericSummary:
-    """A numeric reference column: its sorted finite values plus the usual summaries."""
+    """A numeric reference column: its sorted finite values plus the usual summaries.
+
+    Attributes:
+        name: the column's name.
+        dtype: its pandas dtype, as text (``"float64"``).
+        family: its coarse type (``numeric``, ``boolean``, …; see :func:`dtype_family`), against
+            which a current column's type is checked.
+        n_missing: missing and non-finite values (left out of ``values``).
+        values: the finite values, sorted ascending (float64); ``n`` counts them.
+        mean, std: their mean and standard deviation (ddof=0); ``scale`` is what distances are
+            divided by.
+        kind: always ``"numeric"``.
+    """
 
     name: str
     dtype: str
@@ -209,7 +221,14 @@ def _to_category(value: Any, column: str) -> Category:
 
 @dataclass(frozen=True, eq=False)
 class CategoricalSummary:
-    """A categorical or boolean reference column: its categories (most frequent first) and their counts."""
+    """A categorical or boolean reference column: its categories (most frequent first) and their counts.
+
+    Attributes:
+        name, dtype, family, n_missing: as in :class:`NumericSummary`.
+        categories: the distinct values (``True``/``False`` for boolean columns), most frequent first.
+        counts: how often each of ``categories`` occurs (int64, same order); ``n`` is their sum.
+        kind: ``"categorical"`` or ``"boolean"``.
+    """
 
     name: str
     dtype: str
@@ -268,7 +287,14 @@ ColumnSummary: TypeAlias = NumericSummary | CategoricalSummary
 
 @dataclass(eq=False)
 class CurrentNumeric:
-    """A numeric column of the current window: sorted finite values, computed once per comparison."""
+    """A numeric column of the current window: sorted finite values, computed once per comparison.
+
+    Attributes:
+        values: the finite values, sorted ascending (float64); ``n`` counts them.
+        n_missing: missing and non-finite values.
+        cache: intermediate results shared by the tests that run on this column in one comparison
+            (keys are the tests' own); a test of your own may use it, with keys of its own.
+    """
 
     values: FloatArray
     n_missing: int
@@ -289,7 +315,8 @@ class CurrentCategorical:
     """A categorical column of the current window, counted against the reference categories.
 
     ``counts[i]`` counts ``reference.categories[i]``; values the reference never saw are in
-    ``new_categories`` / ``new_counts`` (most frequent first).
+    ``new_categories`` / ``new_counts`` (most frequent first). ``n_missing`` counts missing values;
+    ``cache`` is as in :class:`CurrentNumeric`. :meth:`union_counts` aligns both sides.
     """
 
     counts: IntArray

@@ -94,9 +94,10 @@ class LoggedOutputs:
 class Current:
     """The window to check.
 
-    Either output/label columns as given (``outputs``: the model's output column(s); ``labels``: the
-    ground truth), or ``logged``: the model's raw logged outputs and labels, which are encoded with the
-    reference's :class:`~modelward.monitoring.Holdout` and also give the window's performance.
+    ``features`` holds the window's feature columns. Then either output/label columns as given
+    (``outputs``: the model's output column(s); ``labels``: the ground truth), or ``logged``: the
+    model's raw logged outputs and labels, which are encoded with the reference's
+    :class:`~modelward.monitoring.Holdout` and also give the window's performance.
     """
 
     features: pd.DataFrame

@@ -84,6 +84,7 @@ class DriftReport:
         drifted_share: drifted features / tested features.
         settings: the decision settings in force (alpha, correction, min_effect, drift_share, …).
         quality: data-quality and upstream-change findings (see :mod:`modelward.monitoring.quality`).
+        n_reference, n_current: rows of the reference profile and of the current window.
     """
 
     features: tuple[FeatureResult, ...]

@@ -64,8 +64,9 @@ _MAX_CATEGORIES = 254  # HistGradientBoosting accepts category codes below max_b
 class FeatureAttribution:
     """How much one column separates reference from current.
 
-    ``auc_drop`` is the mean fall of the held-out AUC when the column is shuffled (can be slightly
-    negative by chance); ``share`` is its positive part divided by the sum over columns.
+    ``feature`` is the column; ``auc_drop`` is the mean fall of the held-out AUC when the column is
+    shuffled (can be slightly negative by chance); ``share`` is its positive part divided by the sum
+    over columns.
     """
 
     feature: str
@@ -83,9 +84,12 @@ class MultivariateResult:
         p_value: one-sided Mann-Whitney U p-value of ``AUC > 0.5``.
         drifted: ``p_value < alpha`` and ``auc >= min_auc``; ``reason`` says which held.
         attributions: one per feature, largest share first.
-        n_reference, n_current: rows used (after subsampling); ``*_total`` before.
+        n_reference, n_current: rows used (after subsampling).
+        n_reference_total, n_current_total: rows before subsampling.
         features: the columns the classifier saw; ``categorical`` those encoded as categories.
         settings: alpha, min_auc, n_splits, max_rows, seed, model parameters.
+        alpha, min_auc: the two thresholds of the verdict.
+        method: what ran, in words (classifier, cross-validation, test).
     """
 
     auc: float

@@ -45,8 +45,10 @@ TASKS: tuple[str, ...] = ("classification", "regression", "probabilities")
 class OutputDriftResult:
     """Drift of a model's outputs (``target="prediction"``) or of the labels (``target="label"``).
 
-    ``report`` is an ordinary :class:`DriftReport` over the output column(s) (no quality checks);
-    ``features`` and ``drifted`` read from it.
+    ``task`` is how the outputs were compared (``"classification"``: class counts; ``"regression"``
+    or ``"probabilities"``: distributions of the score columns). ``report`` is an ordinary
+    :class:`DriftReport` over the output column(s) (no quality checks); ``features`` and ``drifted``
+    read from it.
     """
 
     target: Literal["prediction", "label"]

@@ -69,7 +69,18 @@ _MIN_RELATIVE_SPREAD = 1e-9
 
 @dataclass(frozen=True)
 class Finding:
-    """One data-quality finding: which check fired, on which column, and what changed."""
+    """One data-quality finding: which check fired, on which column, and what changed.
+
+    Attributes:
+        check: the check that fired: ``missing_column``, ``extra_column``, ``all_missing``,
+            ``type_changed``, ``missing_rate_jump``, ``out_of_range``, ``unit_change``,
+            ``new_categories`` or ``constant_column``.
+        column: the column it is about (``None`` for the frame as a whole).
+        severity: ``"error"`` when the column cannot be compared as it is (missing, all missing,
+            an incompatible type), ``"warning"`` otherwise.
+        message: one sentence naming the column and what changed, for people.
+        details: the numbers behind the message (rates, ranges, factors, categories), for code.
+    """
 
     check: str
     column: str | None

@@ -74,6 +74,8 @@ class Holdout:
             order of its probability columns.
         features: the rows' features (the model's feature columns, in order).
         y, y_pred, proba: labels, predictions and class probabilities (``None``: the model gives none).
+        estimators: label-free performance estimators fitted on these rows, by confidence level
+            (filled on first use; not compared, not shown).
     """
 
     task: str

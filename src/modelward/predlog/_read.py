@@ -108,9 +108,19 @@ Cursor = tuple[dt.datetime, str]
 class PredictionWindow:
     """Logged predictions of one model, decoded for analysis (row order: ts, then id).
 
-    ``features`` has one column per feature key (missing keys are NaN); ``probabilities`` is an
-    ``n x k`` float array (rows without probabilities are NaN) or ``None`` when no row has any;
-    ``label`` holds the feedback label (``None`` where none arrived) and ``labeled`` says where one did.
+    Every field has one entry per row; ``len(window)`` is the number of rows, and ``first`` /
+    ``last`` are the cursors of its first and last row.
+
+    Attributes:
+        ids: the prediction ids.
+        ts: when each prediction was made (UTC).
+        version: the model version that made each prediction.
+        features: one column per feature key (missing keys are NaN).
+        prediction: the model's outputs.
+        probabilities: an ``n x k`` float array of class probabilities (rows without them are
+            NaN), or ``None`` when no row has any.
+        label: the feedback label (``None`` where none arrived).
+        labeled: where a label arrived.
     """
 
     ids: npt.NDArray[np.object_]
@@ -187,7 +197,14 @@ def read_window(
 
 @dataclass(frozen=True)
 class LabelArrival:
-    """Feedback for one prediction: which version made it, when it was logged, when the label was stored."""
+    """Feedback for one prediction: which version made it, when it was logged, when the label was stored.
+
+    Attributes:
+        version: the model version that made the prediction.
+        ts: when the prediction was logged.
+        prediction_id: its id.
+        updated_at: when its label was (last) stored.
+    """
 
     version: int
     ts: dt.datetime

@@ -32,7 +32,25 @@ class LogUnavailableError(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class PredictionRecord:
-    """One logged prediction. ``ts`` must be timezone-aware; ``features`` are the model's inputs."""
+    """One logged prediction: one row of a predict request and what the model answered.
+
+    Attributes:
+        id: the prediction id returned to the caller (a UUIDv7 string, so ids sort by time);
+            feedback names it.
+        ts: when the prediction was made; must be timezone-aware.
+        model: the model's name.
+        version: the model version that answered.
+        arm: which reference answered: the alias (``champion``, …) or ``vN`` for a request
+            pinned to version N; ``None`` when not served through the server.
+        routing_key_hash: SHA-256 hex of the request's routing key (``X-Routing-Key`` or
+            ``routing_key``), or ``None``; raw keys never reach the log.
+        features: the model's inputs for this row, feature name → value.
+        prediction: the model's output for this row (a class label or a number).
+        probabilities: class probabilities in the order of the signature's ``classes``, or
+            ``None`` (regression, or a model without ``predict_proba``).
+        latency_ms: milliseconds from the request's arrival to the model's answer (shared by
+            the rows of one request).
+    """
 
     id: str
     ts: dt.datetime
@@ -48,7 +66,13 @@ class PredictionRecord:
 
 @dataclass(frozen=True)
 class FeedbackItem:
-    """Ground truth for one prediction; ``overwrite`` replaces a different label already stored."""
+    """Ground truth for one prediction, as ``POST /v1/feedback`` takes it.
+
+    Attributes:
+        prediction_id: the id a predict response returned for the row.
+        label: the true outcome (a class label or a number).
+        overwrite: replace a different label already stored; without it such an item is refused.
+    """
 
     prediction_id: str
     label: Any
@@ -57,6 +81,14 @@ class FeedbackItem:
 
 @dataclass(frozen=True)
 class FeedbackResult:
+    """What storing one :class:`FeedbackItem` did.
+
+    Attributes:
+        prediction_id: the prediction the label was for.
+        status: ``"recorded"`` (its first label), ``"unchanged"`` (the same label again) or
+            ``"overwritten"`` (a different label replaced the stored one, with ``overwrite``).
+    """
+
     prediction_id: str
     status: Literal["recorded", "unchanged", "overwritten"]
 

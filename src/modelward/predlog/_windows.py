@@ -35,7 +35,14 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 @dataclass(frozen=True)
 class WindowSpec:
-    """How the log is cut: ``kind`` "time" (``size``/``step`` in seconds) or "count" (rows)."""
+    """How the log is cut into windows; ``key`` is its stored form (``count:5000/1000``).
+
+    Attributes:
+        kind: ``"time"`` (windows of ``size`` seconds) or ``"count"`` (windows of ``size`` rows).
+        size: the window's length, in seconds or rows.
+        step: how far the next window starts after this one (in the same unit); ``step ==
+            size`` gives tumbling windows, a smaller step sliding ones.
+    """
 
     kind: Literal["time", "count"]
     size: int
@@ -72,7 +79,15 @@ class WindowSpec:
 @dataclass(frozen=True)
 class Window:
     """One window of one model version. Time windows: ``[start_ts, end_ts)``. Count windows: the rows
-    from cursor ``(start_ts, start_id)`` through ``(end_ts, end_id)`` inclusive."""
+    from cursor ``(start_ts, start_id)`` through ``(end_ts, end_id)`` inclusive.
+
+    Attributes:
+        spec: how the log was cut.
+        version: the model version whose predictions the window holds.
+        start_ts, end_ts: where the window starts and ends (see above).
+        start_id, end_id: the prediction ids completing the cursors of a count window (empty for
+            time windows).
+    """
 
     spec: WindowSpec
     version: int

@@ -31,7 +31,14 @@ FORMAT = "modelward.monitor-reference/1"
 
 @dataclass(frozen=True)
 class ReferenceSource:
-    """Where a model's reference came from: the training target, the dataset (``name@version``) and its rows."""
+    """Where a model's reference came from; saved in its blob, and but for ``target`` in
+    :attr:`StoredReference.details`.
+
+    Attributes:
+        target: the label column of the training data.
+        source: the dataset version it was trained on (``name@version``).
+        reference_rows: rows of that dataset version, all of which the feature profile holds.
+    """
 
     target: str
     source: str
@@ -40,8 +47,17 @@ class ReferenceSource:
 
 @dataclass(frozen=True)
 class StoredReference:
-    """A model version's reference as stored: its row id (each run records it), the artifact holding it,
-    ``details`` (source, reference_rows, evaluation_rows, features) and the reference itself."""
+    """A model version's reference as stored; ``holdout`` is its evaluation rows with the model's outputs.
+
+    Attributes:
+        id: its row id (each monitoring run records the reference it was compared with).
+        model: the model's name.
+        version: the model version it belongs to (one reference per version).
+        artifact: SHA-256 of the ``.npz`` blob holding it in the artifact store (no pickle).
+        details: ``source``, ``reference_rows``, ``evaluation_rows`` and ``features``, as JSON.
+        reference: the :class:`~modelward.monitoring.Reference` itself: feature, output and label
+            profiles and the holdout.
+    """
 
     id: int
     model: str

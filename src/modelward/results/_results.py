@@ -33,7 +33,21 @@ HISTORY_COLUMNS = ["run_id", "version", "window_spec", "start_ts", "end_ts", "n_
 class MonitoringRun:
     """One monitored window of one model version (its report is read with ``report(run.id)``).
 
-    ``labels_as_of``: feedback stored up to this instant is in the realized metrics.
+    Attributes:
+        id: the run's row id; the report and the time-series rows hang off it.
+        model: the model's name.
+        version: the model version whose predictions were monitored.
+        window_spec: the windowing, as :attr:`~modelward.predlog.WindowSpec.key`
+            (``count:5000/1000``, ``time:3600/3600``).
+        start_ts, end_ts, start_id, end_id: the window's bounds (see
+            :class:`~modelward.predlog.Window`; :attr:`window` rebuilds it).
+        n_rows: predictions in the window.
+        n_labeled: how many of them had feedback by ``labels_as_of``.
+        dataset_drift: whether the dataset-level drift rule fired.
+        drifted_share: drifted features / tested features (``None`` when none was tested).
+        labels_as_of: feedback stored up to this instant is in the realized metrics.
+        updated_at: when the run was last written: stored, or its realized metrics recomputed as
+            labels arrived.
     """
 
     id: int

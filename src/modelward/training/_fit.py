@@ -50,7 +50,14 @@ on a single row) and everything compared with them later (gates, monitoring) wou
 
 @dataclass(frozen=True)
 class Prepared:
-    """Training inputs cut from a dataset version as the spec says."""
+    """Training inputs cut from a dataset version as the spec says.
+
+    Attributes:
+        train: the rows the model is fitted on.
+        test: the held-out evaluation rows (their index hash is recorded in the lineage).
+        features: the input columns, in order.
+        target: the label column.
+    """
 
     train: pd.DataFrame
     test: pd.DataFrame
@@ -60,7 +67,17 @@ class Prepared:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """A fitted model, its holdout metrics, and what it was made from (not yet persisted or registered)."""
+    """A fitted model, its holdout metrics, and what it was made from (not yet persisted or registered).
+
+    Attributes:
+        model: the fitted estimator the entrypoint returned.
+        metrics: its metrics on the evaluation rows (``None`` where undefined).
+        signature: its inputs (name, kind, dtype, nullable, allowed categories) and output.
+        input_example: the first evaluation rows as JSON records.
+        lineage: where it came from (:class:`~modelward.training.Lineage`): dataset version,
+            evaluation split, entrypoint, target, features, seed, code reference and environment.
+        params: the parameters it was trained with.
+    """
 
     model: Any
     metrics: dict[str, float | None]

@@ -56,7 +56,14 @@ class LineageError(ModelwardError):
 
 @dataclass(frozen=True)
 class DatasetLineage:
-    """The dataset version a model was trained on, and its content."""
+    """The dataset version a model was trained on, and its content.
+
+    Attributes:
+        name: the dataset's name.
+        version: its version number.
+        content_hash: SHA-256 of its content (rows and schema), as the dataset store computed it.
+        artifact: SHA-256 of its Parquet snapshot in the artifact store.
+    """
 
     name: str
     version: int
@@ -84,7 +91,14 @@ class DatasetLineage:
 @dataclass(frozen=True)
 class EvaluationLineage:
     """The evaluation rows (holdout) a model's metrics were computed on: how they were cut, and a hash of
-    their row labels so that a rebuilt split can be checked against the recorded one."""
+    their row labels so that a rebuilt split can be checked against the recorded one.
+
+    Attributes:
+        dataset: the dataset version they were cut from, ``NAME@VERSION``.
+        split: how they were cut (kind, test size, seed, time column, stratification).
+        rows: how many rows there were.
+        index_sha256: SHA-256 of their row labels, in order.
+    """
 
     dataset: str  # NAME@VERSION
     split: SplitSpec
@@ -112,7 +126,15 @@ class EvaluationLineage:
 @dataclass(frozen=True)
 class CodeReference:
     """The training code: its module and source hash, and the git commit (with a dirty flag) when the
-    workspace is in a git work tree (``kind == "git"``); ``commit`` and ``dirty`` are ``None`` otherwise."""
+    workspace is in a git work tree (``kind == "git"``); ``commit`` and ``dirty`` are ``None`` otherwise.
+
+    Attributes:
+        module: the entrypoint's module name.
+        source_sha256: SHA-256 of that module's source file (``None`` when it has none).
+        kind: ``"git"`` when the workspace is a git work tree, else ``"source"``.
+        commit: the git commit checked out (``kind == "git"`` only).
+        dirty: whether tracked files had uncommitted changes (``kind == "git"`` only).
+    """
 
     module: str
     source_sha256: str | None
@@ -147,7 +169,13 @@ class CodeReference:
 
 @dataclass(frozen=True)
 class Environment:
-    """The Python version, platform and versions of the packages that decide what a model computes."""
+    """The Python version, platform and versions of the packages that decide what a model computes.
+
+    Attributes:
+        python: the Python version (``platform.python_version()``).
+        platform: the operating system and machine (``platform.platform()``).
+        packages: version of each key package (scikit-learn, numpy, …), ``None`` when not installed.
+    """
 
     python: str
     platform: str

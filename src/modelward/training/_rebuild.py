@@ -28,6 +28,15 @@ class Rebuilt:
     ``prepared`` holds the same train and evaluation rows (same row labels) the version was trained and
     evaluated on; ``dataset`` is ``None`` only for a version registered without a dataset version id,
     whose rows were then read from the snapshot its lineage names (``source`` is ``NAME@VERSION``).
+
+    Attributes:
+        version: the registered version rebuilt.
+        lineage: its typed lineage.
+        spec: its training recipe as a :class:`~modelward.config.ModelSpec`.
+        dataset: the dataset version it was trained on (``None``: read from the snapshot).
+        source: that dataset, ``NAME@VERSION``.
+        frame: the dataset's rows.
+        prepared: the same train and evaluation rows as at training.
     """
 
     version: ModelVersion

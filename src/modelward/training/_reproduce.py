@@ -23,7 +23,22 @@ __all__ = ["ReproduceReport", "reproduce"]
 
 @dataclass
 class ReproduceReport:
-    """Result of :func:`reproduce` (and :meth:`Workspace.reproduce <modelward.Workspace.reproduce>`)."""
+    """Result of :func:`reproduce` (and :meth:`Workspace.reproduce <modelward.Workspace.reproduce>`):
+    a version retrained from its lineage, compared with the original.
+
+    Attributes:
+        ref: the version reproduced (``name@version``).
+        identical: whether the retrained model's outputs (probabilities, else predictions) equal
+            the original's exactly on every recorded evaluation row.
+        max_abs_difference: the largest absolute difference between those outputs (``inf`` when
+            their shapes or labels differ).
+        rows_compared: how many evaluation rows were compared.
+        differences: what changed since the original was trained, ``{"recorded", "now"}`` by
+            item: ``code.commit``, ``code.dirty``, ``code.source_sha256``, ``environment.python``,
+            ``package.<name>``, ``data.content_hash``, ``data.evaluation_rows``.
+        metrics_original: the original's recorded evaluation metrics.
+        metrics_reproduced: the retrained model's metrics on the same rows.
+    """
 
     ref: str
     identical: bool

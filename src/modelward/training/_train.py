@@ -26,7 +26,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Trained:
-    """A model trained and evaluated on a dataset version, serialised, and not registered yet."""
+    """A model trained and evaluated on a dataset version, serialised, and not registered yet.
+
+    Attributes:
+        spec: the recipe as trained, with any sample-weight override applied.
+        dataset: the dataset version trained on.
+        prepared: its train and evaluation rows.
+        result: the fitted model, holdout metrics, signature, lineage and params.
+        blob: the model serialised with ``spec.serializer`` (its SHA-256 is :attr:`artifact`).
+    """
 
     spec: ModelSpec  # as trained: with any sample-weight override applied
     dataset: DatasetVersion

@@ -39,6 +39,15 @@ class TestOutcome:
 
     ``drifted`` compares the p-value (p-value tests) or the statistic (distance tests) with the test's
     own threshold; :meth:`modelward.monitoring.Profile.compare` re-decides it across features.
+
+    Attributes:
+        statistic: the test statistic (the distance itself for distance tests).
+        p_value: the p-value, or ``None`` for distance tests.
+        effect_size: how large the change is, in the unit ``effect_measure`` names (0: none).
+        effect_measure: that unit (``"wasserstein_normalised"``, ``"jensenshannon"``, …).
+        threshold: the threshold in force: a significance level, or a distance.
+        drifted: this test's own verdict, before any correction across features.
+        details: test-specific extras for reports (new categories, bin edges, …).
     """
 
     __test__ = False  # not a pytest class
