@@ -133,8 +133,9 @@ class JobStore:
              actor: str | None = None, owner: str | None = None, champion_version: int | None = None,
              event: Event | None = None) -> RetrainJob | None:
         """Create a job (``queued``, or ``preparing`` when ``owner`` takes it at once) and its event, in one
-        transaction; ``None`` when the model already has an active job (the database refused a second)."""
-        values = {
+        transaction; ``None`` when the model already has an active job (the database refused a second).
+        The event's id is added to the job's evidence as ``event``."""
+        values: dict[str, Any] = {
             "model": model, "status": "queued" if owner is None else "preparing", "trigger": trigger,
             "evidence": dict(evidence), "champion_version": champion_version, "owner": owner,
             "attempt": 0 if owner is None else 1, "created_by": actor or self.actor, "created_at": now,
@@ -146,7 +147,9 @@ class JobStore:
                 assert key is not None
                 job_id = int(key[0])
                 kind, payload = event or ("loop_job_created", {})
-                self._event(conn, model, (kind, {**payload, "trigger": trigger}), now, actor, job_id)
+                event_id = self._event(conn, model, (kind, {**payload, "trigger": trigger}), now, actor, job_id)
+                conn.execute(retrain_jobs.update().where(retrain_jobs.c.id == job_id)
+                             .values(evidence={**dict(evidence), "event": event_id}))
         except sa.exc.IntegrityError:
             return None
         return self.get(job_id)
@@ -165,7 +168,7 @@ class JobStore:
             row = conn.execute(sa.select(retrain_jobs).where(j.model == model, j.finished_at.is_(None))).first()
         return None if row is None else _job(row)
 
-    def list(self, model: str | None = None, *, limit: int | None = 50) -> list[RetrainJob]:
+    def latest(self, model: str | None = None, *, limit: int | None = 50) -> list[RetrainJob]:
         """Jobs, newest first."""
         j = retrain_jobs.c
         query = sa.select(retrain_jobs).order_by(j.id.desc())
