@@ -20,6 +20,7 @@ note, and a primary metric that cannot be computed is a rejection, never a pass 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,7 @@ from modelward.maintenance._reference import training_data
 from modelward.registry import ModelVersion
 from modelward.workspace import Workspace
 
-__all__ = ["GateReport", "compare_models", "load_behavioral", "run_gate"]
+__all__ = ["GateReport", "compare_models", "gate_rows", "load_behavioral", "run_gate"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,27 @@ def run_gate(ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *,
                       {**policy.to_dict(), "primary": primary, "secondary": secondary,
                        "secondary_margin": gate.secondary_margin, "original_test_set": gate.original_test_set},
                       tuple(collect.notes))
+
+
+def gate_rows(ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *, now: dt.datetime
+              ) -> tuple[pd.DataFrame | None, str]:
+    """The recent rows to gate ``challenger`` on, and where they come from: the rows its retrain job held
+    out, else the labeled rows logged after it was registered (which it cannot have been trained on) within
+    ``loop.retrain.recent``; None when fewer than ``loop.gate.min_rows``."""
+    from modelward.maintenance.retrain import load_holdout, production_rows
+
+    job = ws.jobs.with_challenger(challenger.name, challenger.version)
+    if job is not None and job.holdout is not None:
+        return load_holdout(ws, job.holdout), f"the {job.holdout['rows']} rows retrain job {job.id} held out"
+    policy = ws.model_spec(champion.name).loop
+    lineage = champion.lineage
+    since = max(challenger.created_at, now - dt.timedelta(seconds=policy.retrain.recent))
+    rows = production_rows(ws, champion.name, list(lineage["features"]), lineage["target"], since=since,
+                           max_rows=policy.retrain.max_rows)
+    if len(rows) < policy.gate.min_rows:
+        return None, (f"only {len(rows)} labeled rows were logged after {challenger.ref} was registered "
+                      f"({policy.gate.min_rows} needed, loop.gate.min_rows)")
+    return rows, f"the {len(rows)} labeled rows logged after {challenger.ref} was registered"
 
 
 def secondary_policy_for(metric: str, gate: GateSettings) -> GatePolicy:
