@@ -91,6 +91,9 @@ def _decide(ws: Workspace, model: str, signals: Sequence[Signal], now: dt.dateti
     return decision, active
 
 
+_RACE = "another job was opened for this model at the same moment; one job at a time"
+
+
 def _open(ws: Workspace, model: str, champion: ModelVersion, signals: Sequence[Signal], decision: Decision,
           now: dt.datetime, *, actor: str, owner: str | None) -> RetrainJob | None:
     """Open the job of a fired decision (with its event); on a lost race, record the suppression."""
@@ -101,7 +104,7 @@ def _open(ws: Workspace, model: str, champion: ModelVersion, signals: Sequence[S
         active = ws.jobs.active(model)
         ws.jobs.record(model, "loop_trigger_suppressed", {
             **payload, "suppressed_by": "active_job", "job": None if active is None else active.id,
-            "reason": "another job was opened at the same moment; one job at a time"}, now=now, actor=actor)
+            "reason": _RACE}, now=now, actor=actor)
     return job
 
 
@@ -123,7 +126,11 @@ def request_retrain(ws: Workspace, model: str, *, actor: str, reason: str | None
             **decision.details}, now=now, actor=actor)
         return Requested(None, decision, active)
     job = _open(ws, model, champion, [signal], decision, now, actor=actor, owner=owner)
-    return Requested(job, decision, None if job is not None else ws.jobs.active(model))
+    if job is None:  # another trigger opened a job at the same moment: the database kept one
+        active = ws.jobs.active(model)
+        return Requested(None, Decision(False, _RACE, "active_job", {"job": None if active is None else active.id}),
+                         active)
+    return Requested(job, decision)
 
 
 @dataclass
