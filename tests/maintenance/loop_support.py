@@ -51,7 +51,7 @@ tests:
   - name: a fifty-year-old on a middle salary is declined
     type: minimum_functionality
     cases:
-      - input: {salary: 60000, commission: 20000, age: 50, elevel: 2, car: make05, zipcode: zip3, hvalue: 300000,
+      - input: {salary: 60000, commission: 20000, age: 50, elevel: 4, car: make05, zipcode: zip3, hvalue: 300000,
                 hyears: 15, loan: 200000}
         expect: 0
 """
