@@ -279,6 +279,8 @@ class Loop:
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
                 log.error("loop pass failed, the database is unreachable (retrying in %.0f s): %s", interval,
                           exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc)
+            except Exception:  # a bug: say so, and keep the loop alive for the next pass
+                log.exception("loop pass failed on an internal error (retrying in %.0f s)", interval)
             else:
                 if on_pass is not None:
                     on_pass(done)

@@ -97,8 +97,9 @@ class SubprocessTrainer:
                     cwd=str(ws.root),
                 )
                 assert proc.stdin is not None
-                proc.stdin.write(json.dumps(spec).encode())
-                proc.stdin.close()
+                with contextlib.suppress(BrokenPipeError):  # a child that died at once says why in its log
+                    proc.stdin.write(json.dumps(spec).encode())
+                    proc.stdin.close()
                 timed_out = self._wait(proc, started, time_limit, tick, stop)
             seconds = time.monotonic() - started
             raw = log_path.read_bytes()[-_LOG_LIMIT:]

@@ -121,6 +121,13 @@ def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]
         )
         return await done(change, name)
 
+    _add_retrain(router, workspace)
+    return router
+
+
+def _add_retrain(router: APIRouter, workspace: Workspace) -> None:
+    """``POST /v1/admin/models/{name}/retrain``: the loop's manual trigger."""
+
     @router.post(
         "/models/{name}/retrain",
         response_model=RetrainResponse,
@@ -143,5 +150,3 @@ def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]
         return RetrainResponse(started=asked.job is not None, reason=asked.decision.reason,
                                suppressed_by=asked.decision.suppressed_by,
                                job=None if job is None else RetrainJobOut(**job.summary()))
-
-    return router
