@@ -8,6 +8,16 @@ import pytest
 
 from modelward.config import LogSettings, ModelSpec, ServeSettings, Settings, SplitSpec, load_settings
 from modelward.errors import ConfigError
+from modelward.loop_settings import (
+    ConceptDriftTrigger,
+    DriftTrigger,
+    GateSettings,
+    LoopPolicy,
+    LoopSettings,
+    PerformanceTrigger,
+    RetrainSettings,
+    ScheduleTrigger,
+)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -91,6 +101,15 @@ def test_every_setting_is_documented() -> None:
         (SplitSpec, "models.NAME.split."),
         (ServeSettings, "serve."),
         (LogSettings, "log."),
+        (LoopSettings, "loop."),
+        (LoopPolicy, "models.NAME.loop."),
+        (DriftTrigger, "models.NAME.loop.drift."),
+        (PerformanceTrigger, "models.NAME.loop.performance."),
+        (PerformanceTrigger, "models.NAME.loop.estimated."),
+        (ConceptDriftTrigger, "models.NAME.loop.concept_drift."),
+        (ScheduleTrigger, "models.NAME.loop.schedule."),
+        (RetrainSettings, "models.NAME.loop.retrain."),
+        (GateSettings, "models.NAME.loop.gate."),
     )
     for model, prefix in sections:
         for name in model.model_fields:
@@ -112,3 +131,51 @@ def test_serve_and_log_sections_merge_flags_env_and_file(
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     assert "Unknown setting 'serve.prot'" in info.value.message and "port" in info.value.message
+
+
+_MODEL = "models:\n  m:\n    task: classification\n    target: y\n    entrypoint: a:b\n"
+
+
+def test_every_loop_default_works_without_a_loop_section(tmp_path: Path) -> None:
+    _write(tmp_path, _MODEL)
+    settings = load_settings(tmp_path)
+    policy = settings.models["m"].loop
+    assert policy == LoopPolicy() and settings.loop == LoopSettings()
+    assert (policy.drift.windows, policy.cooldown, policy.retrain.recent, policy.gate.mode) == (3, 3600.0, 604800.0,
+                                                                                                "superior")
+
+
+def test_malformed_loop_settings_name_the_key(tmp_path: Path) -> None:
+    _write(tmp_path, _MODEL + "    loop:\n      drift: {windws: 2}\n      schedule: {cron: '61 * * * *'}\n"
+           "      cooldown: 5 minutes\n      gate: {mode: better, metric: accuracyy}\n      rollout: canary\n"
+           "loop: {serve: maybe, intervall_seconds: 3}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    message = info.value.message
+    for expected in (
+        "Unknown setting 'models.m.loop.drift.windws'. Valid keys here: enabled, windows.",
+        "Setting 'models.m.loop.schedule.cron': Value error, '61 * * * *' is not a cron expression",
+        "Setting 'models.m.loop.cooldown': Value error, expected a duration such as 30s, 15m, 1h or 7d",
+        "Setting 'models.m.loop.gate.mode'",
+        "Setting 'models.m.loop.gate.metric': Value error, unknown metric 'accuracyy'",
+        "Setting 'models.m.loop.rollout'",
+        "Setting 'loop.serve'",
+        "Unknown setting 'loop.intervall_seconds'. Valid keys here: heartbeat_seconds, interval_seconds",
+    ):
+        assert expected in message, message
+
+
+def test_a_malformed_behavioral_file_stops_the_loop_before_it_starts(tmp_path: Path) -> None:
+    from modelward import Workspace
+    from modelward.maintenance import Loop
+
+    _write(tmp_path, _MODEL + "    loop:\n      gate: {behavioral_tests: checks.yaml}\n")
+    (tmp_path / "checks.yaml").write_text("tests:\n  - name: t\n    type: minimum_functionality\n"
+                                          "    cases: [{input: {x: 1}, expct: 1}]\n")
+    with Workspace.init(tmp_path) as ws, pytest.raises(ConfigError) as info:
+        Loop(ws).check()
+    assert info.value.message.startswith("models.m.loop.gate.behavioral_tests: ")
+    assert "checks.yaml" in info.value.message and "tests[0].cases[0]" in info.value.message
+    (tmp_path / "checks.yaml").unlink()
+    with Workspace.open(tmp_path) as ws, pytest.raises(ConfigError, match="checks.yaml .* does not exist"):
+        Loop(ws).check()

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 
 from modelward.errors import ConfigError
+from modelward.loop_settings import LoopPolicy, LoopSettings
 
 CONFIG_FILE = "modelward.yaml"
 STATE_DIR = ".modelward"
@@ -73,6 +74,9 @@ class ModelSpec(BaseModel):
         description="Extra fully-qualified types a skops model may contain, trusted deliberately.",
     )
     description: str | None = Field(None, description="Free text shown in the registry.")
+    loop: LoopPolicy = Field(
+        default_factory=LoopPolicy, description="The maintenance loop's policy for this model (docs/loop.md)."
+    )
 
     @field_validator("entrypoint")
     @classmethod
@@ -220,6 +224,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings, description="Model server settings.")
     log: LogSettings = Field(default_factory=LogSettings, description="Prediction log settings.")
     monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="Monitoring settings.")
+    loop: LoopSettings = Field(default_factory=LoopSettings, description="Where and how often the loop runs.")
 
     @classmethod
     def settings_customise_sources(

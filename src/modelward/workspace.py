@@ -26,6 +26,7 @@ from modelward.store import Store
 from modelward.training import ReproduceReport
 
 if TYPE_CHECKING:
+    from modelward.jobs import JobStore
     from modelward.results import MonitoringResults
 
 __all__ = ["ReproduceReport", "Workspace"]
@@ -66,6 +67,13 @@ class Workspace:
         from modelward.results import MonitoringResults
 
         return MonitoringResults(self.store, self.artifacts)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        """Retrain jobs, the maintenance loop's state and its events (imported on first use)."""
+        from modelward.jobs import JobStore
+
+        return JobStore(self.store, self.settings.actor_name)
 
     # -- opening ---------------------------------------------------------------------------------
 

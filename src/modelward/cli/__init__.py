@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from modelward import __version__
-from modelward.cli import _data, _drift, _models, _monitor, _serve
+from modelward.cli import _data, _drift, _loop, _models, _monitor, _serve
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
@@ -32,6 +32,9 @@ app.command("reproduce")(_models.reproduce_command)
 app.command("serve")(_serve.serve_command)
 app.command("monitor")(_monitor.monitor_command)
 app.command("drift")(_drift.drift_command)
+app.command("retrain")(_loop.retrain_command)
+app.command("gate")(_loop.gate_command)
+app.command("loop")(_loop.loop_command)
 
 
 def _version_callback(value: bool) -> None:

@@ -18,6 +18,7 @@ from modelward.cli._common import (
     parse_params,
     print_json,
     table,
+    to_jsonable,
 )
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
@@ -160,17 +161,26 @@ def history(
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Every alias change: when, from, to, who, why."""
+    """Every alias change (when, from, to, who, why) and the loop's decisions with their evidence."""
+    from modelward.cli._loop import history_entries
+
     with open_workspace(workspace, database_url) as ws:
         changes = ws.registry.history(name, alias)
-    if json:
-        print_json(changes)
+        loop = [] if alias is not None else history_entries(ws.registry.events(name))
+    if json:  # alias changes as before, then the loop's events, in time order
+        print_json(sorted([to_jsonable(e) for e in (*changes, *loop)], key=lambda e: str(e["ts"])))
         return
     console.print(table(
         f"{name}: alias history",
         ("when (UTC)", "alias", "from", "to", "actor", "kind", "reason"),
         ((c.ts, c.alias, c.from_version, c.to_version, c.actor, c.kind, c.reason) for c in changes),
     ))
+    if loop:
+        console.print(f"\n{name}: the loop's decisions", style="bold")
+        for entry in loop:
+            console.print(f"{fmt(entry['ts'])}  {entry['summary']}", markup=False, highlight=False)
+            for line in entry["evidence"]:
+                console.print(f"    {line}", markup=False, highlight=False)
 
 
 @app.command("tag")

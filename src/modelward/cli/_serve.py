@@ -21,10 +21,17 @@ def serve_command(
     workers: Annotated[
         int | None, typer.Option(metavar="N", help="Worker processes (default: serve.workers, 1).", min=1)
     ] = None,
+    no_loop: Annotated[
+        bool, typer.Option("--no-loop", help="Do not run the maintenance loop in the server (see loop.serve).")
+    ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Serve the champion of every model over HTTP (predict, feedback, metrics, hot reload)."""
+    """Serve the champion of every model over HTTP (predict, feedback, metrics, hot reload).
+
+    The maintenance loop (monitor, retraining triggers, gate, promotion) runs in the background unless
+    --no-loop is given or loop.serve is false.
+    """
     from modelward.server.runner import serve
 
     serve_flags = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
@@ -36,4 +43,4 @@ def serve_command(
         root = ws.root
         level = ws.settings.log_level
     configure_logging(level)
-    serve(root, overrides, log_level=level.lower())
+    serve(root, overrides, log_level=level.lower(), loop=not no_loop)

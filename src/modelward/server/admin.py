@@ -1,10 +1,12 @@
-"""Admin endpoints: promote and roll back aliases, behind a bearer token.
+"""Admin endpoints: promote and roll back aliases, request a retrain job, behind a bearer token.
 
 Bodies are JSON whatever the content type (``curl -d`` sends a form type), at most
 ``serve.max_body_bytes``. The token is ``settings.admin_token``; it is compared in constant time. No
 ``Authorization`` header is 401, a wrong token (or admin disabled: no token configured) is
 403. Changes go through the registry, so they are recorded as events exactly like the CLI's,
-with the actor ``api:NAME``; the server reloads at once instead of waiting for its poll.
+with the actor ``api:NAME``; the server reloads at once instead of waiting for its poll. A retrain request
+is the loop's manual trigger: 202 with the job it opened, or 200 with why none was (a job is already
+active, the cooldown runs, too few labels); the loop running with the server picks the job up.
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
-from modelward.errors import ModelwardError
+from modelward.errors import ModelwardError, NotFoundError
 from modelward.registry import AliasChange, Registry
 from modelward.server.bodies import JsonBody, request_body_doc
-from modelward.server.schemas import AdminChange, ErrorResponse, PromoteRequest, RollbackRequest
+from modelward.server.schemas import (
+    AdminChange,
+    ErrorResponse,
+    PromoteRequest,
+    RetrainJobOut,
+    RetrainRequest,
+    RetrainResponse,
+    RollbackRequest,
+)
 from modelward.workspace import Workspace
 
 __all__ = ["AuthError", "ForbiddenError", "admin_router"]
@@ -37,6 +47,7 @@ class ForbiddenError(ModelwardError):
 
 PromoteBody = Annotated[PromoteRequest, Depends(JsonBody(PromoteRequest, '{"version": 2, "reason": "..."}'))]
 RollbackBody = Annotated[RollbackRequest, Depends(JsonBody(RollbackRequest, '{"reason": "..."}'))]
+RetrainBody = Annotated[RetrainRequest, Depends(JsonBody(RetrainRequest, '{"reason": "...", "force": false}'))]
 
 
 def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
@@ -116,4 +127,32 @@ def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]
         )
         return await done(change, name)
 
+    _add_retrain(router, workspace)
     return router
+
+
+def _add_retrain(router: APIRouter, workspace: Workspace) -> None:
+    """``POST /v1/admin/models/{name}/retrain``: the loop's manual trigger."""
+
+    @router.post(
+        "/models/{name}/retrain",
+        response_model=RetrainResponse,
+        status_code=202,
+        summary="Request a retrain job (the loop's manual trigger)",
+        responses={200: {"model": RetrainResponse, "description": "No job opened: see reason."}},
+        openapi_extra=request_body_doc(RetrainRequest.model_json_schema()),
+    )
+    async def retrain(name: str, body: RetrainBody, response: Response) -> RetrainResponse:
+        from modelward.maintenance.loop import request_retrain
+
+        if name not in workspace.settings.models:
+            raise NotFoundError(f"Model {name!r} is not declared in modelward.yaml, so the loop cannot retrain it.",
+                                details={"model": name})
+        asked = await asyncio.to_thread(request_retrain, workspace, name, actor=f"api:{body.actor or 'admin'}",
+                                        reason=body.reason, force=body.force)
+        job = asked.job or asked.active
+        if asked.job is None:
+            response.status_code = 200
+        return RetrainResponse(started=asked.job is not None, reason=asked.decision.reason,
+                               suppressed_by=asked.decision.suppressed_by,
+                               job=None if job is None else RetrainJobOut(**job.summary()))

@@ -28,8 +28,12 @@ SPEC_ENV = "_MODELWARD_SERVE_SPEC"  # not a MODELWARD_ setting: private to serve
 _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def serve(root: Path, overrides: dict[str, Any], *, log_level: str = "info") -> None:
-    """Serve the workspace at ``root`` until interrupted (SIGINT/SIGTERM drain the log)."""
+def serve(root: Path, overrides: dict[str, Any], *, log_level: str = "info", loop: bool = True) -> None:
+    """Serve the workspace at ``root`` until interrupted (SIGINT/SIGTERM drain the log).
+
+    The maintenance loop runs in a background thread of this process (one loop whatever the number of
+    workers) unless ``loop`` is false or the ``loop.serve`` setting is.
+    """
     import uvicorn
 
     from modelward.workspace import Workspace
@@ -37,6 +41,8 @@ def serve(root: Path, overrides: dict[str, Any], *, log_level: str = "info") -> 
     with Workspace.open(root, **overrides) as ws:  # fail fast on bad settings or an unreachable store
         settings = ws.settings.serve
         root = ws.root
+        loop = loop and ws.settings.loop.serve
+    background = _background_loop(root, overrides) if loop else None
     runtime = Path(tempfile.mkdtemp(prefix="modelward-serve-"))
     metrics_dir = runtime / "metrics"
     metrics_dir.mkdir()
@@ -46,6 +52,8 @@ def serve(root: Path, overrides: dict[str, Any], *, log_level: str = "info") -> 
     os.environ[SPEC_ENV] = str(spec)
     _multiprocess_values()
     try:
+        if background is not None:
+            background.start()
         log.info(
             "serving %s on http://%s:%d with %d worker(s)",
             root,
@@ -64,9 +72,18 @@ def serve(root: Path, overrides: dict[str, Any], *, log_level: str = "info") -> 
             timeout_graceful_shutdown=30,
         )
     finally:
+        if background is not None:
+            background.close()
         os.environ.pop(SPEC_ENV, None)
         os.environ.pop(_MULTIPROC_ENV, None)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _background_loop(root: Path, overrides: dict[str, Any]) -> Any:
+    """The maintenance loop, checked now (a bad policy stops the server from starting), not yet started."""
+    from modelward.maintenance.loop import BackgroundLoop
+
+    return BackgroundLoop(root, overrides)
 
 
 def app_factory() -> Any:

@@ -138,6 +138,34 @@ class RollbackRequest(BaseModel):
     actor: str | None = Field(None, max_length=100, description="Who asks; recorded as api:ACTOR.")
 
 
+class RetrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=2000, description="Why; recorded with the decision.")
+    force: bool = Field(False, description="Start even within the cooldown (never beside an active job).")
+    actor: str | None = Field(None, max_length=100, description="Who asks; recorded as api:ACTOR.")
+
+
+class RetrainJobOut(BaseModel):
+    id: int
+    model: str
+    status: str
+    trigger: str
+    champion_version: int | None
+    challenger_version: int | None
+    attempt: int
+    created_at: str
+    finished_at: str | None
+    error: str | None
+
+
+class RetrainResponse(BaseModel):
+    started: bool = Field(description="A new job was opened (202); false: suppressed, see reason (200).")
+    reason: str = Field(description="Why the trigger fired, or why it was suppressed.")
+    suppressed_by: str | None = Field(None, description="active_job, cooldown or labels when not started.")
+    job: RetrainJobOut | None = Field(None, description="The job opened, or the model's active job.")
+
+
 class AdminChange(BaseModel):
     model: str
     alias: str

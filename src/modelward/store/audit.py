@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,11 +19,15 @@ def record_event(
     subject: str,
     actor: str,
     payload: Mapping[str, Any],
-) -> None:
-    """Append one event (who, what, about which subject, with what evidence)."""
-    conn.execute(
+    ts: dt.datetime | None = None,
+) -> int:
+    """Append one event (who, what, about which subject, with what evidence); returns its id.
+
+    ``ts`` defaults to now; a caller running on an injected clock (the loop) passes its own.
+    """
+    result = conn.execute(
         events.insert().values(
-            ts=utcnow(),
+            ts=ts or utcnow(),
             actor=actor,
             kind=kind,
             subject_type=subject_type,
@@ -30,3 +35,6 @@ def record_event(
             payload=dict(payload),
         )
     )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

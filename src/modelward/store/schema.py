@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -239,3 +240,50 @@ monitoring_metrics = Table(
 
 # The monitor finds feedback that arrived since its last look (to refresh realized metrics).
 Index("ix_feedback_updated_at", feedback.c.updated_at)
+
+# The maintenance loop (owned by modelward.jobs: ws.jobs), migration 0005. One row per retrain job;
+# ``finished_at`` is NULL while the job is active, and a partial unique index allows at most one active
+# job per model, whatever the number of triggers, runners or restarts. ``owner`` names the runner
+# (host:pid:token) holding the job and ``heartbeat_at`` when it last said so; every write of a runner
+# is conditional on still being the owner (a runner that lost the job cannot overwrite it).
+retrain_jobs = Table(
+    "retrain_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("trigger", String(64), nullable=False),
+    Column("evidence", JsonType, nullable=False),
+    Column("champion_version", Integer),
+    Column("dataset_version_id", Integer, ForeignKey("dataset_versions.id")),
+    Column("holdout", JsonType),
+    Column("challenger_version", Integer),
+    Column("gate", JsonType),
+    Column("error", Text),
+    Column("owner", String(200)),
+    Column("attempt", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("heartbeat_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Index("ix_retrain_jobs_model", "model", "id"),
+    Index(
+        "uq_retrain_jobs_active",
+        "model",
+        unique=True,
+        sqlite_where=text("finished_at IS NULL"),
+        postgresql_where=text("finished_at IS NULL"),
+    ),
+)
+
+# Small per-model state of the loop: the last trigger decision per trigger (so a window is judged
+# once), the last scheduled run, notices given once.
+loop_state = Table(
+    "loop_state",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", JsonType, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,248 @@
+"""Settings of the maintenance loop: the workspace's ``loop:`` section (where and how often the loop runs)
+and each model's ``models.NAME.loop:`` policy (when to retrain, how, and how the challenger is gated).
+
+Every key has a default that works with no ``loop:`` section at all; every key is documented in
+docs/configuration.md (a test keeps that true). Unknown keys are errors naming the key, as everywhere in
+the settings; a cron expression is checked when the settings are read, a behavioral-test file when the
+loop starts (it lives in the workspace, which the settings do not know).
+
+>>> policy = LoopPolicy()
+>>> policy.drift.windows, policy.cooldown, policy.retrain.half_life, policy.gate.mode, policy.rollout
+(3, 3600.0, 86400.0, 'superior', 'immediate')
+>>> LoopPolicy.model_validate({"cooldown": "15m", "schedule": {"cron": "0 3 * * *"}}).cooldown
+900.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "REGRESSION_METRICS",
+    "ConceptDriftTrigger",
+    "DriftTrigger",
+    "GateSettings",
+    "LoopPolicy",
+    "LoopSettings",
+    "PerformanceTrigger",
+    "RetrainSettings",
+    "ScheduleTrigger",
+    "parse_duration",
+]
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+
+#: Metrics the gate can compare (accuracy by McNemar, ROC AUC by DeLong, MAE by Wilcoxon, the rest by
+#: a paired bootstrap).
+CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc", "log_loss", "brier")
+REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a duration string (``30s``, ``15m``, ``1h``, ``7d``).
+
+    >>> parse_duration("90s"), parse_duration("1.5h"), parse_duration(5)
+    (90.0, 5400.0, 5.0)
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 30s, 15m, 1h or 7d (or seconds), got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"expected a duration such as 30s, 15m, 1h or 7d (or seconds), got {value!r}")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"a duration must be a finite number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DriftTrigger(_Section):
+    """``loop.drift``: retrain after data drift in consecutive monitored windows."""
+
+    enabled: bool = Field(True, description="Data drift is a trigger.")
+    windows: int = Field(
+        3, ge=1, description="Fire when this many consecutive windows of the champion show dataset drift."
+    )
+
+
+class PerformanceTrigger(_Section):
+    """``loop.performance`` / ``loop.estimated``: retrain when performance dropped, judged on its interval."""
+
+    enabled: bool = Field(True, description="This performance figure is a trigger.")
+    metric: str | None = Field(
+        None, description="Metric judged; default: accuracy for classifiers, mae for regressors."
+    )
+    drop: float = Field(
+        0.05, ge=0, lt=1,
+        description="Relative drop from the version's holdout value that fires: the interval's upper bound "
+        "below holdout x (1 - drop) (lower bound above holdout x (1 + drop) for errors such as mae).",
+    )
+    min_rows: int = Field(
+        100, ge=1, description="Windows with fewer rows (labeled rows for realized performance) are not judged."
+    )
+
+
+class ConceptDriftTrigger(_Section):
+    """``loop.concept_drift``: retrain when the monitor's concept-drift detectors signalled."""
+
+    enabled: bool = Field(True, description="Concept drift is a trigger.")
+    detectors: list[Literal["adwin", "ddm", "page_hinkley"]] = Field(
+        default_factory=lambda: ["adwin"],  # type: ignore[arg-type]
+        description="Detectors whose signal counts (the monitor runs adwin, ddm and page_hinkley).",
+    )
+    min_rows: int = Field(100, ge=1, description="Windows with fewer labeled rows are not judged.")
+
+
+class ScheduleTrigger(_Section):
+    """``loop.schedule``: retrain on a cron schedule (evaluated in UTC)."""
+
+    cron: str | None = Field(None, description="Cron expression (5 fields, UTC), e.g. '0 3 * * 1'; none: off.")
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from croniter import croniter
+
+        if not croniter.is_valid(value) or len(value.split()) not in (5, 6):
+            raise ValueError(
+                f"{value!r} is not a cron expression: expected 5 fields 'minute hour day-of-month month "
+                "day-of-week', e.g. '0 3 * * *' (03:00 UTC every day)"
+            )
+        return value
+
+
+class RetrainSettings(_Section):
+    """``loop.retrain``: the training data recipe and the training run."""
+
+    recent: Duration = Field(
+        7 * 86400.0, gt=0, description="Labeled production rows logged this recently are used (e.g. 7d)."
+    )
+    half_life: Duration = Field(
+        86400.0, gt=0, description="Recency weighting: a production row's weight halves every half-life of age."
+    )
+    new_share: float = Field(
+        0.7, ge=0, le=1,
+        description="Share of the total training weight given to production rows (the rest to the reference data).",
+    )
+    dedup: bool = Field(
+        True, description="Drop duplicate rows (features and label), keeping the newest; rows equal to a gate "
+        "row are always dropped."
+    )
+    min_new_rows: int = Field(
+        100, ge=1, description="Fewest labeled production rows left for training (after the gate's rows)."
+    )
+    max_rows: int = Field(
+        1_000_000, ge=1, description="Most production rows read (the newest)."
+    )
+    time_limit: Duration = Field(3600.0, gt=0, description="Training is killed after this long (e.g. 30m).")
+
+
+class GateSettings(_Section):
+    """``loop.gate``: champion vs challenger on the same rows."""
+
+    mode: Literal["superior", "non_inferior"] = Field(
+        "superior", description="The primary metric must show the challenger better, or not worse than margin."
+    )
+    margin: float = Field(
+        0.0, ge=0, description="Non-inferiority margin of the primary metric, in its units (0.01 = 1 point)."
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="One-sided significance level of every comparison.")
+    metric: str | None = Field(
+        None, description="Primary metric; default: accuracy (McNemar) for classifiers, mae (Wilcoxon) for regressors."
+    )
+    secondary_metrics: list[str] | None = Field(
+        None, description="Metrics that must be non-inferior within secondary_margin; default: f1 and roc_auc "
+        "for binary classifiers, rmse for regressors."
+    )
+    secondary_margin: float = Field(
+        0.02, ge=0, description="Non-inferiority margin of the secondary metrics, in their units."
+    )
+    original_test_set: Literal["report", "non_inferior"] = Field(
+        "report", description="The champion's original test set: compared and shown ('report'), or also "
+        "judged non-inferior within secondary_margin."
+    )
+    behavioral_tests: str | None = Field(
+        None, description="Behavioral-test YAML file (relative to the workspace) the challenger must pass."
+    )
+    holdout_share: float = Field(
+        0.3, gt=0, lt=1, description="Share of the recent labeled rows, the newest, held out for the gate."
+    )
+    min_rows: int = Field(200, ge=30, description="Fewest held-out rows the gate judges on.")
+    bootstrap_resamples: int = Field(2000, ge=100, description="Resamples of the paired bootstraps.")
+    seed: int = Field(0, description="Seed of the bootstraps.")
+
+    @field_validator("metric")
+    @classmethod
+    def _check_metric(cls, value: str | None) -> str | None:
+        return None if value is None else _metric_name(value)
+
+    @field_validator("secondary_metrics")
+    @classmethod
+    def _check_metrics(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [_metric_name(v) for v in value]
+
+
+def _metric_name(value: str) -> str:
+    known = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+    if value not in known:
+        raise ValueError(f"unknown metric {value!r}; choose from {', '.join(known)}")
+    return value
+
+
+class LoopPolicy(_Section):
+    """``models.NAME.loop``: when the loop retrains this model, how, and how the challenger is judged."""
+
+    enabled: bool = Field(True, description="The loop watches this model (monitoring, triggers, jobs).")
+    drift: DriftTrigger = Field(default_factory=DriftTrigger, description="Data-drift trigger.")
+    performance: PerformanceTrigger = Field(
+        default_factory=PerformanceTrigger, description="Realized-performance trigger (labeled rows)."
+    )
+    estimated: PerformanceTrigger = Field(
+        default_factory=PerformanceTrigger, description="Estimated-performance trigger (CBPE/DLE, no labels)."
+    )
+    concept_drift: ConceptDriftTrigger = Field(
+        default_factory=ConceptDriftTrigger, description="Concept-drift trigger."
+    )
+    schedule: ScheduleTrigger = Field(default_factory=ScheduleTrigger, description="Scheduled trigger.")
+    cooldown: Duration = Field(
+        3600.0, ge=0, description="No new job (automatic or manual without force) this long after the last one ended."
+    )
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings, description="Training data and run.")
+    gate: GateSettings = Field(default_factory=GateSettings, description="Champion/challenger gate.")
+    rollout: Literal["immediate"] = Field(
+        "immediate", description="How a challenger that passed the gate is rolled out: 'immediate' promotes it at once."
+    )
+
+
+class LoopSettings(_Section):
+    """``loop:`` — where and how often the loop runs (``modelward loop``, or inside ``modelward serve``)."""
+
+    serve: bool = Field(True, description="Run the loop inside `modelward serve` (a background thread).")
+    interval_seconds: float = Field(
+        30.0, gt=0, description="Pause between passes (monitor, triggers, jobs)."
+    )
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a running job records that it is alive.")
+    stale_after_seconds: float = Field(
+        120.0, gt=0, description="A job whose runner has not been heard of for this long is taken over and resumed "
+        "(at once when the runner was a process on this host that no longer exists)."
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="A job resumed this many times (its runner died or stopped each time) is failed."
+    )

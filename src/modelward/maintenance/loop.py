@@ -1,0 +1,314 @@
+"""The maintenance loop: monitor → trigger → retrain → gate → promote, for every model that has a champion.
+
+:class:`Loop` runs passes. Each pass (:meth:`Loop.run_once`), for each model declared in modelward.yaml
+whose ``loop.enabled`` is true and that has a champion:
+
+1. runs the monitor's pass (:class:`~modelward.maintenance.Monitor`): no separate ``modelward monitor``
+   is needed while the loop runs;
+2. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
+   schedule; every new decision — fired, or suppressed and why — is an event with its evidence, and a fired
+   trigger opens a job (the database allows one active job per model);
+3. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
+   resuming one whose runner died.
+
+The clock is injected (``clock``; ``run_once(now)``) and the trainer swappable, so the same code runs on
+a simulated clock in process. :meth:`Loop.run_forever` repeats passes every ``loop.interval_seconds``;
+:func:`request_retrain` is the manual trigger (CLI and admin API); :class:`BackgroundLoop` runs the loop in a
+thread of ``modelward serve``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from modelward.errors import ConfigError, ModelwardError, NotFoundError
+from modelward.jobs import RetrainJob
+from modelward.loop_settings import GateSettings, LoopPolicy, RetrainSettings
+from modelward.maintenance import policies
+from modelward.maintenance.gate import load_behavioral
+from modelward.maintenance.monitor import Monitor
+from modelward.maintenance.policies import Decision, Signal, WindowEvidence
+from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
+from modelward.maintenance.trainer import Trainer
+from modelward.predlog import parse_window, read_window
+from modelward.registry import ModelVersion
+from modelward.workspace import Workspace
+
+__all__ = ["BackgroundLoop", "Loop", "PassResult", "Requested", "request_retrain", "rows_needed"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def rows_needed(gate: GateSettings, retrain: RetrainSettings) -> int:
+    """Fewest labeled rows that leave ``min_new_rows`` for training after the gate's rows."""
+    n = gate.min_rows + retrain.min_new_rows
+    while n - max(gate.min_rows, math.ceil(gate.holdout_share * n)) < retrain.min_new_rows:
+        n += 1
+    return n
+
+
+def labeled_rows(ws: Workspace, model: str, policy: LoopPolicy, now: dt.datetime) -> int:
+    """Labeled predictions of ``model`` in the retraining window."""
+    since = now - dt.timedelta(seconds=policy.retrain.recent)
+    return len(read_window(ws.store, model, since=since, labeled_only=True, features=[]))
+
+
+@dataclass(frozen=True)
+class Requested:
+    """The answer to a manual trigger: the job it opened (None when suppressed) and the decision."""
+
+    job: RetrainJob | None
+    decision: Decision
+    active: RetrainJob | None = None
+
+
+def _decide(ws: Workspace, model: str, signals: Sequence[Signal], now: dt.datetime, *, force: bool = False
+            ) -> tuple[Decision, RetrainJob | None]:
+    policy = ws.model_spec(model).loop
+    active = ws.jobs.active(model)
+    last = ws.jobs.last_finished(model)
+    needed = rows_needed(policy.gate, policy.retrain)
+    have = needed if active is not None else labeled_rows(ws, model, policy, now)
+    decision = policies.decide(signals, active_job=None if active is None else active.id,
+                               last_finished=None if last is None else last.finished_at, cooldown=policy.cooldown,
+                               now=now, labeled_rows=have, needed_rows=needed, force=force)
+    return decision, active
+
+
+_RACE = "another job was opened for this model at the same moment; one job at a time"
+
+
+def _open(ws: Workspace, model: str, champion: ModelVersion, signals: Sequence[Signal], decision: Decision,
+          now: dt.datetime, *, actor: str, owner: str | None) -> RetrainJob | None:
+    """Open the job of a fired decision (with its event); on a lost race, record the suppression."""
+    payload = {"signals": [s.to_dict() for s in signals], "reason": decision.reason}
+    job = ws.jobs.open(model, trigger=signals[0].trigger, evidence=payload, now=now, actor=actor, owner=owner,
+                       champion_version=champion.version, event=("loop_trigger_fired", payload))
+    if job is None:
+        active = ws.jobs.active(model)
+        ws.jobs.record(model, "loop_trigger_suppressed", {
+            **payload, "suppressed_by": "active_job", "job": None if active is None else active.id,
+            "reason": _RACE}, now=now, actor=actor)
+    return job
+
+
+def request_retrain(ws: Workspace, model: str, *, actor: str, reason: str | None = None, force: bool = False,
+                    now: dt.datetime | None = None, owner: str | None = None) -> Requested:
+    """The manual trigger: open a job for ``model`` unless one is active, the cooldown runs (``force`` skips
+    it) or too few labeled rows exist. ``owner``: the runner that takes the job at once (else it is queued
+    for the running loop). The decision is an event either way."""
+    now = now or utcnow()
+    ws.model_spec(model)
+    champion = ws.registry.get(model, "champion")
+    signal = Signal("manual", f"manual:{now.isoformat()}",
+                    f"requested by {actor}{': ' + reason if reason else ''}{' (force)' if force else ''}",
+                    {"actor": actor, "reason": reason, "force": force})
+    decision, active = _decide(ws, model, [signal], now, force=force)
+    if not decision.fire:
+        ws.jobs.record(model, "loop_trigger_suppressed", {
+            "signals": [signal.to_dict()], "reason": decision.reason, "suppressed_by": decision.suppressed_by,
+            **decision.details}, now=now, actor=actor)
+        return Requested(None, decision, active)
+    job = _open(ws, model, champion, [signal], decision, now, actor=actor, owner=owner)
+    if job is None:  # another trigger opened a job at the same moment: the database kept one
+        active = ws.jobs.active(model)
+        return Requested(None, Decision(False, _RACE, "active_job", {"job": None if active is None else active.id}),
+                         active)
+    return Requested(job, decision)
+
+
+@dataclass
+class PassResult:
+    """What one pass did: windows monitored, trigger decisions, jobs run, errors (per model)."""
+
+    windows: dict[str, int] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[RetrainJob] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class Loop:
+    """The maintenance loop over a workspace (see the module docstring)."""
+
+    def __init__(self, ws: Workspace, *, models: Sequence[str] | None = None, clock: Clock | None = None,
+                 trainer: Trainer | None = None, monitor: bool = True, stop: threading.Event | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.ws = ws
+        self.clock = clock or utcnow
+        self.settings = ws.settings.loop
+        self.stop = stop or threading.Event()
+        self.owner = new_owner()
+        self.progress = progress or (lambda msg: log.info("%s", msg))
+        self.runner = JobRunner(ws, owner=self.owner, clock=self.clock, settings=self.settings, trainer=trainer,
+                                stop=self.stop, progress=self.progress)
+        self.monitor = monitor
+        self._monitors: dict[str, Monitor] = {}
+        self._only = list(models) if models is not None else None
+
+    def models(self) -> list[str]:
+        """Declared models the loop watches (``loop.enabled``), restricted to ``models`` if given."""
+        declared = self.ws.settings.models
+        if self._only is not None:
+            for name in self._only:
+                self.ws.model_spec(name)
+            return [m for m in self._only if declared[m].loop.enabled]
+        return [name for name, spec in declared.items() if spec.loop.enabled]
+
+    def check(self) -> None:
+        """Fail now, naming the key, on what would fail later: behavioral-test files that do not parse."""
+        for model in self.models():
+            try:
+                load_behavioral(self.ws, self.ws.model_spec(model).loop.gate)
+            except ModelwardError as exc:
+                raise ConfigError(f"models.{model}.loop.gate.behavioral_tests: {exc.message}",
+                                  details={"key": f"models.{model}.loop.gate.behavioral_tests"}) from exc
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def run_once(self, now: dt.datetime | None = None) -> PassResult:
+        """Monitor, decide and run jobs for every watched model (see the module docstring)."""
+        result = PassResult()
+        for model in self.models():
+            if self.stop.is_set():
+                break
+            try:
+                self._model_pass(model, now or self.clock(), result)
+            except ModelwardError as exc:
+                log.error("loop pass of %s failed: %s", model, exc.message)
+                result.errors[model] = exc.message
+        return result
+
+    def _model_pass(self, model: str, now: dt.datetime, result: PassResult) -> None:
+        try:
+            champion = self.ws.registry.get(model, "champion")
+        except NotFoundError:
+            return  # nothing served yet: nothing to watch
+        if self.monitor:
+            monitor = self._monitors.get(model)
+            if monitor is None:
+                monitor = self._monitors[model] = Monitor(self.ws, model)
+            result.windows[model] = len(monitor.run_once(now).windows)
+        decision = self._triggers(model, champion, now)
+        if decision is not None:
+            result.decisions.append(decision)
+        job = self.runner.advance(model)
+        if job is not None:
+            result.jobs.append(job)
+
+    def _windows(self, model: str, champion: ModelVersion, count: int) -> list[WindowEvidence]:
+        results = self.ws.monitoring_results
+        cfg = self.ws.settings.monitor
+        spec = self._monitors[model].spec.key if model in self._monitors else parse_window(cfg.window, cfg.slide).key
+        runs = [r for r in results.runs(model, limit=max(50, 4 * count))
+                if r.version == champion.version and r.window_spec == spec][:count]
+        return [WindowEvidence.of(run, results.report(run.id)) for run in runs]
+
+    def _triggers(self, model: str, champion: ModelVersion, now: dt.datetime) -> dict[str, Any] | None:
+        policy = self.ws.model_spec(model).loop
+        windows = self._windows(model, champion, max(policy.drift.windows, 5))
+        signals = policies.evaluate(policy, champion.task, champion.metrics, windows, now=now)
+        scheduled = self._schedule(model, policy, now)
+        if scheduled is not None:
+            signals.append(scheduled)
+        decided = self.ws.jobs.state(model, "decided") or {}
+        new = [s for s in signals if decided.get(s.trigger) != s.key]
+        pending = [Signal(**s) for s in (self.ws.jobs.state(model, "pending") or {}).get("signals", [])]
+        candidates = new + [p for p in pending if p.trigger not in {s.trigger for s in new}]
+        if not candidates:
+            return None
+        decision, _active = _decide(self.ws, model, candidates, now)
+        if new:
+            self.ws.jobs.set_state(model, "decided", {**decided, **{s.trigger: s.key for s in new}}, now=now)
+        waiting = decision.suppressed_by == "labels"
+        self.ws.jobs.set_state(model, "pending", {"signals": [s.to_dict() for s in candidates] if waiting else []},
+                               now=now)
+        if not decision.fire and not new:
+            return None  # still waiting for labels: said once already
+        payload = {"signals": [s.to_dict() for s in candidates], "reason": decision.reason}
+        if decision.fire:
+            job = _open(self.ws, model, champion, candidates, decision, now, actor=LOOP_ACTOR, owner=None)
+            self.progress(f"{model}: trigger fired ({', '.join(s.trigger for s in candidates)}): {decision.reason}"
+                          + ("" if job is None else f" -> job {job.id}"))
+            return {"model": model, "fired": job is not None, "job": None if job is None else job.id, **payload}
+        self.ws.jobs.record(model, "loop_trigger_suppressed", {**payload, "suppressed_by": decision.suppressed_by,
+                                                               **decision.details}, now=now, actor=LOOP_ACTOR)
+        self.progress(f"{model}: trigger suppressed ({decision.suppressed_by}): {decision.reason}")
+        return {"model": model, "fired": False, "suppressed_by": decision.suppressed_by, **payload}
+
+    def _schedule(self, model: str, policy: LoopPolicy, now: dt.datetime) -> Signal | None:
+        cron = policy.schedule.cron
+        if cron is None:
+            return None
+        state = self.ws.jobs.state(model, "schedule") or {}
+        if state.get("cron") != cron:  # new or changed schedule: count from now, never fire for the past
+            self.ws.jobs.set_state(model, "schedule", {"cron": cron, "checked": now.isoformat()}, now=now)
+            return None
+        due = policies.schedule_due(cron, dt.datetime.fromisoformat(state["checked"]), now)
+        self.ws.jobs.set_state(model, "schedule", {"cron": cron, "checked": now.isoformat()}, now=now)
+        if due is None:
+            return None
+        return Signal("schedule", f"schedule:{due.isoformat()}", f"scheduled retraining ({cron!r}, due {due.isoformat()})",
+                      {"cron": cron, "due": due.isoformat()})
+
+    # -- forever --------------------------------------------------------------------------------
+
+    def run_forever(self, interval: float | None = None, *, on_pass: Callable[[PassResult], None] | None = None
+                    ) -> None:
+        """Run passes every ``interval`` seconds (``loop.interval_seconds``) until :attr:`stop` is set."""
+        interval = self.settings.interval_seconds if interval is None else interval
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                done = self.run_once()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                log.error("loop pass failed, the database is unreachable (retrying in %.0f s): %s", interval,
+                          exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc)
+            except Exception:  # a bug: say so, and keep the loop alive for the next pass
+                log.exception("loop pass failed on an internal error (retrying in %.0f s)", interval)
+            else:
+                if on_pass is not None:
+                    on_pass(done)
+            self.stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
+class BackgroundLoop:
+    """The loop in a daemon thread with a workspace of its own (``modelward serve``)."""
+
+    def __init__(self, root: Path, overrides: dict[str, Any]) -> None:
+        self.stop_event = threading.Event()
+        self._root, self._overrides = root, overrides
+        with Workspace.open(root, **overrides) as ws:  # fail now on a bad policy, not in the thread
+            Loop(ws).check()
+        self.thread = threading.Thread(target=self._run, name="modelward-loop", daemon=True)
+
+    def start(self) -> BackgroundLoop:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            with Workspace.open(self._root, **self._overrides) as ws:
+                log.info("the maintenance loop runs every %g s", ws.settings.loop.interval_seconds)
+                Loop(ws, stop=self.stop_event).run_forever()
+        except Exception:
+            log.exception("the maintenance loop stopped on an error")
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)

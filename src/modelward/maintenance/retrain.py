@@ -1,0 +1,272 @@
+"""Retraining: the training data recipe, its dataset version, and the one call into training.
+
+The training data (:func:`build_training_set`, pure) is
+
+* the **reference data**: the champion's training rows, rebuilt from its lineage, without its evaluation
+  rows (so the champion's original test set stays unseen by the challenger and the gate can use it);
+* plus the **labeled production rows** (predictions joined with their feedback) logged within
+  ``loop.retrain.recent``, in log order. The newest of them (``loop.gate.holdout_share``, at least
+  ``loop.gate.min_rows``) are **held out for the gate** and never trained on; training rows equal to a gate
+  row (same features and label) are dropped too, and with ``dedup`` every duplicate but the newest.
+
+Weights: a production row's weight halves every ``half_life`` of age; production rows get
+``new_share`` of the total weight and the reference the rest, scaled so the mean weight is 1. They travel
+as a column (``models.NAME.sample_weight``, default ``sample_weight``) that is never a feature; an
+entrypoint with no ``sample_weight`` parameter trains unweighted (the loop says so once).
+
+:func:`assemble` stores the rows as a new version of the dataset ``MODEL-retrain`` whose source names the
+job, its trigger event and every input, and the gate rows as a Parquet blob in the artifact store.
+:func:`train_challenger` is the single place that calls training (in the training subprocess, see
+:mod:`modelward.maintenance.trainer`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelward.datasets import DatasetVersion, from_parquet_bytes, to_parquet_bytes
+from modelward.errors import DataError
+from modelward.loop_settings import GateSettings, RetrainSettings
+from modelward.maintenance._reference import training_data
+from modelward.predlog import read_window
+from modelward.registry import ModelVersion
+from modelward.workspace import Workspace
+
+__all__ = [
+    "Assembled",
+    "TrainRequest",
+    "TrainResult",
+    "TrainingSet",
+    "assemble",
+    "build_training_set",
+    "load_holdout",
+    "train_challenger",
+    "weight_column_name",
+]
+
+ID, TS = "_prediction_id", "_ts"
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Training rows (features, target, weight column) and the gate's rows (features, target, id, ts)."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def weight_column_name(spec_weight: str | None, features: Sequence[str]) -> str:
+    """The weight column: the model's ``sample_weight`` setting, else ``sample_weight`` (``_sample_weight``
+    when a feature has that name)."""
+    if spec_weight:
+        return spec_weight
+    return "_sample_weight" if "sample_weight" in features else "sample_weight"
+
+
+def build_training_set(
+    reference: pd.DataFrame,
+    production: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    target: str,
+    weight_column: str,
+    now: dt.datetime,
+    retrain: RetrainSettings,
+    gate: GateSettings,
+) -> TrainingSet:
+    """The recipe (see the module docstring). ``reference``: features, target and optionally
+    ``weight_column`` (existing weights are kept, relatively). ``production``: features, target, ``_ts``
+    (tz-aware) and ``_prediction_id``, any order."""
+    cols = [*features, target]
+    prod = production.sort_values([TS, ID], kind="stable").reset_index(drop=True)
+    n = len(prod)
+    n_hold = max(gate.min_rows, math.ceil(gate.holdout_share * n))
+    if n - n_hold < retrain.min_new_rows:
+        raise DataError(
+            f"Too few labeled production rows to retrain: {n} in the recent window, {n_hold} of them held out for "
+            f"the gate, {retrain.min_new_rows} needed for training (loop.retrain.min_new_rows). Wait for more "
+            "feedback, or lower loop.gate.min_rows / loop.retrain.min_new_rows.",
+            details={"labeled_rows": n, "holdout_rows": n_hold, "min_new_rows": retrain.min_new_rows},
+        )
+    holdout = prod.iloc[n - n_hold:].reset_index(drop=True)
+    fresh = prod.iloc[: n - n_hold]
+    age = (pd.Timestamp(now) - pd.to_datetime(fresh[TS], utc=True)).dt.total_seconds().clip(lower=0)
+    ref = reference[cols].copy()
+    ref_w = (reference[weight_column].astype(float).to_numpy() if weight_column in reference.columns
+             else np.ones(len(reference)))
+    rows = pd.concat([ref, fresh[cols]], ignore_index=True)
+    weight = np.r_[ref_w, np.power(0.5, age.to_numpy(dtype=float) / retrain.half_life)]
+    is_new = np.r_[np.zeros(len(ref), bool), np.ones(len(fresh), bool)]
+    keys = _row_keys(rows, cols)
+    keep = ~np.isin(keys, _row_keys(holdout[cols], cols))
+    leaked = int((~keep).sum())
+    if retrain.dedup:
+        last = ~pd.Series(keys).duplicated(keep="last").to_numpy()
+        duplicates = int((keep & ~last).sum())
+        keep &= last
+    else:
+        duplicates = 0
+    rows, weight, is_new = rows[keep].reset_index(drop=True), weight[keep], is_new[keep]
+    share = retrain.new_share if is_new.any() and (~is_new).any() else float(is_new.any())
+    total = len(rows)
+    for part, part_share in ((is_new, share), (~is_new, 1.0 - share)):
+        mass = weight[part].sum()
+        if part.any() and mass > 0:
+            weight[part] *= part_share * total / mass
+    rows[weight_column] = weight
+    summary = {
+        "reference_rows": int((~is_new).sum()), "production_rows": int(is_new.sum()), "holdout_rows": n_hold,
+        "labeled_rows": n, "duplicates_dropped": duplicates, "equal_to_gate_rows_dropped": leaked,
+        "new_share": share, "half_life_s": retrain.half_life,
+        "production_from": None if fresh.empty else pd.Timestamp(fresh[TS].iloc[0]).isoformat(),
+        "holdout_from": pd.Timestamp(holdout[TS].iloc[0]).isoformat(),
+        "holdout_through": pd.Timestamp(holdout[TS].iloc[-1]).isoformat(),
+        "weight_column": weight_column,
+    }
+    return TrainingSet(rows, holdout[[*cols, ID, TS]], summary)
+
+
+def _row_keys(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray[Any, Any]:
+    """One hash per row of ``cols``, equal for equal values whatever the dtype (1 == 1.0, 'a' == 'a')."""
+    norm = pd.DataFrame({c: (pd.to_numeric(frame[c], errors="coerce").astype(float)
+                             if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+                             else frame[c].astype(str)) for c in cols})
+    return pd.util.hash_pandas_object(norm, index=False).to_numpy()
+
+
+def _align(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s columns cast to ``like``'s dtypes where that loses nothing (JSON gives 1.0 for 1)."""
+    out = frame.copy()
+    for col in out.columns.intersection(like.columns):
+        want = like[col].dtype
+        if out[col].dtype == want:
+            continue
+        try:
+            cast = out[col].astype(want)
+        except (TypeError, ValueError):
+            continue
+        same = cast.astype(object).eq(out[col].astype(object)) | (cast.isna() & out[col].isna())
+        if bool(same.all()):
+            out[col] = cast
+    return out
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """What :func:`assemble` stored: the training dataset version, the gate rows' blob, the summary."""
+
+    dataset: DatasetVersion
+    holdout: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def production_rows(ws: Workspace, model: str, features: Sequence[str], target: str, *, since: dt.datetime,
+                    max_rows: int) -> pd.DataFrame:
+    """Labeled predictions of ``model`` logged since ``since``: features, the label as ``target``, ``_ts``,
+    ``_prediction_id`` (the newest ``max_rows``)."""
+    window = read_window(ws.store, model, since=since, labeled_only=True, features=list(features))
+    frame = window.features.copy()
+    frame[target] = window.label
+    frame[TS] = window.ts
+    frame[ID] = window.ids
+    return frame.iloc[-max_rows:].reset_index(drop=True) if len(frame) > max_rows else frame
+
+
+def assemble(ws: Workspace, champion: ModelVersion, *, job: int, trigger_event: int | None, trigger: str,
+             now: dt.datetime, retrain: RetrainSettings, gate: GateSettings) -> Assembled:
+    """Build the training set of a job from the champion's lineage and the log; store it (see the module)."""
+    data = training_data(ws, champion)
+    reference = data.frame.drop(index=data.holdout.index)
+    features, target = list(data.features), data.target
+    weight_column = weight_column_name(ws.model_spec(champion.name).sample_weight, features)
+    since = now - dt.timedelta(seconds=retrain.recent)
+    prod = _align(production_rows(ws, champion.name, features, target, since=since, max_rows=retrain.max_rows),
+                  reference)
+    built = build_training_set(reference, prod, features=features, target=target, weight_column=weight_column,
+                               now=now, retrain=retrain, gate=gate)
+    s = built.summary
+    source = (
+        f"modelward loop, job {job} of {champion.name} (trigger {trigger}"
+        f"{'' if trigger_event is None else f', event {trigger_event}'}): {s['reference_rows']} reference rows "
+        f"from {data.source} (training rows of {champion.ref}, its {len(data.holdout)} evaluation rows left out) + "
+        f"{s['production_rows']} labeled production rows of {champion.name} logged since {since.isoformat()} "
+        f"(the newest {s['holdout_rows']} held out for the gate); half-life {retrain.half_life:g} s, new share "
+        f"{s['new_share']:.2f}, {s['duplicates_dropped']} duplicates and {s['equal_to_gate_rows_dropped']} rows "
+        f"equal to gate rows dropped; weights in column {weight_column!r}"
+    )
+    dataset = ws.datasets.add_frame(built.train, f"{champion.name}-retrain", source=source)
+    blob = ws.artifacts.put(to_parquet_bytes(built.holdout.assign(**{TS: built.holdout[TS].astype(str)})))
+    holdout = {"artifact": blob, "rows": len(built.holdout), "from": s["holdout_from"],
+               "through": s["holdout_through"], "features": features, "target": target,
+               "weight_column": weight_column}
+    summary = {**s, "dataset": dataset.ref, "reference": data.source, "source": source}
+    return Assembled(dataset, holdout, summary)
+
+
+def load_holdout(ws: Workspace, holdout: dict[str, Any]) -> pd.DataFrame:
+    """The gate rows a job stored."""
+    frame: pd.DataFrame = from_parquet_bytes(ws.artifacts.get(holdout["artifact"]))
+    return frame
+
+
+# -- the one call into training ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What the training run needs: the model, the dataset version to train on, the features, the weight
+    column (None: unweighted) and the new version's description."""
+
+    model: str
+    dataset: str
+    features: list[str]
+    weight_column: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    version: int
+    created: bool
+    weighted: bool
+
+
+def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
+    """Train ``request.model`` as declared on ``request.dataset`` with the weight-column override, register it.
+
+    THE one place the loop calls training, run inside the training subprocess. Until the lineage-to-training
+    function of the reshape lands it goes through ``Workspace.train`` with the override applied to this
+    process's copy of the model's settings; swap the body for that function (train a spec on a dataset
+    version with a sample-weight override). A training identical to an existing version returns that version
+    (``created`` False): a resumed job does not register twice.
+    """
+    from modelward.training import resolve_entrypoint
+
+    spec = ws.model_spec(request.model)
+    func, _module = resolve_entrypoint(spec.entrypoint, ws.root)
+    weighted = request.weight_column is not None and _accepts(func, "sample_weight")
+    override = spec.model_copy(update={"features": list(request.features),
+                                       "sample_weight": request.weight_column if weighted else None})
+    ws.settings.models[request.model] = override
+    try:
+        mv = ws.train(request.model, data=request.dataset, description=request.description)
+    finally:
+        ws.settings.models[request.model] = spec
+    return TrainResult(mv.version, mv.created, weighted)
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

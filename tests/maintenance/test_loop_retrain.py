@@ -1,0 +1,106 @@
+"""The retraining data recipe: recency weights and the old/new mix, dedup, gate rows never trained on; and the
+weight column reaching (or not) the entrypoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelward import Workspace
+from modelward.errors import DataError
+from modelward.loop_settings import GateSettings, RetrainSettings
+from modelward.maintenance.retrain import ID, TS, TrainRequest, build_training_set, train_challenger
+
+NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+DAY = 86400.0
+
+
+def reference(n: int = 100) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.arange(n, dtype=float), "c": ["a"] * n, "y": np.arange(n) % 2})
+
+
+def production(n: int, *, days_ago: float = 0.0, start: int = 1000) -> pd.DataFrame:
+    ts = [NOW - dt.timedelta(days=days_ago) + dt.timedelta(seconds=i) for i in range(n)]
+    return pd.DataFrame({"x": np.arange(start, start + n, dtype=float), "c": ["b"] * n, "y": np.arange(n) % 2,
+                         TS: pd.to_datetime(ts, utc=True), ID: [f"p{start + i:05d}" for i in range(n)]})
+
+
+def build(ref: pd.DataFrame, prod: pd.DataFrame, **retrain: object) -> object:
+    return build_training_set(ref, prod, features=["x", "c"], target="y", weight_column="w", now=NOW,
+                              retrain=RetrainSettings.model_validate({"min_new_rows": 10, **retrain}),
+                              gate=GateSettings(min_rows=30, holdout_share=0.25))
+
+
+def test_newest_rows_are_held_out_and_never_trained_on() -> None:
+    prod = production(200).sample(frac=1.0, random_state=0)  # arrival order is restored from ts
+    built = build(reference(), prod)
+    assert len(built.holdout) == 50 and list(built.holdout[ID]) == [f"p{i:05d}" for i in range(1150, 1200)]
+    assert not set(built.train["x"]) & set(built.holdout["x"])
+    assert built.summary["production_rows"] == 150 and built.summary["reference_rows"] == 100
+    # A training row equal to a gate row (same features and label) is dropped, whatever the dtype.
+    copy = production(1, start=1199).assign(**{TS: pd.Timestamp(NOW - dt.timedelta(days=3)), ID: "old"})
+    copy["x"], copy["y"] = copy["x"].astype(int), 1
+    built = build(reference(), pd.concat([prod, copy]))
+    assert built.summary["equal_to_gate_rows_dropped"] == 1 and 1199.0 not in set(built.train["x"])
+
+
+def test_weights_halve_every_half_life_and_split_by_the_mix() -> None:
+    prod = pd.concat([production(40, days_ago=2.0, start=0), production(80, days_ago=1.0, start=100),
+                      production(40, days_ago=0.0, start=200)])
+    built = build(reference(60), prod, half_life=DAY, new_share=0.8)
+    train, w = built.train, built.train["w"].to_numpy()
+    assert len(train) == 60 + 120 and w.mean() == pytest.approx(1.0)
+    new = train["c"] == "b"
+    assert w[new].sum() / w.sum() == pytest.approx(0.8)
+    two_days, one_day = w[(train["x"] < 40) & new], w[(train["x"] >= 100) & (train["x"] < 140) & new]
+    assert one_day.mean() / two_days.mean() == pytest.approx(2.0, rel=1e-3)
+    assert np.allclose(w[~new], w[~new][0])  # the reference rows share their part equally
+    only_reference_weight = build(reference(60), prod, new_share=0.0)
+    assert only_reference_weight.train.loc[only_reference_weight.train["c"] == "b", "w"].sum() == 0
+
+
+def test_duplicates_keep_the_newest_copy() -> None:
+    prod = production(100)
+    dup = prod.iloc[:5].assign(**{TS: pd.Timestamp(NOW - dt.timedelta(days=1)), ID: [f"d{i}" for i in range(5)]})
+    built = build(reference(), pd.concat([prod, dup]))
+    assert built.summary["duplicates_dropped"] == 5
+    assert len(build(reference(), pd.concat([prod, dup]), dedup=False).train) == len(built.train) + 5
+
+
+def test_too_few_labeled_rows_say_what_is_needed() -> None:
+    with pytest.raises(DataError, match=r"Too few labeled production rows to retrain: 35 .* 30 of them held out"):
+        build(reference(), production(35))
+
+
+WEIGHTED = '''
+from sklearn.linear_model import LogisticRegression
+
+def train(train_df, params, *, target, features, sample_weight=None):
+    assert sample_weight not in features
+    return LogisticRegression().fit(train_df[features], train_df[target], sample_weight=train_df[sample_weight])
+'''
+UNWEIGHTED = '''
+from sklearn.linear_model import LogisticRegression
+
+def train(train_df, params, *, target, features):
+    assert "w" not in train_df.columns, "the weight column must not reach an unweighted entrypoint"
+    return LogisticRegression().fit(train_df[features], train_df[target])
+'''
+
+
+@pytest.mark.parametrize(("code", "weighted"), [(WEIGHTED, True), (UNWEIGHTED, False)])
+def test_the_weight_column_reaches_only_an_entrypoint_that_takes_it(tmp_path: Path, code: str, weighted: bool) -> None:
+    (tmp_path / "train.py").write_text(code)
+    config = "models:\n  m:\n    task: classification\n    target: y\n    entrypoint: train:train\n"
+    frame = pd.DataFrame({"x": np.arange(200.0), "y": np.arange(200) % 2, "w": np.linspace(0.5, 1.5, 200)})
+    with Workspace.init(tmp_path, config=config) as ws:
+        data = ws.datasets.add_frame(frame, "m-retrain")
+        result = train_challenger(ws, TrainRequest("m", data.ref, ["x"], "w", "test"))
+        mv = ws.registry.get("m", result.version)
+        assert result.weighted is weighted and mv.lineage["features"] == ["x"]
+        assert mv.lineage["sample_weight"] == ("w" if weighted else None)
+        assert ws.model_spec("m").sample_weight is None  # the override did not outlive the call
