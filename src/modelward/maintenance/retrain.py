@@ -243,24 +243,21 @@ class TrainResult:
 def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
     """Train ``request.model`` as declared on ``request.dataset`` with the weight-column override, register it.
 
-    THE one place the loop calls training, run inside the training subprocess. Until the lineage-to-training
-    function of the reshape lands it goes through ``Workspace.train`` with the override applied to this
-    process's copy of the model's settings; swap the body for that function (train a spec on a dataset
-    version with a sample-weight override). A training identical to an existing version returns that version
-    (``created`` False): a resumed job does not register twice.
+    THE one place the loop calls training, run inside the training subprocess: the model's declared
+    recipe (its features as the champion had them) trained on the retraining dataset version by
+    :func:`modelward.training.train`, with the weight column passed as ``sample_weight`` when the
+    entrypoint takes one, then registered by :func:`modelward.training.register`. A training identical
+    to an existing version returns that version (``created`` False): a resumed job does not register twice.
     """
-    from modelward.training import resolve_entrypoint
+    from modelward.training import register, resolve_entrypoint, train
 
     spec = ws.model_spec(request.model)
     func, _module = resolve_entrypoint(spec.entrypoint, ws.root)
     weighted = request.weight_column is not None and _accepts(func, "sample_weight")
-    override = spec.model_copy(update={"features": list(request.features),
-                                       "sample_weight": request.weight_column if weighted else None})
-    ws.settings.models[request.model] = override
-    try:
-        mv = ws.train(request.model, data=request.dataset, description=request.description)
-    finally:
-        ws.settings.models[request.model] = spec
+    recipe = spec.model_copy(update={"features": list(request.features), "sample_weight": None})
+    dataset = ws.resolve_dataset(recipe, request.dataset)
+    trained = train(ws, recipe, dataset, sample_weight=request.weight_column if weighted else None)
+    mv = register(ws, request.model, trained, description=request.description)
     return TrainResult(mv.version, mv.created, weighted)
 
 
