@@ -178,28 +178,7 @@ def operations_router(state: ServerState) -> APIRouter:
         responses={503: {"model": ErrorResponse, "description": "Not ready."}},
     )
     async def readyz() -> dict[str, Any]:
-        if not state.cache.ready:
-            raise StoreError("Models are still loading.", details={"ready": False})
-        try:
-            await asyncio.wait_for(asyncio.to_thread(_ping, state.ws), timeout=2.0)
-        except StoreError as exc:  # an outage (DatabaseUnavailableError): its own message
-            raise StoreError(f"Not ready: {exc.message}", details={"ready": False}) from exc
-        except TimeoutError as exc:
-            raise StoreError(
-                "Not ready: the metadata store did not answer within 2 s.", details={"ready": False}
-            ) from exc
-        broken = state.cache.unavailable()
-        if broken:
-            raise ModelUnavailableError(
-                f"Not ready: {len(broken)} model(s) that should be served could not be loaded. "
-                + " ".join(exc.message for exc in broken.values()),
-                details={"ready": False, "models": {ref: exc.details for ref, exc in broken.items()}},
-            )
-        answer: dict[str, Any] = {"status": "ready", "models": len(state.cache.table)}
-        degraded = state.cache.degraded()
-        if degraded:
-            answer["degraded"] = {ref: exc.details for ref, exc in degraded.items()}
-        return answer
+        return await _readiness(state)
 
     @router.get("/version", include_in_schema=False)
     async def version() -> dict[str, str]:
@@ -239,6 +218,32 @@ def _check_feedback_count(count: int, state: ServerState) -> None:
             status_code=413,
             details={"items": count, "max_feedback_items": limit},
         )
+
+
+async def _readiness(state: ServerState) -> dict[str, Any]:
+    """The readiness answer: 200 body, or a 503 error naming what is not ready."""
+    if not state.cache.ready:
+        raise StoreError("Models are still loading.", details={"ready": False})
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping, state.ws), timeout=2.0)
+    except StoreError as exc:  # an outage (DatabaseUnavailableError): its own message
+        raise StoreError(f"Not ready: {exc.message}", details={"ready": False}) from exc
+    except TimeoutError as exc:
+        raise StoreError(
+            "Not ready: the metadata store did not answer within 2 s.", details={"ready": False}
+        ) from exc
+    broken = state.cache.unavailable()
+    if broken:
+        raise ModelUnavailableError(
+            f"Not ready: {len(broken)} model(s) that should be served could not be loaded. "
+            + " ".join(exc.message for exc in broken.values()),
+            details={"ready": False, "models": {ref: exc.details for ref, exc in broken.items()}},
+        )
+    answer: dict[str, Any] = {"status": "ready", "models": len(state.cache.table)}
+    degraded = state.cache.degraded()
+    if degraded:
+        answer["degraded"] = {ref: exc.details for ref, exc in degraded.items()}
+    return answer
 
 
 def _ping(ws: Workspace) -> None:
