@@ -33,14 +33,20 @@ def peer_python(name: str, requirements: list[str], *, quiet: bool = True) -> Pa
         if python.exists() and stamp.exists() and stamp.read_text() == wanted:
             return python
         started = time.perf_counter()
-        print(f"[peers] building venv {name!r}: {' '.join(requirements)} (once; reused afterwards)",
-              file=sys.stderr, flush=True)
+        print(
+            f"[peers] building venv {name!r}: {' '.join(requirements)} (once; reused afterwards)",
+            file=sys.stderr,
+            flush=True,
+        )
         if not python.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
         cmd = [str(python), "-m", "pip", "install", *(["--quiet"] if quiet else []), *requirements]
         subprocess.run(cmd, check=True)
         stamp.write_text(wanted)
-        print(f"[peers] venv {name!r} ready in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"[peers] venv {name!r} ready in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         return python
-

@@ -147,9 +147,9 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _popen(name: str, cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[
-    subprocess.Popen[bytes], Path
-]:
+def _popen(
+    name: str, cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -162,14 +162,28 @@ def start_mlflow(model_pkl: Path, kind: str) -> Server:
     python = peer_python("mlflow-serving", MLFLOW_REQS)
     tmp = tempfile.TemporaryDirectory(prefix="bench-mlflow-")
     out = Path(tmp.name) / f"model-{kind}"
-    subprocess.run([str(python), "-c", MLFLOW_SAVE, str(model_pkl), str(out)], check=True,
-                   env={**os.environ, **QUIET_ENV})
+    subprocess.run(
+        [str(python), "-c", MLFLOW_SAVE, str(model_pkl), str(out)],
+        check=True,
+        env={**os.environ, **QUIET_ENV},
+    )
     port = free_port()
     mlflow = python.parent / "mlflow"
     proc, log = _popen(
         "mlflow",
-        [str(mlflow), "models", "serve", "-m", str(out), "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
+        [
+            str(mlflow),
+            "models",
+            "serve",
+            "-m",
+            str(out),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         env={"PATH": f"{python.parent}:{os.environ.get('PATH', '')}"},
     )
     return Server("mlflow", f"http://127.0.0.1:{port}/invocations", proc, log, [tmp])
@@ -182,8 +196,15 @@ def start_bentoml(model_pkl: Path, kind: str) -> Server:
     port = free_port()
     proc, log = _popen(
         "bentoml",
-        [str(python.parent / "bentoml"), "serve", "service:Classifier", "--host", "127.0.0.1",
-         "--port", str(port)],
+        [
+            str(python.parent / "bentoml"),
+            "serve",
+            "service:Classifier",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=Path(tmp.name),
         env={"BENCH_MODEL_PATH": str(model_pkl), "PATH": f"{python.parent}:{os.environ.get('PATH', '')}"},
     )
@@ -208,8 +229,14 @@ def modelward_workspace(model_pkl: Path, kind: str, settings: str = "") -> tempf
             artifact=ws.artifacts.put(dumps(model, "skops")),
             serializer="skops",
             flavor="sklearn",
-            signature={"inputs": inputs, "output": {"name": "y", "task": "classification",
-                                                    "classes": [int(c) for c in model.classes_]}},
+            signature={
+                "inputs": inputs,
+                "output": {
+                    "name": "y",
+                    "task": "classification",
+                    "classes": [int(c) for c in model.classes_],
+                },
+            },
             input_example=rows,
             params={},
             metrics={},
@@ -233,4 +260,3 @@ def build_peers() -> None:
     """Create (once) both peer venvs before any timing starts."""
     peer_python("mlflow-serving", MLFLOW_REQS)
     peer_python("bentoml-serving", BENTOML_REQS)
-

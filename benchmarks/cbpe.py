@@ -100,12 +100,18 @@ def _nannyml(scenario: Any, folder: Path, window: int, repeat: int) -> dict[str,
 
     frame(scenario.reference, True).to_parquet(folder / "reference.parquet")
     pd.concat([frame(w, False) for w in scenario.windows], ignore_index=True).to_parquet(
-        folder / "analysis.parquet")
+        folder / "analysis.parquet"
+    )
     script = folder / "peer.py"
     script.write_text(PEER_SCRIPT)
     env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
-    done = subprocess.run([str(python), str(script), str(folder), str(window), str(repeat)], env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(python), str(script), str(folder), str(window), str(repeat)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"NannyML run failed:\n{done.stderr[-3000:]}")
     out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -133,8 +139,10 @@ def main() -> None:
         if not args.skip_peers:
             with tempfile.TemporaryDirectory(prefix="modelward-cbpe-") as tmp:
                 nml = _nannyml(scenario, Path(tmp), args.window_size, args.repeat)
-        print(f"\nseed {seed}: reference 10,000 rows, {args.windows} windows x {args.window_size:,} rows "
-              "(covariate shift, LogisticRegression)")
+        print(
+            f"\nseed {seed}: reference 10,000 rows, {args.windows} windows x {args.window_size:,} rows "
+            "(covariate shift, LogisticRegression)"
+        )
         head = f"{'window':>6} {'realized':>9} {'modelward':>10} {'95% band':>17} {'|err|':>7}"
         if nml:
             head += f" {'NannyML':>9} {'band (3 sd)':>17} {'|err|':>7}"
@@ -143,24 +151,37 @@ def main() -> None:
         for i, real in enumerate(realized):
             est = mw[i]
             mw_err.append(abs(est.value - real))
-            line = (f"{i:>6} {real:>9.4f} {est.value:>10.4f} [{est.lower:.4f},{est.upper:.4f}] "
-                    f"{mw_err[-1]:>7.4f}")
+            line = (
+                f"{i:>6} {real:>9.4f} {est.value:>10.4f} [{est.lower:.4f},{est.upper:.4f}] {mw_err[-1]:>7.4f}"
+            )
             if nml:
                 nml_err.append(abs(nml["estimates"][i] - real))
-                line += (f" {nml['estimates'][i]:>9.4f} [{nml['lower'][i]:.4f},{nml['upper'][i]:.4f}] "
-                         f"{nml_err[-1]:>7.4f}")
+                line += (
+                    f" {nml['estimates'][i]:>9.4f} [{nml['lower'][i]:.4f},{nml['upper'][i]:.4f}] "
+                    f"{nml_err[-1]:>7.4f}"
+                )
             print(line)
         inside = sum(bool(e.lower <= r <= e.upper) for e, r in zip(mw, realized, strict=True))
-        print(f"modelward: accuracy MAE {np.mean(mw_err):.4f} (max {np.max(mw_err):.4f}); realized inside "
-              f"its 95% band in {inside}/{len(realized)} windows; fit+estimate {mw_seconds:.3f} s "
-              f"({mw_point_seconds:.3f} s without the simulated band)")
-        row = {"seed": seed, "modelward_mae": float(np.mean(mw_err)), "modelward_s": mw_seconds,
-               "modelward_point_s": mw_point_seconds}
+        print(
+            f"modelward: accuracy MAE {np.mean(mw_err):.4f} (max {np.max(mw_err):.4f}); realized inside "
+            f"its 95% band in {inside}/{len(realized)} windows; fit+estimate {mw_seconds:.3f} s "
+            f"({mw_point_seconds:.3f} s without the simulated band)"
+        )
+        row = {
+            "seed": seed,
+            "modelward_mae": float(np.mean(mw_err)),
+            "modelward_s": mw_seconds,
+            "modelward_point_s": mw_point_seconds,
+        }
         if nml:
-            print(f"NannyML {nml['version']}: accuracy MAE {np.mean(nml_err):.4f} (max {np.max(nml_err):.4f}); "
-                  f"fit+estimate {nml['seconds']:.3f} s")
-            print(f"ratio NannyML / modelward time: {nml['seconds'] / mw_seconds:.1f}x with modelward's band, "
-                  f"{nml['seconds'] / mw_point_seconds:.1f}x point estimates only")
+            print(
+                f"NannyML {nml['version']}: accuracy MAE {np.mean(nml_err):.4f} (max {np.max(nml_err):.4f}); "
+                f"fit+estimate {nml['seconds']:.3f} s"
+            )
+            print(
+                f"ratio NannyML / modelward time: {nml['seconds'] / mw_seconds:.1f}x with modelward's band, "
+                f"{nml['seconds'] / mw_point_seconds:.1f}x point estimates only"
+            )
             row |= {"nannyml_mae": float(np.mean(nml_err)), "nannyml_s": nml["seconds"]}
         summary.append(row)
     if len(summary) > 1:

@@ -150,11 +150,13 @@ def _release_free_memory() -> None:
     the RSS before the computation is tight and reused free memory is not missed by the delta."""
     try:
         import pyarrow as pa
+
         pa.default_memory_pool().release_unused()
     except (ImportError, AttributeError):
         pass
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
@@ -181,8 +183,13 @@ def _run_modelward(ref: Any, cur: Any) -> dict[str, Any]:
     t1 = time.perf_counter()
     report = profile.compare(cur)
     t2 = time.perf_counter()
-    return {"seconds": t2 - t0, "fit_seconds": t1 - t0, "compare_seconds": t2 - t1,
-            "flagged": list(report.drifted_features), "dataset_drift": bool(report.dataset_drift)}
+    return {
+        "seconds": t2 - t0,
+        "fit_seconds": t1 - t0,
+        "compare_seconds": t2 - t1,
+        "flagged": list(report.drifted_features),
+        "dataset_drift": bool(report.dataset_drift),
+    }
 
 
 def _run_scipy(ref: Any, cur: Any) -> dict[str, Any]:
@@ -238,19 +245,31 @@ def _run_nannyml(ref: Any, cur: Any) -> dict[str, Any]:
     categorical = [c for c in ref.columns if not str(ref[c].dtype).startswith(("float", "int"))]
     t0 = time.perf_counter()
     calc = nml.UnivariateDriftCalculator(
-        column_names=list(ref.columns), treat_as_categorical=categorical,
-        continuous_methods=["kolmogorov_smirnov"], categorical_methods=["chi2"], chunk_number=1)
+        column_names=list(ref.columns),
+        treat_as_categorical=categorical,
+        continuous_methods=["kolmogorov_smirnov"],
+        categorical_methods=["chi2"],
+        chunk_number=1,
+    )
     calc.fit(ref)
     t1 = time.perf_counter()
     frame = calc.calculate(cur).filter(period="analysis").to_df()
-    flagged = [col for col in ref.columns for method in ("kolmogorov_smirnov", "chi2")
-               if (col, method, "alert") in frame.columns and bool(frame[(col, method, "alert")].iloc[0])]
+    flagged = [
+        col
+        for col in ref.columns
+        for method in ("kolmogorov_smirnov", "chi2")
+        if (col, method, "alert") in frame.columns and bool(frame[(col, method, "alert")].iloc[0])
+    ]
     t2 = time.perf_counter()
     return {"seconds": t2 - t0, "fit_seconds": t1 - t0, "compare_seconds": t2 - t1, "flagged": flagged}
 
 
-RUNNERS = {"modelward": _run_modelward, "scipy": _run_scipy, "evidently": _run_evidently,
-           "nannyml": _run_nannyml}
+RUNNERS = {
+    "modelward": _run_modelward,
+    "scipy": _run_scipy,
+    "evidently": _run_evidently,
+    "nannyml": _run_nannyml,
+}
 
 
 def worker(tool: str, ref_path: str, cur_path: str, out_path: str) -> None:
@@ -271,14 +290,22 @@ def worker(tool: str, ref_path: str, cur_path: str, out_path: str) -> None:
     # Untimed warm-up on the first 2,000 rows: lazy imports inside the libraries (Evidently pulls in
     # plotly and its legacy metrics on first use) are import cost, not computation.
     runner(ref.head(2000).copy(), cur.head(2000).copy())
-    frames_bytes = int(ref.memory_usage(deep=True, index=False).sum() + cur.memory_usage(deep=True, index=False).sum())
+    frames_bytes = int(
+        ref.memory_usage(deep=True, index=False).sum() + cur.memory_usage(deep=True, index=False).sum()
+    )
     before_kib, method = _start_measure()
     cpu0 = time.process_time()
     result = runner(ref, cur)
     cpu = time.process_time() - cpu0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result.update(cpu_seconds=cpu, peak_mib=max(peak_kib - before_kib, 0) / 1024, rss_before_mib=before_kib / 1024,
-                  memory_method=method, frames_mib=frames_bytes / 2**20, pandas=pd.__version__)
+    result.update(
+        cpu_seconds=cpu,
+        peak_mib=max(peak_kib - before_kib, 0) / 1024,
+        rss_before_mib=before_kib / 1024,
+        memory_method=method,
+        frames_mib=frames_bytes / 2**20,
+        pandas=pd.__version__,
+    )
     Path(out_path).write_text(json.dumps(result))
 
 
@@ -289,9 +316,11 @@ def worker(tool: str, ref_path: str, cur_path: str, out_path: str) -> None:
 def tool_python(tool: str) -> str:
     if tool == "evidently":
         from _peers import peer_python
+
         return str(peer_python("evidently", EVIDENTLY_REQ))
     if tool == "nannyml":
         from _peers import peer_python
+
         return str(peer_python("nannyml", NANNYML_REQ))
     return sys.executable
 
@@ -301,8 +330,13 @@ def run_tool(tool: str, python: str, ref: Path, cur: Path, workdir: Path) -> dic
     out.unlink(missing_ok=True)
     env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1", "DO_NOT_TRACK": "1", "PYTHONWARNINGS": "ignore"}
     load = os.getloadavg()[0]
-    proc = subprocess.run([python, str(Path(__file__).resolve()), "--worker", tool, str(ref), str(cur), str(out)],
-                          env=env, capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        [python, str(Path(__file__).resolve()), "--worker", tool, str(ref), str(cur), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if proc.returncode != 0 or not out.exists():
         tail = (proc.stderr or proc.stdout)[-2000:]
         return {"error": f"exit {proc.returncode}: {tail}"}
@@ -325,8 +359,10 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def fmt_table(results: list[dict[str, Any]]) -> str:
-    head = ("| data | input MiB | tool | seconds (fit + compare) | CPU s | peak MiB | flagged | exactly the "
-            "4 shifted? | ratio to modelward fit+compare | ratio of compare steps (peer without one: total) |")
+    head = (
+        "| data | input MiB | tool | seconds (fit + compare) | CPU s | peak MiB | flagged | exactly the "
+        "4 shifted? | ratio to modelward fit+compare | ratio of compare steps (peer without one: total) |"
+    )
     lines = [head, "|---|---:|---|---:|---:|---:|---:|:--:|---:|---:|"]
     for case in results:
         mw = case["tools"].get("modelward", {})
@@ -352,15 +388,23 @@ def fmt_table(results: list[dict[str, Any]]) -> str:
                 # a peer with a fit/calculate split is compared like with like: its calculate vs our compare
                 mine = r.get("compare_seconds", r["seconds"])
                 ratio_cmp = f"{mine / base_cmp:.1f}x" if base_cmp else "-"
-            lines.append(f"| {label} | {case['input_mib']:.0f} | {tool} | {secs} | {r['cpu_seconds']:.2f} "
-                         f"| {r['peak_mib']:.0f} | {len(flagged)} | {exact} | {ratio} | {ratio_cmp} |")
+            lines.append(
+                f"| {label} | {case['input_mib']:.0f} | {tool} | {secs} | {r['cpu_seconds']:.2f} "
+                f"| {r['peak_mib']:.0f} | {len(flagged)} | {exact} | {ratio} | {ratio_cmp} |"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10k,100k,1m", help="rows per frame, comma-separated (default 10k,100k,1m)")
-    parser.add_argument("--repeat", type=int, default=1, help="fresh-subprocess runs per tool; the median is shown")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="10k,100k,1m", help="rows per frame, comma-separated (default 10k,100k,1m)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="fresh-subprocess runs per tool; the median is shown"
+    )
     parser.add_argument("--skip-peers", action="store_true", help="run modelward and scipy only")
     parser.add_argument("--tools", default=",".join(TOOLS), help="subset of tools to run")
     parser.add_argument("--no-wide", action="store_true", help="skip the 1M x 100 columns case")
@@ -379,17 +423,29 @@ def main(argv: list[str] | None = None) -> int:
         cases.append((parse_size(args.wide_rows), 75, 25))
     pythons = {t: tool_python(t) for t in tools}
     started = dt.datetime.now(dt.UTC)
-    meta = {"started": started.isoformat(timespec="seconds"), "machine": platform.platform(),
-            "cpus": os.cpu_count(), "python": platform.python_version(), "repeat": args.repeat,
-            "load_at_start": os.getloadavg(), "shifted": SHIFTED, "alpha_scipy": ALPHA}
+    meta = {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "repeat": args.repeat,
+        "load_at_start": os.getloadavg(),
+        "shifted": SHIFTED,
+        "alpha_scipy": ALPHA,
+    }
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="modelward-drift-bench-") as tmp:
         root = Path(tmp)
         for n, n_num, n_cat in cases:
             label = size_label(n)
             ref, cur, nbytes = write_case(root, n, n_num, n_cat, f"{label}-{n_num + n_cat}")
-            case: dict[str, Any] = {"rows": n, "label": label, "columns": n_num + n_cat,
-                                    "input_mib": nbytes / 2**20, "tools": {}}
+            case: dict[str, Any] = {
+                "rows": n,
+                "label": label,
+                "columns": n_num + n_cat,
+                "input_mib": nbytes / 2**20,
+                "tools": {},
+            }
             wide = n_num + n_cat > 20
             for tool in tools:
                 if wide and tool in PEERS:
@@ -398,8 +454,10 @@ def main(argv: list[str] | None = None) -> int:
                 runs = [run_tool(tool, pythons[tool], ref, cur, root) for _ in range(max(repeat, 1))]
                 res = summarise_runs(runs)
                 case["tools"][tool] = res
-                shown = res.get("error") or (f"{res['seconds']:.3f} s, peak {res['peak_mib']:.0f} MiB, "
-                                             f"flagged {len(res['flagged'])}: {', '.join(res['flagged'])}")
+                shown = res.get("error") or (
+                    f"{res['seconds']:.3f} s, peak {res['peak_mib']:.0f} MiB, "
+                    f"flagged {len(res['flagged'])}: {', '.join(res['flagged'])}"
+                )
                 print(f"[{label} x {n_num + n_cat}] {tool}: {shown}", file=sys.stderr, flush=True)
             results.append(case)
             ref.unlink()
@@ -407,9 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     meta["load_at_end"] = os.getloadavg()
     table = fmt_table(results)
-    print(f"\nDrift benchmark, {meta['started']} .. {meta['finished']}, {meta['cpus']} CPUs, "
-          f"load avg at start {meta['load_at_start'][0]:.1f}, at end {meta['load_at_end'][0]:.1f}; "
-          f"shifted columns: {', '.join(SHIFTED)}\n")
+    print(
+        f"\nDrift benchmark, {meta['started']} .. {meta['finished']}, {meta['cpus']} CPUs, "
+        f"load avg at start {meta['load_at_start'][0]:.1f}, at end {meta['load_at_end'][0]:.1f}; "
+        f"shifted columns: {', '.join(SHIFTED)}\n"
+    )
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%S")

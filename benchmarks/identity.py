@@ -61,8 +61,9 @@ print(len(items))
 
 def run(tree: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=3600,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=3600, check=False
+    )
     if done.returncode not in (0, 2):
         raise SystemExit(f"{' '.join(args)} failed under {tree}:\n{done.stderr[-3000:]}")
     return done
@@ -139,24 +140,70 @@ DRIFT_CASES = {
     "defaults": [],
     "--target churned --prediction score": ["--target", "churned", "--prediction", "score"],
     "class scores, psi, bonferroni, --important": [
-        "--prediction", "p_no", "--prediction", "p_yes", "--target", "churned", "--method", "psi",
-        "--correction", "bonferroni", "--important", "num_03", "--alpha", "0.01", "--no-multivariate"],
+        "--prediction",
+        "p_no",
+        "--prediction",
+        "p_yes",
+        "--target",
+        "churned",
+        "--method",
+        "psi",
+        "--correction",
+        "bonferroni",
+        "--important",
+        "num_03",
+        "--alpha",
+        "0.01",
+        "--no-multivariate",
+    ],
     "class label, --task classification, --min-effect": [
-        "--prediction", "pred", "--task", "classification", "--target", "churned", "--min-effect", "0.1",
-        "--drift-share", "0.2", "--multivariate-rows", "3000", "--seed", "3", "--column-kind", "num_04=categorical",
-        "--ignore", "num_05"],
+        "--prediction",
+        "pred",
+        "--task",
+        "classification",
+        "--target",
+        "churned",
+        "--min-effect",
+        "0.1",
+        "--drift-share",
+        "0.2",
+        "--multivariate-rows",
+        "3000",
+        "--seed",
+        "3",
+        "--column-kind",
+        "num_04=categorical",
+        "--ignore",
+        "num_05",
+    ],
 }
 
 
 def check_drift(before: Path, after: Path, folder: Path, sizes: list[int], checks: Checks) -> None:
     for n in sizes:
         ref, cur, unlabeled = drift_files(folder, n)
-        cases = {**{k: (cur, v) for k, v in DRIFT_CASES.items()},
-                 "current without the target column": (unlabeled, ["--target", "churned", "--prediction", "score"])}
+        cases = {
+            **{k: (cur, v) for k, v in DRIFT_CASES.items()},
+            "current without the target column": (
+                unlabeled,
+                ["--target", "churned", "--prediction", "score"],
+            ),
+        }
         for label, (current, extra) in cases.items():
             docs = []
             for tree in (before, after):
-                out = run(tree, "-m", "modelward", "drift", str(ref), str(current), "--json", "-", *extra, cwd=folder)
+                out = run(
+                    tree,
+                    "-m",
+                    "modelward",
+                    "drift",
+                    str(ref),
+                    str(current),
+                    "--json",
+                    "-",
+                    *extra,
+                    cwd=folder,
+                )
                 docs.append(strip(json.loads(out.stdout), {"seconds"}))
             checks.same(f"drift --json, {n:,} rows, {label}", *docs)
 
@@ -179,19 +226,45 @@ def reset(ws: Path, references: bool) -> None:
 
 def monitor_pass(tree: Path, ws: Path, out: Path, tag: str, window: str) -> dict[str, Any]:
     js, page, prom = out / f"{tag}.json", out / f"{tag}.html", out / f"{tag}.prom"
-    run(tree, "-m", "modelward", "monitor", "bench", "--once", "--window", window, "--json", str(js), "--html",
-        str(page), "--textfile", str(prom), "-w", str(ws), cwd=out)
+    run(
+        tree,
+        "-m",
+        "modelward",
+        "monitor",
+        "bench",
+        "--once",
+        "--window",
+        window,
+        "--json",
+        str(js),
+        "--html",
+        str(page),
+        "--textfile",
+        str(prom),
+        "-w",
+        str(ws),
+        cwd=out,
+    )
     prom_lines = [line for line in prom.read_text().splitlines() if "last_run_timestamp" not in line]
-    return {"json": strip(json.loads(js.read_text()), {"timings"}),
-            "html": page.read_text() if page.exists() else None, "prom": prom_lines}
+    return {
+        "json": strip(json.loads(js.read_text()), {"timings"}),
+        "html": page.read_text() if page.exists() else None,
+        "prom": prom_lines,
+    }
 
 
 def monitor_state(ws: Path) -> dict[str, Any]:
-    metrics = sqlite_rows(ws, "SELECT r.window_spec, r.start_ts, r.start_id, m.kind, m.name, m.feature, m.value, "
-                              "m.lower, m.upper, m.n, m.method FROM monitoring_metrics m JOIN monitoring_runs r "
-                              "ON r.id = m.run_id ORDER BY r.window_spec, r.start_ts, r.start_id, m.id")
-    runs = sqlite_rows(ws, "SELECT window_spec, start_ts, start_id, end_ts, end_id, n_rows, n_labeled, "
-                           "dataset_drift, drifted_share, report FROM monitoring_runs ORDER BY window_spec, start_ts")
+    metrics = sqlite_rows(
+        ws,
+        "SELECT r.window_spec, r.start_ts, r.start_id, m.kind, m.name, m.feature, m.value, "
+        "m.lower, m.upper, m.n, m.method FROM monitoring_metrics m JOIN monitoring_runs r "
+        "ON r.id = m.run_id ORDER BY r.window_spec, r.start_ts, r.start_id, m.id",
+    )
+    runs = sqlite_rows(
+        ws,
+        "SELECT window_spec, start_ts, start_id, end_ts, end_id, n_rows, n_labeled, "
+        "dataset_drift, drifted_share, report FROM monitoring_runs ORDER BY window_spec, start_ts",
+    )
     reports = [strip(json.loads(r.pop()), {"timings", "labels_as_of"}) for r in runs]
     return {"metrics": metrics, "runs": runs, "reports": reports}
 
@@ -209,36 +282,58 @@ def check_monitor(before: Path, after: Path, ws: Path, folder: Path, checks: Che
             reset(copy, references=rebuilt)
             out = folder / f"out-{name}-{int(rebuilt)}"
             out.mkdir(exist_ok=True)
-            res = {"count": monitor_pass(tree, copy, out, "count", str(rows)),
-                   "time": monitor_pass(tree, copy, out, "time", "1h")}
+            res = {
+                "count": monitor_pass(tree, copy, out, "count", str(rows)),
+                "time": monitor_pass(tree, copy, out, "time", "1h"),
+            }
             run(after, "-c", FEEDBACK_SCRIPT, str(copy), cwd=out)  # the same feedback in both copies
             res["relabel"] = monitor_pass(tree, copy, out, "relabel", "1h")
             res["state"] = monitor_state(copy)
             results[name] = res
         b, a = results["before"], results["after"]
-        print("  " + "; ".join(f"{step} pass: {len(a[step]['json']['windows'])} windows, "
-                               f"{len(a[step]['json']['relabeled'])} relabeled" for step in ("count", "time", "relabel")))
+        print(
+            "  "
+            + "; ".join(
+                f"{step} pass: {len(a[step]['json']['windows'])} windows, "
+                f"{len(a[step]['json']['relabeled'])} relabeled"
+                for step in ("count", "time", "relabel")
+            )
+        )
         for step in ("count", "time", "relabel"):
             checks.same(f"monitor --json ({step} pass)", b[step]["json"], a[step]["json"])
             checks.same(f"monitor --html ({step} pass)", b[step]["html"], a[step]["html"])
-            checks.same(f"monitor --textfile ({step} pass, run timestamp left out)", b[step]["prom"], a[step]["prom"])
+            checks.same(
+                f"monitor --textfile ({step} pass, run timestamp left out)", b[step]["prom"], a[step]["prom"]
+            )
         checks.same("stored metrics (monitoring_metrics)", b["state"]["metrics"], a["state"]["metrics"])
         checks.same("stored runs (monitoring_runs columns)", b["state"]["runs"], a["state"]["runs"])
         found = diff(b["state"]["reports"], a["state"]["reports"])
         kinds = sorted({line.split(":")[0].split("]", 1)[-1].replace("[", "").strip(".") for line in found})
-        print(f"  stored reports: {len(found)} differing values (expected: output-drift settings and task); "
-              f"where: {kinds[:12]}")
+        print(
+            f"  stored reports: {len(found)} differing values (expected: output-drift settings and task); "
+            f"where: {kinds[:12]}"
+        )
         for line in found[:6]:
             print(f"      {line}")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", type=Path, required=True, help="src directory of the tree before the change")
-    parser.add_argument("--after", type=Path, default=ROOT / "src", help="src directory after (default: this tree)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--before", type=Path, required=True, help="src directory of the tree before the change"
+    )
+    parser.add_argument(
+        "--after", type=Path, default=ROOT / "src", help="src directory after (default: this tree)"
+    )
     parser.add_argument("--sizes", default="10k,100k", help="rows of the drift frames (comma-separated)")
-    parser.add_argument("--rows", type=int, default=100_000, help="logged predictions of the monitor workspace")
-    parser.add_argument("--workspace", type=Path, help="the monitor benchmark's workspace (built when missing)")
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="logged predictions of the monitor workspace"
+    )
+    parser.add_argument(
+        "--workspace", type=Path, help="the monitor benchmark's workspace (built when missing)"
+    )
     args = parser.parse_args()
     from drift import parse_size
 
@@ -251,11 +346,22 @@ def main() -> int:
         check_drift(before, after, folder, [parse_size(s) for s in args.sizes.split(",")], checks)
         ws = args.workspace or folder / "bench-ws"
         if not (ws / "modelward.yaml").exists():
-            run(before, str(before.parent / "benchmarks" / "monitor.py"), "--rows", str(args.rows), "--repeat", "1",
-                "--workspace", str(ws), cwd=folder)
+            run(
+                before,
+                str(before.parent / "benchmarks" / "monitor.py"),
+                "--rows",
+                str(args.rows),
+                "--repeat",
+                "1",
+                "--workspace",
+                str(ws),
+                cwd=folder,
+            )
         check_monitor(before, after, ws, folder, checks)
-    print(f"\n{checks.count - len(checks.failed)} of {checks.count} compared outputs identical"
-          + (f"; different: {', '.join(checks.failed)}" if checks.failed else ""))
+    print(
+        f"\n{checks.count - len(checks.failed)} of {checks.count} compared outputs identical"
+        + (f"; different: {', '.join(checks.failed)}" if checks.failed else "")
+    )
     return 1 if checks.failed else 0
 
 

@@ -134,8 +134,12 @@ def run_peers(ws: Workspace, root: Path, args: argparse.Namespace) -> dict[str, 
     out: dict[str, list[dict[str, float]]] = {}
     for tool, req in (("nannyml", NANNYML_REQ), ("evidently", EVIDENTLY_REQ)):
         python = peer_python(tool, req)
-        proc = subprocess.run([str(python), "-c", PEER_SCRIPT, tool, str(folder), str(args.repeat)],
-                              capture_output=True, text=True, timeout=3600)
+        proc = subprocess.run(
+            [str(python), "-c", PEER_SCRIPT, tool, str(folder), str(args.repeat)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         if proc.returncode != 0:
             print(f"{tool} failed: {(proc.stderr or proc.stdout)[-1500:]}")
             continue
@@ -156,32 +160,47 @@ def frame(n: int, seed: int, shift: bool = False) -> pd.DataFrame:
         levels = [f"{name}_{k}" for k in range(4 + i)]
         cols[name] = rng.choice(levels, n)
     df = pd.DataFrame(cols)
-    logit = (df["n00"] / 1.0 - 0.5 * (df["n01"] - 3) / 1.2 + 0.8 * (df["c0"] == "c0_1") - 0.2)
+    logit = df["n00"] / 1.0 - 0.5 * (df["n01"] - 3) / 1.2 + 0.8 * (df["c0"] == "c0_1") - 0.2
     df["y"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
     return df
 
 
 def stage_table(runs: list[dict[str, float]]) -> None:
     stages = list(runs[0])
-    print(f"{'stage':<24}" + "".join(f"{'run ' + str(i + 1):>10}" for i in range(len(runs))) + f"{'median':>10}")
+    print(
+        f"{'stage':<24}" + "".join(f"{'run ' + str(i + 1):>10}" for i in range(len(runs))) + f"{'median':>10}"
+    )
     for stage in stages:
         values = [r[stage] for r in runs]
         print(f"{stage:<24}" + "".join(f"{v:>10.3f}" for v in values) + f"{statistics.median(values):>10.3f}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--cli", action="store_true", help="also time `modelward monitor --once` as a process")
+    parser.add_argument(
+        "--cli", action="store_true", help="also time `modelward monitor --once` as a process"
+    )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the last measured pass here")
-    parser.add_argument("--peers", action="store_true",
-                        help="also run Evidently and NannyML on the same window (their own virtualenvs)")
-    parser.add_argument("--workspace", type=Path,
-                        help="build the workspace here and keep it; reused (no new logging) when it exists")
-    parser.add_argument("--postgres", metavar="URL",
-                        help="use this PostgreSQL server (a fresh schema, dropped afterwards) instead of SQLite, "
-                        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run Evidently and NannyML on the same window (their own virtualenvs)",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        help="build the workspace here and keep it; reused (no new logging) when it exists",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="use this PostgreSQL server (a fresh schema, dropped afterwards) instead of SQLite, "
+        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    )
     args = parser.parse_args()
     if args.postgres:
         schema = f"mw_bench_{uuid.uuid4().hex[:10]}"
@@ -226,27 +245,43 @@ def run(args: argparse.Namespace) -> None:
         rows = x.to_dict(orient="records")
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
         records = [
-            PredictionRecord(new_prediction_id(), start + dt.timedelta(milliseconds=i), "bench", mv.version, None,
-                             None, rows[i], int(pred[i]), proba[i].tolist(), 1.0)
+            PredictionRecord(
+                new_prediction_id(),
+                start + dt.timedelta(milliseconds=i),
+                "bench",
+                mv.version,
+                None,
+                None,
+                rows[i],
+                int(pred[i]),
+                proba[i].tolist(),
+                1.0,
+            )
             for i in range(len(rows))
         ]
         plog = PredictionLog(ws.store, spool_dir=root / ".modelward" / "spool")
         plog.start()
         for k in range(0, len(records), 2000):
-            plog.submit(records[k:k + 2000]).result(timeout=120)
+            plog.submit(records[k : k + 2000]).result(timeout=120)
         labeled = range(0, len(records), 10)
-        items = [FeedbackItem(records[i].id, int(window["y"].iat[i])) for i in range(len(records)) if i % 10 < 3]
+        items = [
+            FeedbackItem(records[i].id, int(window["y"].iat[i])) for i in range(len(records)) if i % 10 < 3
+        ]
         for k in range(0, len(items), 5000):
-            plog.add_feedback(items[k:k + 5000])
+            plog.add_feedback(items[k : k + 5000])
         plog.close()
         del labeled
-        print(f"logged {len(records)} predictions ({len(items)} labeled) through PredictionLog in "
-              f"{time.perf_counter() - t:.1f} s")
+        print(
+            f"logged {len(records)} predictions ({len(items)} labeled) through PredictionLog in "
+            f"{time.perf_counter() - t:.1f} s"
+        )
 
         t = time.perf_counter()
         get_reference(ws, mv)
-        print(f"reference built once (profile of 20,000 rows + model outputs on the holdout): "
-              f"{time.perf_counter() - t:.2f} s")
+        print(
+            f"reference built once (profile of 20,000 rows + model outputs on the holdout): "
+            f"{time.perf_counter() - t:.2f} s"
+        )
         measure(ws, root, args)
         ws.close()
 
@@ -270,24 +305,38 @@ def measure(ws: Workspace, root: Path, args: argparse.Namespace) -> None:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         assert len(done.windows) == 1 and done.windows[0].report.n_rows == args.rows
         result = done.windows[0]
-        timings.append({**{k: v for k, v in result.timings.items() if k != "total"},
-                        "window total": result.timings["total"], "run_once wall": wall, "run_once cpu": cpu})
+        timings.append(
+            {
+                **{k: v for k, v in result.timings.items() if k != "total"},
+                "window total": result.timings["total"],
+                "run_once wall": wall,
+                "run_once cpu": cpu,
+            }
+        )
     summary = done.windows[0].summary()
-    print(f"\nwindow of {args.rows:,} predictions x {len(NUMERIC) + len(CATEGORICAL)} features "
-          f"({summary['n_labeled']:,} labeled): drifted features {summary['drifted_features']}, "
-          f"estimated accuracy {summary['estimated']['accuracy']['value']:.4f}, "
-          f"realized {summary['realized']['accuracy']['value']:.4f}")
-    print(f"database: {ws.store.dialect}; seconds per stage (load average now: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-          f"{os.cpu_count()} cores)\n")
+    print(
+        f"\nwindow of {args.rows:,} predictions x {len(NUMERIC) + len(CATEGORICAL)} features "
+        f"({summary['n_labeled']:,} labeled): drifted features {summary['drifted_features']}, "
+        f"estimated accuracy {summary['estimated']['accuracy']['value']:.4f}, "
+        f"realized {summary['realized']['accuracy']['value']:.4f}"
+    )
+    print(
+        f"database: {ws.store.dialect}; seconds per stage (load average now: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+        f"{os.cpu_count()} cores)\n"
+    )
     stage_table(timings)
     best = statistics.median(r["run_once wall"] for r in timings)
-    print(f"\nend to end (run_once, median of {len(timings)}): {best:.2f} s  "
-          f"({'under' if best < 5 else 'OVER'} the 5 s target)")
+    print(
+        f"\nend to end (run_once, median of {len(timings)}): {best:.2f} s  "
+        f"({'under' if best < 5 else 'OVER'} the 5 s target)"
+    )
 
     if args.peers:
         peers = run_peers(ws, root, args)
         analysis = statistics.median(
-            sum(r[k] for k in ("drift_quality", "prediction_label_drift", "realized", "estimated")) for r in timings)
+            sum(r[k] for k in ("drift_quality", "prediction_label_drift", "realized", "estimated"))
+            for r in timings
+        )
         drift = statistics.median(r["drift_quality"] for r in timings)
         print("\nthe same window, peers (in-process seconds, median; inputs already in memory, no database):")
         print(f"{'tool':<44}{'seconds':>10}{'modelward':>11}{'ratio':>8}")
@@ -295,26 +344,45 @@ def measure(ws: Workspace, root: Path, args: argparse.Namespace) -> None:
         for r in peers.get("nannyml", []) and [peers["nannyml"]]:
             nd = statistics.median(x["drift"] for x in r)
             nc = statistics.median(x["cbpe"] for x in r)
-            rows += [("NannyML univariate drift (KS + chi2)", nd, drift),
-                     ("NannyML univariate drift + CBPE", nd + nc, analysis)]
+            rows += [
+                ("NannyML univariate drift (KS + chi2)", nd, drift),
+                ("NannyML univariate drift + CBPE", nd + nc, analysis),
+            ]
         for r in peers.get("evidently", []) and [peers["evidently"]]:
             rows.append(("Evidently DataDriftPreset", statistics.median(x["drift"] for x in r), drift))
         for label, seconds, ours in rows:
             print(f"{label:<44}{seconds:>10.2f}{ours:>11.2f}{seconds / ours:>7.1f}x")
-        print("(modelward column: the comparable stages of our pass — drift+quality, or all checks; "
-              "ratio = peer / modelward)")
+        print(
+            "(modelward column: the comparable stages of our pass — drift+quality, or all checks; "
+            "ratio = peer / modelward)"
+        )
 
     if args.cli:
         with ws.store.write() as conn:
             conn.execute(monitoring_metrics.delete())
             conn.execute(monitoring_runs.delete())
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "modelward", "monitor", "bench", "--once", "--window",
-                        str(args.rows), "-w", str(root),
-                        *(["--database-url", args.database_url] if args.database_url else [])],
-                       check=True, stdout=subprocess.DEVNULL)
-        print(f"`modelward monitor bench --once --window {args.rows}` as a process (imports included): "
-              f"{time.perf_counter() - t:.2f} s")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "modelward",
+                "monitor",
+                "bench",
+                "--once",
+                "--window",
+                str(args.rows),
+                "-w",
+                str(root),
+                *(["--database-url", args.database_url] if args.database_url else []),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(
+            f"`modelward monitor bench --once --window {args.rows}` as a process (imports included): "
+            f"{time.perf_counter() - t:.2f} s"
+        )
         with ws.store.read() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(monitoring_runs)).scalar() == 1
 

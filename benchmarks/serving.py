@@ -129,7 +129,18 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 
 def run_wrk(wrk: str, url: str, script: Path, concurrency: int, seconds: float) -> dict[str, float]:
-    cmd = [wrk, "-t1", f"-c{concurrency}", f"-d{round(seconds)}s", "--timeout", "10s", "--latency", "-s", str(script), url]
+    cmd = [
+        wrk,
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{round(seconds)}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -223,8 +234,18 @@ def report(cells: list[Cell], args: argparse.Namespace) -> tuple[str, list[dict[
             p99 = ours.p99_ms / theirs.p99_ms if theirs.p99_ms else float("inf")
             target = TARGETS[(kind, peer)]
             ok = ratio >= target and p99 <= 1.0 and errors == 0
-            ratios.append({"server": us, "model": kind, "concurrency": c, "peer": peer, "throughput_ratio": ratio,
-                           "target": target, "p99_ratio": p99, "met": ok})
+            ratios.append(
+                {
+                    "server": us,
+                    "model": kind,
+                    "concurrency": c,
+                    "peer": peer,
+                    "throughput_ratio": ratio,
+                    "target": target,
+                    "p99_ratio": p99,
+                    "met": ok,
+                }
+            )
             lines.append(
                 f"| {us} | {kind} | {c} | {peer} | {ratio:.2f}x | ≥ {target:.0f}x | {p99:.2f} | "
                 f"{'met' if ok else 'NOT met'} |"
@@ -233,14 +254,21 @@ def report(cells: list[Cell], args: argparse.Namespace) -> tuple[str, list[dict[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=15, help="Seconds measured per cell (default 15).")
     parser.add_argument("--warmup", type=int, default=3, help="Seconds of load before each cell (default 3).")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32], help="wrk connections.")
     parser.add_argument("--models", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
-    parser.add_argument("--also-workers", type=int, nargs="*", default=[2],
-                        help="Also run modelward serve --workers N for each N (default: 2; none: --also-workers).")
+    parser.add_argument(
+        "--also-workers",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="Also run modelward serve --workers N for each N (default: 2; none: --also-workers).",
+    )
     args = parser.parse_args()
 
     started = dt.datetime.now(dt.UTC)
@@ -256,9 +284,20 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"serving-{started:%Y%m%dT%H%M%S}"
     stem.with_suffix(".md").write_text(f"{header}\n\n{table}\n")
-    stem.with_suffix(".json").write_text(json.dumps(
-        {"started": started.isoformat(), "host": platform.node(), "cpus": os.cpu_count(), "load_at_start": load,
-         "args": vars(args), "cells": [asdict(c) for c in cells], "ratios": ratios}, indent=2))
+    stem.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "started": started.isoformat(),
+                "host": platform.node(),
+                "cpus": os.cpu_count(),
+                "load_at_start": load,
+                "args": vars(args),
+                "cells": [asdict(c) for c in cells],
+                "ratios": ratios,
+            },
+            indent=2,
+        )
+    )
     print(f"\nwritten: {stem}.md, {stem}.json")
 
 

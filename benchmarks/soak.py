@@ -141,7 +141,9 @@ async def drive(server: Server, args: argparse.Namespace, samples: list[tuple[fl
     url = urlsplit(server.url)
     queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
     workers = [
-        asyncio.create_task(worker(Connection(url.hostname or "127.0.0.1", url.port or 80, url.path), queue, tally))
+        asyncio.create_task(
+            worker(Connection(url.hostname or "127.0.0.1", url.port or 80, url.path), queue, tally)
+        )
         for _ in range(args.connections)
     ]
 
@@ -167,9 +169,12 @@ async def drive(server: Server, args: argparse.Namespace, samples: list[tuple[fl
         queue.put_nowait((due, bodies[i % len(bodies)]))
         elapsed = time.perf_counter() - t0
         if elapsed >= next_report:
-            print(f"[soak] {elapsed / 60:4.1f} min: {i + 1} scheduled, {tally.statuses[200]} answered 200, "
-                  f"{queue.qsize()} waiting for a connection, RSS {samples[-1][1] / 1024:.1f} MiB",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[soak] {elapsed / 60:4.1f} min: {i + 1} scheduled, {tally.statuses[200]} answered 200, "
+                f"{queue.qsize()} waiting for a connection, RSS {samples[-1][1] / 1024:.1f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
             next_report += 60.0
     for _ in workers:
         queue.put_nowait(None)
@@ -191,18 +196,25 @@ def logged_ids(workspace: str, ids: list[str]) -> tuple[int, int]:
         found = 0
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            found += int(conn.execute(
-                sa.select(sa.func.count()).select_from(predictions).where(predictions.c.id.in_(chunk))
-            ).scalar() or 0)
+            found += int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(predictions).where(predictions.c.id.in_(chunk))
+                ).scalar()
+                or 0
+            )
     return rows, found
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="Duration of the load (default 10).")
     parser.add_argument("--rate", type=float, default=150.0, help="Requests per second (default 150).")
     parser.add_argument("--model", choices=KINDS, default="rf", help="Model served (default rf).")
-    parser.add_argument("--warmup-minutes", type=float, default=1.0, help="Before the RSS baseline (default 1).")
+    parser.add_argument(
+        "--warmup-minutes", type=float, default=1.0, help="Before the RSS baseline (default 1)."
+    )
     parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period (default 5).")
     parser.add_argument("--max-growth", type=float, default=0.10, help="Allowed RSS growth (default 0.10).")
     parser.add_argument("--connections", type=int, default=32, help="Keep-alive connections (default 32).")

@@ -48,7 +48,9 @@ def test_no_module_imports_another_packages_private_module() -> None:
             inside = importer.startswith(owner + ".") and (owner != "modelward" or importer.count(".") == 1)
             if not inside:
                 offences.append(f"{path.relative_to(SRC.parent)}:{line} imports {module}")
-    assert not offences, "private modules imported across packages (make the name public):\n" + "\n".join(offences)
+    assert not offences, "private modules imported across packages (make the name public):\n" + "\n".join(
+        offences
+    )
 
 
 def test_import_linter_contracts_are_kept() -> None:

@@ -79,7 +79,9 @@ def test_commands_refuse_a_workspace_whose_database_is_missing(tmp_path: Path) -
     for args in (["models", "list"], ["data", "list"], ["serve", "--port", "0"]):
         done = subprocess.run(
             [sys.executable, "-m", "modelward", *args, "-w", str(tmp_path)],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert f"The workspace database {db} does not exist." in done.stderr, done.stderr
@@ -143,8 +145,12 @@ def test_data_and_models_commands(tmp_path: Path, database_url: str) -> None:
 
 def test_data_demo_writes_csv_parquet_and_a_predict_request_body(tmp_path: Path) -> None:
     assert "wrote 300 rows" in invoke("data", "demo", str(tmp_path / "loans.csv"), "--rows", "300")
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "loans.csv"), agrawal_frame(300, seed=42), rtol=1e-12)
-    invoke("data", "demo", str(tmp_path / "drifted.parquet"), "--rows", "300", "--concept", "5", "--seed", "7")
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "loans.csv"), agrawal_frame(300, seed=42), rtol=1e-12
+    )
+    invoke(
+        "data", "demo", str(tmp_path / "drifted.parquet"), "--rows", "300", "--concept", "5", "--seed", "7"
+    )
     assert pd.read_parquet(tmp_path / "drifted.parquet").equals(agrawal_frame(300, seed=7, function=5))
     invoke("data", "demo", str(tmp_path / "today.json"), "--rows", "3")
     body = json.loads((tmp_path / "today.json").read_text())

@@ -31,8 +31,19 @@ COMMANDS = dict(_walk(typer.main.get_command(app)))
 
 def test_the_walk_finds_every_command() -> None:
     names = {" ".join(path) for path in COMMANDS}
-    assert {"", "init", "quickstart", "train", "serve", "monitor", "drift", "data add", "data demo",
-            "models promote", "models history"} <= names
+    assert {
+        "",
+        "init",
+        "quickstart",
+        "train",
+        "serve",
+        "monitor",
+        "drift",
+        "data add",
+        "data demo",
+        "models promote",
+        "models history",
+    } <= names
 
 
 @pytest.mark.parametrize("path", list(COMMANDS), ids=lambda p: " ".join(p) or "modelward")

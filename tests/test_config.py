@@ -141,14 +141,21 @@ def test_every_loop_default_works_without_a_loop_section(tmp_path: Path) -> None
     settings = load_settings(tmp_path)
     policy = settings.models["m"].loop
     assert policy == LoopPolicy() and settings.loop == LoopSettings()
-    assert (policy.drift.windows, policy.cooldown, policy.retrain.recent, policy.gate.mode) == (3, 3600.0, 604800.0,
-                                                                                                "superior")
+    assert (policy.drift.windows, policy.cooldown, policy.retrain.recent, policy.gate.mode) == (
+        3,
+        3600.0,
+        604800.0,
+        "superior",
+    )
 
 
 def test_malformed_loop_settings_name_the_key(tmp_path: Path) -> None:
-    _write(tmp_path, _MODEL + "    loop:\n      drift: {windws: 2}\n      schedule: {cron: '61 * * * *'}\n"
-           "      cooldown: 5 minutes\n      gate: {mode: better, metric: accuracyy}\n      rollout: canary\n"
-           "loop: {serve: maybe, intervall_seconds: 3}\n")
+    _write(
+        tmp_path,
+        _MODEL + "    loop:\n      drift: {windws: 2}\n      schedule: {cron: '61 * * * *'}\n"
+        "      cooldown: 5 minutes\n      gate: {mode: better, metric: accuracyy}\n      rollout: canary\n"
+        "loop: {serve: maybe, intervall_seconds: 3}\n",
+    )
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     message = info.value.message
@@ -170,8 +177,9 @@ def test_a_malformed_behavioral_file_stops_the_loop_before_it_starts(tmp_path: P
     from modelward.maintenance import Loop
 
     _write(tmp_path, _MODEL + "    loop:\n      gate: {behavioral_tests: checks.yaml}\n")
-    (tmp_path / "checks.yaml").write_text("tests:\n  - name: t\n    type: minimum_functionality\n"
-                                          "    cases: [{input: {x: 1}, expct: 1}]\n")
+    (tmp_path / "checks.yaml").write_text(
+        "tests:\n  - name: t\n    type: minimum_functionality\n    cases: [{input: {x: 1}, expct: 1}]\n"
+    )
     with Workspace.init(tmp_path) as ws, pytest.raises(ConfigError) as info:
         Loop(ws).check()
     assert info.value.message.startswith("models.m.loop.gate.behavioral_tests: ")

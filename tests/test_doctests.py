@@ -32,8 +32,12 @@ MODULES = _modules_with_examples()
 
 
 def test_the_walk_finds_the_documented_modules() -> None:
-    for name in ("modelward.monitoring.profile", "modelward.monitoring.performance.cbpe",
-                 "modelward.server.batching", "modelward.predlog._windows"):
+    for name in (
+        "modelward.monitoring.profile",
+        "modelward.monitoring.performance.cbpe",
+        "modelward.server.batching",
+        "modelward.predlog._windows",
+    ):
         assert name in MODULES
 
 

@@ -45,8 +45,17 @@ def test_a_burst_of_opens_makes_one_active_job(ws: Workspace, database_url: str,
     assert ws.jobs.open("other", trigger="drift", evidence={}, now=NOW) is not None  # per model
     # The index is the database's: a raw second insert is refused too.
     with pytest.raises(sa.exc.IntegrityError), ws.store.write() as conn:
-        conn.execute(retrain_jobs.insert().values(model="credit", status="queued", trigger="manual", evidence={},
-                                                  attempt=0, created_by="x", created_at=NOW))
+        conn.execute(
+            retrain_jobs.insert().values(
+                model="credit",
+                status="queued",
+                trigger="manual",
+                evidence={},
+                attempt=0,
+                created_by="x",
+                created_at=NOW,
+            )
+        )
 
 
 def test_claims_fence_a_runner_that_lost_the_job(ws: Workspace) -> None:
@@ -55,19 +64,28 @@ def test_claims_fence_a_runner_that_lost_the_job(ws: Workspace) -> None:
     first = ws.jobs.claim(job, "host:1:a", now=NOW, event=("loop_job_started", {}))
     assert first is not None and first.attempt == 1 and first.status == "preparing"
     assert ws.jobs.claim(job, "host:2:b", now=NOW, event=("loop_job_started", {})) is None  # stale read
-    second = ws.jobs.claim(first, "host:2:b", now=NOW + dt.timedelta(minutes=5), event=("loop_job_resumed", {}))
+    second = ws.jobs.claim(
+        first, "host:2:b", now=NOW + dt.timedelta(minutes=5), event=("loop_job_resumed", {})
+    )
     assert second is not None and second.attempt == 2
     with pytest.raises(LostJobError, match="taken over by another runner"):
         ws.jobs.advance(first, now=NOW, status="training")
-    done = ws.jobs.finish(ws.jobs.advance(second, now=NOW, status="training", dataset_version_id=None),
-                          "failed", now=NOW + dt.timedelta(minutes=6), error="boom", event=("loop_job_failed", {}))
+    done = ws.jobs.finish(
+        ws.jobs.advance(second, now=NOW, status="training", dataset_version_id=None),
+        "failed",
+        now=NOW + dt.timedelta(minutes=6),
+        error="boom",
+        event=("loop_job_failed", {}),
+    )
     assert not done.active and ws.jobs.active("credit") is None
     assert ws.jobs.last_finished("credit").id == job.id
     kinds = [e.kind for e in ws.registry.events("credit")]
     assert kinds == ["loop_job_created", "loop_job_started", "loop_job_resumed", "loop_job_failed"]
     assert all(e.payload["job"] == job.id for e in ws.registry.events("credit"))
     assert ws.registry.events("credit")[-1].ts == NOW + dt.timedelta(minutes=6)  # the caller's clock
-    assert ws.jobs.open("credit", trigger="manual", evidence={}, now=NOW) is not None  # finished: a new one may open
+    assert (
+        ws.jobs.open("credit", trigger="manual", evidence={}, now=NOW) is not None
+    )  # finished: a new one may open
 
 
 def test_loop_state_is_upserted(ws: Workspace) -> None:

@@ -71,7 +71,10 @@ def test_pickle_only_by_opt_in_and_hash_checked(tmp_path: Path) -> None:
 def test_the_same_model_serialises_to_the_same_bytes() -> None:
     """Content addressing can tell two trainings of one model apart only if its bytes are stable:
     skops names arrays after id() and stamps the time; modelward's bytes carry neither."""
-    for make in (lambda: RandomForestClassifier(n_estimators=5, random_state=0), lambda: LogisticRegression()):
+    for make in (
+        lambda: RandomForestClassifier(n_estimators=5, random_state=0),
+        lambda: LogisticRegression(),
+    ):
         first, second = make().fit(X, Y), make().fit(X, Y)  # both alive: their ids differ
         blob = persistence.dumps(first)
         assert blob == persistence.dumps(second)

@@ -29,7 +29,7 @@ def _block(language: str, after: str) -> str:
     """The first fenced ``language`` block after the line ``after`` of README.md."""
     text = README.read_text(encoding="utf-8")
     assert after in text, f"README.md has no {after!r}"
-    match = re.search(rf"^```{language}\n(.*?)^```$", text[text.index(after):], re.MULTILINE | re.DOTALL)
+    match = re.search(rf"^```{language}\n(.*?)^```$", text[text.index(after) :], re.MULTILINE | re.DOTALL)
     assert match is not None, f"README.md has no ```{language} block after {after!r}"
     return match.group(1)
 
@@ -44,14 +44,23 @@ def _run(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProc
     """Run ``argv`` in a process group of its own, with the venv's ``modelward`` on PATH, and end
     the group afterwards (a server the script left running dies with it)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "COLUMNS": "100"}
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"{argv[0]} did not finish in {timeout} s.\nstdout:\n{out[-4000:]}\nstderr:\n{err[-4000:]}")
+        pytest.fail(
+            f"{argv[0]} did not finish in {timeout} s.\nstdout:\n{out[-4000:]}\nstderr:\n{err[-4000:]}"
+        )
     finally:
         with contextlib.suppress(ProcessLookupError):  # the group is gone: nothing was left running
             os.killpg(proc.pid, signal.SIGTERM)
@@ -70,10 +79,19 @@ def test_the_tour_and_the_python_example_run_as_written(tmp_path: Path) -> None:
     done = _run(["bash", "-e", "-o", "pipefail", "-x", str(script)], tmp_path, timeout=780)
     assert done.returncode == 0, f"the tour failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
     out = " ".join(done.stdout.split())
-    for needle in ("added loans@1", "added loans@2", "registered credit@1", "registered credit@2",
-                   "credit@champion: - → 1", "credit@champion: 1 → 2", "credit@champion: 2 → 1 (rolled back)",
-                   "credit@2 reproduced: predictions identical", '"model":"credit","version":1',
-                   "200 predictions", "HTML report: drift.html"):
+    for needle in (
+        "added loans@1",
+        "added loans@2",
+        "registered credit@1",
+        "registered credit@2",
+        "credit@champion: - → 1",
+        "credit@champion: 1 → 2",
+        "credit@champion: 2 → 1 (rolled back)",
+        "credit@2 reproduced: predictions identical",
+        '"model":"credit","version":1',
+        "200 predictions",
+        "HTML report: drift.html",
+    ):
         assert needle in out, f"{needle!r} not in the tour's output:\n{done.stdout[-6000:]}"
     project = tmp_path / "my-project"
     answers = json.loads((project / "answers.json").read_text())

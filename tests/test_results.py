@@ -38,7 +38,9 @@ def _reference(seed: int) -> Reference:
     x = pd.DataFrame({"x": rng.normal(size=600), "c": rng.choice(["a", "b"], 600)})
     y = rng.integers(0, 2, 600)
     proba = np.column_stack([1 - x["x"].abs() / 4, x["x"].abs() / 4]).clip(0, 1)
-    return Reference.of_model(x, Holdout("classification", [0, 1], x.head(300), y[:300], y[:300] ^ 1, proba[:300]))
+    return Reference.of_model(
+        x, Holdout("classification", [0, 1], x.head(300), y[:300], y[:300] ^ 1, proba[:300])
+    )
 
 
 def _window_report(reference: Reference, labeled_every: int) -> tuple[Current, WindowReport]:
@@ -55,16 +57,28 @@ def test_a_reference_is_stored_once(ws: Workspace) -> None:
     results = ws.monitoring_results
     assert results.reference("m", 1) is None
     first = results.add_reference("m", 1, _reference(1), ReferenceSource("y", "data@1", 600))
-    again = results.add_reference("m", 1, _reference(2), ReferenceSource("y", "data@2", 600))  # a second builder
+    again = results.add_reference(
+        "m", 1, _reference(2), ReferenceSource("y", "data@2", 600)
+    )  # a second builder
     loaded = results.reference("m", 1)
-    assert loaded is not None and (again.id, again.artifact) == (first.id, first.artifact) == (loaded.id, loaded.artifact)
-    assert loaded.details == {"source": "data@1", "reference_rows": 600, "evaluation_rows": 300, "features": ["x", "c"]}
+    assert loaded is not None and (again.id, again.artifact) == (first.id, first.artifact) == (
+        loaded.id,
+        loaded.artifact,
+    )
+    assert loaded.details == {
+        "source": "data@1",
+        "reference_rows": 600,
+        "evaluation_rows": 300,
+        "features": ["x", "c"],
+    }
     original = _reference(1)
     assert loaded.reference.profile.schema == original.profile.schema
     assert loaded.holdout.features.equals(original.holdout.features)  # type: ignore[union-attr]
     assert np.array_equal(loaded.holdout.proba, original.holdout.proba)  # type: ignore[union-attr, arg-type]
     assert loaded.reference.outputs is not None and list(loaded.reference.outputs.profile.columns) == [
-        "prediction", "proba_1"]
+        "prediction",
+        "proba_1",
+    ]
 
 
 def test_runs_reports_and_the_time_series(ws: Workspace) -> None:
@@ -81,7 +95,9 @@ def test_runs_reports_and_the_time_series(ws: Workspace) -> None:
     assert results.report(run_id).to_dict() == report.to_dict()
     series = results.history("m")
     assert len(series) == len(series.drop_duplicates(["kind", "name", "feature"]))  # not stored twice
-    assert {"window", "drift", "quality", "prediction_drift", "label_drift", "realized", "estimated"} <= set(series.kind)
+    assert {"window", "drift", "quality", "prediction_drift", "label_drift", "realized", "estimated"} <= set(
+        series.kind
+    )
 
     later = T0 + dt.timedelta(days=1)
     assert [r.id for r in results.runs_ending_after("m", spec.key, T0)] == [run_id]
@@ -90,8 +106,12 @@ def test_runs_reports_and_the_time_series(ws: Workspace) -> None:
     assert results.runs("m")[0].labels_as_of == later
     assert current.logged is not None
     half = np.arange(400) % 2 == 0  # labels arrived for every other row
-    labeled = LoggedOutputs(current.logged.prediction[half], current.logged.probabilities[half],  # type: ignore[index]
-                            np.resize(np.array([0, 1], dtype=object), 200), np.ones(200, dtype=bool))
+    labeled = LoggedOutputs(
+        current.logged.prediction[half],
+        current.logged.probabilities[half],  # type: ignore[index]
+        np.resize(np.array([0, 1], dtype=object), 200),
+        np.ones(200, dtype=bool),
+    )
     updated = relabel(results.report(run_id), ref.reference, labeled, AnalysisSettings(), later)
     results.update_realized(run, updated)
     [run] = results.runs("m")
@@ -100,5 +120,7 @@ def test_runs_reports_and_the_time_series(ws: Workspace) -> None:
     assert stored.to_dict() == updated.to_dict() and stored.estimated == report.estimated
     realized = results.history("m", kinds=["realized"])
     assert realized[realized.name == "accuracy"]["n"].tolist() == [200]
-    assert results.history("m", kinds=["window"]).set_index("name")["value"].to_dict() == {"n_rows": 400,
-                                                                                            "n_labeled": 200}
+    assert results.history("m", kinds=["window"]).set_index("name")["value"].to_dict() == {
+        "n_rows": 400,
+        "n_labeled": 200,
+    }

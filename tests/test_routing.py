@@ -31,7 +31,9 @@ def test_shares_hold_and_the_salt_reshuffles() -> None:
     # chi-square goodness of fit against the stated shares: a hash that skews fails (alpha 0.001)
     assert stats.chisquare(counts, [2_000, 6_000, 12_000]).pvalue > 0.001, counts
     other = [assign_arm(f"k{i}", split, salt="y") for i in range(20_000)]
-    assert sum(a != b for a, b in zip(arms, other, strict=True)) > 5_000  # independent salts, independent arms
+    assert (
+        sum(a != b for a, b in zip(arms, other, strict=True)) > 5_000
+    )  # independent salts, independent arms
 
 
 def test_a_growing_canary_keeps_its_users() -> None:

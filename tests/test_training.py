@@ -214,8 +214,11 @@ def test_a_holdout_under_30_rows_is_refused_with_the_count_and_the_fix(ws: Works
     )
     tiny = tmp_path / "tiny.csv"
     agrawal_frame(8, seed=3).to_csv(tiny, index=False)
-    with pytest.raises(TrainingError, match=r"leaves 2 evaluation rows of the 8 rows of tiny@1 .* To fix it, train "
-                       r"on more data \(at least 117 rows at test_size 0.25\)\.$"):
+    with pytest.raises(
+        TrainingError,
+        match=r"leaves 2 evaluation rows of the 8 rows of tiny@1 .* To fix it, train "
+        r"on more data \(at least 117 rows at test_size 0.25\)\.$",
+    ):
         ws.train("credit", data=ws.datasets.add(tiny, "tiny").ref)
     assert ws.registry.list_models() == []
     assert ws.train("credit", data="agrawal@1").version == 1  # 1500 rows leave 375
@@ -226,11 +229,18 @@ def test_a_time_split_holdout_under_30_rows_is_refused() -> None:
     from modelward.training import prepare
 
     frame = agrawal_frame(140, seed=3).assign(t=range(140))
-    spec = ModelSpec(task="classification", target="approved", entrypoint="m:f",
-                     split={"kind": "time", "time_column": "t", "test_size": 0.2})
-    with pytest.raises(TrainingError, match=r"^The split leaves 28 evaluation rows of the 140 rows of d@1 "
-                       r"\(split.test_size 0.2\).* raise `split.test_size` in modelward.yaml to 0.22, or train on "
-                       r"more data \(at least 148 rows at test_size 0.2\)\.$"):
+    spec = ModelSpec(
+        task="classification",
+        target="approved",
+        entrypoint="m:f",
+        split={"kind": "time", "time_column": "t", "test_size": 0.2},
+    )
+    with pytest.raises(
+        TrainingError,
+        match=r"^The split leaves 28 evaluation rows of the 140 rows of d@1 "
+        r"\(split.test_size 0.2\).* raise `split.test_size` in modelward.yaml to 0.22, or train on "
+        r"more data \(at least 148 rows at test_size 0.2\)\.$",
+    ):
         prepare(frame, spec, dataset="d@1")
     assert len(prepare(agrawal_frame(148, seed=3).assign(t=range(148)), spec, dataset="d@1").test) == 30
 
@@ -272,7 +282,7 @@ models:
     trusted_types: [usercode.Majority]
 """
 
-WEIGHTED = '''
+WEIGHTED = """
 from sklearn.linear_model import LogisticRegression
 
 
@@ -280,7 +290,7 @@ def weighted(train_df, params, *, target, features, sample_weight):
     assert sample_weight == "w" and "w" not in features and "t" not in features
     model = LogisticRegression(max_iter=500)
     return model.fit(train_df[features], train_df[target], sample_weight=train_df[sample_weight])
-'''
+"""
 
 
 def test_git_lineage_time_split_weights_and_serializers(tmp_path: Path, demo_csv: Path) -> None:
@@ -297,7 +307,9 @@ def test_git_lineage_time_split_weights_and_serializers(tmp_path: Path, demo_csv
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "usercode.py"], check=True)
     subprocess.run([*git, "commit", "-qm", "code"], check=True)
-    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
     with Workspace.init(root, config=LINEAGE_CONFIG) as ws:
         ws.datasets.add(root / "data.csv", "agrawal")

@@ -42,7 +42,9 @@ class SplitSpec(BaseModel):
         "random", description="'random' (seeded) or 'time' (latest rows)."
     )
     test_size: float = Field(
-        0.25, gt=0, lt=1,
+        0.25,
+        gt=0,
+        lt=1,
         description="Share of rows held out for evaluation; the holdout must have at least 30 rows, or training is refused.",
     )
     seed: int = Field(0, description="Seed of the random split.")
@@ -164,8 +166,10 @@ class MonitorSettings(BaseModel):
         20, ge=1, le=1000, description="Per-feature drift gauges exported for at most this many features."
     )
     label_horizon_days: float = Field(
-        7.0, ge=0, description="Windows that ended this recently get their realized metrics recomputed when "
-        "new labels arrive."
+        7.0,
+        ge=0,
+        description="Windows that ended this recently get their realized metrics recomputed when "
+        "new labels arrive.",
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the drift tests.")
     correction: Literal["bh", "bonferroni", "none"] = Field(
@@ -175,21 +179,28 @@ class MonitorSettings(BaseModel):
         0.5, gt=0, le=1, description="Dataset drift when at least this share of the features drift."
     )
     important_features: list[str] = Field(
-        default_factory=list, description="Dataset drift when any of these features drifts (names a model "
-        "does not have are ignored for that model)."
+        default_factory=list,
+        description="Dataset drift when any of these features drifts (names a model "
+        "does not have are ignored for that model).",
     )
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of metric intervals.")
     resample_budget: int = Field(
-        6_000_000, ge=0, description="Rows x resamples allowed per interval: bootstrap resamples (up to 1000) "
-        "and CBPE simulations (up to 500) are reduced on large windows to fit it (never below 50)."
+        6_000_000,
+        ge=0,
+        description="Rows x resamples allowed per interval: bootstrap resamples (up to 1000) "
+        "and CBPE simulations (up to 500) are reduced on large windows to fit it (never below 50).",
     )
     multivariate_rows: int = Field(
-        0, ge=0, description="Also run the multivariate (domain classifier) drift test on at most this many rows "
-        "a side (the reference side is the evaluation holdout); 0 (default) skips it: it costs seconds."
+        0,
+        ge=0,
+        description="Also run the multivariate (domain classifier) drift test on at most this many rows "
+        "a side (the reference side is the evaluation holdout); 0 (default) skips it: it costs seconds.",
     )
     concept_drift_rows: int = Field(
-        10_000, ge=0, description="Concept-drift detectors run on at most this many of a window's labeled rows "
-        "(the latest); 0 turns them off."
+        10_000,
+        ge=0,
+        description="Concept-drift detectors run on at most this many of a window's labeled rows "
+        "(the latest); 0 turns them off.",
     )
     textfile: str | None = Field(
         None, description="Also write the Prometheus gauges to this file (node-exporter textfile collector)."

@@ -88,12 +88,16 @@ class PerformanceTrigger(_Section):
         None, description="Metric judged; default: accuracy for classifiers, mae for regressors."
     )
     drop: float = Field(
-        0.05, ge=0, lt=1,
+        0.05,
+        ge=0,
+        lt=1,
         description="Relative drop from the version's holdout value that fires: the interval's upper bound "
         "below holdout x (1 - drop) (lower bound above holdout x (1 + drop) for errors such as mae).",
     )
     min_rows: int = Field(
-        100, ge=1, description="Windows with fewer rows (labeled rows for realized performance) are not judged."
+        100,
+        ge=1,
+        description="Windows with fewer rows (labeled rows for realized performance) are not judged.",
     )
 
 
@@ -111,7 +115,9 @@ class ConceptDriftTrigger(_Section):
 class ScheduleTrigger(_Section):
     """``loop.schedule``: retrain on a cron schedule (evaluated in UTC)."""
 
-    cron: str | None = Field(None, description="Cron expression (5 fields, UTC), e.g. '0 3 * * 1'; none: off.")
+    cron: str | None = Field(
+        None, description="Cron expression (5 fields, UTC), e.g. '0 3 * * 1'; none: off."
+    )
 
     @field_validator("cron")
     @classmethod
@@ -135,22 +141,25 @@ class RetrainSettings(_Section):
         7 * 86400.0, gt=0, description="Labeled production rows logged this recently are used (e.g. 7d)."
     )
     half_life: Duration = Field(
-        86400.0, gt=0, description="Recency weighting: a production row's weight halves every half-life of age."
+        86400.0,
+        gt=0,
+        description="Recency weighting: a production row's weight halves every half-life of age.",
     )
     new_share: float = Field(
-        0.7, ge=0, le=1,
+        0.7,
+        ge=0,
+        le=1,
         description="Share of the total training weight given to production rows (the rest to the reference data).",
     )
     dedup: bool = Field(
-        True, description="Drop duplicate rows (features and label), keeping the newest; rows equal to a gate "
-        "row are always dropped."
+        True,
+        description="Drop duplicate rows (features and label), keeping the newest; rows equal to a gate "
+        "row are always dropped.",
     )
     min_new_rows: int = Field(
         100, ge=1, description="Fewest labeled production rows left for training (after the gate's rows)."
     )
-    max_rows: int = Field(
-        1_000_000, ge=1, description="Most production rows read (the newest)."
-    )
+    max_rows: int = Field(1_000_000, ge=1, description="Most production rows read (the newest).")
     time_limit: Duration = Field(3600.0, gt=0, description="Training is killed after this long (e.g. 30m).")
 
 
@@ -158,25 +167,29 @@ class GateSettings(_Section):
     """``loop.gate``: champion vs challenger on the same rows."""
 
     mode: Literal["superior", "non_inferior"] = Field(
-        "superior", description="The primary metric must show the challenger better, or not worse than margin."
+        "superior",
+        description="The primary metric must show the challenger better, or not worse than margin.",
     )
     margin: float = Field(
         0.0, ge=0, description="Non-inferiority margin of the primary metric, in its units (0.01 = 1 point)."
     )
     alpha: float = Field(0.05, gt=0, lt=0.5, description="One-sided significance level of every comparison.")
     metric: str | None = Field(
-        None, description="Primary metric; default: accuracy (McNemar) for classifiers, mae (Wilcoxon) for regressors."
+        None,
+        description="Primary metric; default: accuracy (McNemar) for classifiers, mae (Wilcoxon) for regressors.",
     )
     secondary_metrics: list[str] | None = Field(
-        None, description="Metrics that must be non-inferior within secondary_margin; default: f1 and roc_auc "
-        "for binary classifiers, rmse for regressors."
+        None,
+        description="Metrics that must be non-inferior within secondary_margin; default: f1 and roc_auc "
+        "for binary classifiers, rmse for regressors.",
     )
     secondary_margin: float = Field(
         0.02, ge=0, description="Non-inferiority margin of the secondary metrics, in their units."
     )
     original_test_set: Literal["report", "non_inferior"] = Field(
-        "report", description="The champion's original test set: compared and shown ('report'), or also "
-        "judged non-inferior within secondary_margin."
+        "report",
+        description="The champion's original test set: compared and shown ('report'), or also "
+        "judged non-inferior within secondary_margin.",
     )
     behavioral_tests: str | None = Field(
         None, description="Behavioral-test YAML file (relative to the workspace) the challenger must pass."
@@ -222,12 +235,15 @@ class LoopPolicy(_Section):
     )
     schedule: ScheduleTrigger = Field(default_factory=ScheduleTrigger, description="Scheduled trigger.")
     cooldown: Duration = Field(
-        3600.0, ge=0, description="No new job (automatic or manual without force) this long after the last one ended."
+        3600.0,
+        ge=0,
+        description="No new job (automatic or manual without force) this long after the last one ended.",
     )
     retrain: RetrainSettings = Field(default_factory=RetrainSettings, description="Training data and run.")
     gate: GateSettings = Field(default_factory=GateSettings, description="Champion/challenger gate.")
     rollout: Literal["immediate"] = Field(
-        "immediate", description="How a challenger that passed the gate is rolled out: 'immediate' promotes it at once."
+        "immediate",
+        description="How a challenger that passed the gate is rolled out: 'immediate' promotes it at once.",
     )
 
 
@@ -235,13 +251,15 @@ class LoopSettings(_Section):
     """``loop:`` — where and how often the loop runs (``modelward loop``, or inside ``modelward serve``)."""
 
     serve: bool = Field(True, description="Run the loop inside `modelward serve` (a background thread).")
-    interval_seconds: float = Field(
-        30.0, gt=0, description="Pause between passes (monitor, triggers, jobs)."
+    interval_seconds: float = Field(30.0, gt=0, description="Pause between passes (monitor, triggers, jobs).")
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often a running job records that it is alive."
     )
-    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a running job records that it is alive.")
     stale_after_seconds: float = Field(
-        120.0, gt=0, description="A job whose runner has not been heard of for this long is taken over and resumed "
-        "(at once when the runner was a process on this host that no longer exists)."
+        120.0,
+        gt=0,
+        description="A job whose runner has not been heard of for this long is taken over and resumed "
+        "(at once when the runner was a process on this host that no longer exists).",
     )
     max_attempts: int = Field(
         3, ge=1, description="A job resumed this many times (its runner died or stopped each time) is failed."

@@ -89,7 +89,9 @@ def _canonical_skops(data: bytes) -> bytes:
         canonical = renumber(schema)
         entries = [(new, archive.read(old)) for old, new in files.items()]
         # Entries the schema does not reference by "file" (none in skops 0.16) are kept as they are.
-        entries += [(n, archive.read(n)) for n in sorted(archive.namelist()) if n not in files and n != "schema.json"]
+        entries += [
+            (n, archive.read(n)) for n in sorted(archive.namelist()) if n not in files and n != "schema.json"
+        ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as out:
         for name, content in [*entries, ("schema.json", json.dumps(canonical, indent=2).encode())]:

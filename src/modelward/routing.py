@@ -32,6 +32,7 @@ class UniformSource(Protocol):
 
     def random(self) -> float: ...
 
+
 _SCALE = float(2**64)
 
 

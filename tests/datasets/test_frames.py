@@ -202,11 +202,25 @@ def test_ragged_rows_name_the_line(tmp_path: Path, row: str, fields: int) -> Non
 @pytest.mark.parametrize("sep", [";", "|", "\t"])
 def test_a_csv_separated_by_another_character_is_read_with_it(tmp_path: Path, sep: str) -> None:
     """A semicolon-separated .csv (a spreadsheet's export in many locales) is not one merged column."""
-    text = "\n".join(sep.join(row) for row in (["age", "income", "plan"], ["31", "52000.5", "basic"],
-                                              ["45", "61000", "pro"], ["27", "48000", "basic"])) + "\n"
+    text = (
+        "\n".join(
+            sep.join(row)
+            for row in (
+                ["age", "income", "plan"],
+                ["31", "52000.5", "basic"],
+                ["45", "61000", "pro"],
+                ["27", "48000", "basic"],
+            )
+        )
+        + "\n"
+    )
     frame = read_table(write(tmp_path, "export.csv", text))
     assert list(frame.columns) == ["age", "income", "plan"]
-    assert frame["income"].tolist() == [52000.5, 61000.0, 48000.0] and frame["plan"].tolist() == ["basic", "pro", "basic"]
+    assert frame["income"].tolist() == [52000.5, 61000.0, 48000.0] and frame["plan"].tolist() == [
+        "basic",
+        "pro",
+        "basic",
+    ]
 
 
 def test_a_comma_separated_tsv_is_read_with_commas(tmp_path: Path) -> None:

@@ -42,8 +42,13 @@ tests:
 
 def _data(n: int = 200, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"age": rng.integers(20, 70, n), "income": rng.uniform(1, 150, n),
-                         "city": rng.choice(["Paris", "Lyon", "Nice"], n)})
+    return pd.DataFrame(
+        {
+            "age": rng.integers(20, 70, n),
+            "income": rng.uniform(1, 150, n),
+            "city": rng.choice(["Paris", "Lyon", "Nice"], n),
+        }
+    )
 
 
 class FairModel:
@@ -67,7 +72,9 @@ class CityBiasedModel(FairModel):
 def test_a_sound_model_passes_every_test() -> None:
     suite = load_suite(SUITE, "suite.yaml")
     model = FairModel()
-    report = run_suite(suite, model.predict, predict_proba=model.predict_proba, classes=model.classes_, data=_data())
+    report = run_suite(
+        suite, model.predict, predict_proba=model.predict_proba, classes=model.classes_, data=_data()
+    )
     assert report.passed, [r.reason for r in report.results]
     inv = report.results[1]
     # 50 sampled rows x (3 cities + 2 ages + 2 income draws)
@@ -77,7 +84,9 @@ def test_a_sound_model_passes_every_test() -> None:
 def test_a_biased_model_fails_invariance_with_examples() -> None:
     suite = load_suite(SUITE, "suite.yaml")
     model = CityBiasedModel()
-    report = run_suite(suite, model.predict, predict_proba=model.predict_proba, classes=model.classes_, data=_data())
+    report = run_suite(
+        suite, model.predict, predict_proba=model.predict_proba, classes=model.classes_, data=_data()
+    )
     assert not report.passed
     assert [r.name for r in report.failed] == ["city does not matter"]
     inv = report.failed[0]
@@ -88,7 +97,10 @@ def test_a_biased_model_fails_invariance_with_examples() -> None:
     assert "city set" in inv.reason and "expected probability unchanged within 0.05" in inv.reason
     json_ready = report.to_dict()
     assert json_ready["passed"] is False and json_ready["results"][1]["failures"][0]["row"]["city"] in {
-        "Paris", "Lyon", "Nice"}
+        "Paris",
+        "Lyon",
+        "Nice",
+    }
 
 
 def test_directional_and_minimum_functionality_failures() -> None:
@@ -98,12 +110,19 @@ def test_directional_and_minimum_functionality_failures() -> None:
         p = 1 / (1 + np.exp((frame["income"].to_numpy(float) - 60) / 10))
         return np.column_stack([1 - p, p])
 
-    report = run_suite(suite, lambda f: (backwards(f)[:, 1] > 0.5).astype(int), predict_proba=backwards,
-                       classes=[0, 1], data=_data())
+    report = run_suite(
+        suite,
+        lambda f: (backwards(f)[:, 1] > 0.5).astype(int),
+        predict_proba=backwards,
+        classes=[0, 1],
+        data=_data(),
+    )
     by_name = {r.name: r for r in report.results}
     mf = by_name["approves high earners"]
     assert (mf.checks, mf.failed) == (2, 2)
-    assert mf.failures[0].expected == "prediction == 1" and mf.failures[1].expected == "probability in [0, 0.3]"
+    assert (
+        mf.failures[0].expected == "prediction == 1" and mf.failures[1].expected == "probability in [0, 0.3]"
+    )
     directional = by_name["more income, more approvals"]
     assert not directional.passed and directional.failures[0].expected == "probability not lower"
 
@@ -111,8 +130,12 @@ def test_directional_and_minimum_functionality_failures() -> None:
 def test_sampling_is_seeded() -> None:
     suite = load_suite(SUITE)
     model = CityBiasedModel()
-    runs = [run_suite(suite, model.predict, predict_proba=model.predict_proba, classes=model.classes_,
-                      data=_data()).to_dict() for _ in range(2)]
+    runs = [
+        run_suite(
+            suite, model.predict, predict_proba=model.predict_proba, classes=model.classes_, data=_data()
+        ).to_dict()
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 
@@ -134,15 +157,20 @@ tests:
 
 def test_model_errors_and_missing_columns_name_the_test() -> None:
     suite = load_suite(SUITE, "suite.yaml")
-    with pytest.raises(DataError, match=r"suite.yaml: test 'approves high earners': the model's predict raised "
-                                        r"KeyError"):
+    with pytest.raises(
+        DataError,
+        match=r"suite.yaml: test 'approves high earners': the model's predict raised "
+        r"KeyError",
+    ):
         run_suite(suite, lambda f: f["missing"], data=_data())
     inv = load_suite("tests: [{name: t, type: invariance, perturb: [{column: zip, set: [1]}]}]", "s.yaml")
     with pytest.raises(DataError, match=r"column 'zip' is not in the rows"):
         run_suite(inv, lambda f: np.zeros(len(f)), data=_data())
     with pytest.raises(DataError, match="none was given"):
         run_suite(inv, lambda f: np.zeros(len(f)))
-    numeric = load_suite("tests: [{name: t, type: invariance, perturb: [{column: city, add: [1]}]}]", "s.yaml")
+    numeric = load_suite(
+        "tests: [{name: t, type: invariance, perturb: [{column: city, add: [1]}]}]", "s.yaml"
+    )
     with pytest.raises(DataError, match="'add' needs a numeric column"):
         run_suite(numeric, lambda f: np.zeros(len(f)), data=_data())
     with pytest.raises(ConfigError, match="no predict_proba was given"):
@@ -156,31 +184,54 @@ def test_model_errors_and_missing_columns_name_the_test() -> None:
         ("[1, 2]", r"bad.yaml: expected a mapping with keys seed, tests; got a list"),
         ("test: []", r"bad.yaml: unknown key 'test'; expected seed, tests"),
         ("tests: []", r"bad.yaml: tests: expected a non-empty list, got an empty list"),
-        ("tests: [{name: a, type: invariant}]", r"tests\[0\].type: expected one of minimum_functionality, "
-                                                 r"invariance, directional, got 'invariant'"),
+        (
+            "tests: [{name: a, type: invariant}]",
+            r"tests\[0\].type: expected one of minimum_functionality, "
+            r"invariance, directional, got 'invariant'",
+        ),
         ("tests: [{name: a, type: invariance}]", r"tests\[0\]: missing required key 'perturb'"),
-        ("tests: [{name: a, type: invariance, perturb: [{column: c, set: [1]}], cases: []}]",
-         r"tests\[0\]: unknown key 'cases'; expected name, type, output, class, tolerance, max_failure_rate, rows, "
-         r"sample, perturb"),
-        ("tests: [{name: a, type: invariance, perturb: [{column: c, add: [x]}]}]",
-         r"tests\[0\].perturb\[0\].add\[0\]: expected a finite number, got 'x'"),
-        ("tests: [{name: a, type: invariance, perturb: [{column: c, set: [1], add: [1]}]}]",
-         r"tests\[0\].perturb\[0\]: give exactly one of set, add, multiply, add_uniform, multiply_uniform; got set, add"),
-        ("tests: [{name: a, type: invariance, max_failure_rate: 2, perturb: [{column: c, set: [1]}]}]",
-         r"tests\[0\].max_failure_rate: expected a number between 0.0 and 1.0, got 2"),
-        ("tests: [{name: a, type: directional, change: {column: c, add: 1}, expect: up}]",
-         r"tests\[0\].expect: expected one of increase, decrease, got 'up'"),
-        ("tests: [{name: a, type: minimum_functionality, cases: [{input: {x: 1}}]}]",
-         r"tests\[0\].cases\[0\]: give exactly one of 'expect'"),
-        ("tests: [{name: a, type: minimum_functionality, cases: [{input: {x: 1}, range: [2, 1]}]}]",
-         r"tests\[0\].cases\[0\].range: low 2.0 is above high 1.0"),
-        ("tests: [{name: a, type: invariance, perturb: [{column: c, set: [1], draws: 2}]}]",
-         r"tests\[0\].perturb\[0\].draws: 'draws' goes with add_uniform or multiply_uniform"),
-        ("tests: [{name: a, type: invariance, perturb: [{column: c, set: [1]}]},"
-         " {name: a, type: invariance, perturb: [{column: c, set: [1]}]}]",
-         r"tests\[1\].name: duplicate test name 'a'"),
-        ("seed: -1\ntests: [{name: a, type: invariance, perturb: [{column: c, set: [1]}]}]",
-         r"bad.yaml: seed: expected a whole number >= 0, got -1"),
+        (
+            "tests: [{name: a, type: invariance, perturb: [{column: c, set: [1]}], cases: []}]",
+            r"tests\[0\]: unknown key 'cases'; expected name, type, output, class, tolerance, max_failure_rate, rows, "
+            r"sample, perturb",
+        ),
+        (
+            "tests: [{name: a, type: invariance, perturb: [{column: c, add: [x]}]}]",
+            r"tests\[0\].perturb\[0\].add\[0\]: expected a finite number, got 'x'",
+        ),
+        (
+            "tests: [{name: a, type: invariance, perturb: [{column: c, set: [1], add: [1]}]}]",
+            r"tests\[0\].perturb\[0\]: give exactly one of set, add, multiply, add_uniform, multiply_uniform; got set, add",
+        ),
+        (
+            "tests: [{name: a, type: invariance, max_failure_rate: 2, perturb: [{column: c, set: [1]}]}]",
+            r"tests\[0\].max_failure_rate: expected a number between 0.0 and 1.0, got 2",
+        ),
+        (
+            "tests: [{name: a, type: directional, change: {column: c, add: 1}, expect: up}]",
+            r"tests\[0\].expect: expected one of increase, decrease, got 'up'",
+        ),
+        (
+            "tests: [{name: a, type: minimum_functionality, cases: [{input: {x: 1}}]}]",
+            r"tests\[0\].cases\[0\]: give exactly one of 'expect'",
+        ),
+        (
+            "tests: [{name: a, type: minimum_functionality, cases: [{input: {x: 1}, range: [2, 1]}]}]",
+            r"tests\[0\].cases\[0\].range: low 2.0 is above high 1.0",
+        ),
+        (
+            "tests: [{name: a, type: invariance, perturb: [{column: c, set: [1], draws: 2}]}]",
+            r"tests\[0\].perturb\[0\].draws: 'draws' goes with add_uniform or multiply_uniform",
+        ),
+        (
+            "tests: [{name: a, type: invariance, perturb: [{column: c, set: [1]}]},"
+            " {name: a, type: invariance, perturb: [{column: c, set: [1]}]}]",
+            r"tests\[1\].name: duplicate test name 'a'",
+        ),
+        (
+            "seed: -1\ntests: [{name: a, type: invariance, perturb: [{column: c, set: [1]}]}]",
+            r"bad.yaml: seed: expected a whole number >= 0, got -1",
+        ),
     ],
 )
 def test_malformed_files_name_the_key_and_the_file(text: str, message: str) -> None:
@@ -191,7 +242,9 @@ def test_malformed_files_name_the_key_and_the_file(text: str, message: str) -> N
 
 def test_read_suite_names_the_path(tmp_path: Path) -> None:
     path = tmp_path / "behavior.yaml"
-    path.write_text("tests: [{name: a, type: invariance, perturb: [{column: c, sett: [1]}]}]", encoding="utf-8")
+    path.write_text(
+        "tests: [{name: a, type: invariance, perturb: [{column: c, sett: [1]}]}]", encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=rf"{path}: tests\[0\].perturb\[0\]: unknown key 'sett'"):
         read_suite(path)
     with pytest.raises(ConfigError, match="Cannot read the behavioral-test file"):
@@ -199,4 +252,7 @@ def test_read_suite_names_the_path(tmp_path: Path) -> None:
     path.write_text(SUITE, encoding="utf-8")
     suite = read_suite(path)
     assert suite.source == str(path) and suite.names == (
-        "approves high earners", "city does not matter", "more income, more approvals")
+        "approves high earners",
+        "city does not matter",
+        "more income, more approvals",
+    )

@@ -36,8 +36,16 @@ def test_interval_equals_a_direct_scipy_paired_bootstrap(method: str) -> None:
     difference computed from the raw arrays (tolerance 1e-9, floating-point summation order only)."""
     y, champ, chall = _classifiers()
     ours = paired_bootstrap(y, champ, chall, metric="f1", method=method, n_resamples=1999, seed=7)
-    ref = stats.bootstrap((y, champ, chall), _f1_from_arrays, n_resamples=1999, paired=True, vectorized=True,
-                          confidence_level=0.90, method=method, rng=np.random.default_rng(7))
+    ref = stats.bootstrap(
+        (y, champ, chall),
+        _f1_from_arrays,
+        n_resamples=1999,
+        paired=True,
+        vectorized=True,
+        confidence_level=0.90,
+        method=method,
+        rng=np.random.default_rng(7),
+    )
     assert ours.lower == pytest.approx(float(ref.confidence_interval.low), abs=1e-9)
     assert ours.upper == pytest.approx(float(ref.confidence_interval.high), abs=1e-9)
     assert ours.test == ("bootstrap_bca" if method == "BCa" else "bootstrap_percentile")
@@ -53,10 +61,18 @@ def test_continuous_metric_interval_equals_a_direct_scipy_call() -> None:
     def rmse_diff(yy: np.ndarray, aa: np.ndarray, bb: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.sqrt(((bb - yy) ** 2).mean(axis=axis)) - np.sqrt(((aa - yy) ** 2).mean(axis=axis))
 
-    ref = stats.bootstrap((y, a, b), rmse_diff, n_resamples=999, paired=True, confidence_level=0.90,
-                          method="BCa", rng=np.random.default_rng(3))
+    ref = stats.bootstrap(
+        (y, a, b),
+        rmse_diff,
+        n_resamples=999,
+        paired=True,
+        confidence_level=0.90,
+        method="BCa",
+        rng=np.random.default_rng(3),
+    )
     assert (ours.lower, ours.upper) == pytest.approx(
-        (float(ref.confidence_interval.low), float(ref.confidence_interval.high)), abs=1e-9)
+        (float(ref.confidence_interval.low), float(ref.confidence_interval.high)), abs=1e-9
+    )
 
 
 def test_builtin_metric_values_match_scikit_learn() -> None:
@@ -114,8 +130,9 @@ def test_custom_metric_needs_a_direction_and_runs() -> None:
 
     with pytest.raises(ConfigError, match="higher_is_better"):
         paired_bootstrap(y, champ, chall, metric=balanced_accuracy)
-    r = paired_bootstrap(y, champ, chall, metric=balanced_accuracy, higher_is_better=True, n_resamples=199,
-                         method="percentile")
+    r = paired_bootstrap(
+        y, champ, chall, metric=balanced_accuracy, higher_is_better=True, n_resamples=199, method="percentile"
+    )
     assert r.metric == "balanced_accuracy" and r.lower <= r.difference <= r.upper
 
 

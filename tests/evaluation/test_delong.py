@@ -21,8 +21,8 @@ def _slow_covariance(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.
     pos, neg = scores[:, y == 1], scores[:, y != 1]
     m, n = pos.shape[1], neg.shape[1]
     psi = (pos[:, :, None] > neg[:, None, :]) + 0.5 * (pos[:, :, None] == neg[:, None, :])
-    v10 = psi.mean(axis=2)   # (k, m)
-    v01 = psi.mean(axis=1)   # (k, n)
+    v10 = psi.mean(axis=2)  # (k, m)
+    v01 = psi.mean(axis=1)  # (k, n)
     auc = psi.mean(axis=(1, 2))
     return auc, np.cov(v10) / m + np.cov(v01) / n
 

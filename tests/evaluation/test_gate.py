@@ -31,7 +31,7 @@ def test_superior_mode_needs_every_item_better() -> None:
 
 
 def test_non_inferior_mode_uses_the_margin() -> None:
-    slightly_worse = mcnemar_counts(480, 520, 10_000)   # -0.4 points, 90 % CI about [-0.9, +0.1]
+    slightly_worse = mcnemar_counts(480, 520, 10_000)  # -0.4 points, 90 % CI about [-0.9, +0.1]
     assert not decide([slightly_worse], GatePolicy(mode="superior")).promote
     assert decide([slightly_worse], GatePolicy(mode="non_inferior", margin=0.01)).promote
     d = decide([slightly_worse], GatePolicy(mode="non_inferior", margin=0.005))
@@ -53,13 +53,19 @@ def test_bootstrap_items_are_judged_on_their_lower_bound() -> None:
 
 
 def test_behavioral_failures_reject_with_their_reason() -> None:
-    suite = load_suite("tests: [{name: rich approved, type: minimum_functionality, "
-                       "cases: [{input: {income: 9}, expect: 1}]}]")
+    suite = load_suite(
+        "tests: [{name: rich approved, type: minimum_functionality, "
+        "cases: [{input: {income: 9}, expect: 1}]}]"
+    )
     report = run_suite(suite, lambda frame: np.zeros(len(frame), dtype=int))
     d = decide([mcnemar_counts(560, 440, 10_000)], behavioral=report)
     assert not d.promote
     item = d.failed[0]
-    assert item.kind == "behavioral" and "rich approved" in item.reason and "expected prediction == 1" in item.reason
+    assert (
+        item.kind == "behavioral"
+        and "rich approved" in item.reason
+        and "expected prediction == 1" in item.reason
+    )
 
 
 def test_no_evidence_is_never_a_pass() -> None:
@@ -86,6 +92,16 @@ def test_decision_is_json_safe_with_every_number() -> None:
     text = json.dumps(d.to_dict(), allow_nan=False)
     back = json.loads(text)
     evidence = back["items"][1]["evidence"]
-    for key in ("champion", "challenger", "difference", "lower", "upper", "p_value", "statistic", "alpha", "n"):
+    for key in (
+        "champion",
+        "challenger",
+        "difference",
+        "lower",
+        "upper",
+        "p_value",
+        "statistic",
+        "alpha",
+        "n",
+    ):
         assert evidence[key] is not None, key
     assert back["policy"] == {"mode": "superior", "margin": 0.0, "alpha": 0.05}

@@ -12,7 +12,7 @@ from modelward.evaluation import error_budget, latency_guardrail
 
 
 def test_sparse_new_errors_fail_the_error_budget() -> None:
-    r = error_budget([0, 0, 0, 0, 0, 0], [0, 1, 2, 1, 0, 0])   # kayenta#426
+    r = error_budget([0, 0, 0, 0, 0, 0], [0, 1, 2, 1, 0, 0])  # kayenta#426
     assert r.failed and r.details["new_errors"] == 4 and "> budget 2" in r.reason
 
 
@@ -28,20 +28,20 @@ def test_no_traffic_is_not_a_pass() -> None:
     assert error_budget([], []).status == "insufficient_data"
     assert error_budget([0, 0], [0, 0], challenger_requests=[0, 0]).status == "insufficient_data"
     assert latency_guardrail([10.0] * 50, []).status == "insufficient_data"
-    assert latency_guardrail([10.0] * 50, [10.0] * 20).status == "insufficient_data"   # < min_samples
+    assert latency_guardrail([10.0] * 50, [10.0] * 20).status == "insufficient_data"  # < min_samples
 
 
 def test_a_variance_blow_up_with_the_same_median_fails_p99() -> None:
     rng = np.random.default_rng(7)
     champion = rng.normal(50, 5, 3000)
-    challenger = rng.normal(50, 25, 3000)            # kayenta#780: same centre, wider spread
+    challenger = rng.normal(50, 25, 3000)  # kayenta#780: same centre, wider spread
     assert abs(np.median(challenger) - np.median(champion)) < 2
     r = latency_guardrail(champion, challenger)
     assert r.failed and r.challenger is not None and r.limit is not None and r.challenger > r.limit
 
 
 def test_seven_slow_of_ten_fail_at_once() -> None:
-    r = latency_guardrail([1.0] * 10, [100.0] * 7 + [1.0] * 3)   # spinnaker#6278
+    r = latency_guardrail([1.0] * 10, [100.0] * 7 + [1.0] * 3)  # spinnaker#6278
     assert r.failed and r.details["above_limit"] == 7
 
 

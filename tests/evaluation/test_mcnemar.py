@@ -19,7 +19,9 @@ def _table(b: int, c: int, both: int = 50, neither: int = 10) -> list[list[int]]
     return [[both, c], [b, neither]]
 
 
-@pytest.mark.parametrize(("b", "c"), [(0, 0), (3, 0), (10, 4), (12, 12), (13, 11), (20, 4), (40, 20), (300, 251)])
+@pytest.mark.parametrize(
+    ("b", "c"), [(0, 0), (3, 0), (10, 4), (12, 12), (13, 11), (20, 4), (40, 20), (300, 251)]
+)
 def test_two_sided_p_value_and_statistic_match_statsmodels(b: int, c: int) -> None:
     r = mcnemar_counts(b, c, 60 + b + c)
     exact = b + c < EXACT_BELOW
@@ -42,7 +44,9 @@ def test_one_sided_p_value(b: int, c: int) -> None:
     r = mcnemar_counts(b, c, 1000)
     d = b + c
     if d < EXACT_BELOW:
-        assert r.p_value == pytest.approx(float(stats.binomtest(b, d, 0.5, alternative="greater").pvalue), abs=1e-12)
+        assert r.p_value == pytest.approx(
+            float(stats.binomtest(b, d, 0.5, alternative="greater").pvalue), abs=1e-12
+        )
     else:
         assert r.p_value == pytest.approx(float(stats.norm.sf((b - c - 1) / math.sqrt(d))), abs=1e-15)
         if b > c:  # half the continuity-corrected two-sided p-value
@@ -68,8 +72,9 @@ def test_counts_from_predictions() -> None:
         (16, 8, 86, (-0.020, 0.207)),
     ],
 )
-def test_tango_interval_matches_published_values(challenger_only: int, champion_only: int, n: int,
-                                                 expected: tuple[float, float]) -> None:
+def test_tango_interval_matches_published_values(
+    challenger_only: int, champion_only: int, n: int, expected: tuple[float, float]
+) -> None:
     lo, hi = tango_interval(challenger_only, champion_only, n, 0.95)
     # Published to three decimals: agreement to rounding.
     assert (round(lo, 3), round(hi, 3)) == expected
@@ -84,9 +89,9 @@ def test_tango_score_is_mcnemar_z_at_zero_and_the_bounds_invert_it() -> None:
 
 
 def test_tango_interval_edges() -> None:
-    assert tango_interval(0, 10, 10, 0.9)[0] == -1.0     # every row: champion only
+    assert tango_interval(0, 10, 10, 0.9)[0] == -1.0  # every row: champion only
     assert tango_interval(10, 0, 10, 0.9)[1] == 1.0
-    lo, hi = tango_interval(0, 0, 1000, 0.9)            # no discordant pair
+    lo, hi = tango_interval(0, 0, 1000, 0.9)  # no discordant pair
     assert lo < 0 < hi and lo == pytest.approx(-hi)
 
 

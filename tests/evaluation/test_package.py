@@ -12,8 +12,20 @@ import modelward.evaluation as evaluation
 
 #: What the package may import: numerical libraries, YAML for the behavioral files, pandas for the frames
 #: handed to predict(), and modelward's own errors. No store, no registry, no server, no HTTP.
-ALLOWED_ROOTS = {"numpy", "scipy", "yaml", "pandas", "__future__", "abc", "collections", "dataclasses", "math",
-                 "pathlib", "typing", "warnings"}
+ALLOWED_ROOTS = {
+    "numpy",
+    "scipy",
+    "yaml",
+    "pandas",
+    "__future__",
+    "abc",
+    "collections",
+    "dataclasses",
+    "math",
+    "pathlib",
+    "typing",
+    "warnings",
+}
 ALLOWED_MODELWARD = ("modelward.errors", "modelward.evaluation")
 
 

@@ -15,7 +15,9 @@ from modelward.evaluation import MixtureSPRT, optimal_mixing_ratio
 def _anchors_lambda(n: int, v_one: float, tau: float, diff: float) -> float:
     """ANCHORS.md: Lambda_n = sqrt(V / (V + n tau^2)) exp(n^2 tau^2 (Y - X)^2 / (2 V (V + n tau^2)))."""
     t2 = tau * tau
-    return math.sqrt(v_one / (v_one + n * t2)) * math.exp(n * n * t2 * diff * diff / (2 * v_one * (v_one + n * t2)))
+    return math.sqrt(v_one / (v_one + n * t2)) * math.exp(
+        n * n * t2 * diff * diff / (2 * v_one * (v_one + n * t2))
+    )
 
 
 def test_equal_arms_reproduce_the_published_formula() -> None:
@@ -28,7 +30,7 @@ def test_equal_arms_reproduce_the_published_formula() -> None:
         test.update(a, b)
         a_all, b_all = np.concatenate([a_all, a]), np.concatenate([b_all, b])
         n = a_all.size
-        v_one = a_all.var(ddof=1) + b_all.var(ddof=1)   # variance of one difference, V
+        v_one = a_all.var(ddof=1) + b_all.var(ddof=1)  # variance of one difference, V
         lam = _anchors_lambda(n, v_one, 0.05, b_all.mean() - a_all.mean())
         p_running = min(p_running, 1 / lam) if lam > 1 else p_running
         # Tolerance 1e-9 relative: the same closed form, computed through log Lambda.
@@ -59,18 +61,19 @@ def test_batches_of_any_size_give_the_same_state() -> None:
     whole = MixtureSPRT(tau=0.1).update(a, b)
     one_by_one = MixtureSPRT(tau=0.1)
     for i in range(0, 600, 37):
-        one_by_one.update(a[i:i + 37], b[i:i + 37])
+        one_by_one.update(a[i : i + 37], b[i : i + 37])
     # sufficient statistics merge exactly (Chan et al.), so the estimate and final variance agree
     assert one_by_one.estimate == pytest.approx(whole.estimate, abs=1e-12)
-    assert one_by_one.to_dict()["arms"]["champion"]["m2"] == pytest.approx(whole.to_dict()["arms"]["champion"]["m2"],
-                                                                           rel=1e-12)
+    assert one_by_one.to_dict()["arms"]["champion"]["m2"] == pytest.approx(
+        whole.to_dict()["arms"]["champion"]["m2"], rel=1e-12
+    )
 
 
 def test_tau_is_tuned_once_from_the_expected_sample_size() -> None:
     rng = np.random.default_rng(3)
     test = MixtureSPRT(expected_n=4000, min_samples=30)
     test.update(rng.normal(0, 2, 10), rng.normal(0, 2, 10))
-    assert test.tau_ is None and test.decision == "continue"       # too few rows for any judgement
+    assert test.tau_ is None and test.decision == "continue"  # too few rows for any judgement
     test.update(rng.normal(0, 2, 90), rng.normal(0, 2, 90))
     arms = test.to_dict()["arms"]
     v = sum(arm["m2"] / (arm["n"] - 1) / arm["n"] for arm in arms.values())

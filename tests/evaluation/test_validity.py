@@ -47,7 +47,13 @@ def test_sequential_a_a_stays_below_alpha_while_naive_peeking_does_not() -> None
         {"outcome": "continuous"},
         {"outcome": "binary", "champion_mean": 0.1, "challenger_mean": 0.1},
         # a 10 % canary at a 1 % error rate: the small arm often has no error yet (see MixtureSPRT's docstring)
-        {"outcome": "binary", "champion_mean": 0.01, "challenger_mean": 0.01, "challenger_share": 0.1, "batch": 500},
+        {
+            "outcome": "binary",
+            "champion_mean": 0.01,
+            "challenger_mean": 0.01,
+            "challenger_share": 0.1,
+            "batch": 500,
+        },
     )
     for kwargs in scenarios:
         run = sequential_rollouts(150, looks=100, seed=21, **{"batch": 100, **kwargs})  # type: ignore[arg-type]
@@ -58,7 +64,16 @@ def test_sequential_a_a_stays_below_alpha_while_naive_peeking_does_not() -> None
 def test_sequential_test_rolls_back_a_degraded_canary() -> None:
     """Error rate 1 % -> 3 %, canary at 10 % of 20,000 labeled requests, a look every 200: rolled back
     (harm) before any promotion in >= 95 % of runs (lower 1 % binomial quantile of 100 at 95 %: 90)."""
-    run = sequential_rollouts(100, outcome="binary", champion_mean=0.01, challenger_mean=0.03, challenger_share=0.1,
-                              batch=200, looks=100, higher_is_better=False, seed=22)
+    run = sequential_rollouts(
+        100,
+        outcome="binary",
+        champion_mean=0.01,
+        challenger_mean=0.03,
+        challenger_share=0.1,
+        batch=200,
+        looks=100,
+        higher_is_better=False,
+        seed=22,
+    )
     assert run.benefit.events == 0
     assert run.harm.events >= stats.binom.ppf(0.01, 100, 0.95), run.to_dict()

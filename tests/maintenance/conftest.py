@@ -49,8 +49,9 @@ class Logger:
         self.plog = PredictionLog(ws.store, spool_dir=spool)
         self.plog.start()
 
-    def log(self, model: str, frame: pd.DataFrame, start: dt.datetime, *, spacing_s: float = 1.0,
-            version: int = 1) -> list[str]:
+    def log(
+        self, model: str, frame: pd.DataFrame, start: dt.datetime, *, spacing_s: float = 1.0, version: int = 1
+    ) -> list[str]:
         """Predict ``frame``'s rows and log them ``spacing_s`` apart from ``start``; returns the ids."""
         t = self.trained[model]
         features = list(t.version.lineage["features"])
@@ -62,18 +63,28 @@ class Logger:
         for i, row in enumerate(x.to_dict(orient="records")):
             pid = new_prediction_id()
             ids.append(pid)
-            records.append(PredictionRecord(
-                pid, start + dt.timedelta(seconds=i * spacing_s), model, version, None, None, row,
-                pred[i].item(), None if proba is None else proba[i].tolist(), 1.0,
-            ))
+            records.append(
+                PredictionRecord(
+                    pid,
+                    start + dt.timedelta(seconds=i * spacing_s),
+                    model,
+                    version,
+                    None,
+                    None,
+                    row,
+                    pred[i].item(),
+                    None if proba is None else proba[i].tolist(),
+                    1.0,
+                )
+            )
         for k in range(0, len(records), 2000):
-            self.plog.submit(records[k:k + 2000]).result(timeout=60)
+            self.plog.submit(records[k : k + 2000]).result(timeout=60)
         return ids
 
     def feedback(self, ids: list[str], labels: Any) -> None:
         items = [FeedbackItem(pid, np.asarray(labels)[i].item()) for i, pid in enumerate(ids)]
         for k in range(0, len(items), 2000):
-            self.plog.add_feedback(items[k:k + 2000])
+            self.plog.add_feedback(items[k : k + 2000])
 
     def close(self) -> None:
         self.plog.close()

@@ -110,7 +110,7 @@ def send(http: httpx.Client, frame: pd.DataFrame, batch: int = 200) -> list[str]
     """Predict every row (in batches) and send its label as feedback; returns the prediction ids."""
     ids: list[str] = []
     for start in range(0, len(frame), batch):
-        part = frame.iloc[start:start + batch]
+        part = frame.iloc[start : start + batch]
         rows = part.drop(columns=["approved"]).to_dict(orient="records")
         answer = http.post("/v1/models/credit/predict", json={"instances": rows})
         assert answer.status_code == 200, answer.text

@@ -16,8 +16,12 @@ from .loop_support import make_loop_workspace, traffic
 
 
 def modelward(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "modelward", *args, "-w", str(root)], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "modelward", *args, "-w", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def log_traffic(ws: Workspace, root: Path) -> None:
@@ -29,9 +33,21 @@ def log_traffic(ws: Workspace, root: Path) -> None:
     start = dt.datetime.now(dt.UTC)
     plog = PredictionLog(ws.store, spool_dir=root / "spool")
     plog.start()
-    records = [PredictionRecord(new_prediction_id(), start + dt.timedelta(milliseconds=10 * i), "credit", mv.version,
-                                None, None, row, pred[i].item(), proba[i].tolist(), 1.0)
-               for i, row in enumerate(frame[features].to_dict(orient="records"))]
+    records = [
+        PredictionRecord(
+            new_prediction_id(),
+            start + dt.timedelta(milliseconds=10 * i),
+            "credit",
+            mv.version,
+            None,
+            None,
+            row,
+            pred[i].item(),
+            proba[i].tolist(),
+            1.0,
+        )
+        for i, row in enumerate(frame[features].to_dict(orient="records"))
+    ]
     plog.submit(records).result(timeout=60)
     plog.add_feedback([FeedbackItem(r.id, int(y)) for r, y in zip(records, frame["approved"], strict=True)])
     plog.close()
@@ -64,8 +80,15 @@ def test_loop_once_gate_retrain_and_history(tmp_path: Path) -> None:
     history = modelward(root, "models", "history", "credit")
     assert history.returncode == 0, history.stderr
     text = history.stdout
-    for needle in ("the loop's decisions", "trigger fired", "training data credit-retrain@1", "challenger v2 registered",
-                   "PASS  recent rows: accuracy", "promoted v2 (champion was v1)", "trigger suppressed (cooldown)"):
+    for needle in (
+        "the loop's decisions",
+        "trigger fired",
+        "training data credit-retrain@1",
+        "challenger v2 registered",
+        "PASS  recent rows: accuracy",
+        "promoted v2 (champion was v1)",
+        "trigger suppressed (cooldown)",
+    ):
         assert needle in text, text
 
     missing = modelward(root, "retrain", "nosuch")

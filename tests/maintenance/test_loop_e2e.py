@@ -31,8 +31,24 @@ def _retrain(http: httpx.Client, **body: object) -> httpx.Response:
 
 
 def _history(root: Path, database_url: str) -> list[dict[str, object]]:
-    done = subprocess.run([sys.executable, "-m", "modelward", "models", "history", "credit", "--json", "-w", str(root),
-                           "--database-url", database_url], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modelward",
+            "models",
+            "history",
+            "credit",
+            "--json",
+            "-w",
+            str(root),
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout))
 
@@ -44,19 +60,29 @@ def test_drift_retrains_gates_promotes_and_a_burst_makes_one_job(tmp_path: Path,
     try:
         server.wait_ready()
         with Workspace.open(root, database_url=database_url) as ws:
-            send(http, traffic(200, seed=2))                       # one quiet window
-            send(http, traffic(600, seed=3, drifted=True))         # concept and covariate drift
-            job = wait_for("the loop's job to end", lambda: next(
-                (j for j in ws.jobs.latest("credit") if not j.active), None), timeout=120)
-            assert job.status == "promoted", (json.dumps(job.gate, indent=1)[:6000], job.evidence, server._read_output()[-3000:])
+            send(http, traffic(200, seed=2))  # one quiet window
+            send(http, traffic(600, seed=3, drifted=True))  # concept and covariate drift
+            job = wait_for(
+                "the loop's job to end",
+                lambda: next((j for j in ws.jobs.latest("credit") if not j.active), None),
+                timeout=120,
+            )
+            assert job.status == "promoted", (
+                json.dumps(job.gate, indent=1)[:6000],
+                job.evidence,
+                server._read_output()[-3000:],
+            )
             assert wait_for("v2 to be served", lambda: _champion(http) == 2, timeout=10)
-            assert len(ws.jobs.latest("credit")) == 1                 # several windows held a trigger: one job
+            assert len(ws.jobs.latest("credit")) == 1  # several windows held a trigger: one job
             assert job.trigger in ("drift", "performance") and job.challenger_version == 2
             fired = events(ws, "loop_trigger_fired")
             assert len(fired) == 1 and {s["trigger"] for s in fired[0]["signals"]} >= {"performance"}
             gate = events(ws, "loop_gate_decided")[0]
-            assert gate["promote"] and {i["section"] for i in gate["items"]} >= {"recent rows", "original test set",
-                                                                                    "behavioral"}
+            assert gate["promote"] and {i["section"] for i in gate["items"]} >= {
+                "recent rows",
+                "original test set",
+                "behavioral",
+            }
             built = events(ws, "loop_dataset_built")[0]
             assert built["holdout_rows"] >= 100 and built["production_rows"] >= 100
 
@@ -86,20 +112,26 @@ def test_drift_retrains_gates_promotes_and_a_burst_makes_one_job(tmp_path: Path,
 
 def test_crash_timeout_and_worse_challenger_leave_the_champion(tmp_path: Path, database_url: str) -> None:
     root = make_loop_workspace(tmp_path / "ws", database_url, "      cooldown: 1h\n")
-    (root / "modelward.yaml").write_text((root / "modelward.yaml").read_text().replace("time_limit: 60", "time_limit: 8"))
+    (root / "modelward.yaml").write_text(
+        (root / "modelward.yaml").read_text().replace("time_limit: 60", "time_limit: 8")
+    )
     server = ServerProcess(root, database_url)
     http = httpx.Client(base_url=server.base_url, timeout=30)
     try:
         server.wait_ready()
         send(http, traffic(300, seed=4))
         with Workspace.open(root, database_url=database_url) as ws:
+
             def run(mode: str, **body: object) -> object:
                 set_mode(root, mode)
                 answer = _retrain(http, **body)
                 assert answer.status_code == 202, answer.text
                 job_id = answer.json()["job"]["id"]
-                return wait_for(f"job {job_id} ({mode})", lambda: (j := ws.jobs.get(job_id)) and not j.active and j,
-                                timeout=90)
+                return wait_for(
+                    f"job {job_id} ({mode})",
+                    lambda: (j := ws.jobs.get(job_id)) and not j.active and j,
+                    timeout=90,
+                )
 
             crashed = run("crash")
             assert crashed.status == "failed" and "boom: the training code crashed" in crashed.error
@@ -109,7 +141,10 @@ def test_crash_timeout_and_worse_challenger_leave_the_champion(tmp_path: Path, d
             assert worse.status == "rejected" and worse.challenger_version is not None
             failed = [i for i in worse.gate["items"] if i["judged"] and not i["passed"]]
             names = {(i["section"], i["name"]) for i in failed}
-            assert {("recent rows", "accuracy"), ("behavioral", "a fifty-year-old on a middle salary is declined")} <= names
+            assert {
+                ("recent rows", "accuracy"),
+                ("behavioral", "a fifty-year-old on a middle salary is declined"),
+            } <= names
             assert all(i["reason"] for i in worse.gate["items"])
             assert ws.registry.get("credit", "champion").version == 1
             assert _champion(http) == 1
@@ -154,8 +189,11 @@ def test_kill_9_mid_job_then_restart_resumes_without_a_duplicate(tmp_path: Path,
     finally:
         http.close()
     server.kill9()
-    wait_for("the training child to die with the server",
-             lambda: not _training_children(server.proc.pid), timeout=10)
+    wait_for(
+        "the training child to die with the server",
+        lambda: not _training_children(server.proc.pid),
+        timeout=10,
+    )
     with Workspace.open(root, database_url=database_url) as ws:
         stuck = ws.jobs.active("credit")
         assert stuck is not None and stuck.status == "training" and stuck.attempt == 1
@@ -165,8 +203,11 @@ def test_kill_9_mid_job_then_restart_resumes_without_a_duplicate(tmp_path: Path,
     try:
         again.wait_ready()
         with Workspace.open(root, database_url=database_url) as ws:
-            job = wait_for("the resumed job to end", lambda: (j := ws.jobs.get(stuck.id)) and not j.active and j,
-                           timeout=120)
+            job = wait_for(
+                "the resumed job to end",
+                lambda: (j := ws.jobs.get(stuck.id)) and not j.active and j,
+                timeout=120,
+            )
             assert job.status in ("promoted", "rejected") and job.attempt == 2
             assert len(ws.jobs.latest("credit")) == 1
             assert [v.version for v in ws.registry.versions("credit")] == [1, 2]  # one challenger, not two

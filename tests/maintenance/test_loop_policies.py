@@ -15,29 +15,51 @@ NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
 HOLDOUT = {"accuracy": 0.90, "mae": 10.0}
 
 
-def window(run: int, *, drift: bool = False, realized: dict[str, MetricEstimate] | None = None,
-           estimated: dict[str, MetricEstimate] | None = None, labeled: int = 0,
-           concept: dict[str, tuple[int, ...]] | None = None) -> WindowEvidence:
-    return WindowEvidence(run_id=run, version=1, start=NOW, end=NOW, n_rows=500, n_labeled=labeled,
-                          dataset_drift=drift, drifted_share=0.6 if drift else 0.0,
-                          drifted_features=("salary",) if drift else (), realized=realized or {},
-                          estimated=estimated or {}, concept_drift=concept or {})
+def window(
+    run: int,
+    *,
+    drift: bool = False,
+    realized: dict[str, MetricEstimate] | None = None,
+    estimated: dict[str, MetricEstimate] | None = None,
+    labeled: int = 0,
+    concept: dict[str, tuple[int, ...]] | None = None,
+) -> WindowEvidence:
+    return WindowEvidence(
+        run_id=run,
+        version=1,
+        start=NOW,
+        end=NOW,
+        n_rows=500,
+        n_labeled=labeled,
+        dataset_drift=drift,
+        drifted_share=0.6 if drift else 0.0,
+        drifted_features=("salary",) if drift else (),
+        realized=realized or {},
+        estimated=estimated or {},
+        concept_drift=concept or {},
+    )
 
 
 def acc(value: float, lower: float, upper: float, n: int = 500, method: str = "realized") -> MetricEstimate:
     return MetricEstimate("accuracy", value, lower, upper, n, method)  # type: ignore[arg-type]
 
 
-def triggers(policy: LoopPolicy, windows: list[WindowEvidence], task: str = "classification") -> dict[str, Signal]:
+def triggers(
+    policy: LoopPolicy, windows: list[WindowEvidence], task: str = "classification"
+) -> dict[str, Signal]:
     return {s.trigger: s for s in evaluate(policy, task, HOLDOUT, windows, now=NOW)}
 
 
 def test_drift_fires_only_on_k_consecutive_drifted_windows() -> None:
     policy = LoopPolicy.model_validate({"drift": {"windows": 3}})
     assert "drift" in triggers(policy, [window(9, drift=True), window(8, drift=True), window(7, drift=True)])
-    assert "drift" not in triggers(policy, [window(9, drift=True), window(8, drift=True)])  # only two windows yet
+    assert "drift" not in triggers(
+        policy, [window(9, drift=True), window(8, drift=True)]
+    )  # only two windows yet
     assert "drift" not in triggers(policy, [window(9, drift=True), window(8), window(7, drift=True)])
-    signal = triggers(policy, [window(9, drift=True), window(8, drift=True), window(7, drift=True), window(6)])["drift"]
+    signal = triggers(
+        policy, [window(9, drift=True), window(8, drift=True), window(7, drift=True), window(6)]
+    )["drift"]
     assert signal.key == "run:9" and "salary" in signal.reason and len(signal.evidence["windows"]) == 3
     off = LoopPolicy.model_validate({"drift": {"enabled": False}})
     assert "drift" not in triggers(off, [window(i, drift=True) for i in range(5)])
@@ -81,7 +103,9 @@ def test_schedule_fires_once_per_passed_instant() -> None:
     assert schedule_due("*/15 * * * *", NOW, NOW + dt.timedelta(minutes=14)) is None
     due = schedule_due("*/15 * * * *", NOW, NOW + dt.timedelta(minutes=40))
     assert due == NOW + dt.timedelta(minutes=30)  # the latest instant passed, once
-    assert schedule_due("*/15 * * * *", NOW + dt.timedelta(minutes=40), NOW + dt.timedelta(minutes=41)) is None
+    assert (
+        schedule_due("*/15 * * * *", NOW + dt.timedelta(minutes=40), NOW + dt.timedelta(minutes=41)) is None
+    )
 
 
 def test_decide_active_job_then_cooldown_then_labels() -> None:
@@ -100,8 +124,12 @@ def test_decide_active_job_then_cooldown_then_labels() -> None:
     assert forced_busy.suppressed_by == "active_job"  # force never opens a second job
 
 
-@pytest.mark.parametrize(("min_rows", "new", "share", "expected"), [(100, 100, 0.3, 200), (200, 100, 0.3, 300),
-                                                                     (100, 100, 0.5, 200), (30, 100, 0.5, 200)])
-def test_rows_needed_leaves_training_rows_after_the_gate(min_rows: int, new: int, share: float, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("min_rows", "new", "share", "expected"),
+    [(100, 100, 0.3, 200), (200, 100, 0.3, 300), (100, 100, 0.5, 200), (30, 100, 0.5, 200)],
+)
+def test_rows_needed_leaves_training_rows_after_the_gate(
+    min_rows: int, new: int, share: float, expected: int
+) -> None:
     gate = GateSettings(min_rows=min_rows, holdout_share=share)
     assert rows_needed(gate, RetrainSettings(min_new_rows=new)) == expected

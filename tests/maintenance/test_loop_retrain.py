@@ -25,14 +25,28 @@ def reference(n: int = 100) -> pd.DataFrame:
 
 def production(n: int, *, days_ago: float = 0.0, start: int = 1000) -> pd.DataFrame:
     ts = [NOW - dt.timedelta(days=days_ago) + dt.timedelta(seconds=i) for i in range(n)]
-    return pd.DataFrame({"x": np.arange(start, start + n, dtype=float), "c": ["b"] * n, "y": np.arange(n) % 2,
-                         TS: pd.to_datetime(ts, utc=True), ID: [f"p{start + i:05d}" for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "x": np.arange(start, start + n, dtype=float),
+            "c": ["b"] * n,
+            "y": np.arange(n) % 2,
+            TS: pd.to_datetime(ts, utc=True),
+            ID: [f"p{start + i:05d}" for i in range(n)],
+        }
+    )
 
 
 def build(ref: pd.DataFrame, prod: pd.DataFrame, **retrain: object) -> object:
-    return build_training_set(ref, prod, features=["x", "c"], target="y", weight_column="w", now=NOW,
-                              retrain=RetrainSettings.model_validate({"min_new_rows": 10, **retrain}),
-                              gate=GateSettings(min_rows=30, holdout_share=0.25))
+    return build_training_set(
+        ref,
+        prod,
+        features=["x", "c"],
+        target="y",
+        weight_column="w",
+        now=NOW,
+        retrain=RetrainSettings.model_validate({"min_new_rows": 10, **retrain}),
+        gate=GateSettings(min_rows=30, holdout_share=0.25),
+    )
 
 
 def test_newest_rows_are_held_out_and_never_trained_on() -> None:
@@ -49,8 +63,13 @@ def test_newest_rows_are_held_out_and_never_trained_on() -> None:
 
 
 def test_weights_halve_every_half_life_and_split_by_the_mix() -> None:
-    prod = pd.concat([production(40, days_ago=2.0, start=0), production(80, days_ago=1.0, start=100),
-                      production(40, days_ago=0.0, start=200)])
+    prod = pd.concat(
+        [
+            production(40, days_ago=2.0, start=0),
+            production(80, days_ago=1.0, start=100),
+            production(40, days_ago=0.0, start=200),
+        ]
+    )
     built = build(reference(60), prod, half_life=DAY, new_share=0.8)
     train, w = built.train, built.train["w"].to_numpy()
     assert len(train) == 60 + 120 and w.mean() == pytest.approx(1.0)
@@ -65,35 +84,41 @@ def test_weights_halve_every_half_life_and_split_by_the_mix() -> None:
 
 def test_duplicates_keep_the_newest_copy() -> None:
     prod = production(100)
-    dup = prod.iloc[:5].assign(**{TS: pd.Timestamp(NOW - dt.timedelta(days=1)), ID: [f"d{i}" for i in range(5)]})
+    dup = prod.iloc[:5].assign(
+        **{TS: pd.Timestamp(NOW - dt.timedelta(days=1)), ID: [f"d{i}" for i in range(5)]}
+    )
     built = build(reference(), pd.concat([prod, dup]))
     assert built.summary["duplicates_dropped"] == 5
     assert len(build(reference(), pd.concat([prod, dup]), dedup=False).train) == len(built.train) + 5
 
 
 def test_too_few_labeled_rows_say_what_is_needed() -> None:
-    with pytest.raises(DataError, match=r"Too few labeled production rows to retrain: 35 .* 30 of them held out"):
+    with pytest.raises(
+        DataError, match=r"Too few labeled production rows to retrain: 35 .* 30 of them held out"
+    ):
         build(reference(), production(35))
 
 
-WEIGHTED = '''
+WEIGHTED = """
 from sklearn.linear_model import LogisticRegression
 
 def train(train_df, params, *, target, features, sample_weight=None):
     assert sample_weight not in features
     return LogisticRegression().fit(train_df[features], train_df[target], sample_weight=train_df[sample_weight])
-'''
-UNWEIGHTED = '''
+"""
+UNWEIGHTED = """
 from sklearn.linear_model import LogisticRegression
 
 def train(train_df, params, *, target, features):
     assert "w" not in train_df.columns, "the weight column must not reach an unweighted entrypoint"
     return LogisticRegression().fit(train_df[features], train_df[target])
-'''
+"""
 
 
 @pytest.mark.parametrize(("code", "weighted"), [(WEIGHTED, True), (UNWEIGHTED, False)])
-def test_the_weight_column_reaches_only_an_entrypoint_that_takes_it(tmp_path: Path, code: str, weighted: bool) -> None:
+def test_the_weight_column_reaches_only_an_entrypoint_that_takes_it(
+    tmp_path: Path, code: str, weighted: bool
+) -> None:
     (tmp_path / "train.py").write_text(code)
     config = "models:\n  m:\n    task: classification\n    target: y\n    entrypoint: train:train\n"
     frame = pd.DataFrame({"x": np.arange(200.0), "y": np.arange(200) % 2, "w": np.linspace(0.5, 1.5, 200)})

@@ -16,7 +16,9 @@ from modelward.predlog import parse_window
 HOUR = dt.timedelta(hours=1)
 
 
-def test_once_stores_one_run_per_hour_and_names_the_drifted_feature(workspace: Workspace, logger: Logger) -> None:
+def test_once_stores_one_run_per_hour_and_names_the_drifted_feature(
+    workspace: Workspace, logger: Logger
+) -> None:
     frames = [data(400, seed) for seed in (1, 2, 3)]
     frames[2]["age"] = frames[2]["age"] + 15  # upstream shift in the third hour
     ids = [logger.log("credit", f, T0 + k * HOUR, spacing_s=5) for k, f in enumerate(frames)]
@@ -32,15 +34,19 @@ def test_once_stores_one_run_per_hour_and_names_the_drifted_feature(workspace: W
     assert drifted == [[], [], ["age"]]
     first = done.windows[0].report
     assert first.n_labeled == 200
-    pred = logger.trained["credit"].estimator.predict(frames[0][logger.trained["credit"].version.lineage["features"]])
+    pred = logger.trained["credit"].estimator.predict(
+        frames[0][logger.trained["credit"].version.lineage["features"]]
+    )
     expected = accuracy_score(frames[0]["approved"].to_numpy()[:200], pred[:200])
     assert first.realized["accuracy"].value == pytest.approx(expected, abs=1e-12)
     assert first.realized["accuracy"].n == 200
     assert {r.detector for r in first.concept_drift} == {"adwin", "ddm", "page_hinkley"}
     assert all(r.n == 200 for r in first.concept_drift)
     # every metric realized on labels is also estimated without them (CBPE), log loss included
-    assert all(set(w.report.estimated) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
-               for w in done.windows)
+    assert all(
+        set(w.report.estimated) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+        for w in done.windows
+    )
 
     runs = workspace.monitoring_results.runs("credit")
     assert len(runs) == 3 and [r.n_rows for r in runs] == [400, 400, 400]
@@ -54,12 +60,16 @@ def test_once_stores_one_run_per_hour_and_names_the_drifted_feature(workspace: W
 def test_restart_neither_repeats_nor_skips(workspace: Workspace, logger: Logger) -> None:
     logger.log("credit", data(100, 1), T0, spacing_s=30)
     logger.log("credit", data(100, 2), T0 + HOUR, spacing_s=30)
-    assert len(Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR).windows) == 2
+    assert (
+        len(Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR).windows) == 2
+    )
     again = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 3 * HOUR)
     assert again.windows == []
     logger.log("credit", data(100, 3), T0 + 2 * HOUR, spacing_s=30)
     logger.log("credit", data(100, 4), T0 + 5 * HOUR, spacing_s=30)
-    later = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 6 * HOUR + dt.timedelta(minutes=5))
+    later = Monitor(workspace, "credit", window=parse_window("1h")).run_once(
+        now=T0 + 6 * HOUR + dt.timedelta(minutes=5)
+    )
     assert [w.window.start_ts for w in later.windows] == [T0 + 2 * HOUR, T0 + 5 * HOUR]
     assert len(workspace.monitoring_results.runs("credit")) == 4
 
@@ -71,7 +81,9 @@ def test_incomplete_window_waits_for_its_end_and_lateness(workspace: Workspace, 
     assert len(monitor.run_once(now=T0 + HOUR + dt.timedelta(seconds=61)).windows) == 1
 
 
-def test_labels_arriving_later_update_realized_and_keep_estimated(workspace: Workspace, logger: Logger) -> None:
+def test_labels_arriving_later_update_realized_and_keep_estimated(
+    workspace: Workspace, logger: Logger
+) -> None:
     frame = data(300, 5)
     ids = logger.log("credit", frame, T0, spacing_s=5)
     monitor = Monitor(workspace, "credit", window=parse_window("1h"))
@@ -99,12 +111,12 @@ def test_count_windows_tumbling_and_sliding(workspace: Workspace, logger: Logger
     assert starts == [T0 + dt.timedelta(seconds=s) for s in range(0, 701, 100)]
     logger.log("credit", data(200, 2), T0 + dt.timedelta(seconds=1000), spacing_s=1)
     more = Monitor(workspace, "credit", window=parse_window(300)).run_once()
-    assert [(w.window.start_ts, w.report.n_rows) for w in more.windows] == [(T0 + dt.timedelta(seconds=900), 300)]
+    assert [(w.window.start_ts, w.report.n_rows) for w in more.windows] == [
+        (T0 + dt.timedelta(seconds=900), 300)
+    ]
 
 
-def test_window_spanning_a_version_change_is_split_by_version(
-    workspace: Workspace, logger: Logger
-) -> None:
+def test_window_spanning_a_version_change_is_split_by_version(workspace: Workspace, logger: Logger) -> None:
     from maintenance.conftest import register
 
     register(workspace, logger.trained["credit"])  # credit@2
@@ -112,7 +124,8 @@ def test_window_spanning_a_version_change_is_split_by_version(
     logger.log("credit", data(100, 2), T0 + dt.timedelta(minutes=30), spacing_s=10, version=2)
     done = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
     assert sorted((w.version, w.window.start_ts, w.report.n_rows) for w in done.windows) == [
-        (1, T0, 100), (2, T0, 100)
+        (1, T0, 100),
+        (2, T0, 100),
     ]
 
 
@@ -158,8 +171,18 @@ def test_upstream_changes_in_the_log_are_named(workspace: Workspace, logger: Log
     from modelward.predlog import PredictionRecord, new_prediction_id
 
     records = [
-        PredictionRecord(new_prediction_id(), T0 + HOUR + dt.timedelta(seconds=5 * i), "credit", 1, None, None,
-                         row, 0, [0.5, 0.5], 1.0)
+        PredictionRecord(
+            new_prediction_id(),
+            T0 + HOUR + dt.timedelta(seconds=5 * i),
+            "credit",
+            1,
+            None,
+            None,
+            row,
+            0,
+            [0.5, 0.5],
+            1.0,
+        )
         for i, row in enumerate(plog_rows[features].to_dict(orient="records"))
     ]
     logger.plog.submit(records).result(timeout=60)
@@ -171,8 +194,11 @@ def test_upstream_changes_in_the_log_are_named(workspace: Workspace, logger: Log
     assert "1000" in unit.message
     series = workspace.monitoring_results.history("credit", kinds=["quality"])
     assert {("unit_change", "loan"), ("missing_column", "hyears")} <= set(
-        zip(series[series.run_id == done.windows[1].run_id].name, series[series.run_id == done.windows[1].run_id].feature,
-            strict=True)
+        zip(
+            series[series.run_id == done.windows[1].run_id].name,
+            series[series.run_id == done.windows[1].run_id].feature,
+            strict=True,
+        )
     )
 
 
@@ -185,17 +211,24 @@ def test_restarted_monitor_restores_the_latest_gauges(workspace: Workspace, logg
     Monitor(workspace, "credit", window=parse_window("1h"), gauges=gauges).restore_gauges()
     values = {(m.name, tuple(sorted(s.labels.items()))): s.value for m in gauges.collect() for s in m.samples}
     assert values[("modelward_monitor_window_rows", (("model", "credit"),))] == 200
-    assert values[("modelward_monitor_window_end_timestamp_seconds", (("model", "credit"),))] == (T0 + HOUR).timestamp()
+    assert (
+        values[("modelward_monitor_window_end_timestamp_seconds", (("model", "credit"),))]
+        == (T0 + HOUR).timestamp()
+    )
 
 
-def test_concept_drift_detectors_see_at_most_the_configured_rows(workspace: Workspace, logger: Logger) -> None:
+def test_concept_drift_detectors_see_at_most_the_configured_rows(
+    workspace: Workspace, logger: Logger
+) -> None:
     from modelward.config import MonitorSettings
 
     frame = data(300, 4)
     ids = logger.log("credit", frame, T0, spacing_s=5)
     logger.feedback(ids[:120], frame["approved"].to_numpy()[:120])
     settings = MonitorSettings(concept_drift_rows=50)
-    done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(now=T0 + 2 * HOUR)
+    done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(
+        now=T0 + 2 * HOUR
+    )
     perf = done.windows[0].report
     assert {r.n for r in perf.concept_drift} == {50}
     assert any("last 50 of 120 labeled rows" in note for note in perf.notes)
@@ -209,8 +242,10 @@ def test_sliding_time_windows_overlap_by_the_slide(workspace: Workspace, logger:
     got = [(w.window.start_ts, w.window.end_ts, w.report.n_rows) for w in done.windows]
     half = HOUR / 2
     # every window that holds rows and is complete: starts at -30m (rows from 00:00 only) ... 01:30
-    assert got == [(T0 + k * half, T0 + k * half + HOUR, n) for k, n in zip(range(-1, 4), (60, 120, 120, 120, 60),
-                                                                           strict=True)]
+    assert got == [
+        (T0 + k * half, T0 + k * half + HOUR, n)
+        for k, n in zip(range(-1, 4), (60, 120, 120, 120, 60), strict=True)
+    ]
     assert Monitor(workspace, "credit", window=spec).run_once(now=T0 + 3 * HOUR).windows == []
 
 
@@ -221,7 +256,9 @@ def test_opt_in_multivariate_drift_names_the_separating_feature(workspace: Works
     shifted["age"] = shifted["age"] + 15
     logger.log("credit", shifted, T0, spacing_s=5)
     settings = MonitorSettings(multivariate_rows=500)
-    done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(now=T0 + 2 * HOUR)
+    done = Monitor(workspace, "credit", window=parse_window("1h"), settings=settings).run_once(
+        now=T0 + 2 * HOUR
+    )
     mv = done.windows[0].report.multivariate
     assert mv is not None and mv.drifted and mv.n_current == 500 and mv.top_features(1) == ["age"]
     series = workspace.monitoring_results.history("credit", kinds=["multivariate"])
@@ -237,14 +274,23 @@ def test_version_without_lineage_is_a_clear_error(workspace: Workspace, logger: 
     t = logger.trained["credit"]
     mv = t.version
     bare = workspace.registry.register(
-        "bare", task=mv.task, artifact=workspace.artifacts.put(t.blob), serializer=mv.serializer,
-        flavor=mv.flavor, signature=mv.signature, input_example=mv.input_example, params={}, metrics={}, lineage={},
+        "bare",
+        task=mv.task,
+        artifact=workspace.artifacts.put(t.blob),
+        serializer=mv.serializer,
+        flavor=mv.flavor,
+        signature=mv.signature,
+        input_example=mv.input_example,
+        params={},
+        metrics={},
+        lineage={},
     )
     from modelward.predlog import PredictionRecord, new_prediction_id
 
     row = data(1, 2)[mv.lineage["features"]].to_dict(orient="records")[0]
-    logger.plog.submit([PredictionRecord(new_prediction_id(), T0, "bare", bare.version, None, None, row, 0, None,
-                                         1.0)]).result(timeout=30)
+    logger.plog.submit(
+        [PredictionRecord(new_prediction_id(), T0, "bare", bare.version, None, None, row, 0, None, 1.0)]
+    ).result(timeout=30)
     with pytest.raises(ModelwardError, match=r"bare@1 has no training lineage .*modelward train"):
         Monitor(workspace, "bare", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
     with pytest.raises(ModelwardError, match="No model named 'nobody'"):
@@ -280,8 +326,13 @@ def test_important_feature_drift_is_dataset_drift(workspace: Workspace, logger: 
     logger.log("credit", shifted, T0, spacing_s=5)
     default = Monitor(workspace, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR)
     assert default.windows[0].report.drift is not None
-    assert default.windows[0].report.drift.drifted_features == ["age"] and not default.windows[0].report.dataset_drift
+    assert (
+        default.windows[0].report.drift.drifted_features == ["age"]
+        and not default.windows[0].report.dataset_drift
+    )
     settings = MonitorSettings(important_features=["age", "not_a_feature_of_credit"])
-    again = Monitor(workspace, "credit", window=parse_window("1h", "30m"), settings=settings).run_once(now=T0 + 2 * HOUR)
+    again = Monitor(workspace, "credit", window=parse_window("1h", "30m"), settings=settings).run_once(
+        now=T0 + 2 * HOUR
+    )
     assert [w.report.dataset_drift for w in again.windows] == [True, True, True]  # 3 half-hour-offset windows
     assert "age" in again.windows[0].report.drift.dataset_reason  # type: ignore[union-attr]

@@ -42,8 +42,21 @@ def test_cli_once_json_and_show(workspace: Workspace, logger: Logger, tmp_path: 
     _log_two_hours(logger)
     out = tmp_path / "out.json"
     page = tmp_path / "latest.html"
-    args = ["monitor", "credit", "--once", "--window", "1h", "--json", str(out), "-w", str(workspace.root),
-            "--database-url", workspace.store.url, "--html", str(page)]
+    args = [
+        "monitor",
+        "credit",
+        "--once",
+        "--window",
+        "1h",
+        "--json",
+        str(out),
+        "-w",
+        str(workspace.root),
+        "--database-url",
+        workspace.store.url,
+        "--html",
+        str(page),
+    ]
     result = runner.invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "drifted features" in result.output and "age" in result.output
@@ -55,21 +68,36 @@ def test_cli_once_json_and_show(workspace: Workspace, logger: Logger, tmp_path: 
     text = page.read_text()  # the latest window (the shifted hour): age first among the drifted
     assert text.lstrip().lower().startswith("<!doctype html") and "credit@1" in text
     assert "accuracy (estimated)" in text and text.index("age") < text.index("salary")
-    assert "<script" not in text and "src=\"http" not in text
+    assert "<script" not in text and 'src="http' not in text
 
     again = runner.invoke(app, args, catch_exceptions=False)
     assert again.exit_code == 0 and "no complete window to process yet" in again.output
 
-    shown = runner.invoke(app, ["monitor", "credit", "--show", "-w", str(workspace.root), "--database-url",
-                                workspace.store.url], catch_exceptions=False)
+    shown = runner.invoke(
+        app,
+        ["monitor", "credit", "--show", "-w", str(workspace.root), "--database-url", workspace.store.url],
+        catch_exceptions=False,
+    )
     assert shown.exit_code == 0 and "last 2 windows" in shown.output
     assert "accuracy estimated (no labels) / realized" in " ".join(shown.output.split())
     assert "age" in shown.output
 
 
 def test_bad_window_is_a_clean_error(workspace: Workspace) -> None:
-    result = runner.invoke(app, ["monitor", "credit", "--once", "--window", "1 week", "-w", str(workspace.root),
-                                 "--database-url", workspace.store.url])
+    result = runner.invoke(
+        app,
+        [
+            "monitor",
+            "credit",
+            "--once",
+            "--window",
+            "1 week",
+            "-w",
+            str(workspace.root),
+            "--database-url",
+            workspace.store.url,
+        ],
+    )
     assert result.exit_code != 0
     assert "duration like 30s" in str(result.exception)
 
@@ -86,8 +114,10 @@ def test_gauges_served_over_http_with_bounded_features(workspace: Workspace, log
     assert len(features) == 3  # the top 3 of 9 features
     assert 'feature="age"' in max(features, key=lambda line: float(line.rsplit(" ", 1)[1]))
     assert 'modelward_monitor_window_rows{model="credit"} 300.0' in lines
-    assert any(line.startswith('modelward_monitor_performance{kind="estimated",metric="accuracy",model="credit"}')
-               for line in lines)
+    assert any(
+        line.startswith('modelward_monitor_performance{kind="estimated",metric="accuracy",model="credit"}')
+        for line in lines
+    )
     assert any(line.startswith("modelward_monitor_last_run_timestamp_seconds{") for line in lines)
 
 
@@ -98,10 +128,28 @@ def test_monitor_loop_process_exports_gauges(workspace: Workspace, logger: Logge
     textfile = tmp_path / "monitor.prom"
     output = (tmp_path / "monitor.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelward", "monitor", "credit", "--window", "1h", "--interval", "0.5",
-         "--metrics-port", str(port), "--textfile", str(textfile), "-w", str(workspace.root),
-         "--database-url", workspace.store.url],
-        stdout=output, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "modelward",
+            "monitor",
+            "credit",
+            "--window",
+            "1h",
+            "--interval",
+            "0.5",
+            "--metrics-port",
+            str(port),
+            "--textfile",
+            str(textfile),
+            "-w",
+            str(workspace.root),
+            "--database-url",
+            workspace.store.url,
+        ],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 90
@@ -130,7 +178,9 @@ def test_gauges_keep_the_latest_window_when_an_older_one_is_refreshed() -> None:
 
     gauges = MonitorGauges()
     newer = WindowGauges("m", 2, True, 0.5, None, 10, 0, window_end=2000.0, run_ts=1.0)
-    older = WindowGauges("m", 1, False, 0.0, None, 99, 5, window_end=1000.0, run_ts=2.0, realized={"accuracy": 0.9})
+    older = WindowGauges(
+        "m", 1, False, 0.0, None, 99, 5, window_end=1000.0, run_ts=2.0, realized={"accuracy": 0.9}
+    )
     gauges.update(newer)
     gauges.update(older)
     values = {(m.name, tuple(sorted(s.labels.items()))): s.value for m in gauges.collect() for s in m.samples}

@@ -36,7 +36,9 @@ def test_loop_survives_a_database_outage(
     passes: list[MonitorPass] = []
     stop = threading.Event()
     monitor = Monitor(ws, "credit", window=parse_window("1h"))
-    loop = threading.Thread(target=monitor.run_forever, kwargs={"interval": 0.2, "stop": stop, "on_pass": passes.append})
+    loop = threading.Thread(
+        target=monitor.run_forever, kwargs={"interval": 0.2, "stop": stop, "on_pass": passes.append}
+    )
     try:
         logger.log("credit", data(100, 1), T0, spacing_s=10)
         loop.start()

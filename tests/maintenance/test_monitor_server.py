@@ -13,7 +13,9 @@ from modelward.server import create_app
 from server.conftest import AppClient
 
 
-def test_predictions_served_over_http_are_monitored(workspace: Workspace, trained: dict[str, Trained]) -> None:
+def test_predictions_served_over_http_are_monitored(
+    workspace: Workspace, trained: dict[str, Trained]
+) -> None:
     for name in ("credit", "price"):
         workspace.registry.promote(name, 1, reason="serve for the monitor test")
     frame = data(200, 21)
@@ -22,11 +24,13 @@ def test_predictions_served_over_http_are_monitored(workspace: Workspace, traine
     with AppClient(create_app(workspace)) as client:
         ids: list[str] = []
         for k in range(0, 200, 50):
-            answer = client.post("/v1/models/credit/predict", json={"instances": records[k:k + 50]})
+            answer = client.post("/v1/models/credit/predict", json={"instances": records[k : k + 50]})
             assert answer.status_code == 200, answer.text
             ids += answer.json()["prediction_ids"]
         labels = frame["approved"].tolist()
-        fed = client.post("/v1/feedback", json=[{"prediction_id": i, "label": labels[n]} for n, i in enumerate(ids[:80])])
+        fed = client.post(
+            "/v1/feedback", json=[{"prediction_id": i, "label": labels[n]} for n, i in enumerate(ids[:80])]
+        )
         assert fed.status_code == 200, fed.text
     done = Monitor(workspace, "credit", window=parse_window(200)).run_once()
     [window] = done.windows

@@ -15,7 +15,9 @@ NUMERIC_STD = {0: 1.0, 1: 0.5331, 2: 8.655, 3: 0.2887}
 FrameFactory = Callable[..., pd.DataFrame]
 
 
-def make_frame(rng: np.random.Generator, n: int, shift_col: str | None = None, shift_sd: float = 0.0) -> pd.DataFrame:
+def make_frame(
+    rng: np.random.Generator, n: int, shift_col: str | None = None, shift_sd: float = 0.0
+) -> pd.DataFrame:
     """20 features: 14 numeric (normal, lognormal, integer-valued with ties, uniform), 4 categorical
     (3-5 categories), 2 boolean. ``shift_col`` (a numeric column) is shifted by ``shift_sd`` std."""
     cols: dict[str, object] = {}

@@ -13,28 +13,32 @@ from modelward.monitoring import Finding, Profile, check_quality
 def reference() -> pd.DataFrame:
     rng = np.random.default_rng(8)
     n = 5000
-    return pd.DataFrame({
-        "income": rng.lognormal(10.5, 0.4, n),  # euros
-        "weight_kg": rng.normal(75, 12, n),
-        "duration_min": rng.gamma(4.0, 10.0, n),
-        "temperature": rng.normal(0, 5, n),  # centred on zero: median unusable for ratios
-        "city": rng.choice(np.array(["berlin", "paris", "rome"], dtype=object), n),
-        "active": rng.random(n) < 0.4,
-    })
+    return pd.DataFrame(
+        {
+            "income": rng.lognormal(10.5, 0.4, n),  # euros
+            "weight_kg": rng.normal(75, 12, n),
+            "duration_min": rng.gamma(4.0, 10.0, n),
+            "temperature": rng.normal(0, 5, n),  # centred on zero: median unusable for ratios
+            "city": rng.choice(np.array(["berlin", "paris", "rome"], dtype=object), n),
+            "active": rng.random(n) < 0.4,
+        }
+    )
 
 
 def _current(reference: pd.DataFrame, seed: int = 9) -> pd.DataFrame:
     """A fresh sample from the same distribution as the reference fixture."""
     rng = np.random.default_rng(seed)
     n = 4000
-    return pd.DataFrame({
-        "income": rng.lognormal(10.5, 0.4, n),
-        "weight_kg": rng.normal(75, 12, n),
-        "duration_min": rng.gamma(4.0, 10.0, n),
-        "temperature": rng.normal(0, 5, n),
-        "city": rng.choice(np.array(["berlin", "paris", "rome"], dtype=object), n),
-        "active": rng.random(n) < 0.4,
-    })
+    return pd.DataFrame(
+        {
+            "income": rng.lognormal(10.5, 0.4, n),
+            "weight_kg": rng.normal(75, 12, n),
+            "duration_min": rng.gamma(4.0, 10.0, n),
+            "temperature": rng.normal(0, 5, n),
+            "city": rng.choice(np.array(["berlin", "paris", "rome"], dtype=object), n),
+            "active": rng.random(n) < 0.4,
+        }
+    )
 
 
 def _by(findings: list[Finding], check: str) -> dict[str | None, Finding]:
@@ -68,7 +72,7 @@ def test_common_unit_factors_are_recognised(reference: pd.DataFrame) -> None:
     assert "kilograms -> pounds" in found["weight_kg"].message
     assert found["duration_min"].details["factor"] == pytest.approx(60.0)
     assert "minutes -> seconds" in found["duration_min"].message
-    current["weight_kg"] = current["weight_kg"] / 2.20462 ** 2  # back to kg, then pounds -> kg again
+    current["weight_kg"] = current["weight_kg"] / 2.20462**2  # back to kg, then pounds -> kg again
     found = _by(check_quality(Profile.fit(reference), current), "unit_change")
     assert "pounds -> kilograms" in found["weight_kg"].message
 
@@ -104,13 +108,17 @@ def test_a_near_constant_window_is_never_called_a_unit_change(reference: pd.Data
     """Spread that is rounding noise (relative 1e-12) is no spread."""
     current = _current(reference)
     median = float(reference["weight_kg"].median())
-    current["weight_kg"] = median / 2.20462 * (1 + 1e-12 * np.random.default_rng(2).standard_normal(len(current)))
+    current["weight_kg"] = (
+        median / 2.20462 * (1 + 1e-12 * np.random.default_rng(2).standard_normal(len(current)))
+    )
     assert _by(check_quality(Profile.fit(reference), current), "unit_change") == {}
 
 
 def test_schema_changes_are_named(reference: pd.DataFrame) -> None:
-    current = _current(reference).drop(columns=["city"]).assign(
-        loyalty_tier=1, weight_kg=lambda d: d["weight_kg"].round(1).astype(str)
+    current = (
+        _current(reference)
+        .drop(columns=["city"])
+        .assign(loyalty_tier=1, weight_kg=lambda d: d["weight_kg"].round(1).astype(str))
     )
     findings = check_quality(Profile.fit(reference), current)
     assert _by(findings, "missing_column")["city"].message == (
@@ -168,7 +176,10 @@ def test_quality_findings_are_part_of_the_drift_report(reference: pd.DataFrame) 
     current = _current(reference)
     current["income"] = current["income"] * 1000
     report = Profile.fit(reference).compare(current)
-    assert [(f.check, f.column) for f in report.quality][:2] == [("out_of_range", "income"), ("unit_change", "income")]
+    assert [(f.check, f.column) for f in report.quality][:2] == [
+        ("out_of_range", "income"),
+        ("unit_change", "income"),
+    ]
     assert report.drifted_features == ["income"]
     assert report.to_dict()["quality"][1]["details"]["factor"] == 1000.0
     assert Profile.fit(reference).compare(current, quality=False).quality == ()

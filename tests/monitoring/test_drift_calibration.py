@@ -22,10 +22,14 @@ def _null_rates(frame, n: int, trials: int, seed: int) -> dict[str, float]:  # t
         assert len(report.features) == 20 and all(f.status == "ok" for f in report.features)
         dataset += report.dataset_drift
         any_feature += bool(report.drifted_features)
-        any_significant += any(f.p_value_adjusted is not None and f.p_value_adjusted < ALPHA
-                               for f in report.features)
-    return {"dataset": dataset / trials, "any_feature": any_feature / trials,
-            "significance_only": any_significant / trials}
+        any_significant += any(
+            f.p_value_adjusted is not None and f.p_value_adjusted < ALPHA for f in report.features
+        )
+    return {
+        "dataset": dataset / trials,
+        "any_feature": any_feature / trials,
+        "significance_only": any_significant / trials,
+    }
 
 
 @pytest.mark.parametrize(("n", "trials"), [(1_000, 200), pytest.param(10_000, 200, marks=pytest.mark.slow)])
@@ -70,7 +74,8 @@ def test_false_alarm_rate_at_one_million_rows(frame) -> None:  # type: ignore[no
 
 @pytest.mark.parametrize("target", ["x0", "x5", "x10", "x11"])
 def test_a_tenth_of_a_standard_deviation_shift_in_one_of_20_features_is_found_and_attributed(
-    frame, target: str  # type: ignore[no-untyped-def]
+    frame,
+    target: str,  # type: ignore[no-untyped-def]
 ) -> None:
     # x0 normal, x5 lognormal, x10 integer-valued (ties), x11 uniform; n = 100,000 per side.
     # A fixed seed per column (not hash(target), which Python salts per process).

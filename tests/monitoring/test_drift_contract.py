@@ -14,8 +14,17 @@ from modelward.monitoring import REGISTRY, DriftTest, available_tests, get_test
 from modelward.monitoring._columns import KINDS
 
 NAMES = sorted(REGISTRY)
-EXPECTED = {"ks", "wasserstein", "psi", "jensenshannon", "cramervonmises", "anderson", "chi2",
-            "new_category", "ztest"}
+EXPECTED = {
+    "ks",
+    "wasserstein",
+    "psi",
+    "jensenshannon",
+    "cramervonmises",
+    "anderson",
+    "chi2",
+    "new_category",
+    "ztest",
+}
 
 
 def _sample(kind: str, n: int, seed: int, shift: float = 0.0) -> np.ndarray:
@@ -34,8 +43,14 @@ def _cases() -> list[tuple[str, str]]:
 
 def test_registry_holds_the_documented_methods() -> None:
     assert set(REGISTRY) == EXPECTED
-    assert available_tests("numeric") == ["anderson", "cramervonmises", "jensenshannon", "ks", "psi",
-                                          "wasserstein"]
+    assert available_tests("numeric") == [
+        "anderson",
+        "cramervonmises",
+        "jensenshannon",
+        "ks",
+        "psi",
+        "wasserstein",
+    ]
     assert available_tests("categorical") == ["chi2", "jensenshannon", "new_category", "psi"]
 
 

@@ -260,10 +260,15 @@ def test_count_missing_equals_pandas_isna() -> None:
     from modelward.monitoring._columns import count_missing
 
     columns = [
-        pd.Series([1.0, np.nan, np.inf, None]), pd.Series([1, 2, 3]), pd.Series([True, False]),
-        pd.Series(["a", None, "b"], dtype="str"), pd.Series(["a", None, np.nan], dtype=object),
-        pd.Series([1, None], dtype="Int64"), pd.Series(pd.Categorical(["a", None, "b"])),
-        pd.Series(pd.to_datetime(["2020-01-01", None])), pd.Series([], dtype=float),
+        pd.Series([1.0, np.nan, np.inf, None]),
+        pd.Series([1, 2, 3]),
+        pd.Series([True, False]),
+        pd.Series(["a", None, "b"], dtype="str"),
+        pd.Series(["a", None, np.nan], dtype=object),
+        pd.Series([1, None], dtype="Int64"),
+        pd.Series(pd.Categorical(["a", None, "b"])),
+        pd.Series(pd.to_datetime(["2020-01-01", None])),
+        pd.Series([], dtype=float),
     ]
     for series in columns:
         assert count_missing(series) == int(series.isna().sum()), series.dtype
@@ -275,10 +280,14 @@ def test_finite_sorted_leaves_the_callers_columns_untouched() -> None:
     from modelward.monitoring._columns import finite_sorted
 
     rng = np.random.default_rng(5)
-    columns = [pd.Series(rng.integers(-50, 50, 1000)), pd.Series(rng.normal(size=1000)),
-               pd.Series(rng.normal(size=1000).astype(np.float32)), pd.Series(rng.random(1000) < 0.5),
-               pd.Series(np.where(rng.random(1000) < 0.1, np.nan, rng.normal(size=1000))),
-               pd.Series(rng.integers(0, 9, 1000).astype(np.uint8))]
+    columns = [
+        pd.Series(rng.integers(-50, 50, 1000)),
+        pd.Series(rng.normal(size=1000)),
+        pd.Series(rng.normal(size=1000).astype(np.float32)),
+        pd.Series(rng.random(1000) < 0.5),
+        pd.Series(np.where(rng.random(1000) < 0.1, np.nan, rng.normal(size=1000))),
+        pd.Series(rng.integers(0, 9, 1000).astype(np.uint8)),
+    ]
     for series in columns:
         before = series.to_numpy().copy()
         values, n_missing = finite_sorted(series)

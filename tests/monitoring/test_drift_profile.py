@@ -122,7 +122,9 @@ def test_report_serialises_to_json_without_nan(pair) -> None:  # type: ignore[no
 def test_explicit_methods_per_column_and_fallback_to_auto(pair) -> None:  # type: ignore[no-untyped-def]
     reference, current = pair
     profile = Profile.fit(reference)
-    report = profile.compare(current, method={"x0": "psi", "x1": PSI(bins=5, threshold=0.5), "c0": "jensenshannon"})
+    report = profile.compare(
+        current, method={"x0": "psi", "x1": PSI(bins=5, threshold=0.5), "c0": "jensenshannon"}
+    )
     assert report["x0"].method == "psi" and not report["x0"].auto
     assert report["x0"].p_value is None and report["x0"].threshold == 0.2
     assert len(report["x1"].details["bin_edges"]) == 4
@@ -131,7 +133,9 @@ def test_explicit_methods_per_column_and_fallback_to_auto(pair) -> None:  # type
     everywhere = profile.compare(current, method="wasserstein")
     assert everywhere["x0"].method == "wasserstein"
     assert everywhere["c0"].method == "chi2"
-    assert "'wasserstein' does not accept categorical columns, so auto chose 'chi2'" in everywhere["c0"].reason
+    assert (
+        "'wasserstein' does not accept categorical columns, so auto chose 'chi2'" in everywhere["c0"].reason
+    )
 
 
 def test_explicit_method_that_cannot_handle_the_column_is_an_error(pair) -> None:  # type: ignore[no-untyped-def]
@@ -209,7 +213,9 @@ def test_missing_and_retyped_columns_are_skipped_not_crashed(pair) -> None:  # t
     current = current.drop(columns=["x1"]).assign(x2=lambda d: d["x2"].astype(str))
     report = Profile.fit(reference).compare(current)
     assert report["x1"].status == "skipped" and report["x1"].reason == "column missing from the current data"
-    assert report["x2"].status == "skipped" and report["x2"].reason.startswith("type changed: reference is numeric")
+    assert report["x2"].status == "skipped" and report["x2"].reason.startswith(
+        "type changed: reference is numeric"
+    )
     checks = {(f.check, f.column) for f in report.quality}
     assert ("missing_column", "x1") in checks and ("type_changed", "x2") in checks
     assert report.drifted_features == ["x0"]
@@ -228,12 +234,14 @@ def test_new_categories_are_counted_reported_and_tested(pair) -> None:  # type: 
 
 
 def test_pandas_extension_dtypes_and_missing_values_are_handled() -> None:
-    ref = pd.DataFrame({
-        "i": pd.array([1, 2, None, 4, 5, 6], dtype="Int64"),
-        "s": pd.array(["a", "b", None, "a", "b", "a"], dtype="string"),
-        "c": pd.Categorical(["u", "v", "u", "u", "v", "u"]),
-        "f": [0.1, np.inf, 0.3, np.nan, 0.5, 0.6],
-    })
+    ref = pd.DataFrame(
+        {
+            "i": pd.array([1, 2, None, 4, 5, 6], dtype="Int64"),
+            "s": pd.array(["a", "b", None, "a", "b", "a"], dtype="string"),
+            "c": pd.Categorical(["u", "v", "u", "u", "v", "u"]),
+            "f": [0.1, np.inf, 0.3, np.nan, 0.5, 0.6],
+        }
+    )
     profile = Profile.fit(ref)
     assert profile.schema == {"i": "numeric", "s": "categorical", "c": "categorical", "f": "numeric"}
     assert profile.columns["i"].n_missing == 1 and profile.columns["f"].n_missing == 2

@@ -59,9 +59,36 @@ def test_page_is_self_contained_and_escapes_every_user_string() -> None:
     # the hostile strings come back as text, never as elements or attributes
     assert "img" not in parsed.tags and "script" not in parsed.tags and "link" not in parsed.tags
     assert any(EVIL in text for text in parsed.texts)
-    assert all(name in ("href", "id", "class", "style", "lang", "charset", "name", "content", "open", "role",
-                        "aria-label", "x", "y", "x1", "x2", "y1", "y2", "width", "height", "viewbox", "fill",
-                        "stroke", "font-size", "text-anchor") for name, _ in parsed.attrs), parsed.attrs
+    assert all(
+        name
+        in (
+            "href",
+            "id",
+            "class",
+            "style",
+            "lang",
+            "charset",
+            "name",
+            "content",
+            "open",
+            "role",
+            "aria-label",
+            "x",
+            "y",
+            "x1",
+            "x2",
+            "y1",
+            "y2",
+            "width",
+            "height",
+            "viewbox",
+            "fill",
+            "stroke",
+            "font-size",
+            "text-anchor",
+        )
+        for name, _ in parsed.attrs
+    ), parsed.attrs
     assert all(value.startswith("#") for name, value in parsed.attrs if name == "href")
     assert not re.search(r"https?://", page) and "@import" not in page and "url(" not in page
 
@@ -71,16 +98,21 @@ def test_drifted_features_come_first_with_plots_and_numbers() -> None:
     report = Profile.fit(frames(rng, 3000)).compare(frames(rng, 3000, shift=True))
     assert report.drifted_features == ["x3"]
     page = render_html(report)
-    features = page[page.index("<h2>Features"):]
+    features = page[page.index("<h2>Features") :]
     first_row = re.search(r'<tr class="drifted"><td><a href="#f-0">([^<]+)</a>', features)
     assert first_row is not None and first_row.group(1) == "x3"
     x3 = report["x3"]
-    card = features[features.index('id="f-0"'):features.index('id="f-1"')]
+    card = features[features.index('id="f-0"') : features.index('id="f-1"')]
     assert " open>" in card and "<svg" in card and "<rect" in card  # drifted card opens with its histogram
-    for needle in ("ks (auto)", "Why this method:", "wasserstein_normalised", f"{x3.statistic:.4g}",
-                   "adjusted p-value"):
+    for needle in (
+        "ks (auto)",
+        "Why this method:",
+        "wasserstein_normalised",
+        f"{x3.statistic:.4g}",
+        "adjusted p-value",
+    ):
         assert needle in card, needle
-    city = features[features.index(">city</h3>") - 400:]
+    city = features[features.index(">city</h3>") - 400 :]
     assert "paris" in city and "category shares" in city  # categorical plot: top categories
 
 
@@ -92,13 +124,21 @@ def test_all_sections_render_when_present() -> None:
         multivariate=multivariate_drift(ref, cur, max_iter=30, seed=0),
         prediction_drift=prediction_drift(rng.random(1500), rng.random(1500) ** 2, task="regression"),
         label_drift=label_drift(rng.integers(0, 2, 1500), rng.integers(0, 2, 1500), task="classification"),
-        performance={"accuracy": {"value": 0.9123, "lower": 0.9, "upper": 0.925, "method": "bootstrap"},
-                     EVIL: 0.5},
+        performance={
+            "accuracy": {"value": 0.9123, "lower": 0.9, "upper": 0.925, "method": "bootstrap"},
+            EVIL: 0.5,
+        },
         metadata={"reference": "ref.csv"},
     )
     page = render_html(bundle, title="t")
-    for heading in ("Performance", "Prediction drift", "Label drift", "Multivariate drift", "Data quality",
-                    "Features (drifted first)"):
+    for heading in (
+        "Performance",
+        "Prediction drift",
+        "Label drift",
+        "Multivariate drift",
+        "Data quality",
+        "Features (drifted first)",
+    ):
         assert f"<h2>{heading}" in page, heading
     assert "0.9123" in page and "[0.9, 0.925]" in page and "bootstrap" in page
     assert "Which columns separate the samples" in page and "x3" in page
@@ -122,15 +162,28 @@ def test_chromium_renders_the_page(tmp_path: Path) -> None:
     # A real browser opens the report: .ci/run installs Debian's chromium.
     assert shutil.which("chromium"), "chromium is missing: apt-get install -y chromium (.ci/run does)"
     rng = np.random.default_rng(4)
-    page = render_html(Profile.fit(frames(rng, 500, columns=5)).compare(frames(rng, 500, columns=5, shift=True)))
+    page = render_html(
+        Profile.fit(frames(rng, 500, columns=5)).compare(frames(rng, 500, columns=5, shift=True))
+    )
     file = tmp_path / "report.html"
     file.write_text(page, encoding="utf-8")
     done = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--dump-dom", file.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--dump-dom",
+            file.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Features (drifted first)" in done.stdout and done.stdout.count("<svg") >= 5
-
 
 
 def test_skipped_features_and_quality_errors_are_shown_last_and_explained() -> None:
@@ -140,10 +193,10 @@ def test_skipped_features_and_quality_errors_are_shown_last_and_explained() -> N
     cur["x2"] = "text"  # type change: cannot be compared
     report = Profile.fit(ref).compare(cur)
     page = render_html(report)
-    features = page[page.index("<h2>Features"):]
+    features = page[page.index("<h2>Features") :]
     rows = re.findall(r'<a href="#f-\d+">([^<]+)</a>', features)
     assert set(rows[-2:]) == {"x1", "x2"}  # skipped come last
     assert features.count("badge b-skip") >= 4  # table row and card for each
     assert "column missing from the current data" in features and "type changed" in features
-    quality = page[page.index("<h2>Data quality"):page.index("<h2>Features")]
+    quality = page[page.index("<h2>Data quality") : page.index("<h2>Features")]
     assert quality.count("badge b-err") >= 2 and "missing_column" in quality and "type_changed" in quality

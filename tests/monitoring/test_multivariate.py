@@ -35,7 +35,9 @@ def test_auc_and_p_value_equal_sklearn_and_scipy(seed: int) -> None:
     scores = np.round(rng.random(n) + 0.1 * seed * labels / 10, 2)
     auc, p = auc_mann_whitney(labels, scores)
     assert auc == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
-    ref = stats.mannwhitneyu(scores[labels == 1], scores[labels == 0], alternative="greater", method="asymptotic")
+    ref = stats.mannwhitneyu(
+        scores[labels == 1], scores[labels == 0], alternative="greater", method="asymptotic"
+    )
     assert p == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-15)
 
 
@@ -46,8 +48,9 @@ def test_no_shift_keeps_auc_near_half_and_false_alarms_near_alpha() -> None:
     rng = np.random.default_rng(2024)
     p_values, aucs, alarms = [], [], 0
     for trial in range(40):
-        result = multivariate_drift(correlated(rng, 300, 0.6), correlated(rng, 300, 0.6), seed=trial,
-                                    max_iter=30, attribution=False)
+        result = multivariate_drift(
+            correlated(rng, 300, 0.6), correlated(rng, 300, 0.6), seed=trial, max_iter=30, attribution=False
+        )
         p_values.append(result.p_value)
         aucs.append(result.auc)
         alarms += result.drifted
@@ -104,9 +107,13 @@ def test_missing_values_and_booleans_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"alpha": 1.5}, "alpha must be between 0 and 1"), ({"min_auc": 0.3}, "min_auc must be in"),
-     ({"n_splits": 1}, "n_splits must be an integer >= 2"), ({"columns": ["ghost"]}, "ghost"),
-     ({"n_threads": 0}, "n_threads")],
+    [
+        ({"alpha": 1.5}, "alpha must be between 0 and 1"),
+        ({"min_auc": 0.3}, "min_auc must be in"),
+        ({"n_splits": 1}, "n_splits must be an integer >= 2"),
+        ({"columns": ["ghost"]}, "ghost"),
+        ({"n_threads": 0}, "n_threads"),
+    ],
 )
 def test_bad_settings_are_config_errors(kwargs: dict[str, object], message: str) -> None:
     frame = correlated(np.random.default_rng(0), 50, 0.0, extra=0)

@@ -52,7 +52,9 @@ def test_regression_outputs_use_ks_equal_to_scipy() -> None:
 
 def test_probabilities_test_each_class_score_with_correction() -> None:
     rng = np.random.default_rng(3)
-    ref = pd.DataFrame({"cat": rng.beta(2, 5, 3000), "dog": rng.beta(2, 2, 3000), "eel": rng.beta(5, 2, 3000)})
+    ref = pd.DataFrame(
+        {"cat": rng.beta(2, 5, 3000), "dog": rng.beta(2, 2, 3000), "eel": rng.beta(5, 2, 3000)}
+    )
     cur = ref.sample(frac=1.0, random_state=0).reset_index(drop=True)
     cur["eel"] = rng.beta(5, 1, 3000)  # only the "eel" scores move
     result = prediction_drift(ref, cur, task="probabilities")

@@ -19,24 +19,30 @@ TOL = 1e-12
 
 def test_acceptance_estimated_accuracy_is_within_0_02_of_realized_per_window() -> None:
     scenario = covariate_shift(seed=0, n_windows=8, window_size=5000)
-    cbpe = CBPE(metrics=("accuracy", "f1", "roc_auc")).fit(scenario.reference.y, scenario.reference.proba,
-                                                           classes=[0, 1])
+    cbpe = CBPE(metrics=("accuracy", "f1", "roc_auc")).fit(
+        scenario.reference.y, scenario.reference.proba, classes=[0, 1]
+    )
     errors, inside = [], 0
     for w in scenario.windows:
         estimated = cbpe.estimate(w.proba, y_pred=w.y_pred)
-        realized = realized_metrics("classification", w.y, w.y_pred, proba=w.proba, classes=[0, 1],
-                                    n_bootstrap=0)
+        realized = realized_metrics(
+            "classification", w.y, w.y_pred, proba=w.proba, classes=[0, 1], n_bootstrap=0
+        )
         rows = {r["metric"]: r for r in compare_estimates(estimated, realized)}
         errors.append(rows["accuracy"]["absolute_error"])
         inside += bool(rows["accuracy"]["within_interval"])
-        print(f"realized {rows['accuracy']['realized']:.4f}  estimated {rows['accuracy']['estimated']:.4f}  "
-              f"[{rows['accuracy']['estimated_lower']:.4f}, {rows['accuracy']['estimated_upper']:.4f}]  "
-              f"f1 err {rows['f1']['absolute_error']:.4f}  auc err {rows['roc_auc']['absolute_error']:.4f}")
+        print(
+            f"realized {rows['accuracy']['realized']:.4f}  estimated {rows['accuracy']['estimated']:.4f}  "
+            f"[{rows['accuracy']['estimated_lower']:.4f}, {rows['accuracy']['estimated_upper']:.4f}]  "
+            f"f1 err {rows['f1']['absolute_error']:.4f}  auc err {rows['roc_auc']['absolute_error']:.4f}"
+        )
     realized_range = [float(np.mean(w.y == w.y_pred)) for w in scenario.windows]
     mae = float(np.mean(errors))
-    print(f"CBPE accuracy MAE over {len(errors)} windows of 5000 rows: {mae:.4f} (realized accuracy "
-          f"{min(realized_range):.3f}..{max(realized_range):.3f}); realized inside the 95% band in "
-          f"{inside}/{len(errors)} windows; calibrated: {cbpe.calibrated_}")
+    print(
+        f"CBPE accuracy MAE over {len(errors)} windows of 5000 rows: {mae:.4f} (realized accuracy "
+        f"{min(realized_range):.3f}..{max(realized_range):.3f}); realized inside the 95% band in "
+        f"{inside}/{len(errors)} windows; calibrated: {cbpe.calibrated_}"
+    )
     assert max(realized_range) - min(realized_range) > 0.15  # the shift really moves performance
     assert mae <= 0.02
     assert inside >= 6
@@ -88,7 +94,9 @@ def test_calibration_is_kept_only_when_it_lowers_the_cross_fitted_brier_score() 
         return 1 / (1 + np.exp(-3 * logit))
 
     auto = CBPE(metrics=("accuracy",)).fit(ref.y, overconfident(ref.proba), classes=[0, 1])
-    never = CBPE(metrics=("accuracy",), calibration="never").fit(ref.y, overconfident(ref.proba), classes=[0, 1])
+    never = CBPE(metrics=("accuracy",), calibration="never").fit(
+        ref.y, overconfident(ref.proba), classes=[0, 1]
+    )
     info = auto.calibration_
     assert auto.calibrated_ is True and info["brier_calibrated"] < info["brier_raw"]
     assert info["ece_calibrated"] < info["ece_raw"]
@@ -98,15 +106,18 @@ def test_calibration_is_kept_only_when_it_lowers_the_cross_fitted_brier_score() 
         realized = float(np.mean(w.y == w.y_pred))
         err_auto.append(abs(auto.estimate(overconfident(w.proba))["accuracy"].value - realized))
         err_never.append(abs(never.estimate(overconfident(w.proba))["accuracy"].value - realized))
-    print(f"overconfident model: accuracy MAE {np.mean(err_auto):.4f} calibrated vs {np.mean(err_never):.4f} raw")
+    print(
+        f"overconfident model: accuracy MAE {np.mean(err_auto):.4f} calibrated vs {np.mean(err_never):.4f} raw"
+    )
     assert np.mean(err_auto) <= 0.02 < np.mean(err_never)
 
 
 def test_expected_metrics_equal_their_definitions() -> None:
     rng = np.random.default_rng(5)
     p_ref = rng.uniform(size=2000)
-    cbpe = CBPE(metrics=("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
-                calibration="never").fit((rng.uniform(size=2000) < p_ref).astype(int), p_ref, classes=[0, 1])
+    cbpe = CBPE(
+        metrics=("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"), calibration="never"
+    ).fit((rng.uniform(size=2000) < p_ref).astype(int), p_ref, classes=[0, 1])
     p = np.round(rng.beta(2, 2, size=1500), 2)  # ties in the scores
     est = cbpe.estimate(p)
     pred = p > 0.5
@@ -142,11 +153,23 @@ def test_seeded_picklable_and_calibrate_matches_estimate() -> None:
         (lambda c: c.estimate([0.2, 0.7], y_pred=[0, 3]), DataError, "not among the classes 0, 1: 3"),
         (lambda c: c.estimate([0.2, float("nan")]), DataError, "missing or infinite values in rows 1"),
         (lambda c: CBPE().estimate([0.2, 0.7]), ConfigError, "not fitted yet"),
-        (lambda c: CBPE(metrics=("mae",)).fit([0, 1], [0.2, 0.7]), ConfigError, "CBPE cannot estimate ['mae']"),
+        (
+            lambda c: CBPE(metrics=("mae",)).fit([0, 1], [0.2, 0.7]),
+            ConfigError,
+            "CBPE cannot estimate ['mae']",
+        ),
         (lambda c: CBPE(calibration="sometimes").fit([0, 1], [0.2, 0.7]), ConfigError, "calibration must be"),
         (lambda c: CBPE().fit([0, 1, 2], np.full((3, 2), 0.5)), DataError, "labels hold 3 classes"),
-        (lambda c: CBPE().fit([0, 1], [0.2, 0.7], classes=[0, 1, 2]), DataError, "proba has 2 columns but 3 classes"),
-        (lambda c: CBPE(calibration="always").fit([0, 1], [0.2, 0.7]), DataError, "at least 10 reference rows"),
+        (
+            lambda c: CBPE().fit([0, 1], [0.2, 0.7], classes=[0, 1, 2]),
+            DataError,
+            "proba has 2 columns but 3 classes",
+        ),
+        (
+            lambda c: CBPE(calibration="always").fit([0, 1], [0.2, 0.7]),
+            DataError,
+            "at least 10 reference rows",
+        ),
     ],
 )
 def test_bad_input_says_what_to_fix(call, error: type[Exception], message: str) -> None:  # type: ignore[no-untyped-def]
@@ -190,14 +213,17 @@ def test_auc_band_of_large_windows_matches_drawing_every_label() -> None:
 
     rng = np.random.default_rng(21)
     p_ref = rng.uniform(size=3000)
-    cbpe = CBPE(metrics=("roc_auc",), calibration="never").fit((rng.uniform(size=3000) < p_ref).astype(int),
-                                                                p_ref, classes=[0, 1])
+    cbpe = CBPE(metrics=("roc_auc",), calibration="never").fit(
+        (rng.uniform(size=3000) < p_ref).astype(int), p_ref, classes=[0, 1]
+    )
     p = rng.beta(2, 2, size=20_000)
     est = cbpe.estimate(p)["roc_auc"]
     labels = rng.uniform(size=(250, 20_000)) < p
     draws = weighted_auc(p, labels.astype(float), (~labels).astype(float))
     lower, upper = np.quantile(draws, [0.025, 0.975])
-    print(f"AUC band at n=20k: subsample-rescaled [{est.lower:.5f}, {est.upper:.5f}], full draws "
-          f"[{lower:.5f}, {upper:.5f}]")
+    print(
+        f"AUC band at n=20k: subsample-rescaled [{est.lower:.5f}, {est.upper:.5f}], full draws "
+        f"[{lower:.5f}, {upper:.5f}]"
+    )
     assert abs((est.upper - est.lower) / (upper - lower) - 1) < 0.15
     assert abs(est.value - np.mean(draws)) < 0.25 * (upper - lower)

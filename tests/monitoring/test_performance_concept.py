@@ -43,8 +43,11 @@ def test_adwin_stays_quiet_on_a_stationary_stream(seed: int) -> None:
 
 def test_indexes_are_those_river_reports_when_fed_directly() -> None:
     stream = _shifted(11)
-    for name, factory in (("adwin", lambda: drift.ADWIN(delta=0.01)), ("ddm", lambda: binary.DDM()),
-                          ("page_hinkley", lambda: drift.PageHinkley(threshold=30))):
+    for name, factory in (
+        ("adwin", lambda: drift.ADWIN(delta=0.01)),
+        ("ddm", lambda: binary.DDM()),
+        ("page_hinkley", lambda: drift.PageHinkley(threshold=30)),
+    ):
         detector, detections, warnings, warned = factory(), [], [], False
         for i, x in enumerate(stream.tolist()):
             detector.update(bool(x) if name == "ddm" else x)
@@ -76,7 +79,9 @@ def test_results_serialise_and_bad_settings_say_what_to_fix() -> None:
     assert isinstance(result, ConceptDriftResult)
     data = json.loads(json.dumps(result.to_dict()))
     assert data["detector"] == "ddm" and data["drift_detected"] is True
-    assert data["implementation"] == "river.drift.binary.DDM" and data["detections"] == list(result.detections)
+    assert data["implementation"] == "river.drift.binary.DDM" and data["detections"] == list(
+        result.detections
+    )
     with pytest.raises(ConfigError, match="Unknown concept-drift detector \\['kswin'\\]"):
         detect_concept_drift([0, 1], detectors=["kswin"])
     with pytest.raises(ConfigError, match="Bad parameters for the adwin detector"):

@@ -37,8 +37,11 @@ def test_estimated_mae_and_rmse_follow_the_realized_ones_across_shifted_windows(
             rel[row["metric"]].append(row["absolute_error"] / row["realized"])
             inside += bool(row["within_interval"])
         realized_mae.append(realized["mae"].value)
-    print("DLE relative errors per window:", {m: [round(v, 3) for v in e] for m, e in rel.items()},
-          f"realized inside the 95% interval {inside}/8; realized MAE {[round(v, 2) for v in realized_mae]}")
+    print(
+        "DLE relative errors per window:",
+        {m: [round(v, 3) for v in e] for m, e in rel.items()},
+        f"realized inside the 95% interval {inside}/8; realized MAE {[round(v, 2) for v in realized_mae]}",
+    )
     assert realized_mae[-1] > 1.35 * realized_mae[0]  # the shift really degrades the model
     assert max(rel["mae"]) < 0.05 and max(rel["rmse"]) < 0.05
     assert inside >= 5
@@ -60,7 +63,11 @@ def test_columns_are_matched_by_name_and_arrays_work() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda d, x, p: d.estimate(x.drop(columns="x1"), p), DataError, "lacks the reference feature columns"),
+        (
+            lambda d, x, p: d.estimate(x.drop(columns="x1"), p),
+            DataError,
+            "lacks the reference feature columns",
+        ),
         (lambda d, x, p: d.estimate(x, p[:10]), DataError, "y_pred has 10 rows but 200 were expected"),
         (lambda d, x, p: DLE().estimate(x, p), ConfigError, "not fitted yet"),
         (lambda d, x, p: DLE(metrics=("r2",)).fit(x, p, p), ConfigError, "DLE cannot estimate ['r2']"),

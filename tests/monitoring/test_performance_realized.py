@@ -86,7 +86,9 @@ def test_regression_values_equal_sklearn(seed: int) -> None:
 def test_r2_of_a_constant_target_follows_sklearn() -> None:
     y = np.full(10, 3.0)
     assert realized_metrics("regression", y, y, n_bootstrap=0)["r2"].value == skm.r2_score(y, y) == 1.0
-    assert realized_metrics("regression", y, y + 1, n_bootstrap=0)["r2"].value == skm.r2_score(y, y + 1) == 0.0
+    assert (
+        realized_metrics("regression", y, y + 1, n_bootstrap=0)["r2"].value == skm.r2_score(y, y + 1) == 0.0
+    )
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -108,8 +110,11 @@ def test_wilson_intervals_equal_scipy(seed: int) -> None:
     pred = (p > rng.uniform(0.3, 0.7)).astype(int)
     got = realized_metrics("classification", y, pred, confidence=0.9, n_bootstrap=0)
     tp = int(np.sum((y == 1) & (pred == 1)))
-    cases = {"accuracy": (int(np.sum(y == pred)), 400), "precision": (tp, int(pred.sum())),
-             "recall": (tp, int(y.sum()))}
+    cases = {
+        "accuracy": (int(np.sum(y == pred)), 400),
+        "precision": (tp, int(pred.sum())),
+        "recall": (tp, int(y.sum())),
+    }
     for name, (k, n) in cases.items():
         ci = binomtest(k, n).proportion_ci(confidence_level=0.9, method="wilson")
         assert got[name].interval == "wilson"
@@ -123,8 +128,13 @@ def test_bootstrap_is_seeded_and_records_the_method() -> None:
     c = realized_metrics("classification", y, pred, proba=proba, seed=4)
     assert a == b and a["f1"] != c["f1"]
     assert {m: e.interval for m, e in a.items()} == {
-        "accuracy": "wilson", "precision": "wilson", "recall": "wilson",
-        "f1": "bootstrap", "roc_auc": "bootstrap", "log_loss": "bootstrap"}
+        "accuracy": "wilson",
+        "precision": "wilson",
+        "recall": "wilson",
+        "f1": "bootstrap",
+        "roc_auc": "bootstrap",
+        "log_loss": "bootstrap",
+    }
     multi = realized_metrics("classification", *_classification_case(2, 3, 400)[:2])
     assert multi["precision"].interval == multi["recall"].interval == "bootstrap"
     assert "roc_auc" not in multi
@@ -148,8 +158,17 @@ def _coverage_truths() -> dict[str, float]:
     # p ~ U(0, 1), y ~ Bernoulli(p), predicted 1 when p > 0.5: accuracy, precision, recall, F1 are 3/4;
     # ROC AUC = P(p+ > p-) = 5/6; log loss = E[binary entropy of p] = 1/2.
     # Regression y = x + e with x, e ~ N(0, 1), prediction x: MAE = sqrt(2/pi), RMSE = 1, R² = 1/2.
-    return {"accuracy": 0.75, "precision": 0.75, "recall": 0.75, "f1": 0.75, "roc_auc": 5 / 6,
-            "log_loss": 0.5, "mae": math.sqrt(2 / math.pi), "rmse": 1.0, "r2": 0.5}
+    return {
+        "accuracy": 0.75,
+        "precision": 0.75,
+        "recall": 0.75,
+        "f1": 0.75,
+        "roc_auc": 5 / 6,
+        "log_loss": 0.5,
+        "mae": math.sqrt(2 / math.pi),
+        "rmse": 1.0,
+        "r2": 0.5,
+    }
 
 
 def test_95_percent_intervals_cover_the_true_value_90_to_99_percent_of_the_time() -> None:
@@ -160,8 +179,9 @@ def test_95_percent_intervals_cover_the_true_value_90_to_99_percent_of_the_time(
         rng = np.random.default_rng(10_000 + trial)
         p = rng.uniform(size=n)
         y = (rng.uniform(size=n) < p).astype(int)
-        est = realized_metrics("classification", y, (p > 0.5).astype(int), proba=p, classes=[0, 1],
-                               n_bootstrap=400, seed=trial)
+        est = realized_metrics(
+            "classification", y, (p > 0.5).astype(int), proba=p, classes=[0, 1], n_bootstrap=400, seed=trial
+        )
         x, e = rng.normal(size=(2, n))
         est |= realized_metrics("regression", x + e, x, n_bootstrap=400, seed=trial)
         for name, value in truth.items():
@@ -175,11 +195,20 @@ def test_95_percent_intervals_cover_the_true_value_90_to_99_percent_of_the_time(
 
 
 def test_to_dict_is_json_ready() -> None:
-    est = realized_metrics("classification", [0, 0, 1], [0, 0, 0], proba=[[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]],
-                           n_bootstrap=50)
+    est = realized_metrics(
+        "classification", [0, 0, 1], [0, 0, 0], proba=[[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]], n_bootstrap=50
+    )
     d = est["precision"].to_dict()
-    assert d == {"metric": "precision", "value": 0.0, "lower": None, "upper": None, "n": 3,
-                 "method": "realized", "interval": "none", "confidence": 0.95}
+    assert d == {
+        "metric": "precision",
+        "value": 0.0,
+        "lower": None,
+        "upper": None,
+        "n": 3,
+        "method": "realized",
+        "interval": "none",
+        "confidence": 0.95,
+    }
     one_class = realized_metrics("classification", [1, 1], [1, 0], proba=[0.7, 0.4], classes=[0, 1])
     assert math.isnan(one_class["roc_auc"].value) and one_class["roc_auc"].to_dict()["value"] is None
     assert isinstance(est["accuracy"], MetricEstimate)

@@ -30,7 +30,9 @@ from modelward.monitoring import (
 CLASSES = ["no", "yes"]
 
 
-def _model_data(rng: np.random.Generator, n: int, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _model_data(
+    rng: np.random.Generator, n: int, shift: float = 0.0
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Features, class labels and the probabilities of a fixed logistic model on them."""
     x = pd.DataFrame({"age": rng.normal(40 + shift, 10, n), "plan": rng.choice(["a", "b", "c"], n)})
     p_yes = 1 / (1 + np.exp(-(x["age"].to_numpy() - 42) / 8))
@@ -68,24 +70,47 @@ def test_a_logged_window_gets_every_check(reference: Reference) -> None:
     assert set(report.realized) >= {"accuracy", "roc_auc"} and report.realized["accuracy"].n == 500
     assert set(report.estimated) >= {"accuracy", "roc_auc"} and report.estimated["accuracy"].method == "cbpe"
     assert {c.detector for c in report.concept_drift} == {"adwin", "ddm", "page_hinkley"}
-    assert list(report.timings) == ["drift_quality", "multivariate", "prediction_label_drift", "realized",
-                                    "estimated"]
+    assert list(report.timings) == [
+        "drift_quality",
+        "multivariate",
+        "prediction_label_drift",
+        "realized",
+        "estimated",
+    ]
 
 
 def test_output_drift_is_the_library_function(reference: Reference) -> None:
     """Files (modelward drift) and the library give the same output/label drift: one implementation."""
     rng = np.random.default_rng(5)
-    ref = pd.DataFrame({"x": rng.normal(size=3000), "score": rng.uniform(size=3000), "y": rng.integers(0, 2, 3000)})
-    cur = pd.DataFrame({"x": rng.normal(size=3000), "score": rng.uniform(0.1, 1, 3000), "y": rng.integers(0, 2, 3000)})
-    baseline = Reference(Profile.fit(ref[["x"]]), outputs=OutputReference.fit("prediction", ref[["score"]], "regression"),
-                         labels=OutputReference.fit("label", ref["y"], "classification"))
-    report = analyse(baseline, Current(cur[["x"]], outputs=cur[["score"]], labels=cur["y"]),
-                     AnalysisSettings(correction="bonferroni", alpha=0.01))
+    ref = pd.DataFrame(
+        {"x": rng.normal(size=3000), "score": rng.uniform(size=3000), "y": rng.integers(0, 2, 3000)}
+    )
+    cur = pd.DataFrame(
+        {"x": rng.normal(size=3000), "score": rng.uniform(0.1, 1, 3000), "y": rng.integers(0, 2, 3000)}
+    )
+    baseline = Reference(
+        Profile.fit(ref[["x"]]),
+        outputs=OutputReference.fit("prediction", ref[["score"]], "regression"),
+        labels=OutputReference.fit("label", ref["y"], "classification"),
+    )
+    report = analyse(
+        baseline,
+        Current(cur[["x"]], outputs=cur[["score"]], labels=cur["y"]),
+        AnalysisSettings(correction="bonferroni", alpha=0.01),
+    )
     assert report.prediction_drift is not None and report.label_drift is not None
-    assert report.prediction_drift.to_dict() == prediction_drift(
-        ref[["score"]], cur[["score"]], task="regression", correction="bonferroni", alpha=0.01).to_dict()
-    assert report.label_drift.to_dict() == label_drift(
-        ref["y"], cur["y"], task="classification", correction="bonferroni", alpha=0.01).to_dict()
+    assert (
+        report.prediction_drift.to_dict()
+        == prediction_drift(
+            ref[["score"]], cur[["score"]], task="regression", correction="bonferroni", alpha=0.01
+        ).to_dict()
+    )
+    assert (
+        report.label_drift.to_dict()
+        == label_drift(
+            ref["y"], cur["y"], task="classification", correction="bonferroni", alpha=0.01
+        ).to_dict()
+    )
     assert report.realized == {} and report.estimated == {} and report.n_labeled == 3000
 
 
@@ -110,8 +135,12 @@ def test_the_domain_classifier_that_cannot_run_is_a_note(reference: Reference) -
     report = analyse(reference, tiny, AnalysisSettings(multivariate_rows=100), progress=recorder)
     assert report.multivariate is None and report.drift is not None
     assert recorder.notes == [report.notes[0]] and report.notes[0].startswith("multivariate drift skipped: ")
-    assert seen[:4] == ["testing 2 columns", "multivariate drift (domain classifier)", "prediction drift",
-                        "label drift"]
+    assert seen[:4] == [
+        "testing 2 columns",
+        "multivariate drift (domain classifier)",
+        "prediction drift",
+        "label drift",
+    ]
 
 
 def _roundtrip(report: WindowReport) -> WindowReport:
@@ -139,8 +168,12 @@ def test_relabeled_report_round_trips_and_keeps_estimates(reference: Reference) 
     later = _logged(shift=0.0, labeled_every=2)
     assert later.logged is not None
     labeled = later.logged.labeled
-    rows = LoggedOutputs(later.logged.prediction[labeled], later.logged.probabilities[labeled],  # type: ignore[index]
-                         later.logged.label[labeled], labeled[labeled])
+    rows = LoggedOutputs(
+        later.logged.prediction[labeled],
+        later.logged.probabilities[labeled],  # type: ignore[index]
+        later.logged.label[labeled],
+        labeled[labeled],
+    )
     as_of = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
     again = relabel(first, reference, rows, settings, as_of)
     assert again.n_labeled == 1000 and again.realized["accuracy"].n == 1000 and again.labels_as_of == as_of
@@ -165,9 +198,12 @@ def test_undefined_metrics_and_reports_stored_before_the_task_was_recorded(refer
 
 
 def test_an_empty_window_has_no_findings(reference: Reference) -> None:
-    empty = Current(pd.DataFrame({"age": [], "plan": []}),
-                    logged=LoggedOutputs(np.array([], dtype=object), None, np.array([], dtype=object),
-                                         np.array([], dtype=bool)))
+    empty = Current(
+        pd.DataFrame({"age": [], "plan": []}),
+        logged=LoggedOutputs(
+            np.array([], dtype=object), None, np.array([], dtype=object), np.array([], dtype=bool)
+        ),
+    )
     report = analyse(reference, empty, AnalysisSettings())
     assert (report.n_rows, report.drift, report.dataset_drift, report.drifted_share) == (0, None, False, None)
     assert report.monitoring_report() is None

@@ -102,7 +102,15 @@ SPECS = {
 
 @pytest.mark.parametrize(
     ("model", "label", "stored"),
-    [("m", 1, 1), ("m", 1.0, 1), ("m", 0.0, 0), ("b", True, True), ("s", "yes", "yes"), ("r", 3, 3), ("r", -2.5, -2.5)],
+    [
+        ("m", 1, 1),
+        ("m", 1.0, 1),
+        ("m", 0.0, 0),
+        ("b", True, True),
+        ("s", "yes", "yes"),
+        ("r", 3, 3),
+        ("r", -2.5, -2.5),
+    ],
 )
 def test_labels_that_are_classes_of_the_model_are_stored_as_the_class(
     plog: PredictionLog, model: str, label: object, stored: object
@@ -118,18 +126,56 @@ def test_labels_that_are_classes_of_the_model_are_stored_as_the_class(
 @pytest.mark.parametrize(
     ("model", "label", "message"),
     [
-        ("m", "yes", "Label 'yes' of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
-        ("m", 7, "Label 7 of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
-        ("m", True, "Label True of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
-        ("m", "1", "Label '1' of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
-        ("m", 0.5, "Label 0.5 of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes."),
-        ("b", 1, "Label 1 of prediction '{id}' is not a class of b@1 (classes: False, True). Send one of the classes."),
-        ("s", 1, "Label 1 of prediction '{id}' is not a class of s@1 (classes: 'no', 'yes'). Send one of the classes."),
-        ("r", "3", "Label '3' of prediction '{id}' is not a number; r@1 is a regressor: send a finite number."),
-        ("r", True, "Label True of prediction '{id}' is not a number; r@1 is a regressor: send a finite number."),
+        (
+            "m",
+            "yes",
+            "Label 'yes' of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes.",
+        ),
+        (
+            "m",
+            7,
+            "Label 7 of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes.",
+        ),
+        (
+            "m",
+            True,
+            "Label True of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes.",
+        ),
+        (
+            "m",
+            "1",
+            "Label '1' of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes.",
+        ),
+        (
+            "m",
+            0.5,
+            "Label 0.5 of prediction '{id}' is not a class of m@1 (classes: 0, 1). Send one of the classes.",
+        ),
+        (
+            "b",
+            1,
+            "Label 1 of prediction '{id}' is not a class of b@1 (classes: False, True). Send one of the classes.",
+        ),
+        (
+            "s",
+            1,
+            "Label 1 of prediction '{id}' is not a class of s@1 (classes: 'no', 'yes'). Send one of the classes.",
+        ),
+        (
+            "r",
+            "3",
+            "Label '3' of prediction '{id}' is not a number; r@1 is a regressor: send a finite number.",
+        ),
+        (
+            "r",
+            True,
+            "Label True of prediction '{id}' is not a number; r@1 is a regressor: send a finite number.",
+        ),
     ],
 )
-def test_labels_the_model_cannot_have_are_refused(plog: PredictionLog, model: str, label: object, message: str) -> None:
+def test_labels_the_model_cannot_have_are_refused(
+    plog: PredictionLog, model: str, label: object, message: str
+) -> None:
     record, other = make_record(model), make_record(model)
     plog.submit([record, other]).result(timeout=10)
     with pytest.raises(DataError) as err:

@@ -100,7 +100,9 @@ def test_a_poisoned_batch_is_split_so_only_the_poisoned_item_fails() -> None:
     assert batcher.idle
 
 
-def test_a_value_the_model_refuses_fails_only_its_own_request(tmp_path: Path, trained: dict[str, Trained]) -> None:
+def test_a_value_the_model_refuses_fails_only_its_own_request(
+    tmp_path: Path, trained: dict[str, Trained]
+) -> None:
     """An estimator that raises on one request's rows: that request gets a 422, its batch-mates answers."""
     url = f"sqlite:///{tmp_path / 'mw.db'}"
     root = make_workspace(tmp_path / "ws", url, trained, "serve:\n  batch_max_wait_ms: 25\n")

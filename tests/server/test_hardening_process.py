@@ -57,7 +57,8 @@ def test_one_poisoned_request_in_16_fails_alone_under_concurrent_load(
                 with lock:
                     statuses["good" if poison is None else "poisoned"].append(answer.status_code)
                     if poison is not None and (
-                        answer.status_code != 422 or answer.json()["error"]["details"]["reason"] != "out_of_range"
+                        answer.status_code != 422
+                        or answer.json()["error"]["details"]["reason"] != "out_of_range"
                     ):
                         bad.append(f"{poison!r}: {answer.status_code} {answer.text[:300]}")
 
@@ -87,10 +88,14 @@ def test_feedback_at_the_body_limit_keeps_memory_bounded(tmp_path: Path, trained
     limit = 10 * 1024 * 1024
     # Two kinds of body at the limit: 10,000 items with long labels (refused: ids never logged), and
     # ~190,000 small items (refused: over serve.max_feedback_items).
-    long_items = b"[" + b",".join(
-        b'{"prediction_id": "%063d", "label": "%s"}' % (i, b"x" * 990) for i in range(10_000)
-    ) + b"]"
-    small_items = b"[" + b",".join(b'{"prediction_id": "p%06d", "label": 1}' % i for i in range(400_000)) + b"]"
+    long_items = (
+        b"["
+        + b",".join(b'{"prediction_id": "%063d", "label": "%s"}' % (i, b"x" * 990) for i in range(10_000))
+        + b"]"
+    )
+    small_items = (
+        b"[" + b",".join(b'{"prediction_id": "p%06d", "label": 1}' % i for i in range(400_000)) + b"]"
+    )
     bodies = [long_items[:limit], small_items[: small_items.rindex(b"}", 0, limit) + 1] + b"]"]
     bodies[0] = bodies[0][: bodies[0].rindex(b"}") + 1] + b"]"
     assert all(limit - 2000 < len(b) <= limit for b in bodies), [len(b) for b in bodies]
@@ -106,6 +111,8 @@ def test_feedback_at_the_body_limit_keeps_memory_bounded(tmp_path: Path, trained
         out = server.stop()
     assert "Traceback" not in out, out[-3000:]
     assert codes == [404, 413] * 10, codes  # unknown ids (looked up in chunks); too many items
-    print(f"\nfeedback at the body limit: RSS {before:.0f} MB -> {after:.0f} MB after 20 requests "
-          f"(+{after - before:.0f} MB)")
+    print(
+        f"\nfeedback at the body limit: RSS {before:.0f} MB -> {after:.0f} MB after 20 requests "
+        f"(+{after - before:.0f} MB)"
+    )
     assert after - before < 100, (before, after)

@@ -40,10 +40,18 @@ def _call(
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": root_path + path, "raw_path": (root_path + path).encode(), "root_path": root_path,
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
+        "root_path": root_path,
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json")], "client": ("127.0.0.1", 1), "server": ("t", 80),
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
     }
     client.run(client.app(scope, receive, send))
     return sent
@@ -64,7 +72,12 @@ def test_streamed_body_over_the_limit_is_413_without_a_length(small_limit_client
     sent = _call(small_limit_client, "/v1/models/credit/predict", [b'{"instances": [' + b" " * 3000] * 2)
     assert sent[0]["status"] == 413
     error = json.loads(sent[1]["body"])["error"]
-    assert error["details"] == {"reason": "body_too_large", "column": None, "row": None, "max_body_bytes": 5000}
+    assert error["details"] == {
+        "reason": "body_too_large",
+        "column": None,
+        "row": None,
+        "max_body_bytes": 5000,
+    }
     assert error["message"].startswith("The request body is 6030 bytes or more; at most 5000 are accepted")
 
 
@@ -87,10 +100,18 @@ def test_under_a_root_path_fastapi_routes_answer_the_same_way(small_limit_client
     assert sent[0]["status"] == 200
     answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
     assert len(answer["predictions"]) == 2 and answer["model"] == "credit"
-    too_big = _call(small_limit_client, "/v1/models/credit/predict", [b'{"instances": [' + b" " * 3000] * 2,
-                    root_path="/api")
+    too_big = _call(
+        small_limit_client,
+        "/v1/models/credit/predict",
+        [b'{"instances": [' + b" " * 3000] * 2,
+        root_path="/api",
+    )
     assert too_big[0]["status"] == 413
     error = json.loads(b"".join(m.get("body", b"") for m in too_big[1:]))["error"]
     assert error["details"]["reason"] == "body_too_large"
-    assert _call(small_limit_client, "/v1/models/credit/predict", [], disconnect=True, root_path="/api")[0][
-        "status"] == 499
+    assert (
+        _call(small_limit_client, "/v1/models/credit/predict", [], disconnect=True, root_path="/api")[0][
+            "status"
+        ]
+        == 499
+    )

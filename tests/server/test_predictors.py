@@ -63,7 +63,10 @@ def test_logistic_regression_predictions_and_probabilities_are_bit_identical(n_c
 def test_forest_path_stands_aside() -> None:
     x, y = _data(200, 0)
     assert compile_forest(LogisticRegression().fit(x, y), NAMES, _example()) is None
-    assert compile_linear(RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y), NAMES, _example()) is None
+    assert (
+        compile_linear(RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y), NAMES, _example())
+        is None
+    )
     assert compile_linear(LogisticRegression().fit(x, y), NAMES[::-1], _example()) is None
     boosted = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(x, y)
     assert compile_forest(boosted, NAMES, _example()) is None
@@ -113,8 +116,12 @@ def test_served_forest_answers_exactly_as_sklearn_on_both_routes(tmp_path: Path)
             assert served.fast_path == "forest"
             # Concurrent single-row requests: merged into micro-batches, each answered with its own row.
             answers = client.run_all(
-                [client.client.post("/v1/models/forest/predict", json={"instances": [r], "return": ["proba"]})
-                 for r in records]
+                [
+                    client.client.post(
+                        "/v1/models/forest/predict", json={"instances": [r], "return": ["proba"]}
+                    )
+                    for r in records
+                ]
             )
             assert [a.status_code for a in answers] == [200] * len(records)
             got = np.array([a.json()["probabilities"][0] for a in answers])
@@ -123,7 +130,9 @@ def test_served_forest_answers_exactly_as_sklearn_on_both_routes(tmp_path: Path)
             # The same request through FastAPI's own route (used when the hot path is not in front).
             app.predict_path, hot = None, app.predict_path
             try:
-                slow = client.post("/v1/models/forest/predict", json={"instances": records, "return": ["proba"]})
+                slow = client.post(
+                    "/v1/models/forest/predict", json={"instances": records, "return": ["proba"]}
+                )
                 bad = client.post("/v1/models/forest/predict", json={"instances": [{"x0": "1"}]})
             finally:
                 app.predict_path = hot
@@ -131,5 +140,9 @@ def test_served_forest_answers_exactly_as_sklearn_on_both_routes(tmp_path: Path)
             assert np.array_equal(np.array(slow.json()["probabilities"]), expected)
             assert bad.status_code == 422
             assert bad.json()["error"]["details"] | {"expected": None, "got": None} == {
-                "reason": "wrong_type", "column": "x0", "row": 0, "expected": None, "got": None
+                "reason": "wrong_type",
+                "column": "x0",
+                "row": 0,
+                "expected": None,
+                "got": None,
             }

@@ -58,9 +58,17 @@ def test_a_new_version_that_fails_to_load_keeps_the_old_one_serving(
         assert client.get("/readyz").json() == {"status": "ready", "models": 2}
         v1 = ws.registry.get("credit", "champion")
         broken = ws.registry.register(
-            "credit", task=v1.task, artifact=ws.artifacts.put(b"not a model at all"), serializer=v1.serializer,
-            flavor=v1.flavor, trusted_types=v1.trusted_types, signature=v1.signature,
-            input_example=v1.input_example, params=v1.params, metrics=v1.metrics, lineage=v1.lineage,
+            "credit",
+            task=v1.task,
+            artifact=ws.artifacts.put(b"not a model at all"),
+            serializer=v1.serializer,
+            flavor=v1.flavor,
+            trusted_types=v1.trusted_types,
+            signature=v1.signature,
+            input_example=v1.input_example,
+            params=v1.params,
+            metrics=v1.metrics,
+            lineage=v1.lineage,
         )
         ws.registry.promote("credit", broken.version, reason="oops")
         client.run(client.app.state.modelward.cache.refresh(force=True))

@@ -28,7 +28,9 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
     url = f"sqlite:///{tmp_path / 'mw.db'}"
     root = make_workspace(tmp_path / "ws", url, trained)
     # Path parameters name real models, so requests reach validation instead of a 404.
-    (tmp_path / "schemathesis.toml").write_text('[parameters]\n"path.model" = "credit"\n"path.name" = "credit"\n')
+    (tmp_path / "schemathesis.toml").write_text(
+        '[parameters]\n"path.model" = "credit"\n"path.name" = "credit"\n'
+    )
     server = ServerProcess(root, url)
     try:
         server.wait_ready()
@@ -71,6 +73,9 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
     generated, passed = int(counts[1]), int(counts[2])
     assert generated == passed >= 200, done.stdout[-3000:]  # a real run, every case without a 5xx
     assert "Selected: 12/12" in done.stdout and "Tested: 12" in done.stdout, done.stdout[-3000:]
-    assert refused > 0 and predicted > 0, (refused, predicted)  # extremes drawn and refused; valid rows served
+    assert refused > 0 and predicted > 0, (
+        refused,
+        predicted,
+    )  # extremes drawn and refused; valid rows served
     assert 'modelward_feedback_total{status="not_found"}' in feedback
     assert "Traceback" not in out, out[-4000:]

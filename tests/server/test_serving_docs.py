@@ -52,7 +52,11 @@ def test_the_docs_curl_commands_work_as_written(tmp_path: Path, trained: dict[st
         for command in commands:
             done = subprocess.run(
                 ["bash", "-c", command.replace("localhost:8000", f"localhost:{server.port}")],
-                capture_output=True, text=True, env=env, timeout=30, check=False,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=30,
+                check=False,
             )
             assert done.returncode == 0, (command, done.stderr)
             answer = orjson.loads(done.stdout)

@@ -77,13 +77,34 @@ I64 = "a 64-bit integer (between -2**63 and 2**63-1)"
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"amount": -1e300}, f"Column 'amount' has -1e+300 in row 1 of 2, outside the range a model can take: send {F32}."),
-        ({"amount": 3.5e38}, f"Column 'amount' has 3.5e+38 in row 1 of 2, outside the range a model can take: send {F32}."),
-        ({"amount": float("nan")}, f"Column 'amount' has nan in row 1 of 2, outside the range a model can take: send {F32}."),
-        ({"amount": 2**64 - 1}, f"Column 'amount' has 18446744073709551615 in row 1 of 2, outside the range a model can take: send {I64}."),
-        ({"count": 2**63}, f"Column 'count' has 9223372036854775808 in row 1 of 2, outside the range a model can take: send {I64}."),
-        ({"count": 1.2345678901234568e29}, f"Column 'count' has 1.2345678901234568e+29 in row 1 of 2, outside the range a model can take: send {I64}."),
-        ({"city": -(2**63) - 1}, f"Column 'city' has -9223372036854775809 in row 1 of 2, outside the range a model can take: send {I64}."),
+        (
+            {"amount": -1e300},
+            f"Column 'amount' has -1e+300 in row 1 of 2, outside the range a model can take: send {F32}.",
+        ),
+        (
+            {"amount": 3.5e38},
+            f"Column 'amount' has 3.5e+38 in row 1 of 2, outside the range a model can take: send {F32}.",
+        ),
+        (
+            {"amount": float("nan")},
+            f"Column 'amount' has nan in row 1 of 2, outside the range a model can take: send {F32}.",
+        ),
+        (
+            {"amount": 2**64 - 1},
+            f"Column 'amount' has 18446744073709551615 in row 1 of 2, outside the range a model can take: send {I64}.",
+        ),
+        (
+            {"count": 2**63},
+            f"Column 'count' has 9223372036854775808 in row 1 of 2, outside the range a model can take: send {I64}.",
+        ),
+        (
+            {"count": 1.2345678901234568e29},
+            f"Column 'count' has 1.2345678901234568e+29 in row 1 of 2, outside the range a model can take: send {I64}.",
+        ),
+        (
+            {"city": -(2**63) - 1},
+            f"Column 'city' has -9223372036854775809 in row 1 of 2, outside the range a model can take: send {I64}.",
+        ),
     ],
 )
 def test_numbers_no_model_can_take_are_out_of_range(change: dict[str, Any], message: str) -> None:
@@ -96,7 +117,11 @@ def test_numbers_no_model_can_take_are_out_of_range(change: dict[str, Any], mess
 
 def test_the_float_fast_path_checks_the_range() -> None:
     # all-float and all-int columns are checked in bulk; the bulk check must refuse as the row loop does
-    for values, bad_row in (([1.0, -1e300, 2.0], 1), ([1, 2**63], 1), ([3.4028234663852886e38, -3.4e38], None)):
+    for values, bad_row in (
+        ([1.0, -1e300, 2.0], 1),
+        ([1, 2**63], 1),
+        ([3.4028234663852886e38, -3.4e38], None),
+    ):
         parsed = parse_body({"inputs": {"x": values}}, max_rows=10)
         validator = Validator({"inputs": [{"name": "x", "type": "numeric", "dtype": "float64"}]})
         if bad_row is None:

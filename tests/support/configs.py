@@ -47,8 +47,12 @@ def train_demo_models(root: Path, rows: int) -> dict[str, TrainedModel]:
         ws.datasets.add(root / "agrawal.csv", "agrawal")
         for name in ("credit", "price"):
             mv = ws.train(name)
-            out[name] = TrainedModel(ws.artifacts.get(mv.artifact), ws.artifacts.get(mv.lineage["dataset"]["artifact"]),
-                                     mv, ws.load_model(mv))
+            out[name] = TrainedModel(
+                ws.artifacts.get(mv.artifact),
+                ws.artifacts.get(mv.lineage["dataset"]["artifact"]),
+                mv,
+                ws.load_model(mv),
+            )
     return out
 
 
@@ -57,9 +61,17 @@ def register(ws: Workspace, trained: TrainedModel, *, promote: bool = False) -> 
     mv = trained.version
     ws.artifacts.put(trained.dataset_blob)
     new = ws.registry.register(
-        mv.name, task=mv.task, artifact=ws.artifacts.put(trained.blob), serializer=mv.serializer,
-        flavor=mv.flavor, trusted_types=mv.trusted_types, signature=mv.signature,
-        input_example=mv.input_example, params=mv.params, metrics=mv.metrics, lineage=mv.lineage,
+        mv.name,
+        task=mv.task,
+        artifact=ws.artifacts.put(trained.blob),
+        serializer=mv.serializer,
+        flavor=mv.flavor,
+        trusted_types=mv.trusted_types,
+        signature=mv.signature,
+        input_example=mv.input_example,
+        params=mv.params,
+        metrics=mv.metrics,
+        lineage=mv.lineage,
     )
     if promote:
         ws.registry.promote(new.name, new.version, reason="test setup")

@@ -55,7 +55,8 @@ def _root(
 @app.command("init")
 def init(
     directory: Annotated[
-        Path, typer.Argument(metavar="DIR", help="Workspace directory, created if needed (default: this one).")
+        Path,
+        typer.Argument(metavar="DIR", help="Workspace directory, created if needed (default: this one)."),
     ] = Path("."),
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -101,8 +102,10 @@ def quickstart(
         if mv.created:
             console.print(f"registered [bold]{mv.ref}[/bold]")
         else:
-            console.print(f"identical to [bold]{mv.ref}[/bold] (same data, code, params, seed and model bytes): "
-                          "nothing registered")
+            console.print(
+                f"identical to [bold]{mv.ref}[/bold] (same data, code, params, seed and model bytes): "
+                "nothing registered"
+            )
 
         console.rule("4. promote")
         champion = ws.registry.list_aliases("credit").get("champion")

@@ -68,18 +68,18 @@ def list_datasets(
     if json:
         print_json(items)
         return
-    console.print(table(
-        "datasets",
-        ("name", "latest", "rows", "columns", "created (UTC)", "source"),
-        ((d.name, d.version, d.rows, len(d.schema), d.created_at, d.source) for d in items),
-    ))
+    console.print(
+        table(
+            "datasets",
+            ("name", "latest", "rows", "columns", "created (UTC)", "source"),
+            ((d.name, d.version, d.rows, len(d.schema), d.created_at, d.source) for d in items),
+        )
+    )
 
 
 @app.command("show")
 def show(
-    ref: Annotated[
-        str, typer.Argument(metavar="DATASET", help="NAME (the latest version) or NAME@VERSION.")
-    ],
+    ref: Annotated[str, typer.Argument(metavar="DATASET", help="NAME (the latest version) or NAME@VERSION.")],
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -103,12 +103,16 @@ def show(
             },
         )
     )
-    console.print(table(
-        "columns",
-        ("column", "type", "missing", "summary"),
-        ((col, kind, dv.stats.get(col, {}).get("missing"), _summary(kind, dv.stats.get(col, {})))
-         for col, kind in dv.schema.items()),
-    ))
+    console.print(
+        table(
+            "columns",
+            ("column", "type", "missing", "summary"),
+            (
+                (col, kind, dv.stats.get(col, {}).get("missing"), _summary(kind, dv.stats.get(col, {})))
+                for col, kind in dv.schema.items()
+            ),
+        )
+    )
 
 
 def _summary(kind: str, st: dict[str, Any]) -> str:
@@ -148,8 +152,11 @@ def diff(
     changed = table(
         "changed statistics",
         ("column", "statistic", va.ref, vb.ref),
-        ((col, stat, pair.get("a"), pair.get("b"))
-         for col, stats in result["columns"].items() for stat, pair in stats.items()),
+        (
+            (col, stat, pair.get("a"), pair.get("b"))
+            for col, stats in result["columns"].items()
+            for stat, pair in stats.items()
+        ),
     )
     if changed.row_count:
         console.print(changed)
@@ -164,7 +171,7 @@ def demo(
         typer.Argument(
             metavar="FILE",
             help="Where to write: .csv or .parquet (with the 'approved' label), or .json (a predict request "
-            "body {\"instances\": [...]}, features only).",
+            'body {"instances": [...]}, features only).',
         ),
     ],
     rows: Annotated[int, typer.Option(metavar="N", min=1, help="Number of rows.")] = 5_000,
@@ -172,8 +179,10 @@ def demo(
     concept: Annotated[
         int,
         typer.Option(
-            metavar="N", min=0, max=9, help="Which of river's ten approval rules labels the rows: change it to "
-            "simulate concept drift."
+            metavar="N",
+            min=0,
+            max=9,
+            help="Which of river's ten approval rules labels the rows: change it to simulate concept drift.",
         ),
     ] = 2,
 ) -> None:

@@ -47,8 +47,10 @@ def _parse_kinds(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         col, sep, kind = item.rpartition("=")
         if not sep or not col or kind not in KIND_CHOICES:
-            raise ConfigError(f"--column-kind expects COLUMN=KIND with KIND one of {', '.join(KIND_CHOICES)}; "
-                              f"got {item!r}. Example: --column-kind zip_code=categorical")
+            raise ConfigError(
+                f"--column-kind expects COLUMN=KIND with KIND one of {', '.join(KIND_CHOICES)}; "
+                f"got {item!r}. Example: --column-kind zip_code=categorical"
+            )
         kinds[col] = kind
     return kinds
 
@@ -67,8 +69,11 @@ def _infer_task(series: pd.Series) -> str:
 def _require(frame: pd.DataFrame, columns: list[str], option: str, file: Path) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"{option} names column(s) {', '.join(map(repr, missing))} that {file.name} does not have; "
-                        f"its columns are: {', '.join(map(str, frame.columns))}.", details={"columns": missing})
+        raise DataError(
+            f"{option} names column(s) {', '.join(map(repr, missing))} that {file.name} does not have; "
+            f"its columns are: {', '.join(map(str, frame.columns))}.",
+            details={"columns": missing},
+        )
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -84,21 +89,39 @@ def _print_summary(report: MonitoringReport) -> None:
     for name in ("statistic", "adj. p", "effect"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
-    ordered = sorted(drift.features, key=lambda f: (not f.drifted, f.status == "skipped", -(f.effect_size or 0.0)))
+    ordered = sorted(
+        drift.features, key=lambda f: (not f.drifted, f.status == "skipped", -(f.effect_size or 0.0))
+    )
     for f in ordered:
-        verdict = "[red]drift[/red]" if f.drifted else ("[dim]skipped[/dim]" if f.status == "skipped" else
-                                                       "[green]ok[/green]")
-        table.add_row(f.column, f.kind, f.method or "—", _fmt(f.statistic), _fmt(f.p_value_adjusted),
-                      _fmt(f.effect_size), verdict)
+        verdict = (
+            "[red]drift[/red]"
+            if f.drifted
+            else ("[dim]skipped[/dim]" if f.status == "skipped" else "[green]ok[/green]")
+        )
+        table.add_row(
+            f.column,
+            f.kind,
+            f.method or "—",
+            _fmt(f.statistic),
+            _fmt(f.p_value_adjusted),
+            _fmt(f.effect_size),
+            verdict,
+        )
     console.print(table)
-    verdict = "[bold red]DRIFT[/bold red]" if drift.dataset_drift else "[bold green]no dataset drift[/bold green]"
+    verdict = (
+        "[bold red]DRIFT[/bold red]" if drift.dataset_drift else "[bold green]no dataset drift[/bold green]"
+    )
     console.print(f"dataset: {verdict} — {drift.dataset_reason}", highlight=False, soft_wrap=True)
     mv = report.multivariate
     if mv is not None:
         flag = "[red]drift[/red]" if mv.drifted else "[green]ok[/green]"
         top = ", ".join(mv.top_features(3)) if mv.drifted else ""
-        console.print(f"multivariate: {flag} — AUC {mv.auc:.3f}, p = {mv.p_value:.3g}"
-                      + (f"; separating: {top}" if top else ""), highlight=False, soft_wrap=True)
+        console.print(
+            f"multivariate: {flag} — AUC {mv.auc:.3f}, p = {mv.p_value:.3g}"
+            + (f"; separating: {top}" if top else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     for label, out in (("prediction drift", report.prediction_drift), ("label drift", report.label_drift)):
         if out is not None:
             flag = "[red]drift[/red]" if out.drifted else "[green]ok[/green]"
@@ -116,17 +139,24 @@ def _print_summary(report: MonitoringReport) -> None:
 def drift_command(
     reference: Annotated[Path, typer.Argument(help="Reference data (CSV/TSV, optionally .gz, or Parquet).")],
     current: Annotated[Path, typer.Argument(help="Current data to compare with the reference.")],
-    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full report as JSON here ('-' for stdout).")
     ] = None,
     method: Annotated[
-        str, typer.Option(help="Test for every column: auto (KS / chi-square / z-test by kind), or a registered "
-                               "method: ks, wasserstein, psi, jensenshannon, cramervonmises, anderson, chi2, "
-                               "new_category, ztest.")
+        str,
+        typer.Option(
+            help="Test for every column: auto (KS / chi-square / z-test by kind), or a registered "
+            "method: ks, wasserstein, psi, jensenshannon, cramervonmises, anderson, chi2, "
+            "new_category, ztest."
+        ),
     ] = "auto",
     alpha: Annotated[float, typer.Option(help="Significance level after correction.")] = 0.05,
-    correction: Annotated[str, typer.Option(help="Multiple-testing correction: bh, bonferroni or none.")] = "bh",
+    correction: Annotated[
+        str, typer.Option(help="Multiple-testing correction: bh, bonferroni or none.")
+    ] = "bh",
     min_effect: Annotated[
         float | None, typer.Option(help="Smallest effect size an alarm also needs (default per kind: 0.05).")
     ] = None,
@@ -138,16 +168,23 @@ def drift_command(
     ] = None,
     column_kind: Annotated[
         list[str] | None,
-        typer.Option("--column-kind", help="COLUMN=KIND (numeric, categorical, boolean, ignore); repeatable."),
+        typer.Option(
+            "--column-kind", help="COLUMN=KIND (numeric, categorical, boolean, ignore); repeatable."
+        ),
     ] = None,
-    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Column to leave out; repeatable.")] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Column to leave out; repeatable.")
+    ] = None,
     target: Annotated[
         str | None, typer.Option("--target", help="Label column: tested for label drift, not as a feature.")
     ] = None,
     prediction: Annotated[
         list[str] | None,
-        typer.Option("--prediction", help="Model-output column (repeat for one score column per class): tested "
-                                          "for prediction drift, not as a feature."),
+        typer.Option(
+            "--prediction",
+            help="Model-output column (repeat for one score column per class): tested "
+            "for prediction drift, not as a feature.",
+        ),
     ] = None,
     task: Annotated[
         str, typer.Option(help="For --target/--prediction: auto, classification or regression.")
@@ -176,23 +213,50 @@ def drift_command(
         raise ConfigError(f"--task must be one of {', '.join(TASK_CHOICES)}, got {task!r}.")
     kinds = _parse_kinds(column_kind)
     started = time.perf_counter()
-    ref, cur = _read(reference, current, {"--ignore": ignore or [], "--column-kind": list(kinds), "--target":
-                     [target] if target else [], "--prediction": prediction or [], "--important": important or []})
+    ref, cur = _read(
+        reference,
+        current,
+        {
+            "--ignore": ignore or [],
+            "--column-kind": list(kinds),
+            "--target": [target] if target else [],
+            "--prediction": prediction or [],
+            "--important": important or [],
+        },
+    )
     labeled = target is not None and target in cur.columns
     schema = _schema(ref, kinds, ignore, target, prediction)
-    baseline = _timed("profiling the reference", lambda: _fit_reference(ref, schema, target, labeled, prediction, task))
-    settings = AnalysisSettings(method=method, alpha=alpha, correction=correction, min_effect=min_effect,
-                                drift_share=drift_share, important_features=tuple(important or ()),
-                                multivariate_rows=max_rows if multivariate else 0, seed=seed)
-    window = _current(cur, [c for c in [target, *(prediction or [])] if c], prediction, target if labeled else None)
+    baseline = _timed(
+        "profiling the reference", lambda: _fit_reference(ref, schema, target, labeled, prediction, task)
+    )
+    settings = AnalysisSettings(
+        method=method,
+        alpha=alpha,
+        correction=correction,
+        min_effect=min_effect,
+        drift_share=drift_share,
+        important_features=tuple(important or ()),
+        multivariate_rows=max_rows if multivariate else 0,
+        seed=seed,
+    )
+    window = _current(
+        cur, [c for c in [target, *(prediction or [])] if c], prediction, target if labeled else None
+    )
     found = analyse(baseline, window, settings, progress=_Stages())
     if target and not labeled:
-        err_console.print(f"note: {current.name} has no {target!r} column (labels not yet known); "
-                          "label drift skipped.", markup=False, highlight=False, soft_wrap=True)
-    report = found.monitoring_report({
-        "reference": f"{reference} ({len(ref):,} rows x {len(ref.columns)} columns)",
-        "current": f"{current} ({len(cur):,} rows x {len(cur.columns)} columns)",
-        "seconds": round(time.perf_counter() - started, 2)})
+        err_console.print(
+            f"note: {current.name} has no {target!r} column (labels not yet known); label drift skipped.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    report = found.monitoring_report(
+        {
+            "reference": f"{reference} ({len(ref):,} rows x {len(ref.columns)} columns)",
+            "current": f"{current} ({len(cur):,} rows x {len(cur.columns)} columns)",
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
     assert report is not None  # read_table refuses a file without rows
     _write_reports(report, html, json_out, title or f"Drift: {current.name} vs {reference.name}")
     if fail_on_drift and report.drift_detected:
@@ -223,8 +287,13 @@ class _Stages:
         err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _schema(ref: pd.DataFrame, kinds: dict[str, str], ignore: list[str] | None, target: str | None,
-            prediction: list[str] | None) -> dict[str, str]:
+def _schema(
+    ref: pd.DataFrame,
+    kinds: dict[str, str],
+    ignore: list[str] | None,
+    target: str | None,
+    prediction: list[str] | None,
+) -> dict[str, str]:
     """Column kinds of the features: --column-kind, --ignore, and dates and other types left out (with a note)."""
     from modelward.monitoring import dtype_family
 
@@ -234,14 +303,24 @@ def _schema(ref: pd.DataFrame, kinds: dict[str, str], ignore: list[str] | None, 
     untestable = [c for c in features if c not in schema and dtype_family(ref[c]) in ("datetime", "other")]
     if untestable:
         schema.update(dict.fromkeys(untestable, "ignore"))
-        err_console.print(f"note: left out {', '.join(map(repr, untestable))} (dates and other types have no drift "
-                          "test; convert them to numbers or strings to include them).", markup=False,
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"note: left out {', '.join(map(repr, untestable))} (dates and other types have no drift "
+            "test; convert them to numbers or strings to include them).",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     return schema
 
 
-def _fit_reference(ref: pd.DataFrame, schema: dict[str, str], target: str | None, labeled: bool,
-                   prediction: list[str] | None, task: str) -> Reference:
+def _fit_reference(
+    ref: pd.DataFrame,
+    schema: dict[str, str],
+    target: str | None,
+    labeled: bool,
+    prediction: list[str] | None,
+    task: str,
+) -> Reference:
     """The reference file's features profiled, its --prediction and --target columns as output references
     (the target only when the current file has labels too)."""
     from modelward.monitoring import OutputReference, Profile, Reference
@@ -250,19 +329,28 @@ def _fit_reference(ref: pd.DataFrame, schema: dict[str, str], target: str | None
     ref_x = ref[[c for c in ref.columns if c not in outputs]]
     predictions = labels = None
     if prediction:
-        p_task = "probabilities" if len(prediction) > 1 else (task if task != "auto" else _infer_task(ref[prediction[0]]))
+        p_task = (
+            "probabilities"
+            if len(prediction) > 1
+            else (task if task != "auto" else _infer_task(ref[prediction[0]]))
+        )
         predictions = OutputReference.fit("prediction", ref[prediction], p_task)
     if target and labeled:
-        labels = OutputReference.fit("label", ref[target], task if task != "auto" else _infer_task(ref[target]))
+        labels = OutputReference.fit(
+            "label", ref[target], task if task != "auto" else _infer_task(ref[target])
+        )
     return Reference(Profile.fit(ref_x, schema), outputs=predictions, labels=labels, rows=ref_x)
 
 
-def _current(cur: pd.DataFrame, outputs: list[str], prediction: list[str] | None, target: str | None) -> Current:
+def _current(
+    cur: pd.DataFrame, outputs: list[str], prediction: list[str] | None, target: str | None
+) -> Current:
     from modelward.monitoring import Current
 
     features = cur[[c for c in cur.columns if c not in outputs]]
-    return Current(features, outputs=cur[prediction] if prediction else None,
-                   labels=cur[target] if target else None)
+    return Current(
+        features, outputs=cur[prediction] if prediction else None, labels=cur[target] if target else None
+    )
 
 
 def _write_reports(report: MonitoringReport, html: Path | None, json_out: Path | None, title: str) -> None:

@@ -30,11 +30,18 @@ def _say(message: str) -> None:
 
 def retrain_command(
     model: ModelArg,
-    force: Annotated[bool, typer.Option("--force", help="Start even within the cooldown (never beside an "
-                                        "active job).")] = False,
-    reason: Annotated[str | None, typer.Option(metavar="TEXT", help="Why; recorded with the decision.")] = None,
-    queue: Annotated[bool, typer.Option("--queue", help="Only open the job; the running loop (modelward serve "
-                                        "or modelward loop) runs it.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Start even within the cooldown (never beside an active job).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Why; recorded with the decision.")
+    ] = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue", help="Only open the job; the running loop (modelward serve or modelward loop) runs it."
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -49,8 +56,14 @@ def retrain_command(
     with open_workspace(workspace, database_url) as ws:
         loop = Loop(ws, models=[model], monitor=False, progress=_say)
         loop.check()
-        asked = request_retrain(ws, model, actor=ws.settings.actor_name, reason=reason, force=force,
-                                owner=None if queue else loop.owner)
+        asked = request_retrain(
+            ws,
+            model,
+            actor=ws.settings.actor_name,
+            reason=reason,
+            force=force,
+            owner=None if queue else loop.owner,
+        )
         if asked.job is None:
             active = f" (job {asked.active.id}, {asked.active.status})" if asked.active is not None else ""
             raise ConflictError(f"No retrain job started for {model}: {asked.decision.reason}{active}.")
@@ -68,9 +81,11 @@ def render_job(job: RetrainJob, *, queued: bool = False) -> None:
         console.print(f"job {job.id} of {job.model} queued: the running loop picks it up at its next pass")
         return
     colour = {"promoted": "green", "rejected": "yellow"}.get(job.status, "red")
-    console.print(f"job {job.id} of {job.model}: [{colour}]{job.status}[/{colour}]"
-                  + (f", challenger v{job.challenger_version}" if job.challenger_version else "")
-                  + (f" (champion was v{job.champion_version})" if job.champion_version else ""))
+    console.print(
+        f"job {job.id} of {job.model}: [{colour}]{job.status}[/{colour}]"
+        + (f", challenger v{job.challenger_version}" if job.challenger_version else "")
+        + (f" (champion was v{job.champion_version})" if job.champion_version else "")
+    )
     if job.error:
         console.print(f"  {job.error}", markup=False)
     for line in gate_lines(job.gate):
@@ -91,8 +106,12 @@ def gate_lines(gate: dict[str, Any] | None) -> list[str]:
 
 def gate_command(
     model: ModelArg,
-    version: Annotated[int, typer.Argument(metavar="VERSION", help="Challenger version compared with the champion.")],
-    strict: Annotated[bool, typer.Option("--strict", help="Exit with status 2 when the gate rejects.")] = False,
+    version: Annotated[
+        int, typer.Argument(metavar="VERSION", help="Challenger version compared with the champion.")
+    ],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with status 2 when the gate rejects.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -109,16 +128,26 @@ def gate_command(
         champion = ws.registry.get(model, "champion")
         challenger = ws.registry.get(model, version)
         if champion.version == challenger.version:
-            raise ModelwardError(f"{challenger.ref} is the champion; give another version to compare with it.")
+            raise ModelwardError(
+                f"{challenger.ref} is the champion; give another version to compare with it."
+            )
         recent, source = gate_rows(ws, champion, challenger, now=dt.datetime.now(dt.UTC))
         with console.status(f"gating {challenger.ref} against {champion.ref}…"):
-            report = run_gate(ws, champion, challenger, recent=recent, gate=policy.gate,
-                              suite=load_behavioral(ws, policy.gate))
+            report = run_gate(
+                ws,
+                champion,
+                challenger,
+                recent=recent,
+                gate=policy.gate,
+                suite=load_behavioral(ws, policy.gate),
+            )
     if json:
         print_json({**report.to_dict(), "recent_rows_from": source})
     else:
-        console.print(f"{model}: champion v{champion.version} vs v{challenger.version}; recent rows: {source}",
-                      markup=False)
+        console.print(
+            f"{model}: champion v{champion.version} vs v{challenger.version}; recent rows: {source}",
+            markup=False,
+        )
         colour = "green" if report.promote else "yellow"
         console.print(f"[{colour}]{report.decision}[/{colour}]: {report.reason}")
         for line in report.lines():
@@ -129,10 +158,16 @@ def gate_command(
 
 def loop_command(
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit.")] = False,
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", metavar="MODEL",
-                                                    help="Watch only this model; repeatable.")] = None,
-    interval: Annotated[float | None, typer.Option(metavar="SECONDS", min=0.1,
-                                                   help="Pause between passes (default: loop.interval_seconds).")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", metavar="MODEL", help="Watch only this model; repeatable."),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS", min=0.1, help="Pause between passes (default: loop.interval_seconds)."
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
@@ -149,8 +184,14 @@ def loop_command(
 
         def show(done: PassResult) -> None:
             if json:
-                print_json({"windows": done.windows, "decisions": done.decisions,
-                            "jobs": [j.summary() for j in done.jobs], "errors": done.errors})
+                print_json(
+                    {
+                        "windows": done.windows,
+                        "decisions": done.decisions,
+                        "jobs": [j.summary() for j in done.jobs],
+                        "errors": done.errors,
+                    }
+                )
                 return
             for name, n in done.windows.items():
                 if n:
@@ -190,9 +231,11 @@ def event_lines(event: Event) -> tuple[str, list[str]]:
         verb = "started" if kind == "loop_job_started" else f"resumed from {p.get('previous_owner')}"
         return f"{job} {verb} by {p.get('owner')} (attempt {p.get('attempt')}, was {p.get('status')})", []
     if kind == "loop_dataset_built":
-        return (f"{job}: training data {p.get('dataset')}: {p.get('reference_rows')} reference + "
-                f"{p.get('production_rows')} production rows; {p.get('holdout_rows')} newest held out for the gate",
-                [str(p.get("source", ""))])
+        return (
+            f"{job}: training data {p.get('dataset')}: {p.get('reference_rows')} reference + "
+            f"{p.get('production_rows')} production rows; {p.get('holdout_rows')} newest held out for the gate",
+            [str(p.get("source", ""))],
+        )
     if kind == "loop_training_started":
         return f"{job}: training on {p.get('dataset')} (time limit {p.get('time_limit_s')} s)", []
     if kind in ("loop_training_failed", "loop_training_timed_out", "loop_job_failed"):
@@ -201,10 +244,15 @@ def event_lines(event: Event) -> tuple[str, list[str]]:
     if kind == "loop_challenger_registered":
         acc = p.get("metrics", {})
         figures = ", ".join(f"{k} {v:.4g}" for k, v in acc.items() if isinstance(v, int | float))
-        return (f"{job}: challenger v{p.get('version')} registered"
-                f"{' (adopted)' if p.get('adopted') else ''}; its own holdout: {figures}", [])
+        return (
+            f"{job}: challenger v{p.get('version')} registered"
+            f"{' (adopted)' if p.get('adopted') else ''}; its own holdout: {figures}",
+            [],
+        )
     if kind == "loop_gate_decided":
-        return f"{job}: gate v{p.get('challenger')} vs v{p.get('champion')}: {p.get('reason')}", gate_lines(p)[1:]
+        return f"{job}: gate v{p.get('challenger')} vs v{p.get('champion')}: {p.get('reason')}", gate_lines(
+            p
+        )[1:]
     if kind == "loop_promoted":
         return f"{job}: promoted v{p.get('to')} (champion was v{p.get('from')})", []
     if kind == "loop_rejected":
@@ -222,6 +270,14 @@ def history_entries(events: list[Event]) -> list[dict[str, Any]]:
     for e in events:
         if e.kind.startswith("loop_"):
             summary, evidence = event_lines(e)
-            out.append({"ts": e.ts, "kind": e.kind, "actor": e.actor, "summary": summary, "evidence": evidence,
-                        "payload": e.payload})
+            out.append(
+                {
+                    "ts": e.ts,
+                    "kind": e.kind,
+                    "actor": e.actor,
+                    "summary": summary,
+                    "evidence": evidence,
+                    "payload": e.payload,
+                }
+            )
     return out

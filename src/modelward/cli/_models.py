@@ -32,7 +32,9 @@ ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="Model name.")]
 RefArg = Annotated[
     str, typer.Argument(metavar="REF", help="MODEL (the latest version), MODEL@VERSION or MODEL@ALIAS.")
 ]
-AliasOpt = Annotated[str, typer.Option(metavar="ALIAS", help="Alias to move (champion, challenger, any name).")]
+AliasOpt = Annotated[
+    str, typer.Option(metavar="ALIAS", help="Alias to move (champion, challenger, any name).")
+]
 ReasonOpt = Annotated[str | None, typer.Option(metavar="TEXT", help="Why; recorded in the history.")]
 
 
@@ -98,13 +100,23 @@ def list_models(
     if json:
         print_json(models)
         return
-    console.print(table(
-        "models",
-        ("name", "task", "versions", "latest", "aliases", "description"),
-        ((m.name, m.task, m.versions, m.latest_version,
-          ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items())) or None, m.description)
-         for m in models),
-    ))
+    console.print(
+        table(
+            "models",
+            ("name", "task", "versions", "latest", "aliases", "description"),
+            (
+                (
+                    m.name,
+                    m.task,
+                    m.versions,
+                    m.latest_version,
+                    ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items())) or None,
+                    m.description,
+                )
+                for m in models
+            ),
+        )
+    )
 
 
 @app.command("show")
@@ -127,7 +139,9 @@ def show(
 @app.command("promote")
 def promote(
     name: ModelArg,
-    version: Annotated[int, typer.Argument(metavar="VERSION", help="Version number the alias will point at.")],
+    version: Annotated[
+        int, typer.Argument(metavar="VERSION", help="Version number the alias will point at.")
+    ],
     alias: AliasOpt = "champion",
     reason: ReasonOpt = None,
     workspace: WorkspaceOpt = None,
@@ -170,11 +184,13 @@ def history(
     if json:  # alias changes as before, then the loop's events, in time order
         print_json(sorted([to_jsonable(e) for e in (*changes, *loop)], key=lambda e: str(e["ts"])))
         return
-    console.print(table(
-        f"{name}: alias history",
-        ("when (UTC)", "alias", "from", "to", "actor", "kind", "reason"),
-        ((c.ts, c.alias, c.from_version, c.to_version, c.actor, c.kind, c.reason) for c in changes),
-    ))
+    console.print(
+        table(
+            f"{name}: alias history",
+            ("when (UTC)", "alias", "from", "to", "actor", "kind", "reason"),
+            ((c.ts, c.alias, c.from_version, c.to_version, c.actor, c.kind, c.reason) for c in changes),
+        )
+    )
     if loop:
         console.print(f"\n{name}: the loop's decisions", style="bold")
         for entry in loop:
@@ -207,7 +223,9 @@ def train_command(
     data: Annotated[
         str | None,
         typer.Option(
-            "--data", metavar="DATASET", help="Dataset NAME or NAME@VERSION (default: the model's, latest version)."
+            "--data",
+            metavar="DATASET",
+            help="Dataset NAME or NAME@VERSION (default: the model's, latest version).",
         ),
     ] = None,
     param: Annotated[
@@ -218,7 +236,8 @@ def train_command(
         str | None, typer.Option(metavar="TEXT", help="Description of the new version.")
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Register a new version even when it is identical to an existing one.")
+        bool,
+        typer.Option("--force", help="Register a new version even when it is identical to an existing one."),
     ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
@@ -243,8 +262,10 @@ def train_command(
 
 def identical_message(mv: ModelVersion) -> str:
     """What `train` says when the training made a version that already exists."""
-    return (f"identical to {mv.ref} (same data, code, entrypoint, params and seed, and the same model bytes): "
-            "nothing registered. Pass --force to register a new version anyway.")
+    return (
+        f"identical to {mv.ref} (same data, code, entrypoint, params and seed, and the same model bytes): "
+        "nothing registered. Pass --force to register a new version anyway."
+    )
 
 
 def reproduce_command(

@@ -42,18 +42,26 @@ def _drift_lines(report: WindowReport) -> None:
         for col in ("feature", "method", "effect size", "p (adjusted)"):
             table.add_column(col, justify="left" if col in ("feature", "method") else "right")
         for f in drifted:
-            table.add_row(f.column, str(f.method), f"{fmt(_num(f.effect_size))} {f.effect_measure or ''}",
-                          fmt(_num(f.p_value_adjusted)))
+            table.add_row(
+                f.column,
+                str(f.method),
+                f"{fmt(_num(f.effect_size))} {f.effect_measure or ''}",
+                fmt(_num(f.p_value_adjusted)),
+            )
         console.print(table)
     for q in [] if report.drift is None else report.drift.quality:
         colour = "red" if q.severity == "error" else "yellow"
-        console.print(f"  [{colour}]{q.severity}[/{colour}] {q.check}: {q.message}", markup=True, highlight=False)
+        console.print(
+            f"  [{colour}]{q.severity}[/{colour}] {q.check}: {q.message}", markup=True, highlight=False
+        )
     mv = report.multivariate
     if mv is not None:
         state = "[red]drift[/red]" if mv.drifted else "no drift"
         top = mv.top_features(5)
         separating = f"; separating features: {', '.join(top)}" if mv.drifted and top else ""
-        console.print(f"  multivariate (domain classifier): {state}, AUC {fmt(mv.auc)}, p {fmt(mv.p_value)}{separating}")
+        console.print(
+            f"  multivariate (domain classifier): {state}, AUC {fmt(mv.auc)}, p {fmt(mv.p_value)}{separating}"
+        )
     outputs = [] if report.prediction_drift is None else report.prediction_drift.report.drifted_features
     if outputs:
         console.print(f"  [yellow]prediction drift[/yellow] in {', '.join(outputs)}")
@@ -62,13 +70,16 @@ def _drift_lines(report: WindowReport) -> None:
 def _performance_lines(report: WindowReport) -> None:
     metrics = sorted(set(report.estimated) | set(report.realized))
     if metrics:
-        table = Table(title="performance: estimated (no labels) vs realized (labeled rows)", title_justify="left")
+        table = Table(
+            title="performance: estimated (no labels) vs realized (labeled rows)", title_justify="left"
+        )
         for col in ("metric", "estimated", "realized", "labeled rows"):
             table.add_column(col, justify="left" if col == "metric" else "right")
         for name in metrics:
             real = report.realized.get(name)
-            table.add_row(name, _interval(report.estimated.get(name)), _interval(real),
-                          fmt(real.n) if real else "-")
+            table.add_row(
+                name, _interval(report.estimated.get(name)), _interval(real), fmt(real.n) if real else "-"
+            )
         console.print(table)
     for note in report.notes:
         console.print(f"  note: {note}", markup=False)
@@ -79,11 +90,15 @@ def render_window(result: WindowResult) -> None:
     report, w = result.report, result.window
     verdict = "[red]DATASET DRIFT[/red]" if report.dataset_drift else "[green]no dataset drift[/green]"
     share = report.drifted_share
-    console.rule(f"{result.model}@{result.version}  {w.start_ts.isoformat()[:19]} → {w.end_ts.isoformat()[:19]}",
-                 align="left")
-    console.print(f"{report.n_rows} predictions ({report.n_labeled} labeled) · {verdict}"
-                  + (f" · {share:.0%} of features drifted" if share is not None else "")
-                  + f" · {round(result.timings.get('total', 0), 4):.2f} s")
+    console.rule(
+        f"{result.model}@{result.version}  {w.start_ts.isoformat()[:19]} → {w.end_ts.isoformat()[:19]}",
+        align="left",
+    )
+    console.print(
+        f"{report.n_rows} predictions ({report.n_labeled} labeled) · {verdict}"
+        + (f" · {share:.0%} of features drifted" if share is not None else "")
+        + f" · {round(result.timings.get('total', 0), 4):.2f} s"
+    )
     _drift_lines(report)
     _performance_lines(report)
 
@@ -103,23 +118,38 @@ def _show(ws: Workspace, model: str, last: int, metric: str | None) -> None:
     elif metric not in names:
         raise ConfigError(f"No stored metric {metric!r} for {model}; stored: {', '.join(names) or 'none'}.")
     drifted = series[(series["kind"] == "drift") & (series["name"] == "drifted") & (series["value"] == 1)]
-    title = f"{model}: last {len(runs)} windows" + (f"; {metric} estimated (no labels) / realized" if metric else "")
+    title = f"{model}: last {len(runs)} windows" + (
+        f"; {metric} estimated (no labels) / realized" if metric else ""
+    )
     table = Table(title=title, title_justify="left")
     for col in ("version", "window (UTC)", "rows", "labeled", "drift", "drifted features"):
-        table.add_column(col, justify="right" if col in ("version", "rows", "labeled") else "left",
-                         no_wrap=col == "window (UTC)")
+        table.add_column(
+            col,
+            justify="right" if col in ("version", "rows", "labeled") else "left",
+            no_wrap=col == "window (UTC)",
+        )
     if metric is not None:
         table.add_column("estimated", justify="right")
         table.add_column("realized", justify="right")
     for run in runs:
         features = ", ".join(drifted[drifted["run_id"] == run.id]["feature"].astype(str)) or "-"
-        end = run.end_ts.strftime("%H:%M:%S" if run.end_ts.date() == run.start_ts.date() else "%Y-%m-%d %H:%M:%S")
-        cells = [str(run.version), f"{fmt(run.start_ts)} → {end}", str(run.n_rows), str(run.n_labeled),
-                 "[red]yes[/red]" if run.dataset_drift else "no", features]
+        end = run.end_ts.strftime(
+            "%H:%M:%S" if run.end_ts.date() == run.start_ts.date() else "%Y-%m-%d %H:%M:%S"
+        )
+        cells = [
+            str(run.version),
+            f"{fmt(run.start_ts)} → {end}",
+            str(run.n_rows),
+            str(run.n_labeled),
+            "[red]yes[/red]" if run.dataset_drift else "no",
+            features,
+        ]
         if metric is not None:
             sel = perf[(perf["run_id"] == run.id) & (perf["name"] == metric)].set_index("kind")["value"]
-            cells += [fmt(sel["estimated"]) if "estimated" in sel else "-",
-                      fmt(sel["realized"]) if "realized" in sel else "-"]
+            cells += [
+                fmt(sel["estimated"]) if "estimated" in sel else "-",
+                fmt(sel["realized"]) if "realized" in sel else "-",
+            ]
         table.add_row(*cells)
     console.print(table)
 
@@ -127,17 +157,31 @@ def _show(ws: Workspace, model: str, last: int, metric: str | None) -> None:
 class _PassOutput:
     """What the command prints and writes after each pass: windows, refreshed labels, textfile, HTML, JSON."""
 
-    def __init__(self, model: str, gauges: MonitorGauges, textfile: str | None, html: Path | None,
-                 json_out: Path | None) -> None:
-        self.model, self.gauges, self.textfile, self.html, self.json_out = model, gauges, textfile, html, json_out
+    def __init__(
+        self,
+        model: str,
+        gauges: MonitorGauges,
+        textfile: str | None,
+        html: Path | None,
+        json_out: Path | None,
+    ) -> None:
+        self.model, self.gauges, self.textfile, self.html, self.json_out = (
+            model,
+            gauges,
+            textfile,
+            html,
+            json_out,
+        )
         self.written: list[dict[str, Any]] = []
 
     def __call__(self, done: MonitorPass) -> None:
         for w in done.windows:
             render_window(w)
         for r in done.relabeled:
-            console.print(f"labels arrived for {self.model}@{r.run.version} window {fmt(r.run.start_ts)}: "
-                          f"realized metrics recomputed on {r.n_labeled} labeled rows")
+            console.print(
+                f"labels arrived for {self.model}@{r.run.version} window {fmt(r.run.start_ts)}: "
+                f"realized metrics recomputed on {r.n_labeled} labeled rows"
+            )
         if self.textfile:
             self.gauges.write_textfile(self.textfile)
         if self.html is not None and done.windows:
@@ -148,9 +192,15 @@ class _PassOutput:
         if self.json_out is not None:
             self.written.extend(w.summary() for w in done.windows)
             del self.written[:-_JSON_KEEP]  # a long-running loop keeps the latest windows only
-            relabeled = [{"run_id": r.run.id, "n_labeled": r.n_labeled,
-                          "realized": {k: m.to_dict() for k, m in r.realized.items()},
-                          "estimated": {k: m.to_dict() for k, m in r.estimated.items()}} for r in done.relabeled]
+            relabeled = [
+                {
+                    "run_id": r.run.id,
+                    "n_labeled": r.n_labeled,
+                    "realized": {k: m.to_dict() for k, m in r.realized.items()},
+                    "estimated": {k: m.to_dict() for k, m in r.estimated.items()},
+                }
+                for r in done.relabeled
+            ]
             payload = {"model": self.model, "windows": self.written, "relabeled": relabeled}
             self.json_out.write_text(json.dumps(payload, indent=2, allow_nan=False), encoding="utf-8")
 
@@ -186,19 +236,24 @@ def _run(monitor: Monitor, output: _PassOutput, once: bool, status: Status) -> N
 def monitor_command(
     model: Annotated[str, typer.Argument(help="Model whose logged predictions to monitor.")],
     window: Annotated[
-        str | None, typer.Option(help="Window: a duration (30s, 15m, 1h, 1d) or a row count (5000). "
-                                 "Default: monitor.window (1h).")
+        str | None,
+        typer.Option(
+            help="Window: a duration (30s, 15m, 1h, 1d) or a row count (5000). Default: monitor.window (1h)."
+        ),
     ] = None,
     slide: Annotated[
         str | None, typer.Option(help="Step between window starts (sliding windows); default: tumbling.")
     ] = None,
-    once: Annotated[bool, typer.Option("--once", help="Process the complete windows not processed yet, then exit.")]
-    = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Process the complete windows not processed yet, then exit.")
+    ] = False,
     interval: Annotated[
-        float | None, typer.Option(help="Seconds between passes when looping (default: monitor.interval_seconds).")
+        float | None,
+        typer.Option(help="Seconds between passes when looping (default: monitor.interval_seconds)."),
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve the Prometheus gauges on this port (/metrics).", min=0, max=65535)
+        int | None,
+        typer.Option(help="Serve the Prometheus gauges on this port (/metrics).", min=0, max=65535),
     ] = None,
     metrics_addr: Annotated[str, typer.Option(help="Interface of the metrics server.")] = "127.0.0.1",
     textfile: Annotated[
@@ -208,7 +263,8 @@ def monitor_command(
         Path | None, typer.Option("--json", help="Write the processed windows (summaries) to this JSON file.")
     ] = None,
     html: Annotated[
-        Path | None, typer.Option("--html", help="Write the latest processed window as a self-contained HTML report.")
+        Path | None,
+        typer.Option("--html", help="Write the latest processed window as a self-contained HTML report."),
     ] = None,
     show: Annotated[bool, typer.Option("--show", help="Print the stored time series and exit.")] = False,
     last: Annotated[int, typer.Option(help="Windows shown by --show.", min=1)] = 20,
@@ -224,13 +280,19 @@ def monitor_command(
     """
     from modelward.maintenance import Monitor, MonitorGauges
 
-    flags = {"window": window, "slide": slide, "interval_seconds": interval,
-             "textfile": None if textfile is None else str(textfile)}
+    flags = {
+        "window": window,
+        "slide": slide,
+        "interval_seconds": interval,
+        "textfile": None if textfile is None else str(textfile),
+    }
     overrides: dict[str, Any] = {"database_url": database_url}
     monitor_flags = {k: v for k, v in flags.items() if v is not None}
     if monitor_flags:
         overrides["monitor"] = monitor_flags
-    with Workspace.open(workspace or Path.cwd(), **{k: v for k, v in overrides.items() if v is not None}) as ws:
+    with Workspace.open(
+        workspace or Path.cwd(), **{k: v for k, v in overrides.items() if v is not None}
+    ) as ws:
         configure_logging(ws.settings.log_level)
         if show:
             _show(ws, model, last, metric)
@@ -242,8 +304,10 @@ def monitor_command(
         if metrics_port is not None:
             port = gauges.serve(metrics_port, metrics_addr)
             console.print(f"Prometheus gauges at http://{metrics_addr}:{port}/metrics")
-        console.print(f"monitoring {model}: {monitor.spec.describe()}"
-                      + ("" if once else f", every {settings.interval_seconds:g} s (Ctrl-C stops)"))
+        console.print(
+            f"monitoring {model}: {monitor.spec.describe()}"
+            + ("" if once else f", every {settings.interval_seconds:g} s (Ctrl-C stops)")
+        )
         if not once and interval is not None and interval <= 0:
             raise ConfigError(f"--interval must be positive, got {interval}.")
         _run(monitor, _PassOutput(model, gauges, settings.textfile, html, json_out), once, status)

@@ -13,16 +13,19 @@ from modelward.workspace import Workspace
 
 def serve_command(
     host: Annotated[
-        str | None, typer.Option(metavar="ADDRESS", help="Interface to bind (default: serve.host, 127.0.0.1).")
+        str | None,
+        typer.Option(metavar="ADDRESS", help="Interface to bind (default: serve.host, 127.0.0.1)."),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(metavar="PORT", help="TCP port (default: serve.port, 8000; 0: any free port).")
+        int | None,
+        typer.Option(metavar="PORT", help="TCP port (default: serve.port, 8000; 0: any free port)."),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(metavar="N", help="Worker processes (default: serve.workers, 1).", min=1)
     ] = None,
     no_loop: Annotated[
-        bool, typer.Option("--no-loop", help="Do not run the maintenance loop in the server (see loop.serve).")
+        bool,
+        typer.Option("--no-loop", help="Do not run the maintenance loop in the server (see loop.serve)."),
     ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,

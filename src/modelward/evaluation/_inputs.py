@@ -27,12 +27,16 @@ def as_float(values: Any, name: str, ndim: tuple[int, ...] = (1,)) -> FloatArray
     except (TypeError, ValueError) as exc:
         raise DataError(f"{name} must be numeric: {exc}.") from exc
     if arr.ndim not in ndim:
-        raise DataError(f"{name} must have {' or '.join(map(str, ndim))} dimension(s), got shape {arr.shape}.")
+        raise DataError(
+            f"{name} must have {' or '.join(map(str, ndim))} dimension(s), got shape {arr.shape}."
+        )
     bad = ~np.isfinite(arr)
     if bad.any():
         row = int(np.argwhere(bad)[0][0])
-        raise DataError(f"{name} holds a missing or infinite value in row {row} of {arr.shape[0]}; "
-                        "drop or fill such rows before comparing models.")
+        raise DataError(
+            f"{name} holds a missing or infinite value in row {row} of {arr.shape[0]}; "
+            "drop or fill such rows before comparing models."
+        )
     return arr
 
 

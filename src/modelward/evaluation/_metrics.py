@@ -59,8 +59,10 @@ def _proba_rows(y: Array, p: Array, pos: Any) -> FloatArray:
         return np.where(truth == 1.0, proba, 1.0 - proba)
     codes = np.asarray(y)
     if not np.issubdtype(codes.dtype, np.integer) or codes.min() < 0 or codes.max() >= proba.shape[1]:
-        raise DataError(f"With one probability column per class, y_true must hold column indices 0 to "
-                        f"{proba.shape[1] - 1}; encode the labels first.")
+        raise DataError(
+            f"With one probability column per class, y_true must hold column indices 0 to "
+            f"{proba.shape[1] - 1}; encode the labels first."
+        )
     picked: FloatArray = proba[np.arange(proba.shape[0]), codes]
     return picked
 
@@ -94,15 +96,21 @@ METRICS: dict[str, RowMetric] = {
     "recall": RowMetric("recall", True, _confusion, lambda m: _ratio(m[0], m[0] + m[2])),
     "f1": RowMetric("f1", True, _confusion, _f1),
     "log_loss": RowMetric(
-        "log_loss", False,
-        lambda y, p, pos: [-np.log(np.clip(_proba_rows(y, p, pos), _EPS, 1.0))], lambda m: m[0]),
+        "log_loss",
+        False,
+        lambda y, p, pos: [-np.log(np.clip(_proba_rows(y, p, pos), _EPS, 1.0))],
+        lambda m: m[0],
+    ),
     "brier": RowMetric("brier", False, lambda y, p, pos: [_brier_rows(y, p, pos)], lambda m: m[0]),
     "mae": RowMetric("mae", False, lambda y, p, pos: [np.abs(_errors(y, p))], lambda m: m[0]),
     "mse": RowMetric("mse", False, lambda y, p, pos: [_errors(y, p) ** 2], lambda m: m[0]),
     "rmse": RowMetric("rmse", False, lambda y, p, pos: [_errors(y, p) ** 2], lambda m: np.sqrt(m[0])),
     "r2": RowMetric(
-        "r2", True,
-        lambda y, p, pos: [_errors(y, p) ** 2, as_float(y, "y_true"), as_float(y, "y_true") ** 2], _r2),
+        "r2",
+        True,
+        lambda y, p, pos: [_errors(y, p) ** 2, as_float(y, "y_true"), as_float(y, "y_true") ** 2],
+        _r2,
+    ),
 }
 
 
@@ -111,8 +119,10 @@ def get_metric(name: str) -> RowMetric:
     try:
         return METRICS[name]
     except KeyError:
-        raise ConfigError(f"Unknown metric {name!r}; the built-in metrics are {', '.join(METRICS)}, or pass "
-                          "a callable metric(y_true, y_pred) -> float with higher_is_better.") from None
+        raise ConfigError(
+            f"Unknown metric {name!r}; the built-in metrics are {', '.join(METRICS)}, or pass "
+            "a callable metric(y_true, y_pred) -> float with higher_is_better."
+        ) from None
 
 
 def value_of(metric: RowMetric, rows: list[FloatArray]) -> float:

@@ -86,13 +86,17 @@ def paired_bootstrap(
     n = same_rows(2, y_true=y, champion_pred=a, challenger_pred=b)
     if callable(metric):
         if higher_is_better is None:
-            raise ConfigError("A callable metric needs higher_is_better=True or False: the gate must know "
-                              "which direction is an improvement.")
+            raise ConfigError(
+                "A callable metric needs higher_is_better=True or False: the gate must know "
+                "which direction is an improvement."
+            )
         return _custom(y, a, b, metric, bool(higher_is_better), alpha, method, n_resamples, seed, n)
     spec = get_metric(metric)
     if higher_is_better is not None and bool(higher_is_better) != spec.higher_is_better:
-        raise ConfigError(f"{metric} is a metric where higher is {'better' if spec.higher_is_better else 'worse'}; "
-                          f"drop higher_is_better={higher_is_better!r}.")
+        raise ConfigError(
+            f"{metric} is a metric where higher is {'better' if spec.higher_is_better else 'worse'}; "
+            f"drop higher_is_better={higher_is_better!r}."
+        )
     rows_a = spec.rows(y, a, pos_label)
     rows_b = spec.rows(y, b, pos_label)
     champion, challenger = value_of(spec, rows_a), value_of(spec, rows_b)
@@ -101,18 +105,43 @@ def paired_bootstrap(
         details["pos_label"] = _plain(pos_label)
     if all(np.array_equal(ra, rb) for ra, rb in zip(rows_a, rows_b, strict=True)):
         details["note"] = "identical per-row scores: the difference is exactly 0 on every resample"
-        return _result(spec.name, spec.higher_is_better, "exact", method, n, champion, challenger,
-                       0.0, 0.0, alpha, details)
+        return _result(
+            spec.name,
+            spec.higher_is_better,
+            "exact",
+            method,
+            n,
+            champion,
+            challenger,
+            0.0,
+            0.0,
+            alpha,
+            details,
+        )
     data, statistic = _row_statistic(spec, rows_a, rows_b)
     lower, upper, used = _run(data, statistic, True, alpha, method, n_resamples, seed, n)
     if used != method:
-        details["fallback"] = f"{method} interval undefined (degenerate bootstrap distribution); percentile used"
-    return _result(spec.name, spec.higher_is_better, used.lower(), method, n, champion, challenger,
-                   lower, upper, alpha, details)
+        details["fallback"] = (
+            f"{method} interval undefined (degenerate bootstrap distribution); percentile used"
+        )
+    return _result(
+        spec.name,
+        spec.higher_is_better,
+        used.lower(),
+        method,
+        n,
+        champion,
+        challenger,
+        lower,
+        upper,
+        alpha,
+        details,
+    )
 
 
-def _row_statistic(spec: RowMetric, rows_a: list[FloatArray], rows_b: list[FloatArray]
-                   ) -> tuple[tuple[Any, ...], Callable[..., Any]]:
+def _row_statistic(
+    spec: RowMetric, rows_a: list[FloatArray], rows_b: list[FloatArray]
+) -> tuple[tuple[Any, ...], Callable[..., Any]]:
     """The data and vectorised statistic scipy resamples.
 
     When the per-row quantities take few distinct combinations (labels: accuracy, precision, recall,
@@ -146,8 +175,18 @@ def _row_statistic(spec: RowMetric, rows_a: list[FloatArray], rows_b: list[Float
     return (*rows_a, *rows_b), by_rows
 
 
-def _custom(y: Any, a: Any, b: Any, fn: Callable[[Any, Any], float], hib: bool, alpha: float, method: str,
-            n_resamples: int, seed: int, n: int) -> PairedComparison:
+def _custom(
+    y: Any,
+    a: Any,
+    b: Any,
+    fn: Callable[[Any, Any], float],
+    hib: bool,
+    alpha: float,
+    method: str,
+    n_resamples: int,
+    seed: int,
+    n: int,
+) -> PairedComparison:
     name = getattr(fn, "__name__", "metric")
     champion, challenger = float(fn(y, a)), float(fn(y, b))
     details: dict[str, Any] = {"n_resamples": n_resamples, "seed": seed, "method": method, "callable": name}
@@ -157,22 +196,41 @@ def _custom(y: Any, a: Any, b: Any, fn: Callable[[Any, Any], float], hib: bool, 
 
     lower, upper, used = _run((y, a, b), statistic, False, alpha, method, n_resamples, seed, n)
     if used != method:
-        details["fallback"] = f"{method} interval undefined (degenerate bootstrap distribution); percentile used"
+        details["fallback"] = (
+            f"{method} interval undefined (degenerate bootstrap distribution); percentile used"
+        )
     return _result(name, hib, used.lower(), method, n, champion, challenger, lower, upper, alpha, details)
 
 
-def _run(data: tuple[Any, ...], statistic: Callable[..., Any], vectorized: bool, alpha: float, method: str,
-         n_resamples: int, seed: int, n: int) -> tuple[float, float, str]:
+def _run(
+    data: tuple[Any, ...],
+    statistic: Callable[..., Any],
+    vectorized: bool,
+    alpha: float,
+    method: str,
+    n_resamples: int,
+    seed: int,
+    n: int,
+) -> tuple[float, float, str]:
     """Run scipy's paired bootstrap; fall back to the percentile interval of the same resamples when the
     BCa interval is undefined (a degenerate bootstrap distribution)."""
     batch = max(1, _BATCH_CELLS // max(n, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         # BCa's acceleration is 0/0 when every jackknife value is equal; the nan it yields is handled below.
-        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning, r"scipy\.stats\._resampling")
+        warnings.filterwarnings(
+            "ignore", "invalid value encountered", RuntimeWarning, r"scipy\.stats\._resampling"
+        )
         res = stats.bootstrap(
-            data, statistic, n_resamples=n_resamples, batch=batch, vectorized=vectorized, paired=True,
-            confidence_level=1.0 - 2.0 * alpha, method=method, rng=np.random.default_rng(seed),
+            data,
+            statistic,
+            n_resamples=n_resamples,
+            batch=batch,
+            vectorized=vectorized,
+            paired=True,
+            confidence_level=1.0 - 2.0 * alpha,
+            method=method,
+            rng=np.random.default_rng(seed),
         )
     lower, upper = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if math.isfinite(lower) and math.isfinite(upper):
@@ -182,8 +240,19 @@ def _run(data: tuple[Any, ...], statistic: Callable[..., Any], vectorized: bool,
     return float(lo), float(hi), "percentile"
 
 
-def _result(metric: str, hib: bool, interval: str, method: str, n: int, champion: float, challenger: float,
-            lower: float, upper: float, alpha: float, details: dict[str, Any]) -> PairedComparison:
+def _result(
+    metric: str,
+    hib: bool,
+    interval: str,
+    method: str,
+    n: int,
+    champion: float,
+    challenger: float,
+    lower: float,
+    upper: float,
+    alpha: float,
+    details: dict[str, Any],
+) -> PairedComparison:
     return PairedComparison(
         metric=metric,
         test="bootstrap_bca" if method == "BCa" else "bootstrap_percentile",

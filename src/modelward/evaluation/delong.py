@@ -49,11 +49,12 @@ def placements(y_true: Any, scores: Any, pos_label: Any = 1) -> tuple[FloatArray
     if s.shape[1] != y.shape[0]:
         raise DataError(f"scores hold {s.shape[1]} rows but y_true holds {y.shape[0]}.")
     if m < 1 or n < 1:
-        raise DataError(f"ROC AUC needs both classes: got {m} positive (y_true == {pos_label!r}) and {n} "
-                        "negative rows.")
+        raise DataError(
+            f"ROC AUC needs both classes: got {m} positive (y_true == {pos_label!r}) and {n} negative rows."
+        )
     x, z = s[:, positive], s[:, ~positive]
-    rank_x = stats.rankdata(x, axis=1)                      # mid-ranks within the positives
-    rank_z = stats.rankdata(z, axis=1)                      # ... within the negatives
+    rank_x = stats.rankdata(x, axis=1)  # mid-ranks within the positives
+    rank_z = stats.rankdata(z, axis=1)  # ... within the negatives
     rank_all = stats.rankdata(np.concatenate([x, z], axis=1), axis=1)
     v10 = (rank_all[:, :m] - rank_x) / n
     v01 = 1.0 - (rank_all[:, m:] - rank_z) / m
@@ -75,14 +76,17 @@ def delong_covariance(y_true: Any, scores: Any, pos_label: Any = 1) -> tuple[Flo
     auc, v10, v01 = placements(y_true, scores, pos_label)
     m, n = v10.shape[1], v01.shape[1]
     if m < 2 or n < 2:
-        raise DataError(f"DeLong's covariance needs at least 2 positive and 2 negative rows, got {m} and {n}.")
+        raise DataError(
+            f"DeLong's covariance needs at least 2 positive and 2 negative rows, got {m} and {n}."
+        )
     s10 = np.atleast_2d(np.cov(v10, ddof=1))
     s01 = np.atleast_2d(np.cov(v01, ddof=1))
     return auc, s10 / m + s01 / n
 
 
-def delong(y_true: Any, champion_score: Any, challenger_score: Any, *, alpha: float = 0.05,
-           pos_label: Any = 1) -> PairedComparison:
+def delong(
+    y_true: Any, champion_score: Any, challenger_score: Any, *, alpha: float = 0.05, pos_label: Any = 1
+) -> PairedComparison:
     """Compare the ROC AUC of two classifiers' scores on the same labeled rows (DeLong's test).
 
     ``p_value`` is one-sided (H1: the challenger's AUC is higher), ``lower``/``upper`` the Wald interval
@@ -133,7 +137,9 @@ def delong(y_true: Any, champion_score: Any, challenger_score: Any, *, alpha: fl
             "var_champion": float(cov[0, 0]),
             "var_challenger": float(cov[1, 1]),
             "covariance": float(cov[0, 1]),
-            "p_value_two_sided": float(min(1.0, 2.0 * stats.norm.sf(abs(z)))) if se > 0 else float(diff == 0.0),
+            "p_value_two_sided": float(min(1.0, 2.0 * stats.norm.sf(abs(z))))
+            if se > 0
+            else float(diff == 0.0),
             "positives": positive,
             "negatives": n_rows - positive,
             "pos_label": pos_label.item() if isinstance(pos_label, np.generic) else pos_label,

@@ -43,18 +43,23 @@ class GatePolicy:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ConfigError(f"gate mode must be one of {', '.join(MODES)}, got {self.mode!r}.",
-                              details={"key": "mode"})
+            raise ConfigError(
+                f"gate mode must be one of {', '.join(MODES)}, got {self.mode!r}.", details={"key": "mode"}
+            )
         check_alpha(self.alpha)
         margins = self.margin.values() if isinstance(self.margin, Mapping) else [self.margin]
         for m in margins:
             if isinstance(m, bool) or not isinstance(m, int | float) or not math.isfinite(m) or m < 0:
-                raise ConfigError(f"gate margin must be a finite number >= 0 in the metric's units, got {m!r}.",
-                                  details={"key": "margin"})
+                raise ConfigError(
+                    f"gate margin must be a finite number >= 0 in the metric's units, got {m!r}.",
+                    details={"key": "margin"},
+                )
         if self.mode == "non_inferior" and not isinstance(self.margin, Mapping) and self.margin == 0:
-            raise ConfigError("mode non_inferior needs a margin > 0 (how much worse the challenger may be, in "
-                              "the metric's units, e.g. 0.01); with no margin use mode superior.",
-                              details={"key": "margin"})
+            raise ConfigError(
+                "mode non_inferior needs a margin > 0 (how much worse the challenger may be, in "
+                "the metric's units, e.g. 0.01); with no margin use mode superior.",
+                details={"key": "margin"},
+            )
 
     def margin_for(self, metric: str) -> float:
         """The margin for ``metric`` (0 when a mapping does not name it)."""
@@ -101,8 +106,18 @@ class GateDecision:
             "promote": self.promote,
             "reason": self.reason,
             "policy": self.policy.to_dict(),
-            "items": [jsonable({"name": i.name, "kind": i.kind, "passed": i.passed, "reason": i.reason,
-                                "evidence": i.evidence}) for i in self.items],
+            "items": [
+                jsonable(
+                    {
+                        "name": i.name,
+                        "kind": i.kind,
+                        "passed": i.passed,
+                        "reason": i.reason,
+                        "evidence": i.evidence,
+                    }
+                )
+                for i in self.items
+            ],
         }
 
 
@@ -131,27 +146,49 @@ def decide(
     items: list[GateItem] = []
     for comparison in comparisons:
         if not math.isclose(comparison.alpha, policy.alpha, rel_tol=0.0, abs_tol=1e-12):
-            raise ConfigError(f"The {comparison.metric} comparison was computed at alpha {comparison.alpha:g}, but "
-                              f"the policy's alpha is {policy.alpha:g}; recompute it with alpha={policy.alpha:g}.")
+            raise ConfigError(
+                f"The {comparison.metric} comparison was computed at alpha {comparison.alpha:g}, but "
+                f"the policy's alpha is {policy.alpha:g}; recompute it with alpha={policy.alpha:g}."
+            )
         items.append(_judge(comparison, policy))
     if behavioral is not None:
         for r in behavioral.results:
-            items.append(GateItem(name=r.name, kind="behavioral", passed=r.passed,
-                                  reason=f"behavioral test {r.name!r} ({r.type}): {r.reason}.",
-                                  evidence=r.to_dict()))
+            items.append(
+                GateItem(
+                    name=r.name,
+                    kind="behavioral",
+                    passed=r.passed,
+                    reason=f"behavioral test {r.name!r} ({r.type}): {r.reason}.",
+                    evidence=r.to_dict(),
+                )
+            )
     if not comparisons:
-        items.append(GateItem(name="evidence", kind="comparison", passed=False,
-                              reason="no paired comparison was given: never a pass on no data."))
+        items.append(
+            GateItem(
+                name="evidence",
+                kind="comparison",
+                passed=False,
+                reason="no paired comparison was given: never a pass on no data.",
+            )
+        )
     failed = [i for i in items if not i.passed]
     if failed:
-        reason = f"rejected: {len(failed)} of {len(items)} items failed ({', '.join(i.name for i in failed)})."
+        reason = (
+            f"rejected: {len(failed)} of {len(items)} items failed ({', '.join(i.name for i in failed)})."
+        )
     else:
         reason = f"promoted: all {len(items)} items passed ({policy.mode}, alpha {policy.alpha:g})."
     return GateDecision(promote=not failed, policy=policy, items=tuple(items), reason=reason)
 
 
-_TESTS = {"exact": "McNemar, exact", "chi2": "McNemar, chi2", "delong": "DeLong", "wilcoxon": "Wilcoxon",
-          "bootstrap_bca": "paired bootstrap, BCa", "bootstrap_percentile": "paired bootstrap, percentile"}
+_TESTS = {
+    "exact": "McNemar, exact",
+    "chi2": "McNemar, chi2",
+    "delong": "DeLong",
+    "wilcoxon": "Wilcoxon",
+    "bootstrap_bca": "paired bootstrap, BCa",
+    "bootstrap_percentile": "paired bootstrap, percentile",
+}
 
 
 def _judge(c: PairedComparison, policy: GatePolicy) -> GateItem:
@@ -176,6 +213,13 @@ def _judge(c: PairedComparison, policy: GatePolicy) -> GateItem:
         passed = c.shows_non_inferior(margin)
         rel = ">" if passed else "<="
         why = f"{1 - c.alpha:.0%} lower bound of the improvement {c.improvement_lower:+.4g} {rel} -margin {-margin:g}"
-        verdict = f"non-inferior within {margin:g}" if passed else f"not shown within {margin:g} of the champion"
-    return GateItem(name=c.metric, kind="comparison", passed=passed, reason=f"{head}; {why}: {verdict}.",
-                    evidence=c.to_dict())
+        verdict = (
+            f"non-inferior within {margin:g}" if passed else f"not shown within {margin:g} of the champion"
+        )
+    return GateItem(
+        name=c.metric,
+        kind="comparison",
+        passed=passed,
+        reason=f"{head}; {why}: {verdict}.",
+        evidence=c.to_dict(),
+    )

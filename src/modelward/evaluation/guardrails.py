@@ -58,8 +58,9 @@ class GuardrailResult:
         return out
 
 
-def error_budget(champion_errors: Any, challenger_errors: Any, *, budget: int = 2,
-                 challenger_requests: Any = None) -> GuardrailResult:
+def error_budget(
+    champion_errors: Any, challenger_errors: Any, *, budget: int = 2, challenger_requests: Any = None
+) -> GuardrailResult:
     """Fail when the challenger has more than ``budget`` server errors in intervals where the champion had
     none.
 
@@ -79,30 +80,64 @@ def error_budget(champion_errors: Any, challenger_errors: Any, *, budget: int = 
     champ = _counts(champion_errors, "champion_errors")
     chall = _counts(challenger_errors, "challenger_errors")
     if champ.shape != chall.shape:
-        raise DataError(f"champion_errors and challenger_errors must cover the same intervals: got "
-                        f"{champ.shape[0]} and {chall.shape[0]}.")
+        raise DataError(
+            f"champion_errors and challenger_errors must cover the same intervals: got "
+            f"{champ.shape[0]} and {chall.shape[0]}."
+        )
     requests = None if challenger_requests is None else _counts(challenger_requests, "challenger_requests")
     if requests is not None and requests.shape != chall.shape:
-        raise DataError(f"challenger_requests covers {requests.shape[0]} intervals, the errors "
-                        f"{chall.shape[0]}.")
+        raise DataError(
+            f"challenger_requests covers {requests.shape[0]} intervals, the errors {chall.shape[0]}."
+        )
     new = int(chall[champ == 0].sum())
-    details = {"intervals": int(chall.shape[0]), "new_errors": new, "budget": budget,
-               "champion_errors": int(champ.sum()), "challenger_errors": int(chall.sum())}
+    details = {
+        "intervals": int(chall.shape[0]),
+        "new_errors": new,
+        "budget": budget,
+        "champion_errors": int(champ.sum()),
+        "challenger_errors": int(chall.sum()),
+    }
     if chall.shape[0] == 0 or (requests is not None and int(requests.sum()) == 0):
-        return GuardrailResult("error_budget", "insufficient_data",
-                               "the challenger served no request yet: no traffic is not a pass",
-                               float(champ.sum()), float(chall.sum()), float(budget), details)
+        return GuardrailResult(
+            "error_budget",
+            "insufficient_data",
+            "the challenger served no request yet: no traffic is not a pass",
+            float(champ.sum()),
+            float(chall.sum()),
+            float(budget),
+            details,
+        )
     if new > budget:
-        return GuardrailResult("error_budget", "fail",
-                               f"{new} challenger server errors in intervals where the champion had none "
-                               f"> budget {budget}", float(champ.sum()), float(chall.sum()), float(budget), details)
-    return GuardrailResult("error_budget", "pass",
-                           f"{new} challenger server errors in intervals where the champion had none <= budget "
-                           f"{budget}", float(champ.sum()), float(chall.sum()), float(budget), details)
+        return GuardrailResult(
+            "error_budget",
+            "fail",
+            f"{new} challenger server errors in intervals where the champion had none > budget {budget}",
+            float(champ.sum()),
+            float(chall.sum()),
+            float(budget),
+            details,
+        )
+    return GuardrailResult(
+        "error_budget",
+        "pass",
+        f"{new} challenger server errors in intervals where the champion had none <= budget {budget}",
+        float(champ.sum()),
+        float(chall.sum()),
+        float(budget),
+        details,
+    )
 
 
-def latency_guardrail(champion_ms: Any, challenger_ms: Any, *, quantile: float = 0.99, max_ratio: float = 1.2,
-                      slack_ms: float = 5.0, min_samples: int = 100, alpha: float = 0.001) -> GuardrailResult:
+def latency_guardrail(
+    champion_ms: Any,
+    challenger_ms: Any,
+    *,
+    quantile: float = 0.99,
+    max_ratio: float = 1.2,
+    slack_ms: float = 5.0,
+    min_samples: int = 100,
+    alpha: float = 0.001,
+) -> GuardrailResult:
     """Compare a latency quantile (p99 by default) of the challenger with the champion's.
 
     >>> latency_guardrail([1.0] * 10, [100.0] * 7 + [1.0] * 3).status       # spinnaker#6278's fixture
@@ -125,33 +160,77 @@ def latency_guardrail(champion_ms: Any, challenger_ms: Any, *, quantile: float =
     chall = as_float(challenger_ms, "challenger_ms")
     name = f"latency_p{quantile * 100:g}"
     if champ.size == 0 or chall.size == 0:
-        return GuardrailResult(name, "insufficient_data", "no latency measured on "
-                               f"{'the champion' if champ.size == 0 else 'the challenger'} yet: not a pass",
-                               None, None, None, {"champion_n": int(champ.size), "challenger_n": int(chall.size)})
+        return GuardrailResult(
+            name,
+            "insufficient_data",
+            "no latency measured on "
+            f"{'the champion' if champ.size == 0 else 'the challenger'} yet: not a pass",
+            None,
+            None,
+            None,
+            {"champion_n": int(champ.size), "challenger_n": int(chall.size)},
+        )
     q_champ = float(np.quantile(champ, quantile))
     q_chall = float(np.quantile(chall, quantile))
     limit = q_champ * max_ratio + slack_ms
     above = int(np.count_nonzero(chall > limit))
     n = int(chall.size)
     p = float(stats.binom.sf(above - 1, n, 1.0 - quantile)) if above else 1.0
-    details = {"quantile": quantile, "max_ratio": max_ratio, "slack_ms": slack_ms, "champion_n": int(champ.size),
-               "challenger_n": n, "above_limit": above, "p_value_exceedances": p, "alpha": alpha,
-               "min_samples": min_samples}
+    details = {
+        "quantile": quantile,
+        "max_ratio": max_ratio,
+        "slack_ms": slack_ms,
+        "champion_n": int(champ.size),
+        "challenger_n": n,
+        "above_limit": above,
+        "p_value_exceedances": p,
+        "alpha": alpha,
+        "min_samples": min_samples,
+    }
     label = f"p{quantile * 100:g}"
     if p < alpha:
-        return GuardrailResult(name, "fail", f"challenger {label} {q_chall:.4g} ms vs limit {limit:.4g} ms "
-                               f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g}); {above} of {n} requests "
-                               f"above the limit (p = {p:.2g} < {alpha:g})", q_champ, q_chall, limit, details)
+        return GuardrailResult(
+            name,
+            "fail",
+            f"challenger {label} {q_chall:.4g} ms vs limit {limit:.4g} ms "
+            f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g}); {above} of {n} requests "
+            f"above the limit (p = {p:.2g} < {alpha:g})",
+            q_champ,
+            q_chall,
+            limit,
+            details,
+        )
     if n < min_samples:
-        return GuardrailResult(name, "insufficient_data", f"{n} challenger requests < {min_samples} needed to pass "
-                               f"the {label} guardrail", q_champ, q_chall, limit, details)
+        return GuardrailResult(
+            name,
+            "insufficient_data",
+            f"{n} challenger requests < {min_samples} needed to pass the {label} guardrail",
+            q_champ,
+            q_chall,
+            limit,
+            details,
+        )
     if q_chall > limit:
-        return GuardrailResult(name, "fail", f"challenger {label} {q_chall:.4g} ms > limit {limit:.4g} ms "
-                               f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g})", q_champ, q_chall,
-                               limit, details)
-    return GuardrailResult(name, "pass", f"challenger {label} {q_chall:.4g} ms <= limit {limit:.4g} ms "
-                           f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g})", q_champ, q_chall, limit,
-                           details)
+        return GuardrailResult(
+            name,
+            "fail",
+            f"challenger {label} {q_chall:.4g} ms > limit {limit:.4g} ms "
+            f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g})",
+            q_champ,
+            q_chall,
+            limit,
+            details,
+        )
+    return GuardrailResult(
+        name,
+        "pass",
+        f"challenger {label} {q_chall:.4g} ms <= limit {limit:.4g} ms "
+        f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g})",
+        q_champ,
+        q_chall,
+        limit,
+        details,
+    )
 
 
 def _counts(values: Any, name: str) -> np.ndarray[Any, np.dtype[np.int64]]:

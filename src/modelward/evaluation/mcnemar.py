@@ -41,8 +41,9 @@ EXACT_BELOW = 25
 _EDGE = 1e-12
 
 
-def mcnemar(y_true: Any, champion_pred: Any, challenger_pred: Any, *, alpha: float = 0.05,
-            exact: bool | None = None) -> PairedComparison:
+def mcnemar(
+    y_true: Any, champion_pred: Any, challenger_pred: Any, *, alpha: float = 0.05, exact: bool | None = None
+) -> PairedComparison:
     """Compare the accuracy of two classifiers' predictions on the same labeled rows.
 
     Args:
@@ -73,8 +74,15 @@ def mcnemar(y_true: Any, champion_pred: Any, challenger_pred: Any, *, alpha: flo
     return mcnemar_counts(challenger_only, champion_only, n, alpha=alpha, exact=exact, both_right=both_right)
 
 
-def mcnemar_counts(challenger_only: int, champion_only: int, n: int, *, alpha: float = 0.05,
-                   exact: bool | None = None, both_right: int | None = None) -> PairedComparison:
+def mcnemar_counts(
+    challenger_only: int,
+    champion_only: int,
+    n: int,
+    *,
+    alpha: float = 0.05,
+    exact: bool | None = None,
+    both_right: int | None = None,
+) -> PairedComparison:
     """:func:`mcnemar` from the counts alone (what simulations and stored reports hold).
 
     Args:
@@ -92,8 +100,10 @@ def mcnemar_counts(challenger_only: int, champion_only: int, n: int, *, alpha: f
     b, c = _count(challenger_only, "challenger_only"), _count(champion_only, "champion_only")
     n = _count(n, "n")
     if n == 0 or b + c > n:
-        raise DataError(f"n must be positive and at least the discordant rows: got n = {n}, "
-                        f"challenger_only = {b}, champion_only = {c}.")
+        raise DataError(
+            f"n must be positive and at least the discordant rows: got n = {n}, "
+            f"challenger_only = {b}, champion_only = {c}."
+        )
     d = b + c
     use_exact = d < EXACT_BELOW if exact is None else bool(exact)
     if d == 0:
@@ -159,7 +169,9 @@ def tango_score(challenger_only: int, champion_only: int, n: int, delta0: float)
     return num / math.sqrt(var)
 
 
-def tango_interval(challenger_only: int, champion_only: int, n: int, confidence: float) -> tuple[float, float]:
+def tango_interval(
+    challenger_only: int, champion_only: int, n: int, confidence: float
+) -> tuple[float, float]:
     """Tango's two-sided score interval for the difference of paired accuracies (challenger - champion).
 
     Each end is a one-sided ``(1 + confidence) / 2`` bound. Bounds are found by root-finding on the

@@ -201,9 +201,12 @@ class MixtureSPRT:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}.")
         t = self.tau
-        if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
-                              or t <= 0):
-            raise ConfigError(f"tau must be a positive number (or None to tune it from expected_n), got {t!r}.")
+        if t is not None and (
+            isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0
+        ):
+            raise ConfigError(
+                f"tau must be a positive number (or None to tune it from expected_n), got {t!r}."
+            )
 
     # -- updating --------------------------------------------------------------------------------------
     def update(self, champion_outcomes: Any = (), challenger_outcomes: Any = ()) -> MixtureSPRT:
@@ -222,8 +225,10 @@ class MixtureSPRT:
             arr = arr.astype(np.float64)
         x = as_float(arr.reshape(-1) if arr.ndim == 0 else arr, name)
         if self.outcome == "binary" and x.size and not np.all((x == 0.0) | (x == 1.0)):
-            raise DataError(f"{name}: binary outcomes must be 0 or 1 (or booleans); use outcome='continuous' "
-                            "for other values.")
+            raise DataError(
+                f"{name}: binary outcomes must be 0 or 1 (or booleans); use outcome='continuous' "
+                "for other values."
+            )
         return x
 
     def _variance(self) -> float:
@@ -249,7 +254,9 @@ class MixtureSPRT:
         theta = b.mean - a.mean
         log_lr = 0.5 * math.log(v / (v + tau2)) + tau2 * theta * theta / (2.0 * v * (v + tau2))
         self._p = min(self._p, math.exp(-log_lr) if log_lr > 0 else 1.0)
-        half = math.sqrt(v * (v + tau2) / tau2 * (2.0 * math.log(1.0 / self.alpha) + math.log((v + tau2) / v)))
+        half = math.sqrt(
+            v * (v + tau2) / tau2 * (2.0 * math.log(1.0 / self.alpha) + math.log((v + tau2) / v))
+        )
         lower, upper = max(self._lower, theta - half), min(self._upper, theta + half)
         if lower <= upper:
             self._lower, self._upper = lower, upper
@@ -313,12 +320,22 @@ class MixtureSPRT:
     def state(self) -> SequentialState:
         """A frozen snapshot of the test's state, for events and reports."""
         return SequentialState(
-            n_champion=self.n_champion, n_challenger=self.n_challenger, looks=self._looks,
+            n_champion=self.n_champion,
+            n_challenger=self.n_challenger,
+            looks=self._looks,
             champion_mean=self._champion.mean if self._champion.n else math.nan,
             challenger_mean=self._challenger.mean if self._challenger.n else math.nan,
-            estimate=self.estimate, lower=self._lower, upper=self._upper, p_value=self._p,
-            decision=self._decision, decided_at_look=self._decided_at, tau=self.tau_, alpha=self.alpha,
-            mode=self.mode, margin=float(self.margin), higher_is_better=self.higher_is_better,
+            estimate=self.estimate,
+            lower=self._lower,
+            upper=self._upper,
+            p_value=self._p,
+            decision=self._decision,
+            decided_at_look=self._decided_at,
+            tau=self.tau_,
+            alpha=self.alpha,
+            mode=self.mode,
+            margin=float(self.margin),
+            higher_is_better=self.higher_is_better,
             outcome=self.outcome,
         )
 
@@ -330,14 +347,33 @@ class MixtureSPRT:
         >>> MixtureSPRT.from_dict(t.to_dict()).state() == t.state()
         True
         """
-        params = {k: getattr(self, k) for k in ("alpha", "outcome", "higher_is_better", "mode", "margin",
-                                                  "expected_n", "tau", "min_samples")}
-        arms = {name: {"n": arm.n, "mean": arm.mean, "m2": arm.m2}
-                for name, arm in (("champion", self._champion), ("challenger", self._challenger))}
+        params = {
+            k: getattr(self, k)
+            for k in (
+                "alpha",
+                "outcome",
+                "higher_is_better",
+                "mode",
+                "margin",
+                "expected_n",
+                "tau",
+                "min_samples",
+            )
+        }
+        arms = {
+            name: {"n": arm.n, "mean": arm.mean, "m2": arm.m2}
+            for name, arm in (("champion", self._champion), ("challenger", self._challenger))
+        }
         out: dict[str, Any] = {
-            "params": params, "arms": arms, "looks": self._looks, "p_value": self._p,
-            "lower": _finite_or_none(self._lower), "upper": _finite_or_none(self._upper),
-            "decision": self._decision, "decided_at_look": self._decided_at, "tau_": self.tau_,
+            "params": params,
+            "arms": arms,
+            "looks": self._looks,
+            "p_value": self._p,
+            "lower": _finite_or_none(self._lower),
+            "upper": _finite_or_none(self._upper),
+            "decision": self._decision,
+            "decided_at_look": self._decided_at,
+            "tau_": self.tau_,
         }
         return out
 
@@ -346,8 +382,11 @@ class MixtureSPRT:
         try:
             test = cls(**data["params"])
             for name, arm in (("champion", test._champion), ("challenger", test._challenger)):
-                arm.n, arm.mean, arm.m2 = int(data["arms"][name]["n"]), float(data["arms"][name]["mean"]), \
-                    float(data["arms"][name]["m2"])
+                arm.n, arm.mean, arm.m2 = (
+                    int(data["arms"][name]["n"]),
+                    float(data["arms"][name]["mean"]),
+                    float(data["arms"][name]["m2"]),
+                )
             test._looks = int(data["looks"])
             test._p = float(data["p_value"])
             test._lower = -math.inf if data["lower"] is None else float(data["lower"])

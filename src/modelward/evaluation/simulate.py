@@ -54,11 +54,15 @@ class Rate:
         return float(stats.beta.ppf(0.95, self.events + 1, self.trials - self.events))
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable({**asdict(self), "rate": self.rate, "se": self.se, "upper95": self.upper95})
+        out: dict[str, Any] = jsonable(
+            {**asdict(self), "rate": self.rate, "se": self.se, "upper95": self.upper95}
+        )
         return out
 
 
-def _holdout_counts(rng: np.random.Generator, n_rows: int, disagreement: float, share: float) -> tuple[int, int]:
+def _holdout_counts(
+    rng: np.random.Generator, n_rows: int, disagreement: float, share: float
+) -> tuple[int, int]:
     d = int(rng.binomial(n_rows, disagreement))
     b = int(rng.binomial(d, share))
     return b, d - b
@@ -87,8 +91,13 @@ def gate_promotion_rate(
     return Rate(f"McNemar gate promotes (share {challenger_share:g})", promoted, n_sims)
 
 
-def simulate_holdout(rng: np.random.Generator, n_rows: int, disagreement: float, challenger_share: float,
-                     accuracy: float = 0.85) -> tuple[np.ndarray[Any, Any], ...]:
+def simulate_holdout(
+    rng: np.random.Generator,
+    n_rows: int,
+    disagreement: float,
+    challenger_share: float,
+    accuracy: float = 0.85,
+) -> tuple[np.ndarray[Any, Any], ...]:
     """Labels and two models' predicted labels on one simulated holdout (binary, balanced classes).
 
     Where the models agree both are right with probability ``accuracy``; where they disagree exactly one
@@ -121,8 +130,16 @@ def bootstrap_promotion_rate(
     promoted = 0
     for i in range(n_sims):
         y, champ, chall = simulate_holdout(rng, n_rows, disagreement, challenger_share)
-        result = paired_bootstrap(y, champ, chall, metric=metric, method=method, n_resamples=n_resamples,
-                                  alpha=alpha, seed=seed * 1_000_003 + i)
+        result = paired_bootstrap(
+            y,
+            champ,
+            chall,
+            metric=metric,
+            method=method,
+            n_resamples=n_resamples,
+            alpha=alpha,
+            seed=seed * 1_000_003 + i,
+        )
         promoted += decide([result], policy).promote
     return Rate(f"bootstrap {method} on {metric} promotes (share {challenger_share:g})", promoted, n_sims)
 
@@ -142,8 +159,13 @@ class SequentialRun:
         return float(np.median(self.rows_to_decision)) if self.rows_to_decision else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "benefit": self.benefit.to_dict(), "harm": self.harm.to_dict(),
-                "naive": self.naive.to_dict(), "median_rows_to_decision": jsonable(self.median_rows_to_decision)}
+        return {
+            "name": self.name,
+            "benefit": self.benefit.to_dict(),
+            "harm": self.harm.to_dict(),
+            "naive": self.naive.to_dict(),
+            "median_rows_to_decision": jsonable(self.median_rows_to_decision),
+        }
 
 
 def sequential_rollouts(
@@ -176,7 +198,9 @@ def sequential_rollouts(
     benefit = harm = naive = 0
     rows: list[int] = []
     for _ in range(n_sims):
-        test = MixtureSPRT(alpha=alpha, outcome=outcome, higher_is_better=higher_is_better, expected_n=expected_n)
+        test = MixtureSPRT(
+            alpha=alpha, outcome=outcome, higher_is_better=higher_is_better, expected_n=expected_n
+        )
         sums = np.zeros(2)
         squares = np.zeros(2)
         counts = np.zeros(2)
@@ -205,8 +229,13 @@ def sequential_rollouts(
         if test.decision != "continue":
             rows.append(test.n)
     label = f"{outcome} {champion_mean:g} -> {challenger_mean:g}, {challenger_share:.0%} challenger"
-    return SequentialRun(label, Rate("benefit", benefit, n_sims), Rate("harm", harm, n_sims),
-                         Rate("naive z-test fires", naive, n_sims), tuple(rows))
+    return SequentialRun(
+        label,
+        Rate("benefit", benefit, n_sims),
+        Rate("harm", harm, n_sims),
+        Rate("naive z-test fires", naive, n_sims),
+        tuple(rows),
+    )
 
 
 def _z(alpha: float) -> float:

@@ -63,9 +63,15 @@ def wilcoxon_abs_errors(
     else:
         res = stats.wilcoxon(err_a, err_b, zero_method="wilcox", alternative="greater", method="auto")
         statistic, p_greater = float(res.statistic), float(res.pvalue)
-    mae = paired_bootstrap(y, a, b, metric="mae", alpha=alpha, method=method, n_resamples=n_resamples,
-                           seed=seed)
+    mae = paired_bootstrap(
+        y, a, b, metric="mae", alpha=alpha, method=method, n_resamples=n_resamples, seed=seed
+    )
     details = dict(mae.details)
-    details.update({"nonzero_differences": nonzero, "ties_dropped": n - nonzero,
-                    "interval_of": "MAE(challenger) - MAE(champion), paired bootstrap"})
+    details.update(
+        {
+            "nonzero_differences": nonzero,
+            "ties_dropped": n - nonzero,
+            "interval_of": "MAE(challenger) - MAE(champion), paired bootstrap",
+        }
+    )
     return replace(mae, test="wilcoxon", p_value=p_greater, statistic=statistic, details=details)

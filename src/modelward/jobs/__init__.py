@@ -83,21 +83,40 @@ class RetrainJob:
 
     def summary(self) -> dict[str, Any]:
         """The few fields shown in lists and API answers."""
-        return {"id": self.id, "model": self.model, "status": self.status, "trigger": self.trigger,
-                "champion_version": self.champion_version, "challenger_version": self.challenger_version,
-                "attempt": self.attempt, "created_at": self.created_at.isoformat(),
-                "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
-                "error": self.error}
+        return {
+            "id": self.id,
+            "model": self.model,
+            "status": self.status,
+            "trigger": self.trigger,
+            "champion_version": self.champion_version,
+            "challenger_version": self.challenger_version,
+            "attempt": self.attempt,
+            "created_at": self.created_at.isoformat(),
+            "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
+            "error": self.error,
+        }
 
 
 def _job(row: Any) -> RetrainJob:
     return RetrainJob(
-        id=int(row.id), model=row.model, status=row.status, trigger=row.trigger, evidence=dict(row.evidence or {}),
-        champion_version=row.champion_version, dataset_version_id=row.dataset_version_id,
-        holdout=None if row.holdout is None else dict(row.holdout), challenger_version=row.challenger_version,
-        gate=None if row.gate is None else dict(row.gate), error=row.error, owner=row.owner,
-        attempt=int(row.attempt), created_by=row.created_by, created_at=row.created_at,
-        started_at=row.started_at, heartbeat_at=row.heartbeat_at, finished_at=row.finished_at,
+        id=int(row.id),
+        model=row.model,
+        status=row.status,
+        trigger=row.trigger,
+        evidence=dict(row.evidence or {}),
+        champion_version=row.champion_version,
+        dataset_version_id=row.dataset_version_id,
+        holdout=None if row.holdout is None else dict(row.holdout),
+        challenger_version=row.challenger_version,
+        gate=None if row.gate is None else dict(row.gate),
+        error=row.error,
+        owner=row.owner,
+        attempt=int(row.attempt),
+        created_by=row.created_by,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        heartbeat_at=row.heartbeat_at,
+        finished_at=row.finished_at,
     )
 
 
@@ -114,32 +133,64 @@ class JobStore:
 
     # -- events -------------------------------------------------------------------------------------
 
-    def _event(self, conn: Connection, model: str, event: Event, now: dt.datetime, actor: str | None,
-               job: int | None) -> int:
+    def _event(
+        self, conn: Connection, model: str, event: Event, now: dt.datetime, actor: str | None, job: int | None
+    ) -> int:
         kind, payload = event
         body = {"job": job, **payload} if job is not None else dict(payload)
-        return record_event(conn, kind=kind, subject_type="model", subject=model, actor=actor or self.actor,
-                            payload=body, ts=now)
+        return record_event(
+            conn,
+            kind=kind,
+            subject_type="model",
+            subject=model,
+            actor=actor or self.actor,
+            payload=body,
+            ts=now,
+        )
 
-    def record(self, model: str, kind: str, payload: Mapping[str, Any], *, now: dt.datetime,
-               actor: str | None = None, job: int | None = None) -> int:
+    def record(
+        self,
+        model: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: dt.datetime,
+        actor: str | None = None,
+        job: int | None = None,
+    ) -> int:
         """Append one loop event about ``model`` (a decision that changes no job, e.g. a suppressed trigger)."""
         with self.store.write() as conn:
             return self._event(conn, model, (kind, payload), now, actor, job)
 
     # -- creating and reading -----------------------------------------------------------------------
 
-    def open(self, model: str, *, trigger: str, evidence: Mapping[str, Any], now: dt.datetime,
-             actor: str | None = None, owner: str | None = None, champion_version: int | None = None,
-             event: Event | None = None) -> RetrainJob | None:
+    def open(
+        self,
+        model: str,
+        *,
+        trigger: str,
+        evidence: Mapping[str, Any],
+        now: dt.datetime,
+        actor: str | None = None,
+        owner: str | None = None,
+        champion_version: int | None = None,
+        event: Event | None = None,
+    ) -> RetrainJob | None:
         """Create a job (``queued``, or ``preparing`` when ``owner`` takes it at once) and its event, in one
         transaction; ``None`` when the model already has an active job (the database refused a second).
         The event's id is added to the job's evidence as ``event``."""
         values: dict[str, Any] = {
-            "model": model, "status": "queued" if owner is None else "preparing", "trigger": trigger,
-            "evidence": dict(evidence), "champion_version": champion_version, "owner": owner,
-            "attempt": 0 if owner is None else 1, "created_by": actor or self.actor, "created_at": now,
-            "started_at": None if owner is None else now, "heartbeat_at": None if owner is None else now,
+            "model": model,
+            "status": "queued" if owner is None else "preparing",
+            "trigger": trigger,
+            "evidence": dict(evidence),
+            "champion_version": champion_version,
+            "owner": owner,
+            "attempt": 0 if owner is None else 1,
+            "created_by": actor or self.actor,
+            "created_at": now,
+            "started_at": None if owner is None else now,
+            "heartbeat_at": None if owner is None else now,
         }
         try:
             with self.store.write() as conn:
@@ -147,9 +198,14 @@ class JobStore:
                 assert key is not None
                 job_id = int(key[0])
                 kind, payload = event or ("loop_job_created", {})
-                event_id = self._event(conn, model, (kind, {**payload, "trigger": trigger}), now, actor, job_id)
-                conn.execute(retrain_jobs.update().where(retrain_jobs.c.id == job_id)
-                             .values(evidence={**dict(evidence), "event": event_id}))
+                event_id = self._event(
+                    conn, model, (kind, {**payload, "trigger": trigger}), now, actor, job_id
+                )
+                conn.execute(
+                    retrain_jobs.update()
+                    .where(retrain_jobs.c.id == job_id)
+                    .values(evidence={**dict(evidence), "event": event_id})
+                )
         except sa.exc.IntegrityError:
             return None
         return self.get(job_id)
@@ -165,7 +221,9 @@ class JobStore:
         """The model's active job, if any (there is at most one)."""
         j = retrain_jobs.c
         with self.store.read() as conn:
-            row = conn.execute(sa.select(retrain_jobs).where(j.model == model, j.finished_at.is_(None))).first()
+            row = conn.execute(
+                sa.select(retrain_jobs).where(j.model == model, j.finished_at.is_(None))
+            ).first()
         return None if row is None else _job(row)
 
     def latest(self, model: str | None = None, *, limit: int | None = 50) -> list[RetrainJob]:
@@ -182,8 +240,12 @@ class JobStore:
     def last_finished(self, model: str) -> RetrainJob | None:
         """The model's job that ended last (what the cooldown counts from)."""
         j = retrain_jobs.c
-        query = (sa.select(retrain_jobs).where(j.model == model, j.finished_at.is_not(None))
-                 .order_by(j.finished_at.desc(), j.id.desc()).limit(1))
+        query = (
+            sa.select(retrain_jobs)
+            .where(j.model == model, j.finished_at.is_not(None))
+            .order_by(j.finished_at.desc(), j.id.desc())
+            .limit(1)
+        )
         with self.store.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _job(row)
@@ -191,15 +253,22 @@ class JobStore:
     def with_dataset(self, dataset_version_id: int) -> list[RetrainJob]:
         """Jobs that trained on this dataset version."""
         with self.store.read() as conn:
-            rows = conn.execute(sa.select(retrain_jobs).where(
-                retrain_jobs.c.dataset_version_id == dataset_version_id).order_by(retrain_jobs.c.id))
+            rows = conn.execute(
+                sa.select(retrain_jobs)
+                .where(retrain_jobs.c.dataset_version_id == dataset_version_id)
+                .order_by(retrain_jobs.c.id)
+            )
             return [_job(r) for r in rows]
 
     def with_challenger(self, model: str, version: int) -> RetrainJob | None:
         """The latest job whose challenger was ``model@version``."""
         j = retrain_jobs.c
-        query = (sa.select(retrain_jobs).where(j.model == model, j.challenger_version == version)
-                 .order_by(j.id.desc()).limit(1))
+        query = (
+            sa.select(retrain_jobs)
+            .where(j.model == model, j.challenger_version == version)
+            .order_by(j.id.desc())
+            .limit(1)
+        )
         with self.store.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _job(row)
@@ -214,10 +283,15 @@ class JobStore:
         query = retrain_jobs.update().where(j.id == job.id, j.attempt == job.attempt, j.finished_at.is_(None))
         query = query.where(j.owner.is_(None) if job.owner is None else j.owner == job.owner)
         with self.store.write() as conn:
-            done = conn.execute(query.values(
-                owner=owner, attempt=job.attempt + 1, heartbeat_at=now, status=status,
-                started_at=sa.func.coalesce(j.started_at, now),
-            )).rowcount
+            done = conn.execute(
+                query.values(
+                    owner=owner,
+                    attempt=job.attempt + 1,
+                    heartbeat_at=now,
+                    status=status,
+                    started_at=sa.func.coalesce(j.started_at, now),
+                )
+            ).rowcount
             if done != 1:
                 return None
             kind, payload = event
@@ -226,15 +300,20 @@ class JobStore:
 
     def _owned(self, job: RetrainJob) -> Any:
         j = retrain_jobs.c
-        return retrain_jobs.update().where(j.id == job.id, j.owner == job.owner, j.attempt == job.attempt,
-                                           j.finished_at.is_(None))
+        return retrain_jobs.update().where(
+            j.id == job.id, j.owner == job.owner, j.attempt == job.attempt, j.finished_at.is_(None)
+        )
 
-    def _write(self, job: RetrainJob, values: Mapping[str, Any], now: dt.datetime, event: Event | None) -> RetrainJob:
+    def _write(
+        self, job: RetrainJob, values: Mapping[str, Any], now: dt.datetime, event: Event | None
+    ) -> RetrainJob:
         with self.store.write() as conn:
             if conn.execute(self._owned(job).values(**values)).rowcount != 1:
-                raise LostJobError(f"Retrain job {job.id} of {job.model!r} was taken over by another runner "
-                                   f"(this one held attempt {job.attempt}); it stops here.",
-                                   details={"job": job.id})
+                raise LostJobError(
+                    f"Retrain job {job.id} of {job.model!r} was taken over by another runner "
+                    f"(this one held attempt {job.attempt}); it stops here.",
+                    details={"job": job.id},
+                )
             if event is not None:
                 self._event(conn, job.model, event, now, None, job.id)
         return self.get(job.id)
@@ -243,8 +322,15 @@ class JobStore:
         """Say the runner is alive (raises :class:`LostJobError` when it no longer owns the job)."""
         return self._write(job, {"heartbeat_at": now}, now, None)
 
-    def advance(self, job: RetrainJob, *, now: dt.datetime, status: str | None = None,
-                event: Event | None = None, **fields: Any) -> RetrainJob:
+    def advance(
+        self,
+        job: RetrainJob,
+        *,
+        now: dt.datetime,
+        status: str | None = None,
+        event: Event | None = None,
+        **fields: Any,
+    ) -> RetrainJob:
         """Record a step: new status and/or fields, with its event."""
         unknown = set(fields) - set(_FIELDS)
         if unknown:
@@ -256,15 +342,18 @@ class JobStore:
             values["status"] = status
         return self._write(job, values, now, event)
 
-    def finish(self, job: RetrainJob, status: str, *, now: dt.datetime, event: Event | None = None,
-               **fields: Any) -> RetrainJob:
+    def finish(
+        self, job: RetrainJob, status: str, *, now: dt.datetime, event: Event | None = None, **fields: Any
+    ) -> RetrainJob:
         """End the job (``promoted``, ``rejected``, ``failed`` or ``timed_out``) with its event."""
         if status not in FINISHED:
             raise ValueError(f"{status!r} is not a final status")
         unknown = set(fields) - set(_FIELDS)
         if unknown:
             raise ValueError(f"unknown job fields {sorted(unknown)}")
-        return self._write(job, {**fields, "status": status, "finished_at": now, "heartbeat_at": now}, now, event)
+        return self._write(
+            job, {**fields, "status": status, "finished_at": now, "heartbeat_at": now}, now, event
+        )
 
     def release(self, job: RetrainJob, *, now: dt.datetime, event: Event | None = None) -> RetrainJob:
         """Give the job up unfinished (the runner is stopping): the next runner resumes it at once."""
@@ -284,11 +373,17 @@ class JobStore:
         for _attempt in range(5):
             try:
                 with self.store.write() as conn:
-                    updated = conn.execute(loop_state.update().where(s.model == model, s.name == name)
-                                           .values(value=dict(value), updated_at=now)).rowcount
+                    updated = conn.execute(
+                        loop_state.update()
+                        .where(s.model == model, s.name == name)
+                        .values(value=dict(value), updated_at=now)
+                    ).rowcount
                     if not updated:
-                        conn.execute(loop_state.insert().values(model=model, name=name, value=dict(value),
-                                                                updated_at=now))
+                        conn.execute(
+                            loop_state.insert().values(
+                                model=model, name=name, value=dict(value), updated_at=now
+                            )
+                        )
                 return
             except sa.exc.IntegrityError:  # inserted by another writer meanwhile: update it
                 continue

@@ -44,19 +44,36 @@ class WindowGauges:
     estimated: dict[str, float | None] = field(default_factory=dict)
 
     @classmethod
-    def from_report(cls, model: str, version: int, window_end: dt.datetime, run_ts: dt.datetime,
-                    report: WindowReport) -> WindowGauges:
+    def from_report(
+        cls, model: str, version: int, window_end: dt.datetime, run_ts: dt.datetime, report: WindowReport
+    ) -> WindowGauges:
         """The gauges of one window's report (``run_ts``: when it was processed)."""
         drift = report.drift
-        scores = {} if drift is None else {
-            f.column: f.effect_size for f in drift.features if f.status == "ok" and f.effect_size is not None}
+        scores = (
+            {}
+            if drift is None
+            else {
+                f.column: f.effect_size
+                for f in drift.features
+                if f.status == "ok" and f.effect_size is not None
+            }
+        )
         outputs = [] if report.prediction_drift is None else report.prediction_drift.features
-        prediction = [f.effect_size for f in outputs if f.column == "prediction" and f.effect_size is not None]
+        prediction = [
+            f.effect_size for f in outputs if f.column == "prediction" and f.effect_size is not None
+        ]
         return cls(
-            model=model, version=version, dataset_drift=report.dataset_drift, drifted_share=report.drifted_share,
-            prediction_drift=prediction[0] if prediction else None, n_rows=report.n_rows,
-            n_labeled=report.n_labeled, window_end=window_end.timestamp(), run_ts=run_ts.timestamp(),
-            feature_scores=scores, realized={k: m.value for k, m in report.realized.items()},
+            model=model,
+            version=version,
+            dataset_drift=report.dataset_drift,
+            drifted_share=report.drifted_share,
+            prediction_drift=prediction[0] if prediction else None,
+            n_rows=report.n_rows,
+            n_labeled=report.n_labeled,
+            window_end=window_end.timestamp(),
+            run_ts=run_ts.timestamp(),
+            feature_scores=scores,
+            realized={k: m.value for k, m in report.realized.items()},
             estimated={k: m.value for k, m in report.estimated.items()},
         )
 
@@ -101,10 +118,16 @@ class MonitorGauges(Collector):
         end = family("window_end_timestamp_seconds", "End of the latest processed window (Unix time).")
         run = family("last_run_timestamp_seconds", "When the latest window was processed (Unix time).")
         version = family("model_version", "Model version of the latest processed window.")
-        score = family("feature_drift_score", f"Drift effect size per feature (the top {self.top_k} features).",
-                       ("model", "feature"))
-        metric = family("performance", "Performance metric of the latest window, realized (from labels) "
-                        "or estimated (without labels).", ("model", "metric", "kind"))
+        score = family(
+            "feature_drift_score",
+            f"Drift effect size per feature (the top {self.top_k} features).",
+            ("model", "feature"),
+        )
+        metric = family(
+            "performance",
+            "Performance metric of the latest window, realized (from labels) or estimated (without labels).",
+            ("model", "metric", "kind"),
+        )
         for g in latest:
             drift.add_metric([g.model], float(g.dataset_drift))
             if _finite(g.drifted_share):
@@ -116,7 +139,9 @@ class MonitorGauges(Collector):
             end.add_metric([g.model], g.window_end)
             run.add_metric([g.model], g.run_ts)
             version.add_metric([g.model], float(g.version))
-            top = sorted(((f, s) for f, s in g.feature_scores.items() if _finite(s)), key=lambda fs: (-fs[1], fs[0]))
+            top = sorted(
+                ((f, s) for f, s in g.feature_scores.items() if _finite(s)), key=lambda fs: (-fs[1], fs[0])
+            )
             for feature, value in top[: self.top_k]:
                 score.add_metric([g.model, feature], value)
             for kind, values in (("realized", g.realized), ("estimated", g.estimated)):

@@ -60,7 +60,9 @@ def training_data(ws: Workspace, mv: ModelVersion) -> TrainingData:
     """The training rows and holdout of ``mv``, rebuilt from its lineage by :func:`modelward.training.rebuild`."""
     rebuilt = rebuild(ws, mv)
     prepared = rebuilt.prepared
-    return TrainingData(rebuilt.frame, prepared.test, list(prepared.features), prepared.target, rebuilt.source)
+    return TrainingData(
+        rebuilt.frame, prepared.test, list(prepared.features), prepared.target, rebuilt.source
+    )
 
 
 def build_reference(ws: Workspace, mv: ModelVersion) -> tuple[Reference, ReferenceSource]:
@@ -70,8 +72,11 @@ def build_reference(ws: Workspace, mv: ModelVersion) -> tuple[Reference, Referen
     inputs = {i["name"]: i for i in mv.signature.get("inputs", [])}
     # Kinds from the signature; datetime/text inputs are not profiled; a feature missing from the
     # signature gets its kind inferred by the profile.
-    schema = {f: inputs[f].get("type") if inputs[f].get("type") in _PROFILE_KINDS else "ignore"
-              for f in features if f in inputs}
+    schema = {
+        f: inputs[f].get("type") if inputs[f].get("type") in _PROFILE_KINDS else "ignore"
+        for f in features
+        if f in inputs
+    }
     x_eval = data.holdout[features].reset_index(drop=True)
     y_eval = data.holdout[data.target].to_numpy()
     model = ws.load_model(mv)
@@ -82,6 +87,11 @@ def build_reference(ws: Workspace, mv: ModelVersion) -> tuple[Reference, Referen
         classes = [v.item() if isinstance(v, np.generic) else v for v in np.unique(y_eval)]
     holdout = Holdout(task=mv.task, classes=classes, features=x_eval, y=y_eval, y_pred=y_pred, proba=proba)
     reference = Reference.of_model(data.frame[features], holdout, schema)
-    log.info("built the monitoring reference of %s from %s (%d rows, %d evaluation rows)",
-             mv.ref, data.source, len(data.frame), len(x_eval))
+    log.info(
+        "built the monitoring reference of %s from %s (%d rows, %d evaluation rows)",
+        mv.ref,
+        data.source,
+        len(data.frame),
+        len(x_eval),
+    )
     return reference, ReferenceSource(target=data.target, source=data.source, reference_rows=len(data.frame))

@@ -73,14 +73,24 @@ class GateReport:
         return [i for i in self.items if i["judged"] and not i["passed"]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "promote": self.promote, "reason": self.reason,
-                "champion": self.champion, "challenger": self.challenger, "rows": dict(self.rows),
-                "policy": dict(self.policy), "items": [dict(i) for i in self.items], "notes": list(self.notes)}
+        return {
+            "decision": self.decision,
+            "promote": self.promote,
+            "reason": self.reason,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "rows": dict(self.rows),
+            "policy": dict(self.policy),
+            "items": [dict(i) for i in self.items],
+            "notes": list(self.notes),
+        }
 
     def lines(self) -> list[str]:
         """One line per item: PASS/FAIL for judged items, INFO for reported ones."""
-        return [f"{'INFO' if not i['judged'] else 'PASS' if i['passed'] else 'FAIL'}  {i['section']}: {i['reason']}"
-                for i in self.items] + [f"note: {n}" for n in self.notes]
+        return [
+            f"{'INFO' if not i['judged'] else 'PASS' if i['passed'] else 'FAIL'}  {i['section']}: {i['reason']}"
+            for i in self.items
+        ] + [f"note: {n}" for n in self.notes]
 
 
 @dataclass
@@ -112,8 +122,14 @@ def default_metrics(task: str, n_classes: int, gate: GateSettings) -> tuple[str,
     return primary, secondary
 
 
-def compare_models(task: str, metrics: Sequence[str], y: np.ndarray[Any, Any], champ: _Scores, chall: _Scores,
-                   gate: GateSettings) -> tuple[dict[str, PairedComparison], list[str]]:
+def compare_models(
+    task: str,
+    metrics: Sequence[str],
+    y: np.ndarray[Any, Any],
+    champ: _Scores,
+    chall: _Scores,
+    gate: GateSettings,
+) -> tuple[dict[str, PairedComparison], list[str]]:
     """Paired comparisons of ``metrics`` (challenger vs champion on the same rows), and notes on those that
     could not be computed."""
     out: dict[str, PairedComparison] = {}
@@ -132,9 +148,13 @@ def compare_models(task: str, metrics: Sequence[str], y: np.ndarray[Any, Any], c
             elif task == "regression":
                 out[metric] = paired_bootstrap(y, champ.pred, chall.pred, metric=metric, **boot)
             elif len(classes) != 2:
-                notes.append(f"{metric} is compared for binary classifiers only ({len(classes)} classes); not compared")
+                notes.append(
+                    f"{metric} is compared for binary classifiers only ({len(classes)} classes); not compared"
+                )
             elif metric in ("f1", "precision", "recall"):
-                out[metric] = paired_bootstrap(y, champ.pred, chall.pred, metric=metric, pos_label=classes[1], **boot)
+                out[metric] = paired_bootstrap(
+                    y, champ.pred, chall.pred, metric=metric, pos_label=classes[1], **boot
+                )
             else:
                 a, b = _positive(champ, classes[1]), _positive(chall, classes[1])
                 if a is None or b is None:
@@ -161,8 +181,11 @@ def load_behavioral(ws: Workspace, gate: GateSettings) -> BehavioralSuite | None
         return None
     path = ws.root / gate.behavioral_tests
     if not path.is_file():
-        raise ModelwardError(f"The behavioral-test file {path} (loop.gate.behavioral_tests) does not exist. "
-                             "Create it or remove the setting.", details={"key": "loop.gate.behavioral_tests"})
+        raise ModelwardError(
+            f"The behavioral-test file {path} (loop.gate.behavioral_tests) does not exist. "
+            "Create it or remove the setting.",
+            details={"key": "loop.gate.behavioral_tests"},
+        )
     return read_suite(path)
 
 
@@ -173,12 +196,28 @@ class _Collect:
 
     def add(self, section: str, item: GateItem, judged: bool) -> None:
         reason = item.reason if judged else f"{item.reason} (reported, not judged)"
-        self.items.append({"section": section, "name": item.name, "kind": item.kind, "judged": judged,
-                           "passed": item.passed, "reason": reason, "evidence": item.evidence})
+        self.items.append(
+            {
+                "section": section,
+                "name": item.name,
+                "kind": item.kind,
+                "judged": judged,
+                "passed": item.passed,
+                "reason": reason,
+                "evidence": item.evidence,
+            }
+        )
 
 
-def run_gate(ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *, recent: pd.DataFrame | None,
-             gate: GateSettings, suite: BehavioralSuite | None = None) -> GateReport:
+def run_gate(
+    ws: Workspace,
+    champion: ModelVersion,
+    challenger: ModelVersion,
+    *,
+    recent: pd.DataFrame | None,
+    gate: GateSettings,
+    suite: BehavioralSuite | None = None,
+) -> GateReport:
     """Judge ``challenger`` against ``champion`` (see the module docstring). ``recent``: the held-out recent
     rows (features and target), or None to judge on the original test set alone."""
     original = training_data(ws, champion)
@@ -188,8 +227,9 @@ def run_gate(ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *,
     n_classes = len(champion.signature.get("output", {}).get("classes") or []) or 2
     primary, secondary = default_metrics(task, n_classes, gate)
     policy = GatePolicy(mode=gate.mode, margin=gate.margin, alpha=gate.alpha)
-    secondary_policy = GatePolicy(mode="non_inferior", margin=dict.fromkeys(secondary, gate.secondary_margin),
-                                  alpha=gate.alpha)
+    secondary_policy = GatePolicy(
+        mode="non_inferior", margin=dict.fromkeys(secondary, gate.secondary_margin), alpha=gate.alpha
+    )
     sets = [("original test set", original.holdout)]
     collect = _Collect()
     if recent is not None and len(recent):
@@ -202,44 +242,83 @@ def run_gate(ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *,
     for index, (section, frame) in enumerate(sets):
         x, y = frame[features].reset_index(drop=True), np.asarray(frame[target])
         rows[section] = len(frame)
-        comps, notes = compare_models(task, [primary, *secondary], y, _score(champ_model, x, task),
-                                      _score(chall_model, x, task), gate)
+        comps, notes = compare_models(
+            task, [primary, *secondary], y, _score(champ_model, x, task), _score(chall_model, x, task), gate
+        )
         collect.notes += [f"{section}: {n}" for n in notes]
         decisive = index == 0
         judged = decisive or gate.original_test_set == "non_inferior"
         if decisive and suite is not None:
-            behavioral = run_suite(suite, chall_model.predict, predict_proba=_proba_fn(chall_model),
-                                   classes=getattr(chall_model, "classes_", None), data=x)
+            behavioral = run_suite(
+                suite,
+                chall_model.predict,
+                predict_proba=_proba_fn(chall_model),
+                classes=getattr(chall_model, "classes_", None),
+                data=x,
+            )
         main_policy = policy if decisive else secondary_policy_for(primary, gate)
         if primary in comps:
             judged_primary |= judged
             for item in decide([comps[primary]], main_policy).items:
                 collect.add(section, item, judged)
         elif decisive:
-            collect.add(section, GateItem(primary, "comparison", False,
-                                          f"{primary}: not computed on the {section}; never a pass on no data"), True)
+            collect.add(
+                section,
+                GateItem(
+                    primary,
+                    "comparison",
+                    False,
+                    f"{primary}: not computed on the {section}; never a pass on no data",
+                ),
+                True,
+            )
         extra = [comps[m] for m in secondary if m in comps]
         if extra:
             for item in decide(extra, secondary_policy).items:
                 collect.add(section, item, judged)
     if behavioral is not None:
         for r in behavioral.results:
-            collect.add("behavioral", GateItem(r.name, "behavioral", r.passed,
-                                               f"behavioral test {r.name!r} ({r.type}): {r.reason}.", r.to_dict()), True)
+            collect.add(
+                "behavioral",
+                GateItem(
+                    r.name,
+                    "behavioral",
+                    r.passed,
+                    f"behavioral test {r.name!r} ({r.type}): {r.reason}.",
+                    r.to_dict(),
+                ),
+                True,
+            )
     failed = [i for i in collect.items if i["judged"] and not i["passed"]]
     promote = judged_primary and not failed
     judged_n = sum(i["judged"] for i in collect.items)
-    reason = (f"promote: all {judged_n} judged items passed ({gate.mode}, alpha {gate.alpha:g})" if promote else
-              f"reject: {len(failed)} of {judged_n} judged items failed "
-              f"({', '.join(str(i['section']) + ' ' + str(i['name']) for i in failed)})")
-    return GateReport(promote, reason, champion.version, challenger.version, tuple(collect.items), rows,
-                      {**policy.to_dict(), "primary": primary, "secondary": secondary,
-                       "secondary_margin": gate.secondary_margin, "original_test_set": gate.original_test_set},
-                      tuple(collect.notes))
+    reason = (
+        f"promote: all {judged_n} judged items passed ({gate.mode}, alpha {gate.alpha:g})"
+        if promote
+        else f"reject: {len(failed)} of {judged_n} judged items failed "
+        f"({', '.join(str(i['section']) + ' ' + str(i['name']) for i in failed)})"
+    )
+    return GateReport(
+        promote,
+        reason,
+        champion.version,
+        challenger.version,
+        tuple(collect.items),
+        rows,
+        {
+            **policy.to_dict(),
+            "primary": primary,
+            "secondary": secondary,
+            "secondary_margin": gate.secondary_margin,
+            "original_test_set": gate.original_test_set,
+        },
+        tuple(collect.notes),
+    )
 
 
-def gate_rows(ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *, now: dt.datetime
-              ) -> tuple[pd.DataFrame | None, str]:
+def gate_rows(
+    ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *, now: dt.datetime
+) -> tuple[pd.DataFrame | None, str]:
     """The recent rows to gate ``challenger`` on, and where they come from: the rows its retrain job held
     out, else the labeled rows logged after it was registered (which it cannot have been trained on) within
     ``loop.retrain.recent``; None when fewer than ``loop.gate.min_rows``."""
@@ -251,11 +330,19 @@ def gate_rows(ws: Workspace, champion: ModelVersion, challenger: ModelVersion, *
     policy = ws.model_spec(champion.name).loop
     lineage = champion.lineage
     since = max(challenger.created_at, now - dt.timedelta(seconds=policy.retrain.recent))
-    rows = production_rows(ws, champion.name, list(lineage["features"]), lineage["target"], since=since,
-                           max_rows=policy.retrain.max_rows)
+    rows = production_rows(
+        ws,
+        champion.name,
+        list(lineage["features"]),
+        lineage["target"],
+        since=since,
+        max_rows=policy.retrain.max_rows,
+    )
     if len(rows) < policy.gate.min_rows:
-        return None, (f"only {len(rows)} labeled rows were logged after {challenger.ref} was registered "
-                      f"({policy.gate.min_rows} needed, loop.gate.min_rows)")
+        return None, (
+            f"only {len(rows)} labeled rows were logged after {challenger.ref} was registered "
+            f"({policy.gate.min_rows} needed, loop.gate.min_rows)"
+        )
     return rows, f"the {len(rows)} labeled rows logged after {challenger.ref} was registered"
 
 
@@ -268,4 +355,3 @@ def _proba_fn(model: Any) -> Any:
     if not hasattr(model, "predict_proba"):
         return None
     return lambda frame: np.asarray(model.predict_proba(frame), dtype=float)
-

@@ -78,58 +78,113 @@ class Requested:
     active: RetrainJob | None = None
 
 
-def _decide(ws: Workspace, model: str, signals: Sequence[Signal], now: dt.datetime, *, force: bool = False
-            ) -> tuple[Decision, RetrainJob | None]:
+def _decide(
+    ws: Workspace, model: str, signals: Sequence[Signal], now: dt.datetime, *, force: bool = False
+) -> tuple[Decision, RetrainJob | None]:
     policy = ws.model_spec(model).loop
     active = ws.jobs.active(model)
     last = ws.jobs.last_finished(model)
     needed = rows_needed(policy.gate, policy.retrain)
     have = needed if active is not None else labeled_rows(ws, model, policy, now)
-    decision = policies.decide(signals, active_job=None if active is None else active.id,
-                               last_finished=None if last is None else last.finished_at, cooldown=policy.cooldown,
-                               now=now, labeled_rows=have, needed_rows=needed, force=force)
+    decision = policies.decide(
+        signals,
+        active_job=None if active is None else active.id,
+        last_finished=None if last is None else last.finished_at,
+        cooldown=policy.cooldown,
+        now=now,
+        labeled_rows=have,
+        needed_rows=needed,
+        force=force,
+    )
     return decision, active
 
 
 _RACE = "another job was opened for this model at the same moment; one job at a time"
 
 
-def _open(ws: Workspace, model: str, champion: ModelVersion, signals: Sequence[Signal], decision: Decision,
-          now: dt.datetime, *, actor: str, owner: str | None) -> RetrainJob | None:
+def _open(
+    ws: Workspace,
+    model: str,
+    champion: ModelVersion,
+    signals: Sequence[Signal],
+    decision: Decision,
+    now: dt.datetime,
+    *,
+    actor: str,
+    owner: str | None,
+) -> RetrainJob | None:
     """Open the job of a fired decision (with its event); on a lost race, record the suppression."""
     payload = {"signals": [s.to_dict() for s in signals], "reason": decision.reason}
-    job = ws.jobs.open(model, trigger=signals[0].trigger, evidence=payload, now=now, actor=actor, owner=owner,
-                       champion_version=champion.version, event=("loop_trigger_fired", payload))
+    job = ws.jobs.open(
+        model,
+        trigger=signals[0].trigger,
+        evidence=payload,
+        now=now,
+        actor=actor,
+        owner=owner,
+        champion_version=champion.version,
+        event=("loop_trigger_fired", payload),
+    )
     if job is None:
         active = ws.jobs.active(model)
-        ws.jobs.record(model, "loop_trigger_suppressed", {
-            **payload, "suppressed_by": "active_job", "job": None if active is None else active.id,
-            "reason": _RACE}, now=now, actor=actor)
+        ws.jobs.record(
+            model,
+            "loop_trigger_suppressed",
+            {
+                **payload,
+                "suppressed_by": "active_job",
+                "job": None if active is None else active.id,
+                "reason": _RACE,
+            },
+            now=now,
+            actor=actor,
+        )
     return job
 
 
-def request_retrain(ws: Workspace, model: str, *, actor: str, reason: str | None = None, force: bool = False,
-                    now: dt.datetime | None = None, owner: str | None = None) -> Requested:
+def request_retrain(
+    ws: Workspace,
+    model: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    force: bool = False,
+    now: dt.datetime | None = None,
+    owner: str | None = None,
+) -> Requested:
     """The manual trigger: open a job for ``model`` unless one is active, the cooldown runs (``force`` skips
     it) or too few labeled rows exist. ``owner``: the runner that takes the job at once (else it is queued
     for the running loop). The decision is an event either way."""
     now = now or utcnow()
     ws.model_spec(model)
     champion = ws.registry.get(model, "champion")
-    signal = Signal("manual", f"manual:{now.isoformat()}",
-                    f"requested by {actor}{': ' + reason if reason else ''}{' (force)' if force else ''}",
-                    {"actor": actor, "reason": reason, "force": force})
+    signal = Signal(
+        "manual",
+        f"manual:{now.isoformat()}",
+        f"requested by {actor}{': ' + reason if reason else ''}{' (force)' if force else ''}",
+        {"actor": actor, "reason": reason, "force": force},
+    )
     decision, active = _decide(ws, model, [signal], now, force=force)
     if not decision.fire:
-        ws.jobs.record(model, "loop_trigger_suppressed", {
-            "signals": [signal.to_dict()], "reason": decision.reason, "suppressed_by": decision.suppressed_by,
-            **decision.details}, now=now, actor=actor)
+        ws.jobs.record(
+            model,
+            "loop_trigger_suppressed",
+            {
+                "signals": [signal.to_dict()],
+                "reason": decision.reason,
+                "suppressed_by": decision.suppressed_by,
+                **decision.details,
+            },
+            now=now,
+            actor=actor,
+        )
         return Requested(None, decision, active)
     job = _open(ws, model, champion, [signal], decision, now, actor=actor, owner=owner)
     if job is None:  # another trigger opened a job at the same moment: the database kept one
         active = ws.jobs.active(model)
-        return Requested(None, Decision(False, _RACE, "active_job", {"job": None if active is None else active.id}),
-                         active)
+        return Requested(
+            None, Decision(False, _RACE, "active_job", {"job": None if active is None else active.id}), active
+        )
     return Requested(job, decision)
 
 
@@ -146,17 +201,32 @@ class PassResult:
 class Loop:
     """The maintenance loop over a workspace (see the module docstring)."""
 
-    def __init__(self, ws: Workspace, *, models: Sequence[str] | None = None, clock: Clock | None = None,
-                 trainer: Trainer | None = None, monitor: bool = True, stop: threading.Event | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        models: Sequence[str] | None = None,
+        clock: Clock | None = None,
+        trainer: Trainer | None = None,
+        monitor: bool = True,
+        stop: threading.Event | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.ws = ws
         self.clock = clock or utcnow
         self.settings = ws.settings.loop
         self.stop = stop or threading.Event()
         self.owner = new_owner()
         self.progress = progress or (lambda msg: log.info("%s", msg))
-        self.runner = JobRunner(ws, owner=self.owner, clock=self.clock, settings=self.settings, trainer=trainer,
-                                stop=self.stop, progress=self.progress)
+        self.runner = JobRunner(
+            ws,
+            owner=self.owner,
+            clock=self.clock,
+            settings=self.settings,
+            trainer=trainer,
+            stop=self.stop,
+            progress=self.progress,
+        )
         self.monitor = monitor
         self._monitors: dict[str, Monitor] = {}
         self._only = list(models) if models is not None else None
@@ -176,8 +246,10 @@ class Loop:
             try:
                 load_behavioral(self.ws, self.ws.model_spec(model).loop.gate)
             except ModelwardError as exc:
-                raise ConfigError(f"models.{model}.loop.gate.behavioral_tests: {exc.message}",
-                                  details={"key": f"models.{model}.loop.gate.behavioral_tests"}) from exc
+                raise ConfigError(
+                    f"models.{model}.loop.gate.behavioral_tests: {exc.message}",
+                    details={"key": f"models.{model}.loop.gate.behavioral_tests"},
+                ) from exc
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -214,9 +286,16 @@ class Loop:
     def _windows(self, model: str, champion: ModelVersion, count: int) -> list[WindowEvidence]:
         results = self.ws.monitoring_results
         cfg = self.ws.settings.monitor
-        spec = self._monitors[model].spec.key if model in self._monitors else parse_window(cfg.window, cfg.slide).key
-        runs = [r for r in results.runs(model, limit=max(50, 4 * count))
-                if r.version == champion.version and r.window_spec == spec][:count]
+        spec = (
+            self._monitors[model].spec.key
+            if model in self._monitors
+            else parse_window(cfg.window, cfg.slide).key
+        )
+        runs = [
+            r
+            for r in results.runs(model, limit=max(50, 4 * count))
+            if r.version == champion.version and r.window_spec == spec
+        ][:count]
         return [WindowEvidence.of(run, results.report(run.id)) for run in runs]
 
     def _triggers(self, model: str, champion: ModelVersion, now: dt.datetime) -> dict[str, Any] | None:
@@ -236,18 +315,31 @@ class Loop:
         if new:
             self.ws.jobs.set_state(model, "decided", {**decided, **{s.trigger: s.key for s in new}}, now=now)
         waiting = decision.suppressed_by == "labels"
-        self.ws.jobs.set_state(model, "pending", {"signals": [s.to_dict() for s in candidates] if waiting else []},
-                               now=now)
+        self.ws.jobs.set_state(
+            model, "pending", {"signals": [s.to_dict() for s in candidates] if waiting else []}, now=now
+        )
         if not decision.fire and not new:
             return None  # still waiting for labels: said once already
         payload = {"signals": [s.to_dict() for s in candidates], "reason": decision.reason}
         if decision.fire:
             job = _open(self.ws, model, champion, candidates, decision, now, actor=LOOP_ACTOR, owner=None)
-            self.progress(f"{model}: trigger fired ({', '.join(s.trigger for s in candidates)}): {decision.reason}"
-                          + ("" if job is None else f" -> job {job.id}"))
-            return {"model": model, "fired": job is not None, "job": None if job is None else job.id, **payload}
-        self.ws.jobs.record(model, "loop_trigger_suppressed", {**payload, "suppressed_by": decision.suppressed_by,
-                                                               **decision.details}, now=now, actor=LOOP_ACTOR)
+            self.progress(
+                f"{model}: trigger fired ({', '.join(s.trigger for s in candidates)}): {decision.reason}"
+                + ("" if job is None else f" -> job {job.id}")
+            )
+            return {
+                "model": model,
+                "fired": job is not None,
+                "job": None if job is None else job.id,
+                **payload,
+            }
+        self.ws.jobs.record(
+            model,
+            "loop_trigger_suppressed",
+            {**payload, "suppressed_by": decision.suppressed_by, **decision.details},
+            now=now,
+            actor=LOOP_ACTOR,
+        )
         self.progress(f"{model}: trigger suppressed ({decision.suppressed_by}): {decision.reason}")
         return {"model": model, "fired": False, "suppressed_by": decision.suppressed_by, **payload}
 
@@ -263,13 +355,18 @@ class Loop:
         self.ws.jobs.set_state(model, "schedule", {"cron": cron, "checked": now.isoformat()}, now=now)
         if due is None:
             return None
-        return Signal("schedule", f"schedule:{due.isoformat()}", f"scheduled retraining ({cron!r}, due {due.isoformat()})",
-                      {"cron": cron, "due": due.isoformat()})
+        return Signal(
+            "schedule",
+            f"schedule:{due.isoformat()}",
+            f"scheduled retraining ({cron!r}, due {due.isoformat()})",
+            {"cron": cron, "due": due.isoformat()},
+        )
 
     # -- forever --------------------------------------------------------------------------------
 
-    def run_forever(self, interval: float | None = None, *, on_pass: Callable[[PassResult], None] | None = None
-                    ) -> None:
+    def run_forever(
+        self, interval: float | None = None, *, on_pass: Callable[[PassResult], None] | None = None
+    ) -> None:
         """Run passes every ``interval`` seconds (``loop.interval_seconds``) until :attr:`stop` is set."""
         interval = self.settings.interval_seconds if interval is None else interval
         while not self.stop.is_set():
@@ -277,8 +374,11 @@ class Loop:
             try:
                 done = self.run_once()
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-                log.error("loop pass failed, the database is unreachable (retrying in %.0f s): %s", interval,
-                          exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc)
+                log.error(
+                    "loop pass failed, the database is unreachable (retrying in %.0f s): %s",
+                    interval,
+                    exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc,
+                )
             except Exception:  # a bug: say so, and keep the loop alive for the next pass
                 log.exception("loop pass failed on an internal error (retrying in %.0f s)", interval)
             else:

@@ -85,9 +85,13 @@ class WindowResult:
 
     def html(self) -> str | None:
         """The window as one self-contained HTML page (None when it had no rows)."""
-        meta = {"model": f"{self.model}@{self.version}", "window": f"{self.window.start_ts.isoformat()} → "
-                f"{self.window.end_ts.isoformat()}", "rows": self.report.n_rows,
-                "labeled rows": self.report.n_labeled, "windowing": self.window.spec.describe()}
+        meta = {
+            "model": f"{self.model}@{self.version}",
+            "window": f"{self.window.start_ts.isoformat()} → {self.window.end_ts.isoformat()}",
+            "rows": self.report.n_rows,
+            "labeled rows": self.report.n_labeled,
+            "windowing": self.window.spec.describe(),
+        }
         report = self.report.monitoring_report(meta)
         if report is None:
             return None
@@ -101,18 +105,30 @@ class WindowResult:
             "model": self.model,
             "version": self.version,
             "run_id": self.run_id,
-            "window": {"spec": self.window.spec.key, "start": self.window.start_ts.isoformat(),
-                       "end": self.window.end_ts.isoformat(), "start_id": self.window.start_id,
-                       "end_id": self.window.end_id},
+            "window": {
+                "spec": self.window.spec.key,
+                "start": self.window.start_ts.isoformat(),
+                "end": self.window.end_ts.isoformat(),
+                "start_id": self.window.start_id,
+                "end_id": self.window.end_id,
+            },
             "n_rows": r.n_rows,
             "n_labeled": r.n_labeled,
             "dataset_drift": r.dataset_drift,
             "drifted_share": r.drifted_share,
             "drifted_features": [] if drift is None else drift.drifted_features,
             "quality": [] if drift is None else [q.to_dict() for q in drift.quality],
-            "prediction_drift": None if r.prediction_drift is None else r.prediction_drift.report.drifted_features,
-            "multivariate": None if mv is None else {
-                "auc": mv.auc, "p_value": mv.p_value, "drifted": mv.drifted, "top_features": mv.top_features(5)},
+            "prediction_drift": None
+            if r.prediction_drift is None
+            else r.prediction_drift.report.drifted_features,
+            "multivariate": None
+            if mv is None
+            else {
+                "auc": mv.auc,
+                "p_value": mv.p_value,
+                "drifted": mv.drifted,
+                "top_features": mv.top_features(5),
+            },
             "realized": {name: m.to_dict() for name, m in r.realized.items()},
             "estimated": {name: m.to_dict() for name, m in r.estimated.items()},
             "concept_drift": [c.to_dict() for c in r.concept_drift],
@@ -166,9 +182,15 @@ class Monitor:
         self.progress = progress or (lambda _msg: None)
         s = self.settings
         self.analysis = AnalysisSettings(
-            alpha=s.alpha, correction=s.correction, drift_share=s.drift_share,
-            important_features=tuple(s.important_features), multivariate_rows=s.multivariate_rows, seed=0,
-            confidence=s.confidence, resample_budget=s.resample_budget, concept_drift_rows=s.concept_drift_rows,
+            alpha=s.alpha,
+            correction=s.correction,
+            drift_share=s.drift_share,
+            important_features=tuple(s.important_features),
+            multivariate_rows=s.multivariate_rows,
+            seed=0,
+            confidence=s.confidence,
+            resample_budget=s.resample_budget,
+            concept_drift_rows=s.concept_drift_rows,
         )
         self._references: dict[int, tuple[StoredReference, AnalysisSettings]] = {}
         ws.registry.get(model)  # a clear error now if the model is unknown or has no versions
@@ -212,13 +234,23 @@ class Monitor:
         """Plan, read, analyse and store the window after ``last`` (None when no complete one is left)."""
         t0 = time.perf_counter()
         labels_as_of = _utcnow()  # feedback newer than this is picked up by a later re-run
-        window = next_window(self.ws.store, self.model, mv.version, self.spec, last, now=now,
-                             lateness=self.settings.lateness_seconds)
+        window = next_window(
+            self.ws.store,
+            self.model,
+            mv.version,
+            self.spec,
+            last,
+            now=now,
+            lateness=self.settings.lateness_seconds,
+        )
         if window is None:
             return None
-        self.progress(f"reading {self.spec.size} predictions of {self.model}@{mv.version}" if self.spec.kind == "count"
-                      else f"reading {self.model}@{mv.version} {window.start_ts:%Y-%m-%d %H:%M:%S} → "
-                      f"{window.end_ts:%H:%M:%S}")
+        self.progress(
+            f"reading {self.spec.size} predictions of {self.model}@{mv.version}"
+            if self.spec.kind == "count"
+            else f"reading {self.model}@{mv.version} {window.start_ts:%Y-%m-%d %H:%M:%S} → "
+            f"{window.end_ts:%H:%M:%S}"
+        )
         data = read_window(self.ws.store, self.model, window)
         t_read = time.perf_counter() - t0
         t = time.perf_counter()
@@ -230,25 +262,42 @@ class Monitor:
         run_id = self.results.save_run(self.model, window, stored.id, report, labels_as_of)
         timings = {"read": t_read, "reference": t_ref, **report.timings, "store": time.perf_counter() - t}
         timings["total"] = time.perf_counter() - t0
-        log.info("%s window %s..%s: %d rows, dataset drift %s (%.2f s)", mv.ref, window.start_ts,
-                 window.end_ts, report.n_rows, report.dataset_drift, timings["total"])
+        log.info(
+            "%s window %s..%s: %d rows, dataset drift %s (%.2f s)",
+            mv.ref,
+            window.start_ts,
+            window.end_ts,
+            report.n_rows,
+            report.dataset_drift,
+            timings["total"],
+        )
         if self.gauges is not None:
-            self.gauges.update(WindowGauges.from_report(self.model, mv.version, window.end_ts, _utcnow(), report))
+            self.gauges.update(
+                WindowGauges.from_report(self.model, mv.version, window.end_ts, _utcnow(), report)
+            )
         return WindowResult(self.model, window, run_id, report, timings)
 
     def _stale_runs(self, horizon: dt.datetime) -> list[MonitoringRun]:
         """Runs that ended after ``horizon`` and whose window got feedback after their realized metrics."""
-        runs = [(run, run.window) for run in self.results.runs_ending_after(self.model, self.spec.key, horizon)]
+        runs = [
+            (run, run.window) for run in self.results.runs_ending_after(self.model, self.spec.key, horizon)
+        ]
         if not runs:
             return []
-        arrivals = labels_arrived(self.ws.store, self.model,
-                                  updated_since=min(run.labels_as_of for run, _ in runs),
-                                  logged_since=min(run.start_ts for run, _ in runs))
+        arrivals = labels_arrived(
+            self.ws.store,
+            self.model,
+            updated_since=min(run.labels_as_of for run, _ in runs),
+            logged_since=min(run.start_ts for run, _ in runs),
+        )
         stale: dict[int, MonitoringRun] = {}
         for a in arrivals:
             for run, window in runs:
-                if run.id not in stale and a.updated_at >= run.labels_as_of and window.contains(
-                        a.version, a.ts, a.prediction_id):
+                if (
+                    run.id not in stale
+                    and a.updated_at >= run.labels_as_of
+                    and window.contains(a.version, a.ts, a.prediction_id)
+                ):
                     stale[run.id] = run
         return sorted(stale.values(), key=lambda run: (run.version, run.start_ts, run.start_id))
 
@@ -268,10 +317,14 @@ class Monitor:
             labels_as_of = _utcnow()
             labeled = read_window(self.ws.store, self.model, run.window, labeled_only=True)
             stored, settings = self.reference(mv)
-            report = relabel(self.results.report(run.id), stored.reference, _outputs(labeled), settings, labels_as_of)
+            report = relabel(
+                self.results.report(run.id), stored.reference, _outputs(labeled), settings, labels_as_of
+            )
             self.results.update_realized(run, report)
             if self.gauges is not None:
-                self.gauges.update(WindowGauges.from_report(self.model, run.version, run.end_ts, _utcnow(), report))
+                self.gauges.update(
+                    WindowGauges.from_report(self.model, run.version, run.end_ts, _utcnow(), report)
+                )
             out.append(RelabelResult(run, report.n_labeled, report.realized, report.estimated))
         return out
 
@@ -284,8 +337,11 @@ class Monitor:
         runs = self.results.runs(self.model, limit=1)
         if runs:
             run = runs[0]
-            self.gauges.update(WindowGauges.from_report(self.model, run.version, run.end_ts, run.updated_at,
-                                                        self.results.report(run.id)))
+            self.gauges.update(
+                WindowGauges.from_report(
+                    self.model, run.version, run.end_ts, run.updated_at, self.results.report(run.id)
+                )
+            )
 
     def run_forever(
         self,
@@ -303,8 +359,12 @@ class Monitor:
             try:
                 done = self.run_once()
             except DatabaseUnavailableError as exc:  # database away: retry next time
-                log.error("monitor pass of %s failed, the database is unreachable (retrying in %.0f s): %s",
-                          self.model, interval, exc.reason)
+                log.error(
+                    "monitor pass of %s failed, the database is unreachable (retrying in %.0f s): %s",
+                    self.model,
+                    interval,
+                    exc.reason,
+                )
             except ModelwardError as exc:
                 log.error("monitor pass of %s failed: %s", self.model, exc.message)
             else:

@@ -79,16 +79,29 @@ class WindowEvidence:
     def of(cls, run: MonitoringRun, report: WindowReport) -> WindowEvidence:
         drift = report.drift
         return cls(
-            run_id=run.id, version=run.version, start=run.start_ts, end=run.end_ts, n_rows=report.n_rows,
-            n_labeled=report.n_labeled, dataset_drift=report.dataset_drift, drifted_share=report.drifted_share,
+            run_id=run.id,
+            version=run.version,
+            start=run.start_ts,
+            end=run.end_ts,
+            n_rows=report.n_rows,
+            n_labeled=report.n_labeled,
+            dataset_drift=report.dataset_drift,
+            drifted_share=report.drifted_share,
             drifted_features=tuple(drift.drifted_features) if drift is not None else (),
-            realized=dict(report.realized), estimated=dict(report.estimated),
+            realized=dict(report.realized),
+            estimated=dict(report.estimated),
             concept_drift={c.detector: tuple(c.detections) for c in report.concept_drift},
         )
 
     def describe(self) -> dict[str, Any]:
-        return {"run": self.run_id, "version": self.version, "start": self.start.isoformat(),
-                "end": self.end.isoformat(), "rows": self.n_rows, "labeled": self.n_labeled}
+        return {
+            "run": self.run_id,
+            "version": self.version,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rows": self.n_rows,
+            "labeled": self.n_labeled,
+        }
 
 
 @dataclass(frozen=True)
@@ -135,16 +148,31 @@ def _drift(policy: LoopPolicy, windows: Sequence[WindowEvidence]) -> Signal | No
         return None
     features = sorted({f for w in recent for f in w.drifted_features})
     return Signal(
-        "drift", f"run:{recent[0].run_id}",
+        "drift",
+        f"run:{recent[0].run_id}",
         f"dataset drift in {k} consecutive window{'s' if k > 1 else ''} of v{recent[0].version} "
         f"(drifted features: {', '.join(features) or 'none named'})",
-        {"windows": [{**w.describe(), "drifted_share": w.drifted_share, "drifted_features": list(w.drifted_features)}
-                     for w in recent], "required": k},
+        {
+            "windows": [
+                {
+                    **w.describe(),
+                    "drifted_share": w.drifted_share,
+                    "drifted_features": list(w.drifted_features),
+                }
+                for w in recent
+            ],
+            "required": k,
+        },
     )
 
 
-def _performance(trigger: str, cfg: PerformanceTrigger, task: str, holdout: Mapping[str, Any],
-                 windows: Sequence[WindowEvidence]) -> Signal | None:
+def _performance(
+    trigger: str,
+    cfg: PerformanceTrigger,
+    task: str,
+    holdout: Mapping[str, Any],
+    windows: Sequence[WindowEvidence],
+) -> Signal | None:
     if not cfg.enabled:
         return None
     metric = cfg.metric or default_metric(task)
@@ -160,28 +188,43 @@ def _performance(trigger: str, cfg: PerformanceTrigger, task: str, holdout: Mapp
     return None
 
 
-def _judge(trigger: str, cfg: PerformanceTrigger, metric: str, base: float, m: MetricEstimate,
-           w: WindowEvidence) -> Signal | None:
+def _judge(
+    trigger: str, cfg: PerformanceTrigger, metric: str, base: float, m: MetricEstimate, w: WindowEvidence
+) -> Signal | None:
     higher = HIGHER_IS_BETTER.get(metric, True)
     what = "realized" if trigger == "performance" else f"estimated ({m.method})"
-    evidence = {"window": w.describe(), "metric": metric, "method": m.method, "value": m.value, "lower": m.lower,
-                "upper": m.upper, "confidence": m.confidence, "n": m.n, "holdout": base, "drop": cfg.drop}
+    evidence = {
+        "window": w.describe(),
+        "metric": metric,
+        "method": m.method,
+        "value": m.value,
+        "lower": m.lower,
+        "upper": m.upper,
+        "confidence": m.confidence,
+        "n": m.n,
+        "holdout": base,
+        "drop": cfg.drop,
+    }
     if higher:
         limit = base * (1 - cfg.drop)
         evidence["limit"] = limit
         if m.upper is None or not m.upper < limit:
             return None
-        reason = (f"{what} {metric} {m.value:.4g} on {m.n} rows, {m.confidence:.0%} interval "
-                  f"[{m.lower:.4g}, {m.upper:.4g}]: its upper bound is below {limit:.4g} "
-                  f"(holdout {base:.4g} - {cfg.drop:.0%})")
+        reason = (
+            f"{what} {metric} {m.value:.4g} on {m.n} rows, {m.confidence:.0%} interval "
+            f"[{m.lower:.4g}, {m.upper:.4g}]: its upper bound is below {limit:.4g} "
+            f"(holdout {base:.4g} - {cfg.drop:.0%})"
+        )
     else:
         limit = base * (1 + cfg.drop)
         evidence["limit"] = limit
         if m.lower is None or not m.lower > limit:
             return None
-        reason = (f"{what} {metric} {m.value:.4g} on {m.n} rows, {m.confidence:.0%} interval "
-                  f"[{m.lower:.4g}, {m.upper:.4g}]: its lower bound is above {limit:.4g} "
-                  f"(holdout {base:.4g} + {cfg.drop:.0%})")
+        reason = (
+            f"{what} {metric} {m.value:.4g} on {m.n} rows, {m.confidence:.0%} interval "
+            f"[{m.lower:.4g}, {m.upper:.4g}]: its lower bound is above {limit:.4g} "
+            f"(holdout {base:.4g} + {cfg.drop:.0%})"
+        )
     return Signal(trigger, f"run:{w.run_id}:n:{m.n}", reason, evidence)
 
 
@@ -196,9 +239,12 @@ def _concept(policy: LoopPolicy, windows: Sequence[WindowEvidence]) -> Signal | 
         if not fired:
             return None
         names = ", ".join(f"{d} at labeled row {rows[0]}" for d, rows in fired.items())
-        return Signal("concept_drift", f"run:{w.run_id}:n:{w.n_labeled}",
-                      f"concept drift on the error stream of {w.n_labeled} labeled rows ({names})",
-                      {"window": w.describe(), "detections": fired})
+        return Signal(
+            "concept_drift",
+            f"run:{w.run_id}:n:{w.n_labeled}",
+            f"concept drift on the error stream of {w.n_labeled} labeled rows ({names})",
+            {"window": w.describe(), "detections": fired},
+        )
     return None
 
 
@@ -245,15 +291,28 @@ def decide(
     if not signals:
         return Decision(False, "no trigger holds")
     if active_job is not None:
-        return Decision(False, f"job {active_job} is already running for this model; one job at a time",
-                        "active_job", {"job": active_job})
+        return Decision(
+            False,
+            f"job {active_job} is already running for this model; one job at a time",
+            "active_job",
+            {"job": active_job},
+        )
     if last_finished is not None and not force:
         until = last_finished + dt.timedelta(seconds=cooldown)
         if now < until:
-            return Decision(False, f"cooldown: the last job ended {last_finished.isoformat()}; no new job before "
-                            f"{until.isoformat()}", "cooldown", {"until": until.isoformat(), "cooldown_s": cooldown})
+            return Decision(
+                False,
+                f"cooldown: the last job ended {last_finished.isoformat()}; no new job before "
+                f"{until.isoformat()}",
+                "cooldown",
+                {"until": until.isoformat(), "cooldown_s": cooldown},
+            )
     if labeled_rows < needed_rows:
-        return Decision(False, f"waiting for labels: {labeled_rows} labeled production rows in the recent window, "
-                        f"{needed_rows} needed (gate rows + training rows)", "labels",
-                        {"labeled_rows": labeled_rows, "needed_rows": needed_rows})
+        return Decision(
+            False,
+            f"waiting for labels: {labeled_rows} labeled production rows in the recent window, "
+            f"{needed_rows} needed (gate rows + training rows)",
+            "labels",
+            {"labeled_rows": labeled_rows, "needed_rows": needed_rows},
+        )
     return Decision(True, "; ".join(s.reason for s in signals))

@@ -97,12 +97,15 @@ def build_training_set(
             "feedback, or lower loop.gate.min_rows / loop.retrain.min_new_rows.",
             details={"labeled_rows": n, "holdout_rows": n_hold, "min_new_rows": retrain.min_new_rows},
         )
-    holdout = prod.iloc[n - n_hold:].reset_index(drop=True)
+    holdout = prod.iloc[n - n_hold :].reset_index(drop=True)
     fresh = prod.iloc[: n - n_hold]
     age = (pd.Timestamp(now) - pd.to_datetime(fresh[TS], utc=True)).dt.total_seconds().clip(lower=0)
     ref = reference[cols].copy()
-    ref_w = (reference[weight_column].astype(float).to_numpy() if weight_column in reference.columns
-             else np.ones(len(reference)))
+    ref_w = (
+        reference[weight_column].astype(float).to_numpy()
+        if weight_column in reference.columns
+        else np.ones(len(reference))
+    )
     rows = pd.concat([ref, fresh[cols]], ignore_index=True)
     weight = np.r_[ref_w, np.power(0.5, age.to_numpy(dtype=float) / retrain.half_life)]
     is_new = np.r_[np.zeros(len(ref), bool), np.ones(len(fresh), bool)]
@@ -124,9 +127,14 @@ def build_training_set(
             weight[part] *= part_share * total / mass
     rows[weight_column] = weight
     summary = {
-        "reference_rows": int((~is_new).sum()), "production_rows": int(is_new.sum()), "holdout_rows": n_hold,
-        "labeled_rows": n, "duplicates_dropped": duplicates, "equal_to_gate_rows_dropped": leaked,
-        "new_share": share, "half_life_s": retrain.half_life,
+        "reference_rows": int((~is_new).sum()),
+        "production_rows": int(is_new.sum()),
+        "holdout_rows": n_hold,
+        "labeled_rows": n,
+        "duplicates_dropped": duplicates,
+        "equal_to_gate_rows_dropped": leaked,
+        "new_share": share,
+        "half_life_s": retrain.half_life,
         "production_from": None if fresh.empty else pd.Timestamp(fresh[TS].iloc[0]).isoformat(),
         "holdout_from": pd.Timestamp(holdout[TS].iloc[0]).isoformat(),
         "holdout_through": pd.Timestamp(holdout[TS].iloc[-1]).isoformat(),
@@ -137,9 +145,16 @@ def build_training_set(
 
 def _row_keys(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray[Any, Any]:
     """One hash per row of ``cols``, equal for equal values whatever the dtype (1 == 1.0, 'a' == 'a')."""
-    norm = pd.DataFrame({c: (pd.to_numeric(frame[c], errors="coerce").astype(float)
-                             if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
-                             else frame[c].astype(str)) for c in cols})
+    norm = pd.DataFrame(
+        {
+            c: (
+                pd.to_numeric(frame[c], errors="coerce").astype(float)
+                if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+                else frame[c].astype(str)
+            )
+            for c in cols
+        }
+    )
     return pd.util.hash_pandas_object(norm, index=False).to_numpy()
 
 
@@ -169,8 +184,9 @@ class Assembled:
     summary: dict[str, Any]
 
 
-def production_rows(ws: Workspace, model: str, features: Sequence[str], target: str, *, since: dt.datetime,
-                    max_rows: int) -> pd.DataFrame:
+def production_rows(
+    ws: Workspace, model: str, features: Sequence[str], target: str, *, since: dt.datetime, max_rows: int
+) -> pd.DataFrame:
     """Labeled predictions of ``model`` logged since ``since``: features, the label as ``target``, ``_ts``,
     ``_prediction_id`` (the newest ``max_rows``)."""
     window = read_window(ws.store, model, since=since, labeled_only=True, features=list(features))
@@ -181,18 +197,37 @@ def production_rows(ws: Workspace, model: str, features: Sequence[str], target: 
     return frame.iloc[-max_rows:].reset_index(drop=True) if len(frame) > max_rows else frame
 
 
-def assemble(ws: Workspace, champion: ModelVersion, *, job: int, trigger_event: int | None, trigger: str,
-             now: dt.datetime, retrain: RetrainSettings, gate: GateSettings) -> Assembled:
+def assemble(
+    ws: Workspace,
+    champion: ModelVersion,
+    *,
+    job: int,
+    trigger_event: int | None,
+    trigger: str,
+    now: dt.datetime,
+    retrain: RetrainSettings,
+    gate: GateSettings,
+) -> Assembled:
     """Build the training set of a job from the champion's lineage and the log; store it (see the module)."""
     data = training_data(ws, champion)
     reference = data.frame.drop(index=data.holdout.index)
     features, target = list(data.features), data.target
     weight_column = weight_column_name(ws.model_spec(champion.name).sample_weight, features)
     since = now - dt.timedelta(seconds=retrain.recent)
-    prod = _align(production_rows(ws, champion.name, features, target, since=since, max_rows=retrain.max_rows),
-                  reference)
-    built = build_training_set(reference, prod, features=features, target=target, weight_column=weight_column,
-                               now=now, retrain=retrain, gate=gate)
+    prod = _align(
+        production_rows(ws, champion.name, features, target, since=since, max_rows=retrain.max_rows),
+        reference,
+    )
+    built = build_training_set(
+        reference,
+        prod,
+        features=features,
+        target=target,
+        weight_column=weight_column,
+        now=now,
+        retrain=retrain,
+        gate=gate,
+    )
     s = built.summary
     source = (
         f"modelward loop, job {job} of {champion.name} (trigger {trigger}"
@@ -205,9 +240,15 @@ def assemble(ws: Workspace, champion: ModelVersion, *, job: int, trigger_event: 
     )
     dataset = ws.datasets.add_frame(built.train, f"{champion.name}-retrain", source=source)
     blob = ws.artifacts.put(to_parquet_bytes(built.holdout.assign(**{TS: built.holdout[TS].astype(str)})))
-    holdout = {"artifact": blob, "rows": len(built.holdout), "from": s["holdout_from"],
-               "through": s["holdout_through"], "features": features, "target": target,
-               "weight_column": weight_column}
+    holdout = {
+        "artifact": blob,
+        "rows": len(built.holdout),
+        "from": s["holdout_from"],
+        "through": s["holdout_through"],
+        "features": features,
+        "target": target,
+        "weight_column": weight_column,
+    }
     summary = {**s, "dataset": dataset.ref, "reference": data.source, "source": source}
     return Assembled(dataset, holdout, summary)
 

@@ -70,8 +70,15 @@ class JobFailedError(ModelwardError):
 
     code = "job_failed"
 
-    def __init__(self, message: str, *, status: str = "failed", kind: str = "loop_job_failed",
-                 evidence: dict[str, Any] | None = None, challenger: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: str = "failed",
+        kind: str = "loop_job_failed",
+        evidence: dict[str, Any] | None = None,
+        challenger: int | None = None,
+    ) -> None:
         super().__init__(message, details=evidence)
         self.status, self.kind, self.challenger = status, kind, challenger
 
@@ -79,9 +86,17 @@ class JobFailedError(ModelwardError):
 class JobRunner:
     """Runs retrain jobs to their end (see the module docstring)."""
 
-    def __init__(self, ws: Workspace, *, owner: str, clock: Clock, settings: LoopSettings,
-                 trainer: Trainer | None = None, stop: threading.Event | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        owner: str,
+        clock: Clock,
+        settings: LoopSettings,
+        trainer: Trainer | None = None,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.ws, self.owner, self.clock, self.settings = ws, owner, clock, settings
         self.trainer = trainer or SubprocessTrainer()
         self.stop = stop or threading.Event()
@@ -95,7 +110,10 @@ class JobRunner:
             return True
         if _owner_dead(job.owner):
             return True
-        return job.heartbeat_at is None or (now - job.heartbeat_at).total_seconds() > self.settings.stale_after_seconds
+        return (
+            job.heartbeat_at is None
+            or (now - job.heartbeat_at).total_seconds() > self.settings.stale_after_seconds
+        )
 
     def advance(self, model: str) -> RetrainJob | None:
         """Run the model's active job if this runner holds it or may take it; returns it as it ended (or as
@@ -111,17 +129,27 @@ class JobRunner:
             if job.owner is None and job.attempt == 0:
                 event = ("loop_job_started", {"owner": self.owner, "status": job.status})
             else:
-                event = ("loop_job_resumed", {"owner": self.owner, "previous_owner": job.owner,
-                                              "status": job.status, "heartbeat_at": _iso(job.heartbeat_at)})
+                event = (
+                    "loop_job_resumed",
+                    {
+                        "owner": self.owner,
+                        "previous_owner": job.owner,
+                        "status": job.status,
+                        "heartbeat_at": _iso(job.heartbeat_at),
+                    },
+                )
             claimed = self.ws.jobs.claim(job, self.owner, now=now, event=event)
             if claimed is None:
                 return self.ws.jobs.active(model)
             job = claimed
         if job.attempt > self.settings.max_attempts:
-            return self.ws.jobs.finish(job, "failed", now=self.clock(), error=f"gave up after {job.attempt - 1} "
-                                       "attempts: the runner died or stopped during each",
-                                       event=("loop_job_failed", {"error": "too many attempts",
-                                                                  "attempts": job.attempt - 1}))
+            return self.ws.jobs.finish(
+                job,
+                "failed",
+                now=self.clock(),
+                error=f"gave up after {job.attempt - 1} attempts: the runner died or stopped during each",
+                event=("loop_job_failed", {"error": "too many attempts", "attempts": job.attempt - 1}),
+            )
         return self.run(job)
 
     def run(self, job: RetrainJob) -> RetrainJob:
@@ -137,8 +165,9 @@ class JobRunner:
         except Stopped:
             self.progress(f"job {job.id}: stopping; it resumes at the next start")
             current = self.ws.jobs.get(job.id)
-            return self.ws.jobs.release(current, now=self.clock(),
-                                        event=("loop_job_interrupted", {"status": current.status}))
+            return self.ws.jobs.release(
+                current, now=self.clock(), event=("loop_job_interrupted", {"status": current.status})
+            )
         except LostJobError as exc:
             log.warning("%s", exc.message)
             return self.ws.jobs.get(job.id)
@@ -160,56 +189,107 @@ class JobRunner:
         fields: dict[str, Any] = {"error": exc.message}
         if exc.challenger is not None:
             fields["challenger_version"] = exc.challenger
-        return self.ws.jobs.finish(current, exc.status, now=self.clock(),
-                                   event=(exc.kind, {"error": exc.message, **exc.details}), **fields)
+        return self.ws.jobs.finish(
+            current,
+            exc.status,
+            now=self.clock(),
+            event=(exc.kind, {"error": exc.message, **exc.details}),
+            **fields,
+        )
 
     # -- steps ------------------------------------------------------------------------------------
 
     def _prepare(self, job: RetrainJob) -> RetrainJob:
         champion = self.ws.registry.get(job.model, "champion")
         policy = self.ws.model_spec(job.model).loop
-        self.progress(f"job {job.id}: building the training data of {job.model} (champion v{champion.version})")
-        built = assemble(self.ws, champion, job=job.id, trigger_event=job.evidence.get("event"), trigger=job.trigger,
-                         now=self.clock(), retrain=policy.retrain, gate=policy.gate)
-        return self.ws.jobs.advance(job, now=self.clock(), status="training", dataset_version_id=built.dataset.id,
-                                    holdout=built.holdout, champion_version=champion.version,
-                                    event=("loop_dataset_built", built.summary))
+        self.progress(
+            f"job {job.id}: building the training data of {job.model} (champion v{champion.version})"
+        )
+        built = assemble(
+            self.ws,
+            champion,
+            job=job.id,
+            trigger_event=job.evidence.get("event"),
+            trigger=job.trigger,
+            now=self.clock(),
+            retrain=policy.retrain,
+            gate=policy.gate,
+        )
+        return self.ws.jobs.advance(
+            job,
+            now=self.clock(),
+            status="training",
+            dataset_version_id=built.dataset.id,
+            holdout=built.holdout,
+            champion_version=champion.version,
+            event=("loop_dataset_built", built.summary),
+        )
 
     def _train(self, job: RetrainJob) -> RetrainJob:
         assert job.dataset_version_id is not None and job.holdout is not None
-        adopted = [v for v in self.ws.registry.versions(job.model)
-                   if v.dataset_version_id == job.dataset_version_id and v.version != job.champion_version
-                   and self.ws.jobs.with_challenger(job.model, v.version) is None]
+        adopted = [
+            v
+            for v in self.ws.registry.versions(job.model)
+            if v.dataset_version_id == job.dataset_version_id
+            and v.version != job.champion_version
+            and self.ws.jobs.with_challenger(job.model, v.version) is None
+        ]
         if adopted:  # trained by an earlier attempt whose runner died before recording it
             mv = adopted[-1]
             return self._registered(job, mv, {"adopted": True})
         policy = self.ws.model_spec(job.model).loop
         dataset = self.ws.datasets.get_by_id(job.dataset_version_id)
-        request = TrainRequest(job.model, dataset.ref, list(job.holdout["features"]), job.holdout.get("weight_column"),
-                               f"challenger trained by the modelward loop, job {job.id} (trigger {job.trigger}) "
-                               f"on {dataset.ref}")
-        job = self.ws.jobs.advance(job, now=self.clock(), event=("loop_training_started", {
-            "dataset": dataset.ref, "time_limit_s": policy.retrain.time_limit, "attempt": job.attempt}))
-        self.progress(f"job {job.id}: training {job.model} on {dataset.ref} (time limit {policy.retrain.time_limit:g} s)")
+        request = TrainRequest(
+            job.model,
+            dataset.ref,
+            list(job.holdout["features"]),
+            job.holdout.get("weight_column"),
+            f"challenger trained by the modelward loop, job {job.id} (trigger {job.trigger}) "
+            f"on {dataset.ref}",
+        )
+        job = self.ws.jobs.advance(
+            job,
+            now=self.clock(),
+            event=(
+                "loop_training_started",
+                {"dataset": dataset.ref, "time_limit_s": policy.retrain.time_limit, "attempt": job.attempt},
+            ),
+        )
+        self.progress(
+            f"job {job.id}: training {job.model} on {dataset.ref} (time limit {policy.retrain.time_limit:g} s)"
+        )
         state = {"job": job}
 
         def tick() -> None:
             state["job"] = self.ws.jobs.heartbeat(state["job"], now=self.clock())
 
-        outcome = self.trainer.run(self.ws, request, time_limit=policy.retrain.time_limit, tick=tick, stop=self.stop)
+        outcome = self.trainer.run(
+            self.ws, request, time_limit=policy.retrain.time_limit, tick=tick, stop=self.stop
+        )
         job = state["job"]
-        evidence = {"seconds": round(outcome.seconds, 3), "exit_code": outcome.exit_code,
-                    "log_tail": outcome.log_tail, "log_artifact": outcome.log_artifact}
+        evidence = {
+            "seconds": round(outcome.seconds, 3),
+            "exit_code": outcome.exit_code,
+            "log_tail": outcome.log_tail,
+            "log_artifact": outcome.log_artifact,
+        }
         if outcome.timed_out:
-            raise JobFailedError(str(outcome.error), status="timed_out", kind="loop_training_timed_out",
-                                 evidence={**evidence, "time_limit_s": policy.retrain.time_limit})
+            raise JobFailedError(
+                str(outcome.error),
+                status="timed_out",
+                kind="loop_training_timed_out",
+                evidence={**evidence, "time_limit_s": policy.retrain.time_limit},
+            )
         if outcome.result is None:
-            raise JobFailedError(f"training failed: {outcome.error}", kind="loop_training_failed", evidence=evidence)
+            raise JobFailedError(
+                f"training failed: {outcome.error}", kind="loop_training_failed", evidence=evidence
+            )
         if not outcome.result.weighted:
             self._unweighted_notice(job)
         mv = self.registry.get(job.model, outcome.result.version)
-        return self._registered(job, mv, {**evidence, "created": outcome.result.created,
-                                          "weighted": outcome.result.weighted})
+        return self._registered(
+            job, mv, {**evidence, "created": outcome.result.created, "weighted": outcome.result.weighted}
+        )
 
     def _registered(self, job: RetrainJob, mv: ModelVersion, evidence: dict[str, Any]) -> RetrainJob:
         assert job.holdout is not None
@@ -217,51 +297,100 @@ class JobRunner:
             model = self.ws.load_model(mv)
             model.predict(load_holdout(self.ws, job.holdout)[list(job.holdout["features"])].head(5))
         except Exception as exc:
-            raise JobFailedError(f"bad artifact: {mv.ref} cannot be loaded or cannot predict: "
-                                 f"{type(exc).__name__}: {exc}", evidence={"version": mv.version},
-                                 challenger=mv.version) from exc
+            raise JobFailedError(
+                f"bad artifact: {mv.ref} cannot be loaded or cannot predict: {type(exc).__name__}: {exc}",
+                evidence={"version": mv.version},
+                challenger=mv.version,
+            ) from exc
         self.progress(f"job {job.id}: challenger {mv.ref} registered")
-        return self.ws.jobs.advance(job, now=self.clock(), status="gating", challenger_version=mv.version,
-                                    event=("loop_challenger_registered",
-                                           {"version": mv.version, "metrics": mv.metrics, **evidence}))
+        return self.ws.jobs.advance(
+            job,
+            now=self.clock(),
+            status="gating",
+            challenger_version=mv.version,
+            event=("loop_challenger_registered", {"version": mv.version, "metrics": mv.metrics, **evidence}),
+        )
 
     def _unweighted_notice(self, job: RetrainJob) -> None:
         entrypoint = self.ws.model_spec(job.model).entrypoint
         if (self.ws.jobs.state(job.model, "unweighted_notice") or {}).get("entrypoint") == entrypoint:
             return
-        message = (f"{entrypoint} takes no sample_weight parameter, so the loop's recency weights are not used: "
-                   "the challenger trains unweighted. Add a sample_weight parameter (the name of the weight "
-                   "column in train_df) to use them.")
+        message = (
+            f"{entrypoint} takes no sample_weight parameter, so the loop's recency weights are not used: "
+            "the challenger trains unweighted. Add a sample_weight parameter (the name of the weight "
+            "column in train_df) to use them."
+        )
         log.warning("%s: %s", job.model, message)
-        self.ws.jobs.record(job.model, "loop_unweighted", {"entrypoint": entrypoint, "message": message},
-                            now=self.clock(), actor=LOOP_ACTOR, job=job.id)
+        self.ws.jobs.record(
+            job.model,
+            "loop_unweighted",
+            {"entrypoint": entrypoint, "message": message},
+            now=self.clock(),
+            actor=LOOP_ACTOR,
+            job=job.id,
+        )
         self.ws.jobs.set_state(job.model, "unweighted_notice", {"entrypoint": entrypoint}, now=self.clock())
 
     def _gate(self, job: RetrainJob) -> RetrainJob:
         assert job.challenger_version is not None and job.holdout is not None
         champion = self.ws.registry.get(job.model, "champion")
         if champion.version == job.challenger_version:  # promoted by an earlier attempt, not yet recorded
-            return self.ws.jobs.finish(job, "promoted", now=self.clock(), event=(
-                "loop_promoted", {"from": job.champion_version, "to": champion.version, "recovered": True}))
+            return self.ws.jobs.finish(
+                job,
+                "promoted",
+                now=self.clock(),
+                event=(
+                    "loop_promoted",
+                    {"from": job.champion_version, "to": champion.version, "recovered": True},
+                ),
+            )
         if champion.version != job.champion_version:
-            raise JobFailedError(f"the champion changed during the job (v{job.champion_version} -> "
-                                 f"v{champion.version}); the challenger was trained against the old one",
-                                 kind="loop_rejected", status="rejected", challenger=job.challenger_version)
+            raise JobFailedError(
+                f"the champion changed during the job (v{job.champion_version} -> "
+                f"v{champion.version}); the challenger was trained against the old one",
+                kind="loop_rejected",
+                status="rejected",
+                challenger=job.challenger_version,
+            )
         policy = self.ws.model_spec(job.model).loop
         challenger = self.ws.registry.get(job.model, job.challenger_version)
         self.progress(f"job {job.id}: gate {challenger.ref} vs champion {champion.ref}")
-        report = run_gate(self.ws, champion, challenger, recent=load_holdout(self.ws, job.holdout),
-                          gate=policy.gate, suite=load_behavioral(self.ws, policy.gate))
-        job = self.ws.jobs.advance(job, now=self.clock(), gate=report.to_dict(),
-                                   event=("loop_gate_decided", report.to_dict()))
+        report = run_gate(
+            self.ws,
+            champion,
+            challenger,
+            recent=load_holdout(self.ws, job.holdout),
+            gate=policy.gate,
+            suite=load_behavioral(self.ws, policy.gate),
+        )
+        job = self.ws.jobs.advance(
+            job, now=self.clock(), gate=report.to_dict(), event=("loop_gate_decided", report.to_dict())
+        )
         self.progress(f"job {job.id}: gate: {report.reason}")
         if not report.promote:
-            return self.ws.jobs.finish(job, "rejected", now=self.clock(), event=("loop_rejected", {
-                "reason": report.reason, "failed": [i["reason"] for i in report.failed]}))
-        change = self.registry.promote(job.model, challenger.version,
-                                       reason=f"loop job {job.id} ({job.trigger}): gate passed; {report.reason}")
-        return self.ws.jobs.finish(job, "promoted", now=self.clock(), event=(
-            "loop_promoted", {"from": change.from_version, "to": change.to_version, "rollout": policy.rollout}))
+            return self.ws.jobs.finish(
+                job,
+                "rejected",
+                now=self.clock(),
+                event=(
+                    "loop_rejected",
+                    {"reason": report.reason, "failed": [i["reason"] for i in report.failed]},
+                ),
+            )
+        change = self.registry.promote(
+            job.model,
+            challenger.version,
+            reason=f"loop job {job.id} ({job.trigger}): gate passed; {report.reason}",
+        )
+        return self.ws.jobs.finish(
+            job,
+            "promoted",
+            now=self.clock(),
+            event=(
+                "loop_promoted",
+                {"from": change.from_version, "to": change.to_version, "rollout": policy.rollout},
+            ),
+        )
 
 
 def _iso(value: dt.datetime | None) -> str | None:

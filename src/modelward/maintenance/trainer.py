@@ -57,8 +57,15 @@ class TrainOutcome:
 
 
 class Trainer(Protocol):
-    def run(self, ws: Workspace, request: TrainRequest, *, time_limit: float, tick: Callable[[], None],
-            stop: threading.Event) -> TrainOutcome:
+    def run(
+        self,
+        ws: Workspace,
+        request: TrainRequest,
+        *,
+        time_limit: float,
+        tick: Callable[[], None],
+        stop: threading.Event,
+    ) -> TrainOutcome:
         """Train; call ``tick`` now and then (it may raise to abandon the run); honour ``stop``."""
         ...
 
@@ -66,8 +73,15 @@ class Trainer(Protocol):
 class InProcessTrainer:
     """Trains in the calling process, without a time limit (the backtest, on a simulated clock)."""
 
-    def run(self, ws: Workspace, request: TrainRequest, *, time_limit: float, tick: Callable[[], None],
-            stop: threading.Event) -> TrainOutcome:
+    def run(
+        self,
+        ws: Workspace,
+        request: TrainRequest,
+        *,
+        time_limit: float,
+        tick: Callable[[], None],
+        stop: threading.Event,
+    ) -> TrainOutcome:
         started = time.perf_counter()
         try:
             result = train_challenger(ws, request)
@@ -82,18 +96,38 @@ class SubprocessTrainer:
     def __init__(self, poll_seconds: float = 1.0) -> None:
         self.poll_seconds = poll_seconds
 
-    def run(self, ws: Workspace, request: TrainRequest, *, time_limit: float, tick: Callable[[], None],
-            stop: threading.Event) -> TrainOutcome:
+    def run(
+        self,
+        ws: Workspace,
+        request: TrainRequest,
+        *,
+        time_limit: float,
+        tick: Callable[[], None],
+        stop: threading.Event,
+    ) -> TrainOutcome:
         with tempfile.TemporaryDirectory(prefix="modelward-train-") as tmp:
             work = Path(tmp)
             result_path, log_path = work / "result.json", work / "train.log"
-            spec = {"root": str(ws.root), "database_url": ws.store.url, "artifacts": ws.artifacts.location,
-                    "request": asdict(request)}
+            spec = {
+                "root": str(ws.root),
+                "database_url": ws.store.url,
+                "artifacts": ws.artifacts.location,
+                "request": asdict(request),
+            }
             started = time.monotonic()
             with log_path.open("wb") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "modelward.maintenance._train_child", str(result_path), str(os.getpid())],
-                    stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "modelward.maintenance._train_child",
+                        str(result_path),
+                        str(os.getpid()),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                     cwd=str(ws.root),
                 )
                 assert proc.stdin is not None
@@ -105,20 +139,31 @@ class SubprocessTrainer:
             raw = log_path.read_bytes()[-_LOG_LIMIT:]
             blob = ws.artifacts.put(raw) if raw else None
             tail = "\n".join(raw.decode("utf-8", "replace").splitlines()[-_TAIL_LINES:])
-            outcome = TrainOutcome(None, exit_code=proc.returncode, seconds=seconds, log_tail=tail,
-                                   log_artifact=blob)
+            outcome = TrainOutcome(
+                None, exit_code=proc.returncode, seconds=seconds, log_tail=tail, log_artifact=blob
+            )
             if timed_out:
-                return replace(outcome, timed_out=True,
-                               error=f"training exceeded its time limit of {time_limit:g} s and was killed")
+                return replace(
+                    outcome,
+                    timed_out=True,
+                    error=f"training exceeded its time limit of {time_limit:g} s and was killed",
+                )
             doc = json.loads(result_path.read_text()) if result_path.exists() else {}
             if proc.returncode == 0 and "result" in doc:
                 return replace(outcome, result=TrainResult(**doc["result"]))
-            error = doc.get("error") or (f"the training process exited with status {proc.returncode} "
-                                         "without a result (see its log)")
+            error = doc.get("error") or (
+                f"the training process exited with status {proc.returncode} without a result (see its log)"
+            )
             return replace(outcome, error=str(error))
 
-    def _wait(self, proc: subprocess.Popen[bytes], started: float, time_limit: float, tick: Callable[[], None],
-              stop: threading.Event) -> bool:
+    def _wait(
+        self,
+        proc: subprocess.Popen[bytes],
+        started: float,
+        time_limit: float,
+        tick: Callable[[], None],
+        stop: threading.Event,
+    ) -> bool:
         """Wait for the child; True when it was killed at the time limit."""
         try:
             while True:
@@ -171,12 +216,18 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, object]
     code = 0
     try:
-        with Workspace.open(spec["root"], database_url=spec["database_url"], artifacts=spec["artifacts"]) as ws:
+        with Workspace.open(
+            spec["root"], database_url=spec["database_url"], artifacts=spec["artifacts"]
+        ) as ws:
             result = train_challenger(ws, TrainRequest(**spec["request"]))
         out = {"result": asdict(result)}
-        log.info("registered %s@%d (%s, %s)", spec["request"]["model"], result.version,
-                 "new" if result.created else "identical to an existing version",
-                 "weighted" if result.weighted else "unweighted")
+        log.info(
+            "registered %s@%d (%s, %s)",
+            spec["request"]["model"],
+            result.version,
+            "new" if result.created else "identical to an existing version",
+            "weighted" if result.weighted else "unweighted",
+        )
     except ModelwardError as exc:
         log.error("%s", exc.message)
         out, code = {"error": exc.message}, 2
@@ -185,4 +236,3 @@ def main(argv: list[str] | None = None) -> int:
         out, code = {"error": f"{type(exc).__name__}: {exc}"}, 1
     Path(result_path).write_text(json.dumps(out), encoding="utf-8")
     return code
-

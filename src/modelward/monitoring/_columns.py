@@ -188,8 +188,15 @@ class NumericSummary:
         )
 
     def meta(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "dtype": self.dtype, "family": self.family,
-                "n_missing": self.n_missing, "mean": self.mean, "std": self.std}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "dtype": self.dtype,
+            "family": self.family,
+            "n_missing": self.n_missing,
+            "mean": self.mean,
+            "std": self.std,
+        }
 
 
 def value_counts(series: pd.Series) -> list[tuple[Any, int]]:
@@ -278,8 +285,14 @@ class CategoricalSummary:
         )
 
     def meta(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "dtype": self.dtype, "family": self.family,
-                "n_missing": self.n_missing, "categories": list(self.categories)}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "dtype": self.dtype,
+            "family": self.family,
+            "n_missing": self.n_missing,
+            "categories": list(self.categories),
+        }
 
 
 ColumnSummary: TypeAlias = NumericSummary | CategoricalSummary

@@ -68,8 +68,14 @@ class _Unavailable:
 class Performance:
     """Performance figures of windows of one model, from its :class:`Holdout` (estimators fitted once, lazily)."""
 
-    def __init__(self, holdout: Holdout, *, confidence: float = 0.95, resample_budget: int = 6_000_000,
-                 concept_drift_rows: int = 10_000) -> None:
+    def __init__(
+        self,
+        holdout: Holdout,
+        *,
+        confidence: float = 0.95,
+        resample_budget: int = 6_000_000,
+        concept_drift_rows: int = 10_000,
+    ) -> None:
         self.holdout = holdout
         self.confidence = confidence
         self.resample_budget = resample_budget
@@ -111,13 +117,19 @@ class Performance:
             if proba is not None:
                 ok &= np.isfinite(proba).all(axis=1)
             if (~ok).any():
-                result.notes.append(f"{int((~ok).sum())} labeled rows skipped: label or prediction is not one of "
-                                    f"the model's classes {list(ref.classes)}, or probabilities are missing")
+                result.notes.append(
+                    f"{int((~ok).sum())} labeled rows skipped: label or prediction is not one of "
+                    f"the model's classes {list(ref.classes)}, or probabilities are missing"
+                )
             if not ok.any():
                 return
             metrics = realized_metrics(
-                "classification", y_true[ok], y_pred[ok], proba=None if proba is None else proba[ok],
-                classes=self._classes(), confidence=self.confidence,
+                "classification",
+                y_true[ok],
+                y_pred[ok],
+                proba=None if proba is None else proba[ok],
+                classes=self._classes(),
+                confidence=self.confidence,
                 n_bootstrap=resamples(int(ok.sum()), _MAX_BOOTSTRAP, self.resample_budget),
             )
             errors = (y_true[ok] != y_pred[ok]).astype(np.float64)
@@ -125,11 +137,18 @@ class Performance:
             y, p = self._numbers(labels), self._numbers(prediction)
             ok = np.isfinite(y) & np.isfinite(p)
             if (~ok).any():
-                result.notes.append(f"{int((~ok).sum())} labeled rows skipped: label or prediction is not a number")
+                result.notes.append(
+                    f"{int((~ok).sum())} labeled rows skipped: label or prediction is not a number"
+                )
             if not ok.any():
                 return
-            metrics = realized_metrics("regression", y[ok], p[ok], confidence=self.confidence,
-                                       n_bootstrap=resamples(int(ok.sum()), _MAX_BOOTSTRAP, self.resample_budget))
+            metrics = realized_metrics(
+                "regression",
+                y[ok],
+                p[ok],
+                confidence=self.confidence,
+                n_bootstrap=resamples(int(ok.sum()), _MAX_BOOTSTRAP, self.resample_budget),
+            )
             errors = np.abs(y[ok] - p[ok])
         result.realized = dict(metrics)
         self._concept_drift(errors, result)
@@ -138,9 +157,11 @@ class Performance:
         if self.concept_drift_rows <= 0:
             return
         if len(errors) > self.concept_drift_rows:  # the detectors update row by row: bound their work
-            result.notes.append(f"concept-drift detectors ran on the last {self.concept_drift_rows} of "
-                                f"{len(errors)} labeled rows (monitor.concept_drift_rows)")
-            errors = errors[-self.concept_drift_rows:]
+            result.notes.append(
+                f"concept-drift detectors ran on the last {self.concept_drift_rows} of "
+                f"{len(errors)} labeled rows (monitor.concept_drift_rows)"
+            )
+            errors = errors[-self.concept_drift_rows :]
         try:
             found = detect_concept_drift(errors)
         except ModelwardError as exc:

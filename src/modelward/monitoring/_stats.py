@@ -170,7 +170,9 @@ def smirnov_sf(n: int, x: float) -> float:
     j = np.arange(0, math.floor(n * (1.0 - x)) + 1, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_terms = (
-            special.gammaln(n + 1.0) - special.gammaln(j + 1.0) - special.gammaln(n - j + 1.0)
+            special.gammaln(n + 1.0)
+            - special.gammaln(j + 1.0)
+            - special.gammaln(n - j + 1.0)
             + (j - 1.0) * np.log(x + j / n)
             + (n - j) * np.log1p(-(x + j / n))
         )

@@ -35,17 +35,24 @@ def _numeric_side(
     out: dict[str, Any] = {"n": int(values.size), "missing_rate": n_missing / total if total else 0.0}
     if values.size:
         mean, std = moments if moments is not None else mean_std(values)
-        out.update(mean=mean, std=std, min=float(values[0]),
-                   max=float(values[-1]),
-                   quantiles=dict(zip(_QUANTILE_KEYS, quantiles_sorted(values, SUMMARY_QUANTILES).tolist(),
-                                      strict=True)))
+        out.update(
+            mean=mean,
+            std=std,
+            min=float(values[0]),
+            max=float(values[-1]),
+            quantiles=dict(
+                zip(_QUANTILE_KEYS, quantiles_sorted(values, SUMMARY_QUANTILES).tolist(), strict=True)
+            ),
+        )
     return out
 
 
 def numeric_distribution(ref: NumericSummary, cur: CurrentNumeric, bins: int = HIST_BINS) -> dict[str, Any]:
     """Histogram counts of both sides on shared equal-width edges spanning the 0.5%-99.5% quantiles of
     both (values beyond fall into the outer bins), plus summary statistics of each side."""
-    lo_hi = np.concatenate([quantiles_sorted(ref.values, (0.005, 0.995)), quantiles_sorted(cur.values, (0.005, 0.995))])
+    lo_hi = np.concatenate(
+        [quantiles_sorted(ref.values, (0.005, 0.995)), quantiles_sorted(cur.values, (0.005, 0.995))]
+    )
     lo, hi = float(np.nanmin(lo_hi)), float(np.nanmax(lo_hi))
     if not hi > lo:
         hi = lo + 1.0
@@ -60,8 +67,9 @@ def numeric_distribution(ref: NumericSummary, cur: CurrentNumeric, bins: int = H
     }
 
 
-def categorical_distribution(ref: CategoricalSummary, cur: CurrentCategorical,
-                             top: int = TOP_CATEGORIES) -> dict[str, Any]:
+def categorical_distribution(
+    ref: CategoricalSummary, cur: CurrentCategorical, top: int = TOP_CATEGORIES
+) -> dict[str, Any]:
     """Counts of the ``top`` most frequent categories (over both sides) and of all others together."""
     ref_counts, cur_counts = cur.union_counts(ref)
     categories = list(ref.categories) + list(cur.new_categories)

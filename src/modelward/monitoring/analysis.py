@@ -141,10 +141,17 @@ def analyse(
     n_rows = len(current.features)
     if n_rows == 0:  # nothing to compare; performance needs rows too
         return WindowReport(n_rows=0, n_labeled=0, timings=timings)
-    with _timed(timings, "drift_quality"), progress.stage(f"testing {len(reference.profile.columns)} columns"):
+    with (
+        _timed(timings, "drift_quality"),
+        progress.stage(f"testing {len(reference.profile.columns)} columns"),
+    ):
         drift = reference.profile.compare(
-            current.features, method=settings.method, alpha=settings.alpha, correction=settings.correction,
-            min_effect=settings.min_effect, drift_share=settings.drift_share,
+            current.features,
+            method=settings.method,
+            alpha=settings.alpha,
+            correction=settings.correction,
+            min_effect=settings.min_effect,
+            drift_share=settings.drift_share,
             important_features=list(settings.important_features),
         )
     multivariate = None
@@ -159,19 +166,34 @@ def analyse(
         if reference.outputs is not None and outputs is not None:
             with progress.stage("prediction drift"):
                 prediction_drift = reference.outputs.compare(
-                    outputs, alpha=settings.alpha, correction=settings.correction, min_effect=settings.min_effect)
+                    outputs,
+                    alpha=settings.alpha,
+                    correction=settings.correction,
+                    min_effect=settings.min_effect,
+                )
         if reference.labels is not None and labels is not None:
             with progress.stage("label drift"):
                 label_drift = reference.labels.compare(
-                    labels, alpha=settings.alpha, correction=settings.correction, min_effect=settings.min_effect)
+                    labels,
+                    alpha=settings.alpha,
+                    correction=settings.correction,
+                    min_effect=settings.min_effect,
+                )
     performance = PerformanceResult()
     if reference.holdout is not None and current.logged is not None:
         _performance(reference.holdout, current, settings, performance, timings)
     return WindowReport(
-        n_rows=n_rows, n_labeled=n_labeled, drift=drift, prediction_drift=prediction_drift,
-        label_drift=label_drift, multivariate=multivariate, realized=performance.realized,
-        estimated=performance.estimated, concept_drift=tuple(performance.concept_drift),
-        notes=(*notes, *performance.notes), timings=timings,
+        n_rows=n_rows,
+        n_labeled=n_labeled,
+        drift=drift,
+        prediction_drift=prediction_drift,
+        label_drift=label_drift,
+        multivariate=multivariate,
+        realized=performance.realized,
+        estimated=performance.estimated,
+        concept_drift=tuple(performance.concept_drift),
+        notes=(*notes, *performance.notes),
+        timings=timings,
     )
 
 
@@ -197,15 +219,25 @@ def _multivariate(
     columns = [c for c in reference.profile.columns if c in rows.columns and c in features.columns]
     categorical = [c for c in columns if reference.profile.schema[c] == "categorical"]
     try:
-        return multivariate_drift(rows, features, columns=columns, categorical=categorical, alpha=settings.alpha,
-                                  max_rows=settings.multivariate_rows, seed=settings.seed)
+        return multivariate_drift(
+            rows,
+            features,
+            columns=columns,
+            categorical=categorical,
+            alpha=settings.alpha,
+            max_rows=settings.multivariate_rows,
+            seed=settings.seed,
+        )
     except DataError as exc:  # too few rows, or no comparable column: the rest of the report still stands
         notes.append(f"multivariate drift skipped: {exc.message}")
         return None
 
 
 def _performance(
-    holdout: Holdout, current: Current, settings: AnalysisSettings, result: PerformanceResult,
+    holdout: Holdout,
+    current: Current,
+    settings: AnalysisSettings,
+    result: PerformanceResult,
     timings: dict[str, float],
 ) -> None:
     logged = current.logged
@@ -214,19 +246,30 @@ def _performance(
     labeled = np.flatnonzero(logged.labeled)
     proba = logged.probabilities
     with _timed(timings, "realized"):
-        performance.realized(logged.label[labeled], logged.prediction[labeled],
-                             None if proba is None else proba[labeled], result)
+        performance.realized(
+            logged.label[labeled],
+            logged.prediction[labeled],
+            None if proba is None else proba[labeled],
+            result,
+        )
     with _timed(timings, "estimated"):
         performance.estimated(current.features, logged.prediction, proba, result)
 
 
 def _estimators(holdout: Holdout, settings: AnalysisSettings) -> Performance:
-    return Performance(holdout, confidence=settings.confidence, resample_budget=settings.resample_budget,
-                       concept_drift_rows=settings.concept_drift_rows)
+    return Performance(
+        holdout,
+        confidence=settings.confidence,
+        resample_budget=settings.resample_budget,
+        concept_drift_rows=settings.concept_drift_rows,
+    )
 
 
 def relabel(
-    report: WindowReport, reference: Reference, labeled: LoggedOutputs, settings: AnalysisSettings,
+    report: WindowReport,
+    reference: Reference,
+    labeled: LoggedOutputs,
+    settings: AnalysisSettings,
     labels_as_of: dt.datetime,
 ) -> WindowReport:
     """``report`` with its realized performance recomputed on ``labeled`` (the window's labeled rows, read
@@ -234,9 +277,13 @@ def relabel(
     result = PerformanceResult()
     if reference.holdout is not None:
         _estimators(reference.holdout, settings).realized(
-            labeled.label, labeled.prediction, labeled.probabilities, result)
+            labeled.label, labeled.prediction, labeled.probabilities, result
+        )
     return dataclasses.replace(
-        report, n_labeled=len(labeled.label), realized=result.realized, concept_drift=tuple(result.concept_drift),
-        relabel_notes=tuple(result.notes), labels_as_of=labels_as_of,
+        report,
+        n_labeled=len(labeled.label),
+        realized=result.realized,
+        concept_drift=tuple(result.concept_drift),
+        relabel_notes=tuple(result.notes),
+        labels_as_of=labels_as_of,
     )
-

@@ -103,12 +103,16 @@ def _badge(drifted: bool | None, skipped: bool = False) -> str:
         return '<span class="badge b-skip">skipped</span>'
     if drifted is None:
         return '<span class="badge b-skip">n/a</span>'
-    return '<span class="badge b-drift">drift</span>' if drifted else '<span class="badge b-ok">no drift</span>'
+    return (
+        '<span class="badge b-drift">drift</span>' if drifted else '<span class="badge b-ok">no drift</span>'
+    )
 
 
 def _legend() -> str:
-    return (f'<div class="legend"><i style="background:{REF_COLOR}"></i>reference'
-            f'<i style="background:{CUR_COLOR}"></i>current</div>')
+    return (
+        f'<div class="legend"><i style="background:{REF_COLOR}"></i>reference'
+        f'<i style="background:{CUR_COLOR}"></i>current</div>'
+    )
 
 
 # -- charts ---------------------------------------------------------------------------------------------
@@ -130,29 +134,39 @@ def histogram_svg(dist: dict[str, Any], width: int = 520, height: int = 200) -> 
     ymax = max(max(ref), max(cur), 1e-12)
     bins = len(ref)
     bw = pw / bins
-    parts = [f'<svg width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="histogram">']
+    parts = [
+        f'<svg width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="histogram">'
+    ]
     for frac in (0.0, 0.5, 1.0):
         y = top + ph - frac * ph
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#666">'
-                     f'{esc(_pct(frac * ymax))}</text>')
+        parts.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#666">'
+            f"{esc(_pct(frac * ymax))}</text>"
+        )
     for i in range(bins):
         x = left + i * bw
         for j, (share, color) in enumerate(((ref[i], REF_COLOR), (cur[i], CUR_COLOR))):
             h = share / ymax * ph
-            parts.append(f'<rect x="{x + 0.5 + j * (bw - 1) / 2:.2f}" y="{top + ph - h:.2f}" '
-                         f'width="{max((bw - 1) / 2, 0.5):.2f}" height="{h:.2f}" fill="{color}"/>')
+            parts.append(
+                f'<rect x="{x + 0.5 + j * (bw - 1) / 2:.2f}" y="{top + ph - h:.2f}" '
+                f'width="{max((bw - 1) / 2, 0.5):.2f}" height="{h:.2f}" fill="{color}"/>'
+            )
     parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#999"/>')
     for k in range(5):
         i = round(k * bins / 4)
         x = left + i * bw
         anchor = "start" if k == 0 else "end" if k == 4 else "middle"
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="#999"/>')
-        parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="10" text-anchor="{anchor}" '
-                     f'fill="#444">{esc(f"{edges[i]:.4g}")}</text>')
-    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 3}" font-size="10" text-anchor="middle" '
-                 'fill="#888">share of rows per bin (outer bins include the tails)</text>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="10" text-anchor="{anchor}" '
+            f'fill="#444">{esc(f"{edges[i]:.4g}")}</text>'
+        )
+    parts.append(
+        f'<text x="{left + pw / 2:.1f}" y="{height - 3}" font-size="10" text-anchor="middle" '
+        'fill="#888">share of rows per bin (outer bins include the tails)</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -173,18 +187,26 @@ def categories_svg(dist: dict[str, Any], width: int = 520) -> str:
     pw = width - label_w - value_w - 8
     height = row_h * len(labels) + 8
     xmax = max(max(ref), max(cur), 1e-12)
-    parts = [f'<svg width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="category shares">']
+    parts = [
+        f'<svg width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="category shares">'
+    ]
     for i, label in enumerate(labels):
         y = 4 + i * row_h
-        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="11" text-anchor="end" fill="#333">'
-                     f'<title>{esc(label)}</title>{esc(_short(label, 26))}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 15}" font-size="11" text-anchor="end" fill="#333">'
+            f"<title>{esc(label)}</title>{esc(_short(label, 26))}</text>"
+        )
         for j, (share, color) in enumerate(((ref[i], REF_COLOR), (cur[i], CUR_COLOR))):
             w = share / xmax * pw
             yy = y + 2 + j * 10
-            parts.append(f'<rect x="{label_w}" y="{yy}" width="{max(w, 0.5):.2f}" height="9" fill="{color}"/>')
-            parts.append(f'<text x="{label_w + w + 4:.1f}" y="{yy + 8}" font-size="9" fill="#555">'
-                         f'{esc(_pct(share))}</text>')
+            parts.append(
+                f'<rect x="{label_w}" y="{yy}" width="{max(w, 0.5):.2f}" height="9" fill="{color}"/>'
+            )
+            parts.append(
+                f'<text x="{label_w + w + 4:.1f}" y="{yy + 8}" font-size="9" fill="#555">'
+                f"{esc(_pct(share))}</text>"
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -197,16 +219,23 @@ def bars_svg(items: Sequence[tuple[str, float]], width: int = 560, fmt_value: st
     pw = width - label_w - 60
     height = row_h * len(items) + 6
     vmax = max(max(v for _, v in items), 1e-12)
-    parts = [f'<svg width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="bars">']
+    parts = [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="bars">'
+    ]
     for i, (label, value) in enumerate(items):
         y = 3 + i * row_h
         w = max(value, 0.0) / vmax * pw
         text = _pct(value) if fmt_value == "pct" else f"{value:.3g}"
-        parts.append(f'<text x="{label_w - 6}" y="{y + 13}" font-size="11" text-anchor="end" fill="#333">'
-                     f'<title>{esc(label)}</title>{esc(_short(label, 28))}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 0.5):.2f}" height="12" fill="{REF_COLOR}"/>')
-        parts.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" font-size="10" fill="#555">{esc(text)}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 13}" font-size="11" text-anchor="end" fill="#333">'
+            f"<title>{esc(label)}</title>{esc(_short(label, 28))}</text>"
+        )
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 0.5):.2f}" height="12" fill="{REF_COLOR}"/>'
+        )
+        parts.append(
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" font-size="10" fill="#555">{esc(text)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -216,6 +245,7 @@ def bars_svg(items: Sequence[tuple[str, float]], width: int = 560, fmt_value: st
 
 def _order(features: Iterable[FeatureResult]) -> list[FeatureResult]:
     """Drifted first (largest effect first), then tested, then skipped."""
+
     def key(f: FeatureResult) -> tuple[int, float, float]:
         rank = 0 if f.drifted else (2 if f.status == "skipped" else 1)
         p = f.p_value_adjusted if f.p_value_adjusted is not None else 1.0
@@ -233,18 +263,26 @@ def _overview_table(features: list[FeatureResult], anchor: str) -> str:
             f'<td>{esc(f.method or "—")}</td><td class="num">{fmt(f.statistic)}</td>'
             f'<td class="num">{fmt(f.p_value)}</td><td class="num">{fmt(f.p_value_adjusted)}</td>'
             f'<td class="num">{fmt(f.effect_size)}</td><td>{esc(f.effect_measure or "—")}</td>'
-            f"<td>{_badge(f.drifted, f.status == 'skipped')}</td></tr>")
-    return ("<table><thead><tr><th>column</th><th>kind</th><th>method</th><th>statistic</th><th>p-value</th>"
-            "<th>adjusted p</th><th>effect size</th><th>effect measure</th><th>verdict</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+            f"<td>{_badge(f.drifted, f.status == 'skipped')}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>column</th><th>kind</th><th>method</th><th>statistic</th><th>p-value</th>"
+        "<th>adjusted p</th><th>effect size</th><th>effect measure</th><th>verdict</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _feature_facts(f: FeatureResult) -> str:
-    rows: list[tuple[str, str]] = [("method", esc(f.method or "—") + (" (auto)" if f.auto and f.method else ""))]
+    rows: list[tuple[str, str]] = [
+        ("method", esc(f.method or "—") + (" (auto)" if f.auto and f.method else ""))
+    ]
     if f.status == "ok":
-        rows += [("statistic", fmt(f.statistic)), ("p-value", fmt(f.p_value)),
-                 ("adjusted p-value", fmt(f.p_value_adjusted)),
-                 ("effect size", f"{fmt(f.effect_size)} <span class='note'>{esc(f.effect_measure or '')}</span>")]
+        rows += [
+            ("statistic", fmt(f.statistic)),
+            ("p-value", fmt(f.p_value)),
+            ("adjusted p-value", fmt(f.p_value_adjusted)),
+            ("effect size", f"{fmt(f.effect_size)} <span class='note'>{esc(f.effect_measure or '')}</span>"),
+        ]
         if f.p_value is not None:
             rows.append(("rule", f"adjusted p &lt; {fmt(f.threshold)} and effect ≥ {fmt(f.min_effect)}"))
         else:
@@ -260,12 +298,19 @@ def _feature_facts(f: FeatureResult) -> str:
             rq, cq = r.get("quantiles", {}), c.get("quantiles", {})
             if "0.5" in rq and "0.5" in cq:
                 rows.append(("median", f"{fmt(rq['0.5'])} → {fmt(cq['0.5'])}"))
-            rows.append(("range", f"[{fmt(r.get('min'))}, {fmt(r.get('max'))}] → "
-                                  f"[{fmt(c.get('min'))}, {fmt(c.get('max'))}]"))
+            rows.append(
+                (
+                    "range",
+                    f"[{fmt(r.get('min'))}, {fmt(r.get('max'))}] → "
+                    f"[{fmt(c.get('min'))}, {fmt(c.get('max'))}]",
+                )
+            )
     details = f.details or {}
     if details.get("new_categories"):
         shown = ", ".join(esc(_short(c, 20)) for c in details["new_categories"])
-        rows.append(("new categories", f"{shown} ({_pct(float(details.get('new_category_share', 0.0)))} of rows)"))
+        rows.append(
+            ("new categories", f"{shown} ({_pct(float(details.get('new_category_share', 0.0)))} of rows)")
+        )
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     return f'<table>{body}</table><p class="why"><b>Why this method:</b> {esc(f.reason)}</p>'
 
@@ -286,14 +331,14 @@ def _feature_cards(features: list[FeatureResult], anchor: str) -> str:
             f'<details class="feature" id="{anchor}-{i}"{opened}><summary>{_badge(f.drifted, f.status == "skipped")}'
             f'<h3>{esc(f.column)}</h3><span class="note">{esc(f.kind)} · {esc(f.method or "—")}</span>'
             f'{effect}</summary><div class="fbody"><div class="plot">{plot}</div>'
-            f'<div class="facts">{_feature_facts(f)}</div></div></details>')
+            f'<div class="facts">{_feature_facts(f)}</div></div></details>'
+        )
     return "".join(out)
 
 
 def _features_section(title: str, features: Sequence[FeatureResult], anchor: str, intro: str = "") -> str:
     ordered = _order(features)
-    return (f"<h2>{esc(title)}</h2>{intro}{_overview_table(ordered, anchor)}"
-            f"{_feature_cards(ordered, anchor)}")
+    return f"<h2>{esc(title)}</h2>{intro}{_overview_table(ordered, anchor)}{_feature_cards(ordered, anchor)}"
 
 
 def _quality_section(report: DriftReport) -> str:
@@ -301,46 +346,77 @@ def _quality_section(report: DriftReport) -> str:
         return '<h2>Data quality</h2><p class="note">No data-quality findings.</p>'
     rows = []
     for q in report.quality:
-        badge = '<span class="badge b-err">error</span>' if q.severity == "error" else \
-            '<span class="badge b-warn">warning</span>'
-        rows.append(f"<tr><td>{badge}</td><td><code>{esc(q.check)}</code></td><td>{esc(q.column or '—')}</td>"
-                    f"<td>{esc(q.message)}</td></tr>")
-    return ("<h2>Data quality</h2><table><thead><tr><th>severity</th><th>check</th><th>column</th>"
-            f"<th>finding</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        badge = (
+            '<span class="badge b-err">error</span>'
+            if q.severity == "error"
+            else '<span class="badge b-warn">warning</span>'
+        )
+        rows.append(
+            f"<tr><td>{badge}</td><td><code>{esc(q.check)}</code></td><td>{esc(q.column or '—')}</td>"
+            f"<td>{esc(q.message)}</td></tr>"
+        )
+    return (
+        "<h2>Data quality</h2><table><thead><tr><th>severity</th><th>check</th><th>column</th>"
+        f"<th>finding</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _multivariate_section(mv: MultivariateResult) -> str:
-    facts = [("verdict", _badge(mv.drifted)), ("ROC AUC (out of fold)", fmt(mv.auc)),
-             ("fold AUCs", ", ".join(fmt(a, 3) for a in mv.fold_aucs)), ("p-value (AUC > 0.5)", fmt(mv.p_value)),
-             ("rule", f"p &lt; {fmt(mv.alpha)} and AUC ≥ {fmt(mv.min_auc)}"),
-             ("rows used", f"{fmt(mv.n_reference)} of {fmt(mv.n_reference_total)} reference, "
-                           f"{fmt(mv.n_current)} of {fmt(mv.n_current_total)} current"),
-             ("method", esc(mv.method))]
+    facts = [
+        ("verdict", _badge(mv.drifted)),
+        ("ROC AUC (out of fold)", fmt(mv.auc)),
+        ("fold AUCs", ", ".join(fmt(a, 3) for a in mv.fold_aucs)),
+        ("p-value (AUC > 0.5)", fmt(mv.p_value)),
+        ("rule", f"p &lt; {fmt(mv.alpha)} and AUC ≥ {fmt(mv.min_auc)}"),
+        (
+            "rows used",
+            f"{fmt(mv.n_reference)} of {fmt(mv.n_reference_total)} reference, "
+            f"{fmt(mv.n_current)} of {fmt(mv.n_current_total)} current",
+        ),
+        ("method", esc(mv.method)),
+    ]
     table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in facts)
     top = [(a.feature, a.share) for a in mv.attributions if a.share >= 0.001][:15]
-    chart = (f"<h3>Which columns separate the samples</h3><p class='note'>share of the held-out AUC drop when "
-             f"the column is shuffled</p>{bars_svg(top)}") if top else ""
-    return (f'<h2>Multivariate drift</h2><div class="fbody" style="background:#fff;border:1px solid #ddd;'
-            f'border-radius:8px"><div class="facts"><table>{table}</table><p class="why">{esc(mv.reason)}</p>'
-            f'</div><div class="plot">{chart}</div></div>')
+    chart = (
+        (
+            f"<h3>Which columns separate the samples</h3><p class='note'>share of the held-out AUC drop when "
+            f"the column is shuffled</p>{bars_svg(top)}"
+        )
+        if top
+        else ""
+    )
+    return (
+        f'<h2>Multivariate drift</h2><div class="fbody" style="background:#fff;border:1px solid #ddd;'
+        f'border-radius:8px"><div class="facts"><table>{table}</table><p class="why">{esc(mv.reason)}</p>'
+        f'</div><div class="plot">{chart}</div></div>'
+    )
 
 
 def _output_section(result: OutputDriftResult) -> str:
     title = "Prediction drift" if result.target == "prediction" else "Label drift"
-    intro = (f'<p>{_badge(result.drifted)} <span class="note">task: {esc(result.task)} — '
-             f"{esc(result.reason)}</span></p>")
+    intro = (
+        f'<p>{_badge(result.drifted)} <span class="note">task: {esc(result.task)} — '
+        f"{esc(result.reason)}</span></p>"
+    )
     return _features_section(title, result.features, result.target, intro)
 
 
 def _performance_section(performance: dict[str, Any]) -> str:
     rows = []
     for metric, entry in performance.items():
-        interval = "—" if entry.get("lower") is None or entry.get("upper") is None else \
-            f"[{fmt(entry['lower'])}, {fmt(entry['upper'])}]"
-        rows.append(f"<tr><td>{esc(metric)}</td><td class='num'>{fmt(entry.get('value'))}</td>"
-                    f"<td class='num'>{interval}</td><td>{esc(entry.get('method') or '—')}</td></tr>")
-    return ("<h2>Performance</h2><table><thead><tr><th>metric</th><th>value</th><th>interval</th>"
-            f"<th>method</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        interval = (
+            "—"
+            if entry.get("lower") is None or entry.get("upper") is None
+            else f"[{fmt(entry['lower'])}, {fmt(entry['upper'])}]"
+        )
+        rows.append(
+            f"<tr><td>{esc(metric)}</td><td class='num'>{fmt(entry.get('value'))}</td>"
+            f"<td class='num'>{interval}</td><td>{esc(entry.get('method') or '—')}</td></tr>"
+        )
+    return (
+        "<h2>Performance</h2><table><thead><tr><th>metric</th><th>value</th><th>interval</th>"
+        f"<th>method</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _header(report: MonitoringReport, title: str) -> str:
@@ -349,25 +425,37 @@ def _header(report: MonitoringReport, title: str) -> str:
     meta = "".join(f"<div>{esc(k)}: {esc(v)}</div>" for k, v in report.metadata.items())
     verdict = _badge(report.drift_detected)
     mv = report.multivariate
-    by = (f"feature rule: {'drift' if drift.dataset_drift else 'no drift'} · domain classifier: "
-          + ("not run" if mv is None else "drift" if mv.drifted else "no drift"))
-    cards = [("drift detected", verdict, by),
-             ("drifted features", f"{len(drift.drifted_features)} / {len(tested)}", esc(drift.dataset_reason)),
-             ("rows", f"{fmt(drift.n_reference)} → {fmt(drift.n_current)}", "reference → current")]
+    by = f"feature rule: {'drift' if drift.dataset_drift else 'no drift'} · domain classifier: " + (
+        "not run" if mv is None else "drift" if mv.drifted else "no drift"
+    )
+    cards = [
+        ("drift detected", verdict, by),
+        ("drifted features", f"{len(drift.drifted_features)} / {len(tested)}", esc(drift.dataset_reason)),
+        ("rows", f"{fmt(drift.n_reference)} → {fmt(drift.n_current)}", "reference → current"),
+    ]
     if report.multivariate is not None:
-        cards.append(("multivariate AUC", fmt(report.multivariate.auc, 3), _badge(report.multivariate.drifted)))
+        cards.append(
+            ("multivariate AUC", fmt(report.multivariate.auc, 3), _badge(report.multivariate.drifted))
+        )
     errors = sum(q.severity == "error" for q in drift.quality)
     warnings = len(drift.quality) - errors
     cards.append(("data quality", f"{errors} errors", f"{warnings} warnings"))
-    html_cards = "".join(f'<div class="card"><div class="lbl">{k}</div><div class="big">{v}</div>'
-                         f'<div class="note">{sub}</div></div>' for k, v, sub in cards)
+    html_cards = "".join(
+        f'<div class="card"><div class="lbl">{k}</div><div class="big">{v}</div>'
+        f'<div class="note">{sub}</div></div>'
+        for k, v, sub in cards
+    )
     s = drift.settings
-    rule = (f"Decision rule: a p-value test flags a column when its {esc(s.get('correction', 'bh'))}-adjusted "
-            f"p-value is below alpha = {fmt(s.get('alpha'))} <i>and</i> its effect size reaches the minimum "
-            f"effect ({esc(_effects(s.get('min_effect')))}); distance tests compare their statistic with their "
-            "threshold. " + esc(drift.dataset_reason) + ".")
-    return (f"<h1>{esc(title)}</h1><div class='meta'>{meta}</div><div class='cards'>{html_cards}</div>"
-            f"<p class='note'>{rule}</p>")
+    rule = (
+        f"Decision rule: a p-value test flags a column when its {esc(s.get('correction', 'bh'))}-adjusted "
+        f"p-value is below alpha = {fmt(s.get('alpha'))} <i>and</i> its effect size reaches the minimum "
+        f"effect ({esc(_effects(s.get('min_effect')))}); distance tests compare their statistic with their "
+        "threshold. " + esc(drift.dataset_reason) + "."
+    )
+    return (
+        f"<h1>{esc(title)}</h1><div class='meta'>{meta}</div><div class='cards'>{html_cards}</div>"
+        f"<p class='note'>{rule}</p>"
+    )
 
 
 def _effects(value: Any) -> str:
@@ -390,9 +478,14 @@ def render_html(report: MonitoringReport | DriftReport, *, title: str = "modelwa
         sections.append(_multivariate_section(bundle.multivariate))
     sections.append(_quality_section(bundle.drift))
     sections.append(_features_section("Features (drifted first)", bundle.drift.features, "f"))
-    sections.append('<p class="note" style="margin-top:30px">Generated by modelward. Charts show summaries '
-                    "(shared-edge histograms, top categories), not raw rows.</p>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>"
-            + "".join(sections) + "</main></body></html>\n")
+    sections.append(
+        '<p class="note" style="margin-top:30px">Generated by modelward. Charts show summaries '
+        "(shared-edge histograms, top categories), not raw rows.</p>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>"
+        + "".join(sections)
+        + "</main></body></html>\n"
+    )

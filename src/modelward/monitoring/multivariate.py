@@ -107,8 +107,10 @@ class MultivariateResult:
     features: tuple[str, ...]
     categorical: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
-    method: str = "domain classifier (HistGradientBoosting), stratified k-fold out-of-fold ROC AUC, " \
-                  "one-sided Mann-Whitney U test"
+    method: str = (
+        "domain classifier (HistGradientBoosting), stratified k-fold out-of-fold ROC AUC, "
+        "one-sided Mann-Whitney U test"
+    )
 
     def top_features(self, k: int = 5, min_share: float = 0.01) -> list[str]:
         """The (at most) ``k`` columns with the largest attribution share, among those with ``min_share``."""
@@ -172,8 +174,9 @@ def _encode(
         fam_r, fam_c = dtype_family(r), dtype_family(c)
         is_cat = name in categorical or fam_r == "string" or fam_c == "string"
         if not is_cat and {fam_r, fam_c} <= {"numeric", "boolean"}:
-            both = np.concatenate([r.to_numpy(dtype=np.float64, na_value=np.nan),
-                                   c.to_numpy(dtype=np.float64, na_value=np.nan)])
+            both = np.concatenate(
+                [r.to_numpy(dtype=np.float64, na_value=np.nan), c.to_numpy(dtype=np.float64, na_value=np.nan)]
+            )
             both[~np.isfinite(both)] = np.nan
             blocks.append(both.reshape(-1, 1))
             used.append(name)
@@ -191,8 +194,10 @@ def _encode(
         else:
             logger.info("multivariate drift skips column %r (dtypes %s / %s)", name, r.dtype, c.dtype)
     if not blocks:
-        raise DataError("Multivariate drift needs at least one numeric, boolean or categorical column shared "
-                        f"by both frames; got {', '.join(columns) or 'none'}.")
+        raise DataError(
+            "Multivariate drift needs at least one numeric, boolean or categorical column shared "
+            f"by both frames; got {', '.join(columns) or 'none'}."
+        )
     return np.hstack(blocks), used, cats
 
 
@@ -204,7 +209,11 @@ def _subsample(frame: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> 
 
 
 def _cross_validate(
-    x: NDArray[np.float64], y: NDArray[np.int8], cat_mask: NDArray[np.bool_], n_splits: int, max_iter: int,
+    x: NDArray[np.float64],
+    y: NDArray[np.int8],
+    cat_mask: NDArray[np.bool_],
+    n_splits: int,
+    max_iter: int,
     seed: int,
 ) -> tuple[NDArray[np.float64], list[float], list[tuple[Any, NDArray[np.int64]]]]:
     """Out-of-fold scores, per-fold AUCs, and each fold's fitted model with its held-out rows."""
@@ -218,8 +227,12 @@ def _cross_validate(
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(folds.split(x, y)):
         model = HistGradientBoostingClassifier(
-            max_iter=max_iter, categorical_features=cat_mask if cat_mask.any() else None,
-            early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, random_state=seed + k,
+            max_iter=max_iter,
+            categorical_features=cat_mask if cat_mask.any() else None,
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=10,
+            random_state=seed + k,
         )
         model.fit(x[train], y[train])
         scores[test] = model.predict_proba(x[test])[:, 1]
@@ -229,7 +242,10 @@ def _cross_validate(
 
 
 def _permutation_drops(
-    fitted: list[tuple[Any, NDArray[np.int64]]], x: NDArray[np.float64], y: NDArray[np.int8], n_repeats: int,
+    fitted: list[tuple[Any, NDArray[np.int64]]],
+    x: NDArray[np.float64],
+    y: NDArray[np.int8],
+    n_repeats: int,
     seed: int,
 ) -> NDArray[np.float64]:
     """Mean fall of the held-out AUC when each column is shuffled, averaged over the folds."""
@@ -237,8 +253,9 @@ def _permutation_drops(
 
     drops = np.zeros(x.shape[1])
     for k, (model, test) in enumerate(fitted):
-        imp = permutation_importance(model, x[test], y[test], scoring="roc_auc", n_repeats=n_repeats,
-                                     random_state=seed + k)
+        imp = permutation_importance(
+            model, x[test], y[test], scoring="roc_auc", n_repeats=n_repeats, random_state=seed + k
+        )
         drops += np.asarray(imp["importances_mean"], dtype=np.float64)
     out: NDArray[np.float64] = drops / len(fitted)
     return out
@@ -285,17 +302,25 @@ def multivariate_drift(
         raise ConfigError(f"alpha must be between 0 and 1 (exclusive), got {alpha!r}. Try 0.05.")
     if not (isinstance(min_auc, int | float) and 0.5 <= min_auc < 1):
         raise ConfigError(f"min_auc must be in [0.5, 1), got {min_auc!r}. The default is {DEFAULT_MIN_AUC}.")
-    for pname, value, low in (("n_splits", n_splits, 2), ("max_rows", max_rows, 10), ("max_iter", max_iter, 1),
-                              ("n_repeats", n_repeats, 1)):
+    for pname, value, low in (
+        ("n_splits", n_splits, 2),
+        ("max_rows", max_rows, 10),
+        ("max_iter", max_iter, 1),
+        ("n_repeats", n_repeats, 1),
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ConfigError(f"{pname} must be an integer >= {low}, got {value!r}.")
     if attribution not in (True, False, "auto"):
         raise ConfigError(f"attribution must be True, False or 'auto', got {attribution!r}.")
-    if n_threads is not None and (not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1):
+    if n_threads is not None and (
+        not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1
+    ):
         raise ConfigError(f"n_threads must be None or an integer >= 1, got {n_threads!r}.")
     for label, frame in (("reference", reference), ("current", current)):
         if not isinstance(frame, pd.DataFrame):
-            raise DataError(f"multivariate_drift expects pandas DataFrames; {label} is {type(frame).__name__}.")
+            raise DataError(
+                f"multivariate_drift expects pandas DataFrames; {label} is {type(frame).__name__}."
+            )
     ref_cols = [str(c) for c in reference.columns]
     cur_cols = {str(c) for c in current.columns}
     reference = reference.set_axis(ref_cols, axis=1)
@@ -306,12 +331,16 @@ def multivariate_drift(
         use = [str(c) for c in columns]
         missing = [c for c in use if c not in ref_cols or c not in cur_cols]
         if missing:
-            raise ConfigError(f"multivariate_drift: column(s) {', '.join(missing)} are not in both frames.",
-                              details={"columns": missing})
+            raise ConfigError(
+                f"multivariate_drift: column(s) {', '.join(missing)} are not in both frames.",
+                details={"columns": missing},
+            )
     n_ref_total, n_cur_total = len(reference), len(current)
     if min(n_ref_total, n_cur_total) < n_splits:
-        raise DataError(f"Multivariate drift needs at least {n_splits} rows on each side (one per fold); got "
-                        f"{n_ref_total} reference and {n_cur_total} current rows.")
+        raise DataError(
+            f"Multivariate drift needs at least {n_splits} rows on each side (one per fold); got "
+            f"{n_ref_total} reference and {n_cur_total} current rows."
+        )
     rng = np.random.default_rng(seed)
     ref = _subsample(reference[use], max_rows, rng)
     cur = _subsample(current[use], max_rows, rng)
@@ -326,11 +355,17 @@ def multivariate_drift(
         drops = _permutation_drops(fitted, x, y, n_repeats, seed) if attribute else np.zeros(len(used))
     positive = np.clip(drops, 0.0, None)
     total = float(positive.sum())
-    attributions = tuple(sorted(
-        (FeatureAttribution(name, float(d), float(p / total) if total > 0 else 0.0)
-         for name, d, p in zip(used, drops, positive, strict=True)) if attribute else (),
-        key=lambda a: (-a.share, -a.auc_drop, a.feature),
-    ))
+    attributions = tuple(
+        sorted(
+            (
+                FeatureAttribution(name, float(d), float(p / total) if total > 0 else 0.0)
+                for name, d, p in zip(used, drops, positive, strict=True)
+            )
+            if attribute
+            else (),
+            key=lambda a: (-a.share, -a.auc_drop, a.feature),
+        )
+    )
     drifted = significant and large
     if drifted:
         reason = f"AUC {auc:.3f} ≥ {min_auc} and p = {p_value:.3g} < alpha {alpha}"
@@ -340,10 +375,28 @@ def multivariate_drift(
         reason = f"AUC {auc:.3f} is not significantly above 0.5 (p = {p_value:.3g}, alpha {alpha})"
     logger.debug("multivariate drift: auc=%.4f p=%.3g on %d+%d rows", auc, p_value, len(ref), len(cur))
     return MultivariateResult(
-        auc=float(auc), fold_aucs=tuple(fold_aucs), p_value=p_value, alpha=float(alpha), min_auc=float(min_auc),
-        drifted=bool(drifted), reason=reason, attributions=attributions, n_reference=len(ref),
-        n_current=len(cur), n_reference_total=n_ref_total, n_current_total=n_cur_total,
-        features=tuple(used), categorical=tuple(cats),
-        settings={"alpha": alpha, "min_auc": min_auc, "n_splits": n_splits, "max_rows": max_rows,
-                  "max_iter": max_iter, "n_repeats": n_repeats, "seed": seed, "attribution": attribution},
+        auc=float(auc),
+        fold_aucs=tuple(fold_aucs),
+        p_value=p_value,
+        alpha=float(alpha),
+        min_auc=float(min_auc),
+        drifted=bool(drifted),
+        reason=reason,
+        attributions=attributions,
+        n_reference=len(ref),
+        n_current=len(cur),
+        n_reference_total=n_ref_total,
+        n_current_total=n_cur_total,
+        features=tuple(used),
+        categorical=tuple(cats),
+        settings={
+            "alpha": alpha,
+            "min_auc": min_auc,
+            "n_splits": n_splits,
+            "max_rows": max_rows,
+            "max_iter": max_iter,
+            "n_repeats": n_repeats,
+            "seed": seed,
+            "attribution": attribution,
+        },
     )

@@ -71,9 +71,12 @@ class OutputDriftResult:
         if not tested:
             return "no output column could be tested"
         flagged = [f for f in tested if f.drifted] or tested
-        parts = [f"{f.column}: {f.method}"
-                 + (f" adjusted p = {f.p_value_adjusted:.3g}," if f.p_value_adjusted is not None else "")
-                 + f" {f.effect_measure} {f.effect_size:.3g}" for f in flagged[:5]]
+        parts = [
+            f"{f.column}: {f.method}"
+            + (f" adjusted p = {f.p_value_adjusted:.3g}," if f.p_value_adjusted is not None else "")
+            + f" {f.effect_measure} {f.effect_size:.3g}"
+            for f in flagged[:5]
+        ]
         head = "drifted" if self.drifted else "no drift"
         return f"{head} ({'; '.join(parts)}{'; …' if len(flagged) > 5 else ''})"
 
@@ -123,10 +126,14 @@ def _as_frame(values: ArrayLike | pd.Series | pd.DataFrame, task: str, name: str
 
 def _check_numeric(frame: pd.DataFrame, columns: list[str], task: str, name: str, side: str) -> None:
     for col in columns:
-        if not pd.api.types.is_numeric_dtype(frame[col].dtype) or pd.api.types.is_bool_dtype(frame[col].dtype):
-            raise DataError(f"Task {task!r} needs numeric {side} {name}s; column {col!r} has dtype "
-                            f"{frame[col].dtype}. Use task='classification' for class labels.",
-                            details={"column": col, "dtype": str(frame[col].dtype)})
+        if not pd.api.types.is_numeric_dtype(frame[col].dtype) or pd.api.types.is_bool_dtype(
+            frame[col].dtype
+        ):
+            raise DataError(
+                f"Task {task!r} needs numeric {side} {name}s; column {col!r} has dtype "
+                f"{frame[col].dtype}. Use task='classification' for class labels.",
+                details={"column": col, "dtype": str(frame[col].dtype)},
+            )
 
 
 @dataclass(frozen=True)
@@ -155,8 +162,10 @@ class OutputReference:
         """Fit on reference outputs or labels (``task`` as in :func:`prediction_drift`)."""
         allowed = TASKS if target == "prediction" else ("classification", "regression")
         if task not in allowed:
-            raise ConfigError(f"Unknown task {task!r} for {target} drift; expected one of {', '.join(allowed)}.",
-                              details={"task": task})
+            raise ConfigError(
+                f"Unknown task {task!r} for {target} drift; expected one of {', '.join(allowed)}.",
+                details={"task": task},
+            )
         ref = _as_frame(values, task, target, "reference")
         kind = "categorical" if task == "classification" else "numeric"
         return cls(target, task, Profile.fit(ref, dict.fromkeys(ref.columns, kind)))
@@ -177,14 +186,23 @@ class OutputReference:
         columns = list(self.profile.columns)
         missing = [c for c in columns if c not in current.columns]
         if missing:
-            raise DataError(f"The current {self.target}s lack column(s) {', '.join(missing)} that the reference "
-                            f"has ({', '.join(columns)}).", details={"columns": missing})
+            raise DataError(
+                f"The current {self.target}s lack column(s) {', '.join(missing)} that the reference "
+                f"has ({', '.join(columns)}).",
+                details={"columns": missing},
+            )
         cur = current[columns].reset_index(drop=True)
         numeric = [c for c, kind in self.profile.schema.items() if kind == "numeric"]
         _check_numeric(cur, numeric, self.task, self.target, "current")
         report = self.profile.compare(
-            cur, method=method, alpha=alpha, correction=correction, min_effect=min_effect,
-            drift_share=1.0, important_features=columns, quality=False,
+            cur,
+            method=method,
+            alpha=alpha,
+            correction=correction,
+            min_effect=min_effect,
+            drift_share=1.0,
+            important_features=columns,
+            quality=False,
         )
         return OutputDriftResult(target=self.target, task=self.task, report=report)
 
@@ -222,8 +240,9 @@ def prediction_drift(
             column names are the classes, or a 2-D array).
         method, alpha, correction, min_effect: as in :meth:`Profile.compare`.
     """
-    return _output_drift("prediction", reference_predictions, current_predictions, task, method, alpha,
-                         correction, min_effect)
+    return _output_drift(
+        "prediction", reference_predictions, current_predictions, task, method, alpha, correction, min_effect
+    )
 
 
 def label_drift(
@@ -240,4 +259,6 @@ def label_drift(
 
     Classes are compared with chi-square on their counts, numeric targets with Kolmogorov-Smirnov.
     """
-    return _output_drift("label", reference_labels, current_labels, task, method, alpha, correction, min_effect)
+    return _output_drift(
+        "label", reference_labels, current_labels, task, method, alpha, correction, min_effect
+    )

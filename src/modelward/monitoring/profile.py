@@ -39,12 +39,20 @@ MethodSpec: TypeAlias = str | DriftTest | Mapping[str, str | DriftTest]
 
 #: Methods ``"auto"`` picks per column kind, and why.
 AUTO_METHODS: dict[ColumnKind, tuple[str, str]] = {
-    "numeric": ("ks", "numeric column: Kolmogorov-Smirnov p-value (exact up to 10,000 values per side, "
-                      "asymptotic above) with the normalised Wasserstein distance as effect size"),
-    "categorical": ("chi2", "categorical column: chi-square test of homogeneity on the 2xK table with the "
-                            "Jensen-Shannon distance as effect size"),
-    "boolean": ("ztest", "boolean column: two-proportion z-test with the Jensen-Shannon distance as "
-                         "effect size"),
+    "numeric": (
+        "ks",
+        "numeric column: Kolmogorov-Smirnov p-value (exact up to 10,000 values per side, "
+        "asymptotic above) with the normalised Wasserstein distance as effect size",
+    ),
+    "categorical": (
+        "chi2",
+        "categorical column: chi-square test of homogeneity on the 2xK table with the "
+        "Jensen-Shannon distance as effect size",
+    ),
+    "boolean": (
+        "ztest",
+        "boolean column: two-proportion z-test with the Jensen-Shannon distance as effect size",
+    ),
 }
 #: Smallest effect an alarm needs, per column kind (normalised Wasserstein for numeric columns, i.e.
 #: 0.05 standard deviations for a pure shift; Jensen-Shannon distance, base 2, for the others).
@@ -81,8 +89,10 @@ def _string_columns(frame: pd.DataFrame, caller: str) -> pd.DataFrame:
     names = [str(c) for c in frame.columns]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise DataError(f"{caller}: the frame has duplicate column names ({', '.join(duplicates)}); "
-                        "rename them first.", details={"columns": duplicates})
+        raise DataError(
+            f"{caller}: the frame has duplicate column names ({', '.join(duplicates)}); rename them first.",
+            details={"columns": duplicates},
+        )
     if all(isinstance(c, str) for c in frame.columns):
         return frame
     return frame.set_axis(names, axis=1)
@@ -105,7 +115,9 @@ class Profile:
     True
     """
 
-    def __init__(self, columns: Mapping[str, ColumnSummary], n_rows: int, ignored: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, columns: Mapping[str, ColumnSummary], n_rows: int, ignored: tuple[str, ...] = ()
+    ) -> None:
         self.columns: dict[str, ColumnSummary] = dict(columns)
         self.n_rows = n_rows
         self.ignored = tuple(ignored)
@@ -135,13 +147,19 @@ class Profile:
         names = [str(c) for c in reference.columns]
         unknown = [c for c in schema if c not in names]
         if unknown:
-            raise ConfigError(f"schema names column(s) the reference does not have: {', '.join(unknown)}.",
-                              details={"columns": unknown})
+            raise ConfigError(
+                f"schema names column(s) the reference does not have: {', '.join(unknown)}.",
+                details={"columns": unknown},
+            )
         bad = {c: k for c, k in schema.items() if k not in (*KINDS, "ignore")}
         if bad:
             col, bad_kind = next(iter(bad.items()))
-            raise ConfigError(f"schema gives column {col!r} the kind {bad_kind!r}; expected one of "
-                              f"{', '.join((*KINDS, 'ignore'))}.", details={"column": col, "kind": bad_kind})
+            raise ConfigError(
+                f"schema gives column {col!r} the kind {bad_kind!r}; expected one of "
+                f"{', '.join((*KINDS, 'ignore'))}.",
+                details={"column": col, "kind": bad_kind},
+            )
+
         def fit_one(position: int) -> ColumnSummary | None:
             name = names[position]
             declared = schema.get(name)
@@ -154,7 +172,9 @@ class Profile:
         # numpy sorts and pandas/Arrow counting release the GIL, so columns are profiled on threads once
         # the frame is large; map() keeps column order and raises the first failing column's error.
         summaries = _map_columns(fit_one, range(len(names)), len(reference) * len(names))
-        columns = {name: summary for name, summary in zip(names, summaries, strict=True) if summary is not None}
+        columns = {
+            name: summary for name, summary in zip(names, summaries, strict=True) if summary is not None
+        }
         ignored = tuple(name for name, summary in zip(names, summaries, strict=True) if summary is None)
         return cls(columns, len(reference), ignored)
 
@@ -185,28 +205,45 @@ class Profile:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 doc = json.loads(npz["meta"].tobytes().decode("utf-8"))
                 if doc.get("format") != FORMAT:
-                    raise DataError(f"Not a modelward profile (format {doc.get('format')!r}, expected {FORMAT!r}).")
+                    raise DataError(
+                        f"Not a modelward profile (format {doc.get('format')!r}, expected {FORMAT!r})."
+                    )
                 columns: dict[str, ColumnSummary] = {}
                 for i, meta in enumerate(doc["columns"]):
-                    common = {"name": meta["name"], "dtype": meta["dtype"], "family": meta["family"],
-                              "n_missing": int(meta["n_missing"])}
+                    common = {
+                        "name": meta["name"],
+                        "dtype": meta["dtype"],
+                        "family": meta["family"],
+                        "n_missing": int(meta["n_missing"]),
+                    }
                     if meta["kind"] == "numeric":
                         columns[meta["name"]] = NumericSummary(
                             values=np.asarray(npz[f"values_{i}"], dtype=np.float64),
-                            mean=float(meta["mean"]), std=float(meta["std"]), **common)
+                            mean=float(meta["mean"]),
+                            std=float(meta["std"]),
+                            **common,
+                        )
                     else:
-                        cats = tuple(bool(c) for c in meta["categories"]) if meta["kind"] == "boolean" \
+                        cats = (
+                            tuple(bool(c) for c in meta["categories"])
+                            if meta["kind"] == "boolean"
                             else tuple(meta["categories"])
+                        )
                         columns[meta["name"]] = CategoricalSummary(
-                            categories=cats, counts=np.asarray(npz[f"counts_{i}"], dtype=np.int64),
-                            kind=meta["kind"], **common)
+                            categories=cats,
+                            counts=np.asarray(npz[f"counts_{i}"], dtype=np.int64),
+                            kind=meta["kind"],
+                            **common,
+                        )
                 return cls(columns, int(doc["n_rows"]), tuple(doc.get("ignored", ())))
         except (ValueError, KeyError, OSError, UnicodeDecodeError, TypeError) as exc:
             raise DataError(f"Cannot read the profile: {exc}. Was it written by Profile.to_bytes()?") from exc
 
     # -- comparing -------------------------------------------------------------------------------------
 
-    def _resolve_method(self, column: str, kind: ColumnKind, method: MethodSpec) -> tuple[DriftTest, str, bool]:
+    def _resolve_method(
+        self, column: str, kind: ColumnKind, method: MethodSpec
+    ) -> tuple[DriftTest, str, bool]:
         spec: str | DriftTest
         explicit = False
         if isinstance(method, Mapping):
@@ -228,7 +265,11 @@ class Profile:
                 details={"column": column, "method": test.name, "kind": kind},
             )
         name, why = AUTO_METHODS[kind]
-        return get_test(name), f"{test.name!r} does not accept {kind} columns, so auto chose {name!r}: {why}", True
+        return (
+            get_test(name),
+            f"{test.name!r} does not accept {kind} columns, so auto chose {name!r}: {why}",
+            True,
+        )
 
     def compare(
         self,
@@ -273,8 +314,10 @@ class Profile:
         important = list(important_features or [])
         unknown = [c for c in important if c not in self.columns]
         if unknown:
-            raise ConfigError(f"important_features names column(s) not in the profile: {', '.join(unknown)}.",
-                              details={"columns": unknown})
+            raise ConfigError(
+                f"important_features names column(s) not in the profile: {', '.join(unknown)}.",
+                details={"columns": unknown},
+            )
         plans = {name: self._resolve_method(name, col.kind, method) for name, col in self.columns.items()}
 
         dists: dict[str, dict[str, Any]] = {}
@@ -304,25 +347,40 @@ class Profile:
             results = [replace(r, distribution=dists[r.column]) if r.status == "ok" else r for r in results]
         drifted = {r.column: r.drifted for r in results if r.status == "ok"}
         dataset_drift, share, reason = dataset_decision(drifted, drift_share, important)
-        findings = (sort_findings(frame_findings(self, current) + [f for out in outputs for f in out.findings])
-                    if quality else [])
-        settings = {"method": method if isinstance(method, str) else repr(method), "alpha": alpha,
-                    "correction": correction, "min_effect": effects, "drift_share": drift_share,
-                    "important_features": important}
-        return DriftReport(tuple(results), dataset_drift, reason, share, settings, tuple(findings),
-                           self.n_rows, len(current))
+        findings = (
+            sort_findings(frame_findings(self, current) + [f for out in outputs for f in out.findings])
+            if quality
+            else []
+        )
+        settings = {
+            "method": method if isinstance(method, str) else repr(method),
+            "alpha": alpha,
+            "correction": correction,
+            "min_effect": effects,
+            "drift_share": drift_share,
+            "important_features": important,
+        }
+        return DriftReport(
+            tuple(results), dataset_drift, reason, share, settings, tuple(findings), self.n_rows, len(current)
+        )
 
     def _min_effects(self, min_effect: float | Mapping[str, float] | None) -> dict[ColumnKind, float]:
         effects = dict(DEFAULT_MIN_EFFECT)
         if min_effect is None:
             return effects
-        given: dict[str, float] = (dict(min_effect) if isinstance(min_effect, Mapping)
-                                   else dict.fromkeys(KINDS, min_effect))
+        given: dict[str, float] = (
+            dict(min_effect) if isinstance(min_effect, Mapping) else dict.fromkeys(KINDS, min_effect)
+        )
         for key, value in given.items():
             kind = next((k for k in KINDS if k == key), None)
             if kind is None:
                 raise ConfigError(f"min_effect has unknown kind {key!r}; expected {', '.join(KINDS)}.")
-            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < 0
+            ):
                 raise ConfigError(f"min_effect for {kind} must be a number >= 0, got {value!r}.")
             effects[kind] = float(value)
         return effects
@@ -336,12 +394,19 @@ class Profile:
         correction: str,
         effects: dict[ColumnKind, float],
     ) -> list[FeatureResult]:
-        p_names = [n for n, out in zip(names, outputs, strict=True)
-                   if out.outcome is not None and out.outcome.p_value is not None]
-        p_by_name = {n: out.outcome.p_value for n, out in zip(names, outputs, strict=True)
-                     if out.outcome is not None and out.outcome.p_value is not None}
-        adjusted = dict(zip(p_names, adjust_p_values([float(p_by_name[n]) for n in p_names], correction),
-                            strict=True))
+        p_names = [
+            n
+            for n, out in zip(names, outputs, strict=True)
+            if out.outcome is not None and out.outcome.p_value is not None
+        ]
+        p_by_name = {
+            n: out.outcome.p_value
+            for n, out in zip(names, outputs, strict=True)
+            if out.outcome is not None and out.outcome.p_value is not None
+        }
+        adjusted = dict(
+            zip(p_names, adjust_p_values([float(p_by_name[n]) for n in p_names], correction), strict=True)
+        )
         results: list[FeatureResult] = []
         for name, compared in zip(names, outputs, strict=True):
             ref = self.columns[name]
@@ -349,11 +414,20 @@ class Profile:
             n_cur = compared.n_current
             out = compared.outcome
             if out is None:
-                reason = compared.unusable if compared.unusable is not None else (
-                    "no non-missing values in the reference" if ref.n == 0
-                    else "no non-missing values in the current window")
-                results.append(FeatureResult(name, ref.kind, None, reason, auto, "skipped",
-                                             n_reference=ref.n, n_current=n_cur))
+                reason = (
+                    compared.unusable
+                    if compared.unusable is not None
+                    else (
+                        "no non-missing values in the reference"
+                        if ref.n == 0
+                        else "no non-missing values in the current window"
+                    )
+                )
+                results.append(
+                    FeatureResult(
+                        name, ref.kind, None, reason, auto, "skipped", n_reference=ref.n, n_current=n_cur
+                    )
+                )
                 continue
             if out.p_value is not None:
                 p_adj = adjusted[name]
@@ -362,10 +436,25 @@ class Profile:
                 threshold, min_eff = alpha, floor
             else:
                 p_adj, drifted, threshold, min_eff = None, out.drifted, out.threshold, None
-            results.append(FeatureResult(
-                column=name, kind=ref.kind, method=test.name, reason=why, auto=auto, status="ok",
-                drifted=bool(drifted), statistic=out.statistic, p_value=out.p_value, p_value_adjusted=p_adj,
-                effect_size=out.effect_size, effect_measure=out.effect_measure, threshold=threshold,
-                min_effect=min_eff, n_reference=ref.n, n_current=n_cur, details=dict(out.details),
-            ))
+            results.append(
+                FeatureResult(
+                    column=name,
+                    kind=ref.kind,
+                    method=test.name,
+                    reason=why,
+                    auto=auto,
+                    status="ok",
+                    drifted=bool(drifted),
+                    statistic=out.statistic,
+                    p_value=out.p_value,
+                    p_value_adjusted=p_adj,
+                    effect_size=out.effect_size,
+                    effect_measure=out.effect_measure,
+                    threshold=threshold,
+                    min_effect=min_eff,
+                    n_reference=ref.n,
+                    n_current=n_cur,
+                    details=dict(out.details),
+                )
+            )
         return results

@@ -130,7 +130,9 @@ def _scale_factor(ref_ratio_iqr: float, ref_ratio_median: float | None) -> tuple
     return None
 
 
-def _numeric_findings(name: str, ref: NumericSummary, cur: CurrentNumeric, range_share: float) -> list[Finding]:
+def _numeric_findings(
+    name: str, ref: NumericSummary, cur: CurrentNumeric, range_share: float
+) -> list[Finding]:
     out: list[Finding] = []
     if cur.n == 0 or ref.n == 0:
         return out
@@ -139,20 +141,35 @@ def _numeric_findings(name: str, ref: NumericSummary, cur: CurrentNumeric, range
     above = int(values.size - np.searchsorted(values, ref.max, side="right"))
     share = (below + above) / values.size
     if share >= range_share and share > 0:
-        out.append(Finding(
-            "out_of_range", name, "warning",
-            f"Column {name!r}: {share:.1%} of current values fall outside the reference range "
-            f"[{ref.min:.6g}, {ref.max:.6g}] ({below} below, {above} above).",
-            {"share": share, "below": below, "above": above, "reference_min": ref.min,
-             "reference_max": ref.max, "current_min": float(values[0]), "current_max": float(values[-1])},
-        ))
+        out.append(
+            Finding(
+                "out_of_range",
+                name,
+                "warning",
+                f"Column {name!r}: {share:.1%} of current values fall outside the reference range "
+                f"[{ref.min:.6g}, {ref.max:.6g}] ({below} below, {above} above).",
+                {
+                    "share": share,
+                    "below": below,
+                    "above": above,
+                    "reference_min": ref.min,
+                    "reference_max": ref.max,
+                    "current_min": float(values[0]),
+                    "current_max": float(values[-1]),
+                },
+            )
+        )
     if ref.n > 1 and ref.min < ref.max and values[0] == values[-1]:
-        out.append(Finding(
-            "constant_column", name, "warning",
-            f"Column {name!r} is constant ({float(values[0]):.6g}) in the current data; the reference "
-            f"varied from {ref.min:.6g} to {ref.max:.6g}.",
-            {"value": float(values[0])},
-        ))
+        out.append(
+            Finding(
+                "constant_column",
+                name,
+                "warning",
+                f"Column {name!r} is constant ({float(values[0]):.6g}) in the current data; the reference "
+                f"varied from {ref.min:.6g} to {ref.max:.6g}.",
+                {"value": float(values[0])},
+            )
+        )
     r25, r50, r75 = quantiles_sorted(ref.values, (0.25, 0.5, 0.75))
     c25, c50, c75 = quantiles_sorted(values, (0.25, 0.5, 0.75))
     r_iqr, c_iqr = float(r75 - r25), float(c75 - c25)
@@ -164,13 +181,23 @@ def _numeric_findings(name: str, ref: NumericSummary, cur: CurrentNumeric, range
     if found is not None:
         factor, what = found
         shown = f"x{factor:g}" if factor >= 1 else f"/{1 / factor:g}"
-        out.append(Finding(
-            "unit_change", name, "warning",
-            f"Column {name!r} looks rescaled by {shown} ({what}): median {r50:.6g} -> {c50:.6g}, "
-            f"IQR {r_iqr:.6g} -> {c_iqr:.6g}. Likely a unit change upstream.",
-            {"factor": factor, "suggests": what, "reference_median": float(r50), "current_median": float(c50),
-             "reference_iqr": r_iqr, "current_iqr": c_iqr},
-        ))
+        out.append(
+            Finding(
+                "unit_change",
+                name,
+                "warning",
+                f"Column {name!r} looks rescaled by {shown} ({what}): median {r50:.6g} -> {c50:.6g}, "
+                f"IQR {r_iqr:.6g} -> {c_iqr:.6g}. Likely a unit change upstream.",
+                {
+                    "factor": factor,
+                    "suggests": what,
+                    "reference_median": float(r50),
+                    "current_median": float(c50),
+                    "reference_iqr": r_iqr,
+                    "current_iqr": c_iqr,
+                },
+            )
+        )
     return out
 
 
@@ -182,22 +209,34 @@ def _categorical_findings(name: str, ref: CategoricalSummary, cur: CurrentCatego
         share = float(cur.new_counts.sum() / cur.n)
         shown = ", ".join(repr(c) for c in cur.new_categories[:5])
         more = f" and {len(cur.new_categories) - 5} more" if len(cur.new_categories) > 5 else ""
-        out.append(Finding(
-            "new_categories", name, "warning",
-            f"Column {name!r} has {len(cur.new_categories)} categor{'y' if len(cur.new_categories) == 1 else 'ies'} "
-            f"the reference never saw: {shown}{more} ({share:.1%} of current values).",
-            {"new_categories": list(cur.new_categories[:20]), "counts": [int(c) for c in cur.new_counts[:20]],
-             "n_new_categories": len(cur.new_categories), "share": share},
-        ))
+        out.append(
+            Finding(
+                "new_categories",
+                name,
+                "warning",
+                f"Column {name!r} has {len(cur.new_categories)} categor{'y' if len(cur.new_categories) == 1 else 'ies'} "
+                f"the reference never saw: {shown}{more} ({share:.1%} of current values).",
+                {
+                    "new_categories": list(cur.new_categories[:20]),
+                    "counts": [int(c) for c in cur.new_counts[:20]],
+                    "n_new_categories": len(cur.new_categories),
+                    "share": share,
+                },
+            )
+        )
     distinct = int(np.count_nonzero(cur.counts)) + len(cur.new_categories)
     if len(ref.categories) > 1 and distinct == 1:
         value = cur.new_categories[0] if cur.new_categories else ref.categories[int(np.argmax(cur.counts))]
-        out.append(Finding(
-            "constant_column", name, "warning",
-            f"Column {name!r} holds only {value!r} in the current data; the reference had "
-            f"{len(ref.categories)} categories.",
-            {"value": value},
-        ))
+        out.append(
+            Finding(
+                "constant_column",
+                name,
+                "warning",
+                f"Column {name!r} holds only {value!r} in the current data; the reference had "
+                f"{len(ref.categories)} categories.",
+                {"value": value},
+            )
+        )
     return out
 
 
@@ -207,13 +246,25 @@ def frame_findings(profile: Profile, current: pd.DataFrame) -> list[Finding]:
     columns: Mapping[str, ColumnSummary] = profile.columns
     for name in columns:
         if name not in current.columns:
-            findings.append(Finding("missing_column", name, "error",
-                                    f"Column {name!r} is in the reference but missing from the current data."))
+            findings.append(
+                Finding(
+                    "missing_column",
+                    name,
+                    "error",
+                    f"Column {name!r} is in the reference but missing from the current data.",
+                )
+            )
     for name in current.columns:
         if str(name) not in columns and str(name) not in profile.ignored:
-            findings.append(Finding("extra_column", str(name), "warning",
-                                    f"Column {name!r} is in the current data but not in the reference.",
-                                    {"dtype": str(current[name].dtype)}))
+            findings.append(
+                Finding(
+                    "extra_column",
+                    str(name),
+                    "warning",
+                    f"Column {name!r} is in the current data but not in the reference.",
+                    {"dtype": str(current[name].dtype)},
+                )
+            )
     return findings
 
 
@@ -232,9 +283,15 @@ def column_findings(
     total = len(series)
     n_missing = count_missing(series)
     if total and n_missing == total:
-        findings.append(Finding("all_missing", name, "error",
-                                f"Column {name!r} is missing in all {total} current rows "
-                                f"(reference missing rate {ref.missing_rate:.1%})."))
+        findings.append(
+            Finding(
+                "all_missing",
+                name,
+                "error",
+                f"Column {name!r} is missing in all {total} current rows "
+                f"(reference missing rate {ref.missing_rate:.1%}).",
+            )
+        )
         return findings
     if col is None:
         col = prepare_current(series, ref)
@@ -242,22 +299,30 @@ def column_findings(
     if not _families_compatible(ref.family, family):
         # an error when the values can no longer be compared at all, else a warning
         comparable = not isinstance(col, str)
-        findings.append(Finding(
-            "type_changed", name, "warning" if comparable else "error",
-            f"Column {name!r} changed type: reference {ref.dtype} ({ref.family}), current "
-            f"{series.dtype} ({family})"
-            + ("; values are still compared." if comparable else "; drift cannot be tested."),
-            {"reference_dtype": ref.dtype, "current_dtype": str(series.dtype), "comparable": comparable},
-        ))
+        findings.append(
+            Finding(
+                "type_changed",
+                name,
+                "warning" if comparable else "error",
+                f"Column {name!r} changed type: reference {ref.dtype} ({ref.family}), current "
+                f"{series.dtype} ({family})"
+                + ("; values are still compared." if comparable else "; drift cannot be tested."),
+                {"reference_dtype": ref.dtype, "current_dtype": str(series.dtype), "comparable": comparable},
+            )
+        )
     if isinstance(col, str):
         return findings
     cur_missing = col.n_missing / (col.n + col.n_missing) if (col.n + col.n_missing) else 0.0
     if cur_missing - ref.missing_rate >= missing_jump:
-        findings.append(Finding(
-            "missing_rate_jump", name, "warning",
-            f"Column {name!r}: missing rate rose from {ref.missing_rate:.1%} to {cur_missing:.1%}.",
-            {"reference_missing_rate": ref.missing_rate, "current_missing_rate": cur_missing},
-        ))
+        findings.append(
+            Finding(
+                "missing_rate_jump",
+                name,
+                "warning",
+                f"Column {name!r}: missing rate rose from {ref.missing_rate:.1%} to {cur_missing:.1%}.",
+                {"reference_missing_rate": ref.missing_rate, "current_missing_rate": cur_missing},
+            )
+        )
     if isinstance(ref, NumericSummary) and isinstance(col, CurrentNumeric):
         findings.extend(_numeric_findings(name, ref, col, range_share))
     elif isinstance(ref, CategoricalSummary) and isinstance(col, CurrentCategorical):
@@ -293,6 +358,7 @@ def check_quality(
         if name not in current.columns:
             continue
         col = prepared.get(name) if prepared is not None else None
-        findings.extend(column_findings(name, ref, current[name], col, missing_jump=missing_jump,
-                                        range_share=range_share))
+        findings.extend(
+            column_findings(name, ref, current[name], col, missing_jump=missing_jump, range_share=range_share)
+        )
     return sort_findings(findings)

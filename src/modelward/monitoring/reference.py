@@ -40,7 +40,9 @@ def class_index(classes: list[Any], values: npt.NDArray[Any]) -> npt.NDArray[np.
     """
     arr = np.asarray(values)
     try:
-        found: npt.NDArray[np.float64] = pd.Index(classes).get_indexer(arr).astype(np.float64)  # numeric-equal
+        found: npt.NDArray[np.float64] = (
+            pd.Index(classes).get_indexer(arr).astype(np.float64)
+        )  # numeric-equal
     except TypeError:  # values that pandas cannot compare with the classes: match as text below
         found = np.full(len(arr), -1.0)
     missing = np.flatnonzero(found < 0)
@@ -91,7 +93,9 @@ class Holdout:
     def feature_names(self) -> list[str]:
         return [str(c) for c in self.features.columns]
 
-    def output_frame(self, prediction: npt.NDArray[Any], proba: npt.NDArray[np.float64] | None) -> pd.DataFrame:
+    def output_frame(
+        self, prediction: npt.NDArray[Any], proba: npt.NDArray[np.float64] | None
+    ) -> pd.DataFrame:
         """Model outputs as columns for drift tests: ``prediction`` (class name as text for classifiers,
         the number for regression) and ``proba_<class>`` columns (the positive class only when binary)."""
         out: dict[str, Any] = {}
@@ -131,7 +135,9 @@ class Reference:
     holdout: Holdout | None = None
 
     @classmethod
-    def of_model(cls, training: pd.DataFrame, holdout: Holdout, schema: Mapping[str, str] | None = None) -> Reference:
+    def of_model(
+        cls, training: pd.DataFrame, holdout: Holdout, schema: Mapping[str, str] | None = None
+    ) -> Reference:
         """The reference of a trained model: the feature profile of its ``training`` rows (kinds from
         ``schema``, inferred where absent), and the profiles of its outputs and of the labels on the
         ``holdout``, whose features are also the domain classifier's reference rows."""
@@ -140,7 +146,9 @@ class Reference:
         return cls(
             profile=Profile.fit(training, schema),
             outputs=OutputReference("prediction", holdout.task, Profile.fit(outputs, {"prediction": kind})),
-            labels=OutputReference("label", holdout.task, Profile.fit(holdout.label_frame(holdout.y), {"label": kind})),
+            labels=OutputReference(
+                "label", holdout.task, Profile.fit(holdout.label_frame(holdout.y), {"label": kind})
+            ),
             rows=holdout.features,
             holdout=holdout,
         )

@@ -110,7 +110,9 @@ class WindowReport:
             drift=None if doc.get("drift") is None else DriftReport.from_dict(doc["drift"]),
             prediction_drift=_output_result("prediction", doc.get("prediction_drift")),
             label_drift=_output_result("label", doc.get("label_drift")),
-            multivariate=None if doc.get("multivariate") is None else MultivariateResult.from_dict(doc["multivariate"]),
+            multivariate=None
+            if doc.get("multivariate") is None
+            else MultivariateResult.from_dict(doc["multivariate"]),
             realized={name: MetricEstimate.from_dict(m) for name, m in (doc.get("realized") or {}).items()},
             estimated={name: MetricEstimate.from_dict(m) for name, m in (doc.get("estimated") or {}).items()},
             concept_drift=tuple(ConceptDriftResult.from_dict(c) for c in doc.get("concept_drift") or ()),
@@ -128,8 +130,12 @@ class WindowReport:
         performance: dict[str, Any] = {name: m.to_dict() for name, m in self.realized.items()}
         performance.update({f"{name} (estimated)": m.to_dict() for name, m in self.estimated.items()})
         return MonitoringReport(
-            drift=self.drift, multivariate=self.multivariate, prediction_drift=self.prediction_drift,
-            label_drift=self.label_drift, performance=performance or None, metadata=dict(metadata or {}),
+            drift=self.drift,
+            multivariate=self.multivariate,
+            prediction_drift=self.prediction_drift,
+            label_drift=self.label_drift,
+            performance=performance or None,
+            metadata=dict(metadata or {}),
         )
 
 
@@ -138,7 +144,9 @@ def _output_doc(result: OutputDriftResult | None) -> dict[str, Any] | None:
     return None if result is None else {**result.report.to_dict(), "task": result.task}
 
 
-def _output_result(target: Literal["prediction", "label"], doc: Mapping[str, Any] | None) -> OutputDriftResult | None:
+def _output_result(
+    target: Literal["prediction", "label"], doc: Mapping[str, Any] | None
+) -> OutputDriftResult | None:
     if doc is None:
         return None
     report = DriftReport.from_dict(doc)
@@ -174,11 +182,16 @@ def performance_entry(metric: str, value: Mapping[str, Any] | _HasToDict | float
     elif hasattr(value, "to_dict"):
         doc = dict(value.to_dict())
     else:
-        raise DataError(f"Performance metric {metric!r}: expected a number, a mapping with 'value' or an "
-                        f"object with to_dict(), got {type(value).__name__}.")
+        raise DataError(
+            f"Performance metric {metric!r}: expected a number, a mapping with 'value' or an "
+            f"object with to_dict(), got {type(value).__name__}."
+        )
     if "value" not in doc:
-        raise DataError(f"Performance metric {metric!r} has no 'value' (keys: {', '.join(map(str, doc))}); "
-                        f"expected {', '.join(PERFORMANCE_KEYS)}.", details={"metric": metric})
+        raise DataError(
+            f"Performance metric {metric!r} has no 'value' (keys: {', '.join(map(str, doc))}); "
+            f"expected {', '.join(PERFORMANCE_KEYS)}.",
+            details={"metric": metric},
+        )
     for key in PERFORMANCE_KEYS:
         doc.setdefault(key, None)
     out: dict[str, Any] = jsonable(doc)
@@ -210,8 +223,11 @@ class MonitoringReport:
             raise DataError(f"MonitoringReport.drift must be a DriftReport, got {type(self.drift).__name__}.")
         if self.performance is not None:
             # normalise once, so rendering and JSON see the same plain dicts
-            object.__setattr__(self, "performance",
-                               {str(k): performance_entry(str(k), v) for k, v in self.performance.items()})
+            object.__setattr__(
+                self,
+                "performance",
+                {str(k): performance_entry(str(k), v) for k, v in self.performance.items()},
+            )
 
     @property
     def drift_detected(self) -> bool:

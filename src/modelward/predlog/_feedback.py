@@ -156,7 +156,9 @@ def _apply(
 ) -> list[FeedbackResult]:
     current: dict[str, Any] = {}
     for chunk in _chunks(ids):
-        query = sa.select(feedback.c.prediction_id, feedback.c.label).where(feedback.c.prediction_id.in_(chunk))
+        query = sa.select(feedback.c.prediction_id, feedback.c.label).where(
+            feedback.c.prediction_id.in_(chunk)
+        )
         if dialect == "postgresql":
             query = query.with_for_update()
         current.update((row.prediction_id, row.label) for row in conn.execute(query))
@@ -188,7 +190,9 @@ def _apply(
             {"prediction_id": pid, "label": label, "ts": now, "updated_at": now}
             for pid, label in pending[start : start + _CHUNK]
         ]
-        inserted = conn.execute(insert.values(rows).on_conflict_do_nothing().returning(feedback.c.prediction_id))
+        inserted = conn.execute(
+            insert.values(rows).on_conflict_do_nothing().returning(feedback.c.prediction_id)
+        )
         if len(inserted.all()) < len(rows):
             raise _LostRaceError  # some labelled concurrently since our read: decide again
     for pid, label in changed.items():

@@ -284,8 +284,12 @@ def _concat(parts: list[PredictionWindow]) -> PredictionWindow:
     probabilities: npt.NDArray[np.float64] | None = None
     if len(widths) == 1:
         k = widths.pop()
-        probabilities = np.concatenate([p if p is not None else np.full((len(part), k), np.nan)
-                                        for p, part in zip(probas, parts, strict=True)])
+        probabilities = np.concatenate(
+            [
+                p if p is not None else np.full((len(part), k), np.nan)
+                for p, part in zip(probas, parts, strict=True)
+            ]
+        )
     predictions = [p.prediction for p in parts]
     kinds = {p.dtype.kind for p in predictions}
     return PredictionWindow(
@@ -318,12 +322,16 @@ def _decode(rows: Sequence[Any], features: Sequence[str] | None) -> PredictionWi
     if features is None:
         frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     else:
-        frame = pd.DataFrame.from_records(records, columns=list(features)) if records else pd.DataFrame(
-            columns=list(features)
+        frame = (
+            pd.DataFrame.from_records(records, columns=list(features))
+            if records
+            else pd.DataFrame(columns=list(features))
         )
     ts = pd.DatetimeIndex(pd.to_datetime(pd.Series(ts_raw, dtype=object), utc=True, format="ISO8601"))
     prediction = np.asarray(_json_values(pred_txt), dtype=object)
-    if prediction.size and all(isinstance(v, int | float) and not isinstance(v, bool) for v in prediction[:1000]):
+    if prediction.size and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in prediction[:1000]
+    ):
         with contextlib.suppress(TypeError, ValueError):
             prediction = prediction.astype(np.float64)
     proba_values = _json_values(proba_txt)
@@ -336,7 +344,8 @@ def _decode(rows: Sequence[Any], features: Sequence[str] | None) -> PredictionWi
     if len(widths) == 1:
         k = widths.pop()
         probabilities = np.array(
-            [v if isinstance(v, list) and len(v) == k else [math.nan] * k for v in proba_values], dtype=np.float64
+            [v if isinstance(v, list) and len(v) == k else [math.nan] * k for v in proba_values],
+            dtype=np.float64,
         )
     labels = np.empty(len(rows), dtype=object)
     labels[:] = _json_values(label_txt)

@@ -156,8 +156,9 @@ def parse_window(window: str | int, slide: str | int | None = None) -> WindowSpe
             f"{'duration' if kind == 'time' else 'row count'}, the slide {slide!r} is not."
         )
     if step > size:
-        raise ConfigError(f"--slide ({slide!r}) must not be longer than --window ({window!r}); "
-                          "windows would leave gaps.")
+        raise ConfigError(
+            f"--slide ({slide!r}) must not be longer than --window ({window!r}); windows would leave gaps."
+        )
     return WindowSpec(kind, size, step)
 
 
@@ -178,7 +179,9 @@ def next_window(
     rows are skipped; a count window is complete once it holds ``spec.size`` rows.
     """
     if spec.kind == "time":
-        return _next_time_window(store, model, version, spec, None if last is None else last.start_ts, now, lateness)
+        return _next_time_window(
+            store, model, version, spec, None if last is None else last.start_ts, now, lateness
+        )
     return _next_count_window(store, model, version, spec, last)
 
 
@@ -230,7 +233,9 @@ def _next_time_window(
     return Window(spec, version, _from_seconds(start), _from_seconds(end))
 
 
-def _next_count_window(store: Store, model: str, version: int, spec: WindowSpec, last: Window | None) -> Window | None:
+def _next_count_window(
+    store: Store, model: str, version: int, spec: WindowSpec, last: Window | None
+) -> Window | None:
     """Tumbling: the ``size`` rows after the last window's final row. Sliding: the ``size`` rows from
     ``step`` rows after the last window's first row. None while fewer rows than that exist."""
     p = predictions.c

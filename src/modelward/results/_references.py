@@ -83,14 +83,29 @@ def get(store: Store, artifacts: ArtifactStore, model: str, version: int) -> Sto
     return None if row is None else _load(artifacts, row)
 
 
-def add(store: Store, artifacts: ArtifactStore, model: str, version: int, reference: Reference,
-        source: ReferenceSource) -> StoredReference:
+def add(
+    store: Store,
+    artifacts: ArtifactStore,
+    model: str,
+    version: int,
+    reference: Reference,
+    source: ReferenceSource,
+) -> StoredReference:
     artifact, details = _save(artifacts, reference, source)
     with store.write() as conn:
-        if conn.execute(_select(model, version)).first() is None:  # another process may have stored one: keep it
-            conn.execute(monitoring_references.insert().values(
-                model=model, version=version, artifact=artifact, format=FORMAT, details=details,
-                created_at=utcnow()))
+        if (
+            conn.execute(_select(model, version)).first() is None
+        ):  # another process may have stored one: keep it
+            conn.execute(
+                monitoring_references.insert().values(
+                    model=model,
+                    version=version,
+                    artifact=artifact,
+                    format=FORMAT,
+                    details=details,
+                    created_at=utcnow(),
+                )
+            )
     with store.read() as conn:
         row = conn.execute(_select(model, version)).one()
     return _load(artifacts, row)
@@ -108,14 +123,23 @@ def _bytes(data: bytes) -> npt.NDArray[np.uint8]:
     return np.frombuffer(data, dtype=np.uint8)
 
 
-def _save(artifacts: ArtifactStore, reference: Reference, source: ReferenceSource) -> tuple[str, dict[str, Any]]:
+def _save(
+    artifacts: ArtifactStore, reference: Reference, source: ReferenceSource
+) -> tuple[str, dict[str, Any]]:
     holdout, outputs, labels = reference.holdout, reference.outputs, reference.labels
     if holdout is None or outputs is None or labels is None:
-        raise ModelwardError("A stored monitoring reference needs the model's holdout and the output and label "
-                             "references; build it with Reference.of_model.")
+        raise ModelwardError(
+            "A stored monitoring reference needs the model's holdout and the output and label "
+            "references; build it with Reference.of_model."
+        )
     meta = {
-        "format": FORMAT, "task": holdout.task, "features": holdout.feature_names, "classes": holdout.classes,
-        "target": source.target, "source": source.source, "reference_rows": source.reference_rows,
+        "format": FORMAT,
+        "task": holdout.task,
+        "features": holdout.feature_names,
+        "classes": holdout.classes,
+        "target": source.target,
+        "source": source.source,
+        "reference_rows": source.reference_rows,
         "evaluation_rows": len(holdout.features),
     }
     arrays: dict[str, Any] = {
@@ -141,22 +165,32 @@ def _load(artifacts: ArtifactStore, row: Any) -> StoredReference:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
             if meta.get("format") != FORMAT:
-                raise DataError(f"Monitoring reference {row.artifact} has format {meta.get('format')!r}, "
-                                f"expected {FORMAT!r}.")
+                raise DataError(
+                    f"Monitoring reference {row.artifact} has format {meta.get('format')!r}, "
+                    f"expected {FORMAT!r}."
+                )
             task = meta["task"]
             holdout = Holdout(
-                task=task, classes=meta["classes"], features=from_parquet_bytes(npz["eval_features"].tobytes()),
-                y=np.asarray(npz["y"]), y_pred=np.asarray(npz["y_pred"]),
+                task=task,
+                classes=meta["classes"],
+                features=from_parquet_bytes(npz["eval_features"].tobytes()),
+                y=np.asarray(npz["y"]),
+                y_pred=np.asarray(npz["y_pred"]),
                 proba=np.asarray(npz["proba"], dtype=np.float64) if "proba" in npz.files else None,
             )
             reference = Reference(
                 profile=Profile.from_bytes(npz["profile"].tobytes()),
-                outputs=OutputReference("prediction", task, Profile.from_bytes(npz["output_profile"].tobytes())),
+                outputs=OutputReference(
+                    "prediction", task, Profile.from_bytes(npz["output_profile"].tobytes())
+                ),
                 labels=OutputReference("label", task, Profile.from_bytes(npz["label_profile"].tobytes())),
                 rows=holdout.features,
                 holdout=holdout,
             )
     except (ValueError, KeyError, OSError) as exc:
-        raise DataError(f"Cannot read the monitoring reference {row.artifact} of {row.model}@{row.version}: "
-                        f"{exc}.") from exc
-    return StoredReference(int(row.id), row.model, int(row.version), row.artifact, dict(row.details), reference)
+        raise DataError(
+            f"Cannot read the monitoring reference {row.artifact} of {row.model}@{row.version}: {exc}."
+        ) from exc
+    return StoredReference(
+        int(row.id), row.model, int(row.version), row.artifact, dict(row.details), reference
+    )

@@ -25,8 +25,22 @@ from modelward.store.schema import monitoring_metrics, monitoring_runs, utcnow
 
 __all__ = ["HISTORY_COLUMNS", "MonitoringResults", "MonitoringRun"]
 
-HISTORY_COLUMNS = ["run_id", "version", "window_spec", "start_ts", "end_ts", "n_rows", "kind", "name", "feature",
-                   "value", "lower", "upper", "n", "method"]
+HISTORY_COLUMNS = [
+    "run_id",
+    "version",
+    "window_spec",
+    "start_ts",
+    "end_ts",
+    "n_rows",
+    "kind",
+    "name",
+    "feature",
+    "value",
+    "lower",
+    "upper",
+    "n",
+    "method",
+]
 
 
 @dataclass(frozen=True)
@@ -68,16 +82,32 @@ class MonitoringRun:
     @property
     def window(self) -> Window:
         """The window this run covers."""
-        return Window(WindowSpec.from_key(self.window_spec), self.version, self.start_ts, self.end_ts,
-                      self.start_id, self.end_id)
+        return Window(
+            WindowSpec.from_key(self.window_spec),
+            self.version,
+            self.start_ts,
+            self.end_ts,
+            self.start_id,
+            self.end_id,
+        )
 
 
 def _run(row: Any) -> MonitoringRun:
     return MonitoringRun(
-        id=int(row.id), model=row.model, version=int(row.version), window_spec=row.window_spec,
-        start_ts=row.start_ts, end_ts=row.end_ts, start_id=row.start_id, end_id=row.end_id,
-        n_rows=int(row.n_rows), n_labeled=int(row.n_labeled), dataset_drift=bool(row.dataset_drift),
-        drifted_share=row.drifted_share, labels_as_of=row.labels_as_of, updated_at=row.updated_at,
+        id=int(row.id),
+        model=row.model,
+        version=int(row.version),
+        window_spec=row.window_spec,
+        start_ts=row.start_ts,
+        end_ts=row.end_ts,
+        start_id=row.start_id,
+        end_id=row.end_id,
+        n_rows=int(row.n_rows),
+        n_labeled=int(row.n_labeled),
+        dataset_drift=bool(row.dataset_drift),
+        drifted_share=row.drifted_share,
+        labels_as_of=row.labels_as_of,
+        updated_at=row.updated_at,
     )
 
 
@@ -94,9 +124,13 @@ def _clean(value: Any) -> float | None:
 def _insert_metrics(conn: Connection, run_id: int, rows: Iterable[dict[str, Any]]) -> None:
     values = [
         {
-            "run_id": run_id, "kind": r["kind"], "name": str(r["name"])[:64],
+            "run_id": run_id,
+            "kind": r["kind"],
+            "name": str(r["name"])[:64],
             "feature": None if r.get("feature") is None else str(r["feature"])[:200],
-            "value": _clean(r.get("value")), "lower": _clean(r.get("lower")), "upper": _clean(r.get("upper")),
+            "value": _clean(r.get("value")),
+            "lower": _clean(r.get("lower")),
+            "upper": _clean(r.get("upper")),
             "n": None if r.get("n") is None else int(r["n"]),
             "method": None if r.get("method") is None else str(r["method"])[:64],
         }
@@ -120,7 +154,9 @@ class MonitoringResults:
         """The stored reference of ``model@version``, or None when none was built yet."""
         return _references.get(self.store, self.artifacts, model, version)
 
-    def add_reference(self, model: str, version: int, reference: Reference, source: ReferenceSource) -> StoredReference:
+    def add_reference(
+        self, model: str, version: int, reference: Reference, source: ReferenceSource
+    ) -> StoredReference:
         """Store the reference of ``model@version`` (kept as is when another process stored one meanwhile)
         and return the stored one."""
         return _references.add(self.store, self.artifacts, model, version, reference, source)
@@ -140,29 +176,44 @@ class MonitoringResults:
             row = conn.execute(query).first()
         return None if row is None else _run(row)
 
-    def save_run(self, model: str, window: Window, reference_id: int, report: WindowReport,
-             labels_as_of: dt.datetime) -> int:
+    def save_run(
+        self, model: str, window: Window, reference_id: int, report: WindowReport, labels_as_of: dt.datetime
+    ) -> int:
         """Store one analysed window (replacing an earlier result for the same window) and its metrics."""
         r = monitoring_runs.c
         now = utcnow()
         values = {
-            "end_ts": window.end_ts, "end_id": window.end_id, "n_rows": report.n_rows,
-            "n_labeled": report.n_labeled, "dataset_drift": int(report.dataset_drift),
-            "drifted_share": _clean(report.drifted_share), "report": report.to_dict(),
-            "reference_id": reference_id, "updated_at": now, "labels_as_of": labels_as_of,
+            "end_ts": window.end_ts,
+            "end_id": window.end_id,
+            "n_rows": report.n_rows,
+            "n_labeled": report.n_labeled,
+            "dataset_drift": int(report.dataset_drift),
+            "drifted_share": _clean(report.drifted_share),
+            "report": report.to_dict(),
+            "reference_id": reference_id,
+            "updated_at": now,
+            "labels_as_of": labels_as_of,
         }
         with self.store.write() as conn:
             existing = conn.execute(
                 sa.select(r.id).where(
-                    r.model == model, r.version == window.version, r.window_spec == window.spec.key,
-                    r.start_ts == window.start_ts, r.start_id == window.start_id,
+                    r.model == model,
+                    r.version == window.version,
+                    r.window_spec == window.spec.key,
+                    r.start_ts == window.start_ts,
+                    r.start_id == window.start_id,
                 )
             ).scalar()
             if existing is None:
                 key = conn.execute(
                     monitoring_runs.insert().values(
-                        model=model, version=window.version, window_spec=window.spec.key,
-                        start_ts=window.start_ts, start_id=window.start_id, created_at=now, **values,
+                        model=model,
+                        version=window.version,
+                        window_spec=window.spec.key,
+                        start_ts=window.start_ts,
+                        start_id=window.start_id,
+                        created_at=now,
+                        **values,
                     )
                 ).inserted_primary_key
                 assert key is not None
@@ -177,12 +228,15 @@ class MonitoringResults:
     def runs_ending_after(self, model: str, window_spec: str, horizon: dt.datetime) -> list[MonitoringRun]:
         """Runs of ``model`` under this windowing whose window ended at or after ``horizon``."""
         r = monitoring_runs.c
-        query = sa.select(*_RUN_COLUMNS).where(r.model == model, r.window_spec == window_spec, r.end_ts >= horizon)
+        query = sa.select(*_RUN_COLUMNS).where(
+            r.model == model, r.window_spec == window_spec, r.end_ts >= horizon
+        )
         with self.store.read() as conn:
             return [_run(row) for row in conn.execute(query)]
 
-    def mark_labels_checked(self, model: str, window_spec: str, horizon: dt.datetime, as_of: dt.datetime,
-                            skip: Sequence[int] = ()) -> None:
+    def mark_labels_checked(
+        self, model: str, window_spec: str, horizon: dt.datetime, as_of: dt.datetime, skip: Sequence[int] = ()
+    ) -> None:
         """Record that runs ending after ``horizon`` saw no feedback newer than their ``labels_as_of`` up to
         ``as_of``, so the next look for new labels starts there (and stays small)."""
         r = monitoring_runs.c
@@ -200,13 +254,22 @@ class MonitoringResults:
         m = monitoring_metrics.c
         assert report.labels_as_of is not None
         with self.store.write() as conn:
-            conn.execute(monitoring_runs.update().where(monitoring_runs.c.id == run.id).values(
-                n_labeled=report.n_labeled, report=report.to_dict(), labels_as_of=report.labels_as_of,
-                updated_at=utcnow()))
-            conn.execute(monitoring_metrics.delete().where(
-                m.run_id == run.id,
-                sa.or_(m.kind.in_(REALIZED_KINDS), sa.and_(m.kind == "window", m.name == "n_labeled")),
-            ))
+            conn.execute(
+                monitoring_runs.update()
+                .where(monitoring_runs.c.id == run.id)
+                .values(
+                    n_labeled=report.n_labeled,
+                    report=report.to_dict(),
+                    labels_as_of=report.labels_as_of,
+                    updated_at=utcnow(),
+                )
+            )
+            conn.execute(
+                monitoring_metrics.delete().where(
+                    m.run_id == run.id,
+                    sa.or_(m.kind.in_(REALIZED_KINDS), sa.and_(m.kind == "window", m.name == "n_labeled")),
+                )
+            )
             _insert_metrics(conn, run.id, realized_rows(report))
 
     def runs(self, model: str, *, limit: int | None = None) -> list[MonitoringRun]:
@@ -221,16 +284,33 @@ class MonitoringResults:
     def report(self, run_id: int) -> WindowReport:
         """The stored report of run ``run_id``."""
         with self.store.read() as conn:
-            doc = conn.execute(sa.select(monitoring_runs.c.report).where(monitoring_runs.c.id == run_id)).scalar_one()
+            doc = conn.execute(
+                sa.select(monitoring_runs.c.report).where(monitoring_runs.c.id == run_id)
+            ).scalar_one()
         return WindowReport.from_dict(doc)
 
-    def history(self, model: str, *, kinds: Sequence[str] | None = None,
-                since: dt.datetime | None = None) -> pd.DataFrame:
+    def history(
+        self, model: str, *, kinds: Sequence[str] | None = None, since: dt.datetime | None = None
+    ) -> pd.DataFrame:
         """The stored time series of ``model``: one row per (window, kind, name, feature), oldest first."""
         r, m = monitoring_runs.c, monitoring_metrics.c
         query = (
-            sa.select(r.id.label("run_id"), r.version, r.window_spec, r.start_ts, r.end_ts, r.n_rows, m.kind,
-                      m.name, m.feature, m.value, m.lower, m.upper, m.n, m.method)
+            sa.select(
+                r.id.label("run_id"),
+                r.version,
+                r.window_spec,
+                r.start_ts,
+                r.end_ts,
+                r.n_rows,
+                m.kind,
+                m.name,
+                m.feature,
+                m.value,
+                m.lower,
+                m.upper,
+                m.n,
+                m.method,
+            )
             .join(monitoring_metrics, m.run_id == r.id)
             .where(r.model == model)
             .order_by(r.end_ts, r.id, m.id)

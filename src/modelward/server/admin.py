@@ -47,7 +47,9 @@ class ForbiddenError(ModelwardError):
 
 PromoteBody = Annotated[PromoteRequest, Depends(JsonBody(PromoteRequest, '{"version": 2, "reason": "..."}'))]
 RollbackBody = Annotated[RollbackRequest, Depends(JsonBody(RollbackRequest, '{"reason": "..."}'))]
-RetrainBody = Annotated[RetrainRequest, Depends(JsonBody(RetrainRequest, '{"reason": "...", "force": false}'))]
+RetrainBody = Annotated[
+    RetrainRequest, Depends(JsonBody(RetrainRequest, '{"reason": "...", "force": false}'))
+]
 
 
 def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
@@ -146,13 +148,24 @@ def _add_retrain(router: APIRouter, workspace: Workspace) -> None:
         from modelward.maintenance.loop import request_retrain
 
         if name not in workspace.settings.models:
-            raise NotFoundError(f"Model {name!r} is not declared in modelward.yaml, so the loop cannot retrain it.",
-                                details={"model": name})
-        asked = await asyncio.to_thread(request_retrain, workspace, name, actor=f"api:{body.actor or 'admin'}",
-                                        reason=body.reason, force=body.force)
+            raise NotFoundError(
+                f"Model {name!r} is not declared in modelward.yaml, so the loop cannot retrain it.",
+                details={"model": name},
+            )
+        asked = await asyncio.to_thread(
+            request_retrain,
+            workspace,
+            name,
+            actor=f"api:{body.actor or 'admin'}",
+            reason=body.reason,
+            force=body.force,
+        )
         job = asked.job or asked.active
         if asked.job is None:
             response.status_code = 200
-        return RetrainResponse(started=asked.job is not None, reason=asked.decision.reason,
-                               suppressed_by=asked.decision.suppressed_by,
-                               job=None if job is None else RetrainJobOut(**job.summary()))
+        return RetrainResponse(
+            started=asked.job is not None,
+            reason=asked.decision.reason,
+            suppressed_by=asked.decision.suppressed_by,
+            job=None if job is None else RetrainJobOut(**job.summary()),
+        )

@@ -135,7 +135,9 @@ class MicroBatcher(Generic[T, R]):
         except Exception as exc:
             if len(batch) > 1:
                 # One item may have poisoned the batch: every item gets its own answer.
-                log.warning("micro-batch of %d items failed (%s); processing them one by one", len(batch), exc)
+                log.warning(
+                    "micro-batch of %d items failed (%s); processing them one by one", len(batch), exc
+                )
                 for p in batch:
                     await self._execute([p])
                 return

@@ -121,7 +121,9 @@ async def read_json(
     try:
         raw = await read_body(request.receive, limit, headers.content_length)
     except ClientGoneError as exc:
-        raise InputError("The client went away before sending its body.", reason="malformed", status_code=400) from exc
+        raise InputError(
+            "The client went away before sending its body.", reason="malformed", status_code=400
+        ) from exc
     if precheck is not None:
         precheck(raw)
     return decode_json(raw, example)

@@ -111,7 +111,9 @@ class ModelCache:
 
     def unavailable(self) -> dict[str, ModelUnavailableError]:
         """References that should be served and have no loaded version (load failed), by ``NAME@REF``."""
-        return {f"{name}@{ref}": exc for (name, ref), exc in self.failed.items() if (name, ref) not in self.table}
+        return {
+            f"{name}@{ref}": exc for (name, ref), exc in self.failed.items() if (name, ref) not in self.table
+        }
 
     def degraded(self) -> dict[str, ModelUnavailableError]:
         """References whose new version failed to load while an older one keeps serving."""
@@ -226,7 +228,9 @@ class ModelCache:
                 await self.refresh()
             except DatabaseUnavailableError as exc:  # keep serving what is loaded
                 if not failing:  # once per outage, not every poll: an outage must not flood the log
-                    log.warning("registry poll failed (%s); serving the loaded models until it is back", exc.reason)
+                    log.warning(
+                        "registry poll failed (%s); serving the loaded models until it is back", exc.reason
+                    )
                 failing = True
             except Exception:  # a bug, not an outage: its traceback, and keep serving and polling
                 log.exception("registry poll failed with an unexpected error; serving the loaded models")

@@ -45,7 +45,9 @@ class FastProba(Protocol):
     def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def float_matrix(columns: Mapping[str, Sequence[Any]], names: Sequence[str], dtype: Any = np.float64) -> np.ndarray:
+def float_matrix(
+    columns: Mapping[str, Sequence[Any]], names: Sequence[str], dtype: Any = np.float64
+) -> np.ndarray:
     """Rows x columns array of ``columns`` in ``names`` order (``None`` becomes NaN)."""
     return np.array([columns[n] for n in names], dtype=np.float64).T.astype(dtype, order="C", copy=False)
 
@@ -76,7 +78,9 @@ class ForestProba:
         return out
 
 
-def compile_forest(estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]) -> ForestProba | None:
+def compile_forest(
+    estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]
+) -> ForestProba | None:
     """A verified :class:`ForestProba` for ``estimator``, or None when it does not apply or differs."""
     if not _is_sklearn(estimator, _FORESTS) or getattr(estimator, "n_outputs_", None) != 1:
         return None
@@ -117,7 +121,9 @@ class LinearProba:
         return preds, self.softmax(scores, copy=False)
 
 
-def compile_linear(estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]) -> LinearProba | None:
+def compile_linear(
+    estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]
+) -> LinearProba | None:
     """A verified :class:`LinearProba` for ``estimator``, or None when it does not apply or differs."""
     if not _is_sklearn(estimator, ("LogisticRegression",)) or not _same_inputs(estimator, names):
         return None
@@ -130,7 +136,9 @@ def compile_linear(estimator: Any, names: Sequence[str], example: Sequence[Mappi
 _F = TypeVar("_F", ForestProba, LinearProba)
 
 
-def compile_fast(estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]) -> FastProba | None:
+def compile_fast(
+    estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]
+) -> FastProba | None:
     """The first verified fast path that applies to ``estimator`` (all-float inputs assumed)."""
     return compile_forest(estimator, names, example) or compile_linear(estimator, names, example)
 
@@ -147,7 +155,9 @@ def _same_inputs(estimator: Any, names: Sequence[str]) -> bool:
     return fitted is None or list(fitted) == list(names)
 
 
-def _verified(fast: _F, estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]) -> _F | None:
+def _verified(
+    fast: _F, estimator: Any, names: Sequence[str], example: Sequence[Mapping[str, Any]]
+) -> _F | None:
     """``fast`` if it matches the estimator exactly on the check rows (in batches of several sizes)."""
     try:
         rows = _check_rows(names, example)

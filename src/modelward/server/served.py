@@ -107,7 +107,9 @@ class ServedModel:
         self._batch_metrics: tuple[Any, Any] | None = None
         names = self.validator.names
         # Every input a float column: the batch is one 2-D array (see predictors.float_matrix).
-        self._floats = bool(names) and all(c.kind == "numeric" and not c.integer for c in self.validator.columns)
+        self._floats = bool(names) and all(
+            c.kind == "numeric" and not c.integer for c in self.validator.columns
+        )
         self._fast: FastProba | None = None
         proba = getattr(estimator, "predict_proba", None)
         if version.task == "classification" and proba is not None and hasattr(estimator, "classes_"):
@@ -196,7 +198,10 @@ class ServedModel:
         if len(jobs) == 1:
             columns = jobs[0].columns
         else:
-            columns = {name: list(chain.from_iterable(job.columns[name] for job in jobs)) for name in self.validator.names}
+            columns = {
+                name: list(chain.from_iterable(job.columns[name] for job in jobs))
+                for name in self.validator.names
+            }
         total = sum(job.rows for job in jobs)
         try:
             preds, proba = self.predict_columns(columns)
@@ -204,7 +209,10 @@ class ServedModel:
             raise self._rejected(exc, total) from exc
         if self._batch_metrics is None:
             m = self.metrics
-            self._batch_metrics = (m.batch_size.labels(self.name, self.label), m.batch_requests.labels(self.name, self.label))
+            self._batch_metrics = (
+                m.batch_size.labels(self.name, self.label),
+                m.batch_requests.labels(self.name, self.label),
+            )
         self._batch_metrics[0].observe(total)
         self._batch_metrics[1].observe(len(jobs))
         if self.classes is not None:
@@ -246,7 +254,6 @@ class ServedModel:
             return answers
         logged = Durable(self.predlog.submit(records))
         return [Answer(a.predictions, a.probabilities, a.prediction_ids, logged) for a in answers]
-
 
     def _rejected(self, exc: Exception, rows: int) -> InputError:
         """A validated input the estimator refused: this request's error (a batch is split first)."""

@@ -153,9 +153,7 @@ def csv_split(raw: bytes) -> dict[str, Any]:
             "names, one line per row, or send JSON."
         ) from exc
     columns = [str(c) for c in frame.columns]
-    values = [
-        [None if v is pd.NA else v for v in frame[c].astype(object).tolist()] for c in frame.columns
-    ]
+    values = [[None if v is pd.NA else v for v in frame[c].astype(object).tolist()] for c in frame.columns]
     return {"columns": columns, "data": [list(row) for row in zip(*values, strict=True)]}
 
 

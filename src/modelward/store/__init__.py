@@ -221,7 +221,7 @@ def _sqlite_path(url: str) -> Path | None:
     if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
         return None
     if database.startswith("file:"):  # a URI filename (?uri=true)
-        database = database[len("file:"):].split("?", 1)[0]
+        database = database[len("file:") :].split("?", 1)[0]
     return Path(database)
 
 

@@ -216,7 +216,9 @@ monitoring_runs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("labels_as_of", UtcDateTime, nullable=False),
-    UniqueConstraint("model", "version", "window_spec", "start_ts", "start_id", name="uq_monitoring_runs_window"),
+    UniqueConstraint(
+        "model", "version", "window_spec", "start_ts", "start_id", name="uq_monitoring_runs_window"
+    ),
     Index("ix_monitoring_runs_model_end", "model", "end_ts"),
 )
 

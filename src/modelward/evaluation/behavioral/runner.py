@@ -76,8 +76,12 @@ class BehavioralReport:
         return tuple(r for r in self.results if not r.passed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "seed": self.seed, "passed": self.passed,
-                "results": [r.to_dict() for r in self.results]}
+        return {
+            "source": self.source,
+            "seed": self.seed,
+            "passed": self.passed,
+            "results": [r.to_dict() for r in self.results],
+        }
 
 
 def run_suite(
@@ -122,8 +126,16 @@ def run_suite(
 
 
 class _TestRun:
-    def __init__(self, suite: BehavioralSuite, index: int, test: BehavioralTest, predict: Predict,
-                 predict_proba: Predict | None, classes: Sequence[Any] | None, data: pd.DataFrame | None) -> None:
+    def __init__(
+        self,
+        suite: BehavioralSuite,
+        index: int,
+        test: BehavioralTest,
+        predict: Predict,
+        predict_proba: Predict | None,
+        classes: Sequence[Any] | None,
+        data: pd.DataFrame | None,
+    ) -> None:
         self.suite, self.test = suite, test
         self.where = f"{suite.source}: test {test.name!r}"
         self.predict, self.predict_proba, self.classes, self.data = predict, predict_proba, classes, data
@@ -137,8 +149,10 @@ class _TestRun:
         try:
             out = np.asarray(fn(frame.reset_index(drop=True)))
         except Exception as exc:  # the model's own failure, reported with the test that caused it
-            raise DataError(f"{self.where}: the model's {'predict' if fn is self.predict else 'predict_proba'} "
-                            f"raised {type(exc).__name__}: {exc}") from exc
+            raise DataError(
+                f"{self.where}: the model's {'predict' if fn is self.predict else 'predict_proba'} "
+                f"raised {type(exc).__name__}: {exc}"
+            ) from exc
         if out.shape[0] != len(frame):
             raise DataError(f"{self.where}: the model returned {out.shape[0]} answers for {len(frame)} rows.")
         if output == "prediction":
@@ -148,8 +162,12 @@ class _TestRun:
     def column(self, proba: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         p = proba.astype(np.float64)
         if p.ndim == 1:
-            if self.test.class_label is not None and self.classes is not None and len(self.classes) == 2 \
-                    and self.test.class_label == self.classes[0]:
+            if (
+                self.test.class_label is not None
+                and self.classes is not None
+                and len(self.classes) == 2
+                and self.test.class_label == self.classes[0]
+            ):
                 return 1.0 - p
             return p
         label = self.test.class_label
@@ -158,13 +176,16 @@ class _TestRun:
         if self.classes is not None:
             matches = [i for i, c in enumerate(self.classes) if c == label]
             if not matches:
-                raise ConfigError(f"{self.where}: class {label!r} is not one of the model's classes "
-                                  f"{list(self.classes)}.")
+                raise ConfigError(
+                    f"{self.where}: class {label!r} is not one of the model's classes {list(self.classes)}."
+                )
             return p[:, matches[0]]
         if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < p.shape[1]:
             return p[:, label]
-        raise ConfigError(f"{self.where}: cannot find class {label!r} among {p.shape[1]} probability columns; "
-                          "pass classes= to the runner.")
+        raise ConfigError(
+            f"{self.where}: cannot find class {label!r} among {p.shape[1]} probability columns; "
+            "pass classes= to the runner."
+        )
 
     # -- base rows and perturbations ---------------------------------------------------------------
     def base_rows(self) -> pd.DataFrame:
@@ -172,8 +193,10 @@ class _TestRun:
         if t.rows is not None:
             frame = pd.DataFrame([dict(r) for r in t.rows])
         elif self.data is None:
-            raise DataError(f"{self.where} takes its rows from the data, but none was given; pass data= or "
-                            "list rows in the file.")
+            raise DataError(
+                f"{self.where} takes its rows from the data, but none was given; pass data= or "
+                "list rows in the file."
+            )
         else:
             frame = self.data.reset_index(drop=True)
             if len(frame) == 0:
@@ -183,8 +206,10 @@ class _TestRun:
             frame = frame.iloc[keep].reset_index(drop=True)
         for p in t.perturb:
             if p.column not in frame.columns:
-                raise DataError(f"{self.where}: column {p.column!r} is not in the rows (columns: "
-                                f"{', '.join(map(str, frame.columns))}).")
+                raise DataError(
+                    f"{self.where}: column {p.column!r} is not in the rows (columns: "
+                    f"{', '.join(map(str, frame.columns))})."
+                )
         return frame
 
     def variants(self, base: pd.DataFrame) -> list[tuple[pd.DataFrame, list[dict[str, Any]]]]:
@@ -215,8 +240,10 @@ class _TestRun:
 
     def numeric(self, col: pd.Series[Any], p: Perturbation) -> pd.Series[Any]:
         if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise DataError(f"{self.where}: '{p.op}' needs a numeric column, but {p.column!r} holds "
-                            f"{col.dtype} values; use 'set' for categories.")
+            raise DataError(
+                f"{self.where}: '{p.op}' needs a numeric column, but {p.column!r} holds "
+                f"{col.dtype} values; use 'set' for categories."
+            )
         return col.astype(np.float64)
 
     # -- the three kinds --------------------------------------------------------------------------------
@@ -232,13 +259,20 @@ class _TestRun:
         failures: list[Failure] = []
         checks = failed = 0
         for i, (_, changes) in enumerate(variants):
-            after = scores[n * (i + 1): n * (i + 2)]
+            after = scores[n * (i + 1) : n * (i + 2)]
             bad = self.violations(before, after)
             checks += n
             failed += int(bad.sum())
             for r in np.flatnonzero(bad)[: max(0, MAX_EXAMPLES - len(failures))]:
-                failures.append(Failure(row=_row(base, int(r)), change=changes[int(r)], expected=self.expected(),
-                                        before=_plain(before[r]), after=_plain(after[r])))
+                failures.append(
+                    Failure(
+                        row=_row(base, int(r)),
+                        change=changes[int(r)],
+                        expected=self.expected(),
+                        before=_plain(before[r]),
+                        after=_plain(after[r]),
+                    )
+                )
         return self.result(checks, failed, failures)
 
     def violations(self, before: np.ndarray[Any, Any], after: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -249,8 +283,10 @@ class _TestRun:
                 return np.asarray(np.abs(after.astype(np.float64) - before.astype(np.float64)) > t.tolerance)
             return np.asarray(after != before)
         if not numeric:
-            raise DataError(f"{self.where}: a directional test needs numeric answers (a probability or a "
-                            "regression output); use output: probability for a classifier.")
+            raise DataError(
+                f"{self.where}: a directional test needs numeric answers (a probability or a "
+                "regression output); use output: probability for a classifier."
+            )
         b, a = before.astype(np.float64), after.astype(np.float64)
         if t.expect == "increase":
             return np.asarray(a < b - t.tolerance)
@@ -262,7 +298,8 @@ class _TestRun:
         if t.type == "invariance":
             return f"{what} unchanged" + (f" within {t.tolerance:g}" if t.tolerance else "")
         return f"{what} {'not lower' if t.expect == 'increase' else 'not higher'}" + (
-            f" by more than {t.tolerance:g}" if t.tolerance else "")
+            f" by more than {t.tolerance:g}" if t.tolerance else ""
+        )
 
     def minimum_functionality(self) -> TestResult:
         t = self.test
@@ -287,8 +324,15 @@ class _TestRun:
             if not ok:
                 failed += 1
                 if len(failures) < MAX_EXAMPLES:
-                    failures.append(Failure(row=dict(case.input), change=None, expected=expected, before=None,
-                                            after=_plain(got)))
+                    failures.append(
+                        Failure(
+                            row=dict(case.input),
+                            change=None,
+                            expected=expected,
+                            before=None,
+                            after=_plain(got),
+                        )
+                    )
         return self.result(len(t.cases), failed, failures)
 
     def result(self, checks: int, failed: int, failures: list[Failure]) -> TestResult:
@@ -299,15 +343,28 @@ class _TestRun:
             reason = "no check ran (no rows): never a pass on no data"
         else:
             verdict = "<=" if passed else ">"
-            reason = (f"{failed} of {checks} checks failed ({rate:.2%}) {verdict} allowed "
-                      f"{t.max_failure_rate:.2%}")
+            reason = (
+                f"{failed} of {checks} checks failed ({rate:.2%}) {verdict} allowed {t.max_failure_rate:.2%}"
+            )
             if failures and not passed:
                 f = failures[0]
-                change = "" if f.change is None else f" after {f.change['column']} {f.change['op']} {f.change['value']!r}"
+                change = (
+                    ""
+                    if f.change is None
+                    else f" after {f.change['column']} {f.change['op']} {f.change['value']!r}"
+                )
                 reason += f"; e.g. {f.row}{change}: expected {f.expected}, got {f.before!r} -> {f.after!r}"
-        return TestResult(name=t.name, type=t.type, passed=passed, checks=checks, failed=failed,
-                          failure_rate=rate, max_failure_rate=t.max_failure_rate, reason=reason,
-                          failures=tuple(failures))
+        return TestResult(
+            name=t.name,
+            type=t.type,
+            passed=passed,
+            checks=checks,
+            failed=failed,
+            failure_rate=rate,
+            max_failure_rate=t.max_failure_rate,
+            reason=reason,
+            failures=tuple(failures),
+        )
 
 
 def _row(frame: pd.DataFrame, i: int) -> dict[str, Any]:
@@ -323,7 +380,9 @@ def _is_numeric(arr: np.ndarray[Any, Any]) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
 
 
 def _same(got: Any, want: Any) -> bool:

@@ -140,8 +140,10 @@ def load_suite(content: str | Mapping[str, Any], source: str = "<string>") -> Be
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            raise ConfigError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}.",
-                              details={"file": source}) from exc
+            raise ConfigError(
+                f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}.",
+                details={"file": source},
+            ) from exc
     else:
         data = content
     return _Parser(source).suite(data)
@@ -153,8 +155,9 @@ def read_suite(path: str | Path) -> BehavioralSuite:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"Cannot read the behavioral-test file {p}: {exc.strerror or exc}.",
-                          details={"file": str(p)}) from exc
+        raise ConfigError(
+            f"Cannot read the behavioral-test file {p}: {exc.strerror or exc}.", details={"file": str(p)}
+        ) from exc
     return load_suite(text, str(p))
 
 
@@ -166,7 +169,9 @@ class _Parser:
         where = f"{path}: " if path else ""
         return ConfigError(f"{self.source}: {where}{message}", details={"file": self.source, "key": path})
 
-    def mapping(self, value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Any]:
+    def mapping(
+        self, value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()
+    ) -> dict[str, Any]:
         if not isinstance(value, Mapping):
             raise self.fail(path, f"expected a mapping with keys {', '.join(allowed)}; got {_kind(value)}.")
         for key in value:
@@ -206,7 +211,9 @@ class _Parser:
 
     def row(self, value: Any, path: str) -> dict[str, Any]:
         if not isinstance(value, Mapping) or not value:
-            raise self.fail(path, f"expected a row as a non-empty mapping of column to value, got {_kind(value)}.")
+            raise self.fail(
+                path, f"expected a row as a non-empty mapping of column to value, got {_kind(value)}."
+            )
         for key in value:
             if not isinstance(key, str):
                 raise self.fail(path, f"column names must be strings, got {key!r}.")
@@ -227,17 +234,28 @@ class _Parser:
     _COMMON = ("name", "type", "output", "class", "tolerance", "max_failure_rate")
 
     def test(self, value: Any, path: str) -> BehavioralTest:
-        raw = self.mapping(value, path, (*self._COMMON, "cases", "rows", "sample", "perturb", "change", "expect"),
-                           required=("name", "type"))
+        raw = self.mapping(
+            value,
+            path,
+            (*self._COMMON, "cases", "rows", "sample", "perturb", "change", "expect"),
+            required=("name", "type"),
+        )
         kind = self.choice(raw["type"], f"{path}.type", TEST_TYPES)
         allowed = {
             "minimum_functionality": (*self._COMMON, "cases"),
             "invariance": (*self._COMMON, "rows", "sample", "perturb"),
             "directional": (*self._COMMON, "rows", "sample", "change", "expect"),
         }[kind]
-        self.mapping(raw, path, allowed, required={
-            "minimum_functionality": ("cases",), "invariance": ("perturb",), "directional": ("change", "expect"),
-        }[kind])
+        self.mapping(
+            raw,
+            path,
+            allowed,
+            required={
+                "minimum_functionality": ("cases",),
+                "invariance": ("perturb",),
+                "directional": ("change", "expect"),
+            }[kind],
+        )
         output = self.choice(raw.get("output", "prediction"), f"{path}.output", OUTPUTS)
         common: dict[str, Any] = {
             "name": self.text(raw["name"], f"{path}.name"),
@@ -245,22 +263,33 @@ class _Parser:
             "output": output,
             "class_label": raw.get("class"),
             "tolerance": self.number(raw.get("tolerance", 0.0), f"{path}.tolerance", 0.0),
-            "max_failure_rate": self.number(raw.get("max_failure_rate", 0.0), f"{path}.max_failure_rate", 0.0, 1.0),
+            "max_failure_rate": self.number(
+                raw.get("max_failure_rate", 0.0), f"{path}.max_failure_rate", 0.0, 1.0
+            ),
         }
         if kind == "minimum_functionality":
-            cases = tuple(self.case(c, f"{path}.cases[{i}]", output)
-                          for i, c in enumerate(self.items(raw["cases"], f"{path}.cases")))
+            cases = tuple(
+                self.case(c, f"{path}.cases[{i}]", output)
+                for i, c in enumerate(self.items(raw["cases"], f"{path}.cases"))
+            )
             return BehavioralTest(cases=cases, **common)
         rows = self.rows(raw.get("rows", "data"), f"{path}.rows")
         sample = self.integer(raw["sample"], f"{path}.sample", 1) if "sample" in raw else None
         if kind == "invariance":
-            perturb = tuple(self.perturbation(p, f"{path}.perturb[{i}]")
-                            for i, p in enumerate(self.items(raw["perturb"], f"{path}.perturb")))
+            perturb = tuple(
+                self.perturbation(p, f"{path}.perturb[{i}]")
+                for i, p in enumerate(self.items(raw["perturb"], f"{path}.perturb"))
+            )
             return BehavioralTest(rows=rows, sample=sample, perturb=perturb, **common)
         change = self.perturbation(raw["change"], f"{path}.change")
         expect = self.choice(raw["expect"], f"{path}.expect", ("increase", "decrease"))
-        return BehavioralTest(rows=rows, sample=sample, perturb=(change,), expect=expect,  # type: ignore[arg-type]
-                              **common)
+        return BehavioralTest(
+            rows=rows,
+            sample=sample,
+            perturb=(change,),
+            expect=expect,  # type: ignore[arg-type]
+            **common,
+        )
 
     def case(self, value: Any, path: str, default_output: str) -> Case:
         raw = self.mapping(value, path, ("input", "expect", "range", "output"), required=("input",))
@@ -275,13 +304,13 @@ class _Parser:
             high = self.number(r[1], f"{path}.range[1]")
             if low > high:
                 raise self.fail(f"{path}.range", f"low {low} is above high {high}.")
-            return Case(input=self.row(raw["input"], f"{path}.input"), range=(low, high),
-                        output=output)  # type: ignore[arg-type]
+            return Case(input=self.row(raw["input"], f"{path}.input"), range=(low, high), output=output)  # type: ignore[arg-type]
         if output == "probability":
-            raise self.fail(f"{path}.expect", "an exact 'expect' needs output: prediction; give a 'range' for a "
-                            "probability.")
-        return Case(input=self.row(raw["input"], f"{path}.input"), expect=raw["expect"],
-                    output=output)  # type: ignore[arg-type]
+            raise self.fail(
+                f"{path}.expect",
+                "an exact 'expect' needs output: prediction; give a 'range' for a probability.",
+            )
+        return Case(input=self.row(raw["input"], f"{path}.input"), expect=raw["expect"], output=output)  # type: ignore[arg-type]
 
     def rows(self, value: Any, path: str) -> tuple[Mapping[str, Any], ...] | None:
         if value == "data":
@@ -292,8 +321,10 @@ class _Parser:
         raw = self.mapping(value, path, ("column", *LIST_OPS, *RANGE_OPS, "draws"), required=("column",))
         ops = [k for k in (*LIST_OPS, *RANGE_OPS) if k in raw]
         if len(ops) != 1:
-            raise self.fail(path, f"give exactly one of {', '.join((*LIST_OPS, *RANGE_OPS))}; got "
-                            f"{', '.join(ops) or 'none'}.")
+            raise self.fail(
+                path,
+                f"give exactly one of {', '.join((*LIST_OPS, *RANGE_OPS))}; got {', '.join(ops) or 'none'}.",
+            )
         op = ops[0]
         column = self.text(raw["column"], f"{path}.column")
         key = f"{path}.{op}"

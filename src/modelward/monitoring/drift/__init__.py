@@ -113,8 +113,11 @@ def register(cls: T) -> T:
     if not (inspect.isclass(cls) and issubclass(cls, DriftTest)):
         raise ConfigError(f"register() takes a DriftTest subclass, got {cls!r}.")
     label = cls.__qualname__
-    missing = [a for a in ("name", "kinds", "uses_p_value", "default_threshold", "effect_measure")
-               if not hasattr(cls, a)]
+    missing = [
+        a
+        for a in ("name", "kinds", "uses_p_value", "default_threshold", "effect_measure")
+        if not hasattr(cls, a)
+    ]
     if missing:
         raise ConfigError(f"{label} cannot be registered: set the class attribute(s) {', '.join(missing)}.")
     if inspect.isabstract(cls):
@@ -137,7 +140,9 @@ def register(cls: T) -> T:
         want = "a significance level between 0 and 1" if cls.uses_p_value else "a finite distance >= 0"
         raise ConfigError(f"{label}.default_threshold must be {want}, got {t!r}.")
     if not isinstance(cls.effect_measure, str) or not cls.effect_measure:
-        raise ConfigError(f"{label}.effect_measure must name what effect_size measures, e.g. 'mean_shift_sd'.")
+        raise ConfigError(
+            f"{label}.effect_measure must name what effect_size measures, e.g. 'mean_shift_sd'."
+        )
     held = REGISTRY.get(cls.name)
     same = held is not None and (held.__module__, held.__qualname__) == (cls.__module__, cls.__qualname__)
     if held is not None and not same:
@@ -161,4 +166,6 @@ def get_test(name: str, **params: Any) -> DriftTest:
     try:
         return cls(**params)
     except TypeError as exc:
-        raise ConfigError(f"Bad parameters for drift method {name!r}: {exc}.", details={"method": name}) from exc
+        raise ConfigError(
+            f"Bad parameters for drift method {name!r}: {exc}.", details={"method": name}
+        ) from exc

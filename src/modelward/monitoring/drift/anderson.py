@@ -52,8 +52,15 @@ class AndersonDarling(DriftTest):
         ref, cur = self._numeric(reference, current)
         effect = normalised_wasserstein(ref, cur)
         if ref.n < 2 or cur.n < 2 or ref.values[0] == ref.values[-1] == cur.values[0] == cur.values[-1]:
-            return TestOutcome(0.0, 1.0, effect, self.effect_measure, self.threshold_value, False,
-                               {"note": "too few distinct values to test"})
+            return TestOutcome(
+                0.0,
+                1.0,
+                effect,
+                self.effect_measure,
+                self.threshold_value,
+                False,
+                {"note": "too few distinct values to test"},
+            )
         statistic, p, note = _anderson(ref.values, cur.values)
         return TestOutcome(
             statistic=statistic,

@@ -150,7 +150,9 @@ class DriftTest(abc.ABC):
     def run(self, reference: ColumnSummary, current: CurrentColumn) -> TestOutcome:
         """Test one prepared column. Both sides must hold at least one non-missing value."""
 
-    def compute(self, reference: ArrayLike, current: ArrayLike, kind: ColumnKind | None = None) -> TestOutcome:
+    def compute(
+        self, reference: ArrayLike, current: ArrayLike, kind: ColumnKind | None = None
+    ) -> TestOutcome:
         """Run the test on two raw 1-D samples (convenient outside a :class:`Profile`).
 
         The column kind is inferred from the reference sample unless ``kind`` is given.
@@ -163,8 +165,10 @@ class DriftTest(abc.ABC):
         ref_series = pd.Series(np.asarray(reference), name="reference")
         use = kind or infer_kind(ref_series)
         if not self.accepts(use):
-            raise ConfigError(f"{type(self).__name__} does not accept {use} columns; it accepts "
-                              f"{', '.join(sorted(self.kinds))}.")
+            raise ConfigError(
+                f"{type(self).__name__} does not accept {use} columns; it accepts "
+                f"{', '.join(sorted(self.kinds))}."
+            )
         ref_summary = summarise(ref_series, use)
         prepared = prepare_current(pd.Series(np.asarray(current), name="current"), ref_summary)
         if isinstance(prepared, str):
@@ -204,7 +208,9 @@ def normalised_wasserstein(reference: NumericSummary, current: CurrentNumeric) -
     """Wasserstein distance divided by the reference scale (std, else ``|mean|``, else 1); cached."""
     cached = current.cache.get("wasserstein")
     if cached is None:
-        s_right = search_right(reference, current) if reference.n != current.n else None  # equal n: not needed
+        s_right = (
+            search_right(reference, current) if reference.n != current.n else None
+        )  # equal n: not needed
         cached = wasserstein_sorted(reference.values, current.values, s_right)
         current.cache["wasserstein"] = cached
     return float(cached) / reference.scale
@@ -215,7 +221,9 @@ def ks_statistic(reference: NumericSummary, current: CurrentNumeric) -> float:
     Wasserstein distance needs those positions too (unequal sizes), else only the blocks that matter."""
     cached = current.cache.get("ks_d")
     if cached is None:
-        s_right = search_right(reference, current) if reference.n != current.n else current.cache.get("s_right")
+        s_right = (
+            search_right(reference, current) if reference.n != current.n else current.cache.get("s_right")
+        )
         cached = ks_statistic_sorted(reference.values, current.values, s_right)
         current.cache["ks_d"] = cached
     return float(cached)
@@ -231,7 +239,9 @@ def categorical_js(reference: CategoricalSummary, current: CurrentCategorical) -
     return float(cached)
 
 
-def new_category_details(reference: CategoricalSummary, current: CurrentCategorical, top: int = 10) -> dict[str, Any]:
+def new_category_details(
+    reference: CategoricalSummary, current: CurrentCategorical, top: int = 10
+) -> dict[str, Any]:
     """The categories the reference never saw (most frequent first, at most ``top``), for reports."""
     if not current.new_categories:
         return {}

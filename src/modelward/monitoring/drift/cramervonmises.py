@@ -31,8 +31,15 @@ class CramerVonMises(DriftTest):
     def run(self, reference: ColumnSummary, current: CurrentColumn) -> TestOutcome:
         ref, cur = self._numeric(reference, current)
         if ref.n < 2 or cur.n < 2:
-            return TestOutcome(0.0, 1.0, normalised_wasserstein(ref, cur), self.effect_measure,
-                               self.threshold_value, False, {"note": "fewer than 2 values on one side"})
+            return TestOutcome(
+                0.0,
+                1.0,
+                normalised_wasserstein(ref, cur),
+                self.effect_measure,
+                self.threshold_value,
+                False,
+                {"note": "fewer than 2 values on one side"},
+            )
         res = stats.cramervonmises_2samp(ref.values, cur.values, method="auto")
         p = float(res.pvalue)
         return TestOutcome(

@@ -46,8 +46,11 @@ class PSI(DriftTest):
         super()._check_params()
         self._check_int(self, "bins", self.bins, 2)
         if not isinstance(self.eps, int | float) or not (0 < self.eps < 1) or not math.isfinite(self.eps):
-            raise ConfigError(f"PSI: eps must be a number between 0 and 1 (exclusive), got {self.eps!r}. "
-                              "The default is 1e-4.", details={"test": self.name, "parameter": "eps"})
+            raise ConfigError(
+                f"PSI: eps must be a number between 0 and 1 (exclusive), got {self.eps!r}. "
+                "The default is 1e-4.",
+                details={"test": self.name, "parameter": "eps"},
+            )
 
     def run(self, reference: ColumnSummary, current: CurrentColumn) -> TestOutcome:
         if isinstance(reference, NumericSummary):

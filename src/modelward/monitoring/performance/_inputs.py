@@ -26,8 +26,10 @@ def labels(values: Any, name: str, n: int | None = None) -> npt.NDArray[Any]:
     if arr.ndim != 1:
         raise DataError(f"{name} must be one-dimensional (one value per row), got shape {arr.shape}.")
     if n is not None and arr.shape[0] != n:
-        raise DataError(f"{name} has {arr.shape[0]} rows but {n} were expected: pass one value per row "
-                        "of the same window.")
+        raise DataError(
+            f"{name} has {arr.shape[0]} rows but {n} were expected: pass one value per row "
+            "of the same window."
+        )
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr))
         raise DataError(f"{name} has missing or infinite values at rows {_show(bad)}; drop those rows first.")
@@ -48,14 +50,18 @@ def numbers(values: Any, name: str, n: int | None = None) -> FloatArray:
     return out
 
 
-def resolve_classes(classes: Any, observed: list[npt.NDArray[Any]], n_columns: int | None) -> npt.NDArray[Any]:
+def resolve_classes(
+    classes: Any, observed: list[npt.NDArray[Any]], n_columns: int | None
+) -> npt.NDArray[Any]:
     """The class list: ``classes`` as given, else the sorted labels seen; checked against proba's width."""
     if classes is None:
         seen = np.unique(np.concatenate([np.asarray(o) for o in observed])) if observed else np.empty(0)
         if n_columns is not None and seen.shape[0] != n_columns:
-            raise DataError(f"proba has {n_columns} columns but the labels hold {seen.shape[0]} classes "
-                            f"({_show(seen)}); pass classes= in the order of proba's columns (e.g. the "
-                            "model's classes_).")
+            raise DataError(
+                f"proba has {n_columns} columns but the labels hold {seen.shape[0]} classes "
+                f"({_show(seen)}); pass classes= in the order of proba's columns (e.g. the "
+                "model's classes_)."
+            )
         out = seen
     else:
         out = np.asarray(classes)
@@ -64,11 +70,15 @@ def resolve_classes(classes: Any, observed: list[npt.NDArray[Any]], n_columns: i
         if np.unique(out).shape[0] != out.shape[0]:
             raise DataError(f"classes has duplicates ({_show(out)}); list each class once.")
         if n_columns is not None and out.shape[0] != n_columns:
-            raise DataError(f"proba has {n_columns} columns but {out.shape[0]} classes were given "
-                            f"({_show(out)}); give one class per proba column, in column order.")
+            raise DataError(
+                f"proba has {n_columns} columns but {out.shape[0]} classes were given "
+                f"({_show(out)}); give one class per proba column, in column order."
+            )
     if out.shape[0] < 2:
-        raise DataError(f"Classification needs at least two classes, got {out.shape[0]} ({_show(out)}); "
-                        "pass the full list with classes=.")
+        raise DataError(
+            f"Classification needs at least two classes, got {out.shape[0]} ({_show(out)}); "
+            "pass the full list with classes=."
+        )
     return out
 
 
@@ -79,15 +89,19 @@ def encode(values: npt.NDArray[Any], classes: npt.NDArray[Any], name: str) -> In
     try:
         pos = np.searchsorted(ordered, values)
     except TypeError as exc:
-        raise DataError(f"{name} labels ({_show(values[:3])}) cannot be compared with classes "
-                        f"({_show(classes)}): use the same label type on both sides.") from exc
+        raise DataError(
+            f"{name} labels ({_show(values[:3])}) cannot be compared with classes "
+            f"({_show(classes)}): use the same label type on both sides."
+        ) from exc
     pos = np.clip(pos, 0, len(classes) - 1)
     unknown = ordered[pos] != values
     if np.any(unknown):
         missing = np.unique(values[unknown])
-        raise DataError(f"{name} holds labels that are not among the classes {_show(classes)}: "
-                        f"{_show(missing)}. Pass the complete class list with classes=.",
-                        details={"unknown": [str(m) for m in missing[:20]]})
+        raise DataError(
+            f"{name} holds labels that are not among the classes {_show(classes)}: "
+            f"{_show(missing)}. Pass the complete class list with classes=.",
+            details={"unknown": [str(m) for m in missing[:20]]},
+        )
     return sorter[pos].astype(np.int64)
 
 
@@ -101,22 +115,28 @@ def probabilities(values: Any, n: int | None, n_classes: int, name: str = "proba
         arr = np.column_stack([1.0 - arr, arr])
     if arr.ndim != 2 or arr.shape[1] != n_classes or (n is not None and arr.shape[0] != n):
         want = f"({n if n is not None else 'n'}, {n_classes})"
-        raise DataError(f"{name} must have shape {want} (one row per prediction, one column per class"
-                        f"{'; or 1-D P(positive) for a binary model' if n_classes == 2 else ''}), "
-                        f"got {arr.shape}.")
+        raise DataError(
+            f"{name} must have shape {want} (one row per prediction, one column per class"
+            f"{'; or 1-D P(positive) for a binary model' if n_classes == 2 else ''}), "
+            f"got {arr.shape}."
+        )
     if arr.shape[0] == 0:
         raise DataError(f"{name} is empty: the window has no rows.")
     if not np.all(np.isfinite(arr)):
         rows = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
         raise DataError(f"{name} has missing or infinite values in rows {_show(rows)}; drop those rows.")
     if arr.min() < -1e-9 or arr.max() > 1 + 1e-9:
-        raise DataError(f"{name} must lie in [0, 1], got values from {arr.min():.6g} to {arr.max():.6g}: "
-                        "pass probabilities (predict_proba), not decision scores or logits.")
+        raise DataError(
+            f"{name} must lie in [0, 1], got values from {arr.min():.6g} to {arr.max():.6g}: "
+            "pass probabilities (predict_proba), not decision scores or logits."
+        )
     sums = arr.sum(axis=1)
     off = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
     if off.size:
-        raise DataError(f"{name} rows must sum to 1 (within {ROW_SUM_TOLERANCE:g}); row {off[0]} sums to "
-                        f"{sums[off[0]]:.6g} ({off.size} of {arr.shape[0]} rows are off). Pass the full "
-                        "predict_proba matrix with one column per class, or normalise each row.",
-                        details={"rows": off[:20].tolist()})
+        raise DataError(
+            f"{name} rows must sum to 1 (within {ROW_SUM_TOLERANCE:g}); row {off[0]} sums to "
+            f"{sums[off[0]]:.6g} ({off.size} of {arr.shape[0]} rows are off). Pass the full "
+            "predict_proba matrix with one column per class, or normalise each row.",
+            details={"rows": off[:20].tolist()},
+        )
     return np.clip(arr, 0.0, 1.0)

@@ -88,8 +88,9 @@ def bootstrap_bounds(
         centre = statistic(np.arange(m)[None, :]).reshape(1, -1)
     else:
         statistic, m = make_statistic(None), n_rows
-    reps = np.concatenate([statistic(rng.integers(0, m, size=(b, m))).reshape(b, -1)
-                           for b in blocks(n_replicates, m)])
+    reps = np.concatenate(
+        [statistic(rng.integers(0, m, size=(b, m))).reshape(b, -1) for b in blocks(n_replicates, m)]
+    )
     if centre is not None:
         reps = np.asarray(point, dtype=np.float64) + (reps - centre) * np.sqrt(m / n_rows)
     return [percentile(reps[:, j], confidence) for j in range(reps.shape[1])]
@@ -160,8 +161,12 @@ def weighted_auc(scores: FloatArray, positive_weight: FloatArray, negative_weigh
     return out
 
 
-def ovr_auc(scores: FloatArray, positive_weight: Callable[[int], FloatArray],
-            negative_weight: Callable[[int], FloatArray], positive: int | None) -> FloatArray:
+def ovr_auc(
+    scores: FloatArray,
+    positive_weight: Callable[[int], FloatArray],
+    negative_weight: Callable[[int], FloatArray],
+    positive: int | None,
+) -> FloatArray:
     """Binary AUC of class ``positive``, or the one-vs-rest macro average over all columns of ``scores``.
 
     The macro average is ``nan`` for a replicate where any class has no positive or no negative weight
@@ -169,6 +174,8 @@ def ovr_auc(scores: FloatArray, positive_weight: Callable[[int], FloatArray],
     """
     if positive is not None:
         return weighted_auc(scores[:, positive], positive_weight(positive), negative_weight(positive))
-    per_class = [weighted_auc(scores[:, k], positive_weight(k), negative_weight(k)) for k in range(scores.shape[1])]
+    per_class = [
+        weighted_auc(scores[:, k], positive_weight(k), negative_weight(k)) for k in range(scores.shape[1])
+    ]
     macro: FloatArray = np.mean(np.vstack(per_class), axis=0)
     return macro

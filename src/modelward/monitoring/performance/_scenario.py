@@ -54,8 +54,14 @@ def _labels(rng: np.random.Generator, x: FloatArray) -> IntArray:
     return drawn
 
 
-def covariate_shift(seed: int = 0, *, n_windows: int = 8, window_size: int = 5000,
-                    n_reference: int = 10_000, n_train: int = 10_000) -> Scenario:
+def covariate_shift(
+    seed: int = 0,
+    *,
+    n_windows: int = 8,
+    window_size: int = 5000,
+    n_reference: int = 10_000,
+    n_train: int = 10_000,
+) -> Scenario:
     """Reference and ``n_windows`` windows with a growing covariate shift (window 0 is unshifted)."""
     from sklearn.linear_model import LogisticRegression
 

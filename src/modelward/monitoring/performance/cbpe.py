@@ -115,13 +115,18 @@ class CBPE:
         metrics = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
         unknown = [m for m in metrics if m not in CBPE_METRICS]
         if unknown or not metrics:
-            raise ConfigError(f"CBPE cannot estimate {unknown or 'an empty metric list'}; choose from "
-                              f"{', '.join(CBPE_METRICS)}.")
+            raise ConfigError(
+                f"CBPE cannot estimate {unknown or 'an empty metric list'}; choose from "
+                f"{', '.join(CBPE_METRICS)}."
+            )
         if self.calibration not in CALIBRATION_MODES:
-            raise ConfigError(f"calibration must be one of {', '.join(CALIBRATION_MODES)}, got "
-                              f"{self.calibration!r}.")
+            raise ConfigError(
+                f"calibration must be one of {', '.join(CALIBRATION_MODES)}, got {self.calibration!r}."
+            )
         if self.n_folds < 2:
-            raise ConfigError(f"n_folds must be at least 2 for cross-fitted calibration, got {self.n_folds!r}.")
+            raise ConfigError(
+                f"n_folds must be at least 2 for cross-fitted calibration, got {self.n_folds!r}."
+            )
         check_settings(self.confidence, self.n_simulations)
         return metrics
 
@@ -145,28 +150,43 @@ class CBPE:
             self.calibrators_ = self._fit_calibrators(raw, codes)
         logger.debug("CBPE fitted on %d rows: %s", n, self.calibration_["decision"])
         self.reference_metrics_ = realized_metrics(
-            "classification", truth, y_pred, proba=raw, classes=self.classes_, confidence=self.confidence,
-            n_bootstrap=0)
+            "classification",
+            truth,
+            y_pred,
+            proba=raw,
+            classes=self.classes_,
+            confidence=self.confidence,
+            n_bootstrap=0,
+        )
         return self
 
     def _fit_calibrators(self, raw: FloatArray, codes: IntArray) -> list[Any]:
         from sklearn.isotonic import IsotonicRegression
 
         columns = [1] if raw.shape[1] == 2 else range(raw.shape[1])
-        return [IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw[:, k], codes == k)
-                for k in columns]
+        return [
+            IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw[:, k], codes == k)
+            for k in columns
+        ]
 
     def _decide(self, raw: FloatArray, codes: IntArray) -> tuple[bool, dict[str, Any]]:
-        info: dict[str, Any] = {"criterion": "brier", "method": "isotonic", "n_folds": self.n_folds,
-                                "brier_raw": brier(raw, codes), "ece_raw": expected_calibration_error(raw, codes)}
+        info: dict[str, Any] = {
+            "criterion": "brier",
+            "method": "isotonic",
+            "n_folds": self.n_folds,
+            "brier_raw": brier(raw, codes),
+            "ece_raw": expected_calibration_error(raw, codes),
+        }
         if self.calibration == "never":
             info["decision"] = "not calibrated: calibration='never'"
             return False, info
         n = raw.shape[0]
         if n < 2 * self.n_folds:
             if self.calibration == "always":
-                raise DataError(f"Cross-fitted calibration needs at least {2 * self.n_folds} reference rows, "
-                                f"got {n}; use a larger reference or calibration='never'.")
+                raise DataError(
+                    f"Cross-fitted calibration needs at least {2 * self.n_folds} reference rows, "
+                    f"got {n}; use a larger reference or calibration='never'."
+                )
             info["decision"] = f"not calibrated: {n} reference rows are too few for {self.n_folds} folds"
             return False, info
         oof = np.empty_like(raw)
@@ -182,15 +202,19 @@ class CBPE:
             info["decision"] = "calibrated: calibration='always'"
             return True, info
         verb = "lowered" if better else "did not lower"
-        info["decision"] = (f"{'calibrated' if better else 'not calibrated'}: cross-fitted isotonic regression "
-                            f"{verb} the Brier score ({info['brier_raw']:.6f} -> {info['brier_calibrated']:.6f})")
+        info["decision"] = (
+            f"{'calibrated' if better else 'not calibrated'}: cross-fitted isotonic regression "
+            f"{verb} the Brier score ({info['brier_raw']:.6f} -> {info['brier_calibrated']:.6f})"
+        )
         return bool(better), info
 
     # --------------------------------------------------------------- estimating
     def _fitted(self) -> None:
         if not hasattr(self, "calibrated_"):
-            raise ConfigError("This CBPE is not fitted yet: call fit(y_true_ref, proba_ref, classes) on the "
-                              "labeled reference first.")
+            raise ConfigError(
+                "This CBPE is not fitted yet: call fit(y_true_ref, proba_ref, classes) on the "
+                "labeled reference first."
+            )
 
     def calibrate(self, proba: Any) -> FloatArray:
         """The probabilities CBPE uses for ``proba`` (unchanged when calibration was not kept)."""
@@ -216,23 +240,40 @@ class CBPE:
         cal = raw if self.calibrators_ is None else _apply(self.calibrators_, raw)
         positive = 1 if k == 2 else None
         nll = -np.log(np.clip(raw, np.finfo(np.float64).eps, 1.0 - np.finfo(np.float64).eps))
-        expected: FloatArray = np.stack([np.bincount(pred, weights=cal[:, t], minlength=k).astype(np.float64)
-                                         for t in range(k)])
+        expected: FloatArray = np.stack(
+            [np.bincount(pred, weights=cal[:, t], minlength=k).astype(np.float64) for t in range(k)]
+        )
         point = {name: float(v[0]) for name, v in confusion_metrics(expected[None], positive).items()}
         if "roc_auc" in self.metrics_:
-            point["roc_auc"] = float(ovr_auc(raw, lambda c: cal[None, :, c], lambda c: 1.0 - cal[None, :, c],
-                                             positive)[0])
+            point["roc_auc"] = float(
+                ovr_auc(raw, lambda c: cal[None, :, c], lambda c: 1.0 - cal[None, :, c], positive)[0]
+            )
         point["log_loss"] = float(np.mean(np.sum(cal * nll, axis=1)))
         sims = self._simulate(raw, cal, pred, nll, positive, point)
         out = {}
         for j, name in enumerate(self.metrics_):
             lower, upper = percentile(sims[:, j], self.confidence)
-            out[name] = MetricEstimate(name, point[name], lower, upper, n, "cbpe",
-                                       "simulated" if lower is not None else "none", self.confidence)
+            out[name] = MetricEstimate(
+                name,
+                point[name],
+                lower,
+                upper,
+                n,
+                "cbpe",
+                "simulated" if lower is not None else "none",
+                self.confidence,
+            )
         return out
 
-    def _simulate(self, raw: FloatArray, cal: FloatArray, pred: IntArray, nll: FloatArray,
-                  positive: int | None, point: dict[str, float]) -> FloatArray:
+    def _simulate(
+        self,
+        raw: FloatArray,
+        cal: FloatArray,
+        pred: IntArray,
+        nll: FloatArray,
+        positive: int | None,
+        point: dict[str, float],
+    ) -> FloatArray:
         """Realized metrics on ``n_simulations`` label draws from ``cal``: ``(n_simulations, metrics)``.
 
         From :data:`GAUSSIAN_MIN_ROWS` rows on, the confusion matrix of the drawn labels and their mean log
@@ -256,18 +297,29 @@ class CBPE:
             # Only ROC AUC is left: draw on a subsample and rescale the spread to the window's size.
             rows = np.sort(rng.choice(n, size=SIMULATION_MAX_ROWS, replace=False))
             sub_raw, sub_cal = raw[rows], cal[rows]
-            centre = ovr_auc(sub_raw, lambda c: sub_cal[None, :, c], lambda c: 1.0 - sub_cal[None, :, c], positive)
+            centre = ovr_auc(
+                sub_raw, lambda c: sub_cal[None, :, c], lambda c: 1.0 - sub_cal[None, :, c], positive
+            )
             draws = self._draw_rows(sub_raw, sub_cal, pred[rows], nll[rows], positive, per_row, rng)[:, 0]
             columns["roc_auc"] = point["roc_auc"] + (draws - centre) * np.sqrt(SIMULATION_MAX_ROWS / n)
         elif per_row:
-            columns |= dict(zip(per_row, self._draw_rows(raw, cal, pred, nll, positive, per_row, rng).T,
-                                strict=True))
+            columns |= dict(
+                zip(per_row, self._draw_rows(raw, cal, pred, nll, positive, per_row, rng).T, strict=True)
+            )
         if self.n_simulations == 0:
             return np.empty((0, len(self.metrics_)))
         return np.column_stack([columns[m] for m in self.metrics_])
 
-    def _draw_rows(self, raw: FloatArray, cal: FloatArray, pred: IntArray, nll: FloatArray, positive: int | None,
-                   metrics: list[str], rng: np.random.Generator) -> FloatArray:
+    def _draw_rows(
+        self,
+        raw: FloatArray,
+        cal: FloatArray,
+        pred: IntArray,
+        nll: FloatArray,
+        positive: int | None,
+        metrics: list[str],
+        rng: np.random.Generator,
+    ) -> FloatArray:
         n, k = cal.shape
         cumulative = np.cumsum(cal, axis=1)[:, :-1]
         rows = np.arange(n) * k
@@ -308,8 +360,9 @@ def _gaussian_confusions(cal: FloatArray, pred: IntArray, draws: int, rng: np.ra
 
 
 def _simulated_auc(raw: FloatArray, drawn: IntArray, positive: int | None) -> FloatArray:
-    return ovr_auc(raw, lambda c: (drawn == c).astype(np.float64), lambda c: (drawn != c).astype(np.float64),
-                   positive)
+    return ovr_auc(
+        raw, lambda c: (drawn == c).astype(np.float64), lambda c: (drawn != c).astype(np.float64), positive
+    )
 
 
 def _apply(calibrators: list[Any], raw: FloatArray) -> FloatArray:
@@ -317,6 +370,8 @@ def _apply(calibrators: list[Any], raw: FloatArray) -> FloatArray:
     if raw.shape[1] == 2:
         p = np.asarray(calibrators[0].predict(raw[:, 1]), dtype=np.float64)
         return np.column_stack([1.0 - p, p])
-    cal = np.column_stack([np.asarray(c.predict(raw[:, k]), dtype=np.float64) for k, c in enumerate(calibrators)])
+    cal = np.column_stack(
+        [np.asarray(c.predict(raw[:, k]), dtype=np.float64) for k, c in enumerate(calibrators)]
+    )
     total = cal.sum(axis=1, keepdims=True)
     return np.where(total > 0, cal / np.where(total > 0, total, 1.0), raw)

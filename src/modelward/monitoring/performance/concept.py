@@ -79,8 +79,9 @@ def _detector(name: str, params: Mapping[str, Any]) -> Any:
     try:
         return factories[name](**params)
     except TypeError as exc:
-        raise ConfigError(f"Bad parameters for the {name} detector ({DETECTORS[name][0]}): {exc}. "
-                          f"Given: {dict(params)}.") from exc
+        raise ConfigError(
+            f"Bad parameters for the {name} detector ({DETECTORS[name][0]}): {exc}. Given: {dict(params)}."
+        ) from exc
 
 
 def detect_concept_drift(
@@ -108,19 +109,23 @@ def detect_concept_drift(
     """
     values = _inputs.numbers(errors, "errors")
     binary = bool(np.all((values == 0.0) | (values == 1.0)))
-    names = list(detectors) if detectors is not None else [
-        d for d in DETECTORS if binary or not DETECTORS[d][2]]
+    names = (
+        list(detectors) if detectors is not None else [d for d in DETECTORS if binary or not DETECTORS[d][2]]
+    )
     params = dict(params or {})
     unknown = [d for d in [*names, *params] if d not in DETECTORS]
     if unknown or not names:
-        raise ConfigError(f"Unknown concept-drift detector {unknown or 'list (empty)'}; choose from "
-                          f"{', '.join(DETECTORS)}.")
+        raise ConfigError(
+            f"Unknown concept-drift detector {unknown or 'list (empty)'}; choose from {', '.join(DETECTORS)}."
+        )
     results = []
     for name in names:
         implementation, has_warnings, needs_binary = DETECTORS[name]
         if needs_binary and not binary:
-            raise DataError(f"The {name} detector needs a 0/1 error stream (1 = wrong prediction), but the "
-                            "stream has other values; use adwin or page_hinkley for real-valued losses.")
+            raise DataError(
+                f"The {name} detector needs a 0/1 error stream (1 = wrong prediction), but the "
+                "stream has other values; use adwin or page_hinkley for real-valued losses."
+            )
         given = dict(params.get(name, {}))
         detector = _detector(name, given)
         stream = values.astype(bool).tolist() if needs_binary else values.tolist()
@@ -137,6 +142,9 @@ def detect_concept_drift(
             if detector.drift_detected:
                 detections.append(i)
                 warned = False
-        results.append(ConceptDriftResult(name, tuple(warnings), tuple(detections), len(stream), has_warnings,
-                                          implementation, given))
+        results.append(
+            ConceptDriftResult(
+                name, tuple(warnings), tuple(detections), len(stream), has_warnings, implementation, given
+            )
+        )
     return results

@@ -58,8 +58,16 @@ class DLE:
     (True, 'dle', 'normal')
     """
 
-    def __init__(self, metrics: Sequence[str] = DLE_METRICS, *, confidence: float = 0.95, max_iter: int = 100,
-                 learning_rate: float = 0.1, seed: int = 0, n_threads: int | None = 1) -> None:
+    def __init__(
+        self,
+        metrics: Sequence[str] = DLE_METRICS,
+        *,
+        confidence: float = 0.95,
+        max_iter: int = 100,
+        learning_rate: float = 0.1,
+        seed: int = 0,
+        n_threads: int | None = 1,
+    ) -> None:
         self.metrics = metrics
         self.confidence = confidence
         self.max_iter = max_iter
@@ -76,20 +84,28 @@ class DLE:
             if arr.ndim == 1:
                 arr = arr[:, None]
             if arr.ndim != 2:
-                raise DataError(f"x must be a DataFrame or a 2-D array (rows x features), got shape {arr.shape}.")
+                raise DataError(
+                    f"x must be a DataFrame or a 2-D array (rows x features), got shape {arr.shape}."
+                )
             frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
         n = frame.shape[0]
         if n == 0:
             raise DataError("x is empty: the window has no rows.")
         if fitting:
             self.features_ = list(frame.columns)
-            self.categories_ = {c: pd.Index(pd.unique(frame[c].dropna())) for c in frame.columns
-                                if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool}
+            self.categories_ = {
+                c: pd.Index(pd.unique(frame[c].dropna()))
+                for c in frame.columns
+                if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool
+            }
         else:
             missing = [c for c in self.features_ if c not in frame.columns]
             if missing:
-                raise DataError(f"x lacks the reference feature columns {missing}; pass the same columns the "
-                                "DLE was fitted on.", details={"missing": missing})
+                raise DataError(
+                    f"x lacks the reference feature columns {missing}; pass the same columns the "
+                    "DLE was fitted on.",
+                    details={"missing": missing},
+                )
             frame = frame[self.features_]
         for column, categories in self.categories_.items():
             frame[column] = pd.Categorical(frame[column], categories=categories)
@@ -102,8 +118,12 @@ class DLE:
     def _model(self) -> Any:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        return HistGradientBoostingRegressor(max_iter=self.max_iter, learning_rate=self.learning_rate,
-                                             random_state=self.seed, categorical_features="from_dtype")
+        return HistGradientBoostingRegressor(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            random_state=self.seed,
+            categorical_features="from_dtype",
+        )
 
     def _threads(self) -> AbstractContextManager[Any]:
         if self.n_threads is None:
@@ -123,8 +143,10 @@ class DLE:
         metrics = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
         unknown = [m for m in metrics if m not in DLE_METRICS]
         if unknown or not metrics:
-            raise ConfigError(f"DLE cannot estimate {unknown or 'an empty metric list'}; choose from "
-                              f"{', '.join(DLE_METRICS)}.")
+            raise ConfigError(
+                f"DLE cannot estimate {unknown or 'an empty metric list'}; choose from "
+                f"{', '.join(DLE_METRICS)}."
+            )
         if not 0.0 < self.confidence < 1.0:
             raise ConfigError(f"confidence must lie strictly between 0 and 1, got {self.confidence!r}.")
         self.metrics_ = metrics
@@ -162,11 +184,20 @@ class DLE:
         if "mae" in self.metrics_:
             mae = float(abs_hat.mean())
             half = z * float(np.sqrt(np.sum(np.maximum(sq_hat - abs_hat**2, 0.0)))) / n
-            out["mae"] = MetricEstimate("mae", mae, max(0.0, mae - half), mae + half, n, "dle", "normal",
-                                        self.confidence)
+            out["mae"] = MetricEstimate(
+                "mae", mae, max(0.0, mae - half), mae + half, n, "dle", "normal", self.confidence
+            )
         if "rmse" in self.metrics_:
             mse = float(sq_hat.mean())
             half = z * float(np.sqrt(self.kurtosis_ratio_ * np.sum(sq_hat**2))) / n
-            out["rmse"] = MetricEstimate("rmse", float(np.sqrt(mse)), float(np.sqrt(max(0.0, mse - half))),
-                                         float(np.sqrt(mse + half)), n, "dle", "normal", self.confidence)
+            out["rmse"] = MetricEstimate(
+                "rmse",
+                float(np.sqrt(mse)),
+                float(np.sqrt(max(0.0, mse - half))),
+                float(np.sqrt(mse + half)),
+                n,
+                "dle",
+                "normal",
+                self.confidence,
+            )
         return {m: out[m] for m in self.metrics_}

@@ -82,7 +82,9 @@ def realized_metrics(
     check_settings(confidence, n_bootstrap)
     if task == "regression":
         if proba is not None or classes is not None:
-            raise ConfigError("proba and classes apply to classification only; drop them for task='regression'.")
+            raise ConfigError(
+                "proba and classes apply to classification only; drop them for task='regression'."
+            )
         return _regression(y_true, y_pred, confidence, n_bootstrap, seed)
     return _classification(y_true, y_pred, proba, classes, confidence, n_bootstrap, seed)
 
@@ -92,16 +94,23 @@ def _check_task(task: str) -> None:
         raise ConfigError(f"task must be 'classification' or 'regression', got {task!r}.")
 
 
-def _estimate(metric: str, value: float, bounds: tuple[float | None, float | None], n: int,
-              interval: str, confidence: float) -> MetricEstimate:
+def _estimate(
+    metric: str,
+    value: float,
+    bounds: tuple[float | None, float | None],
+    n: int,
+    interval: str,
+    confidence: float,
+) -> MetricEstimate:
     lower, upper = bounds
     if lower is None:
         interval = "none"
     return MetricEstimate(metric, float(value), lower, upper, n, "realized", interval, confidence)
 
 
-def _classification(y_true: Any, y_pred: Any, proba: Any, classes: Any, confidence: float,
-                    n_bootstrap: int, seed: int) -> dict[str, MetricEstimate]:
+def _classification(
+    y_true: Any, y_pred: Any, proba: Any, classes: Any, confidence: float, n_bootstrap: int, seed: int
+) -> dict[str, MetricEstimate]:
     truth = _inputs.labels(y_true, "y_true")
     n = truth.shape[0]
     if n == 0:
@@ -155,13 +164,23 @@ def _classification(y_true: Any, y_pred: Any, proba: Any, classes: Any, confiden
     bounds = bootstrap_bounds(n, n_bootstrap, seed, make_statistic, [point[m] for m in names], confidence)
     boot_bounds = dict(zip(names, bounds, strict=True))
     tp, fp, fn = (float(cm[0, 1, 1]), float(cm[0, 0, 1]), float(cm[0, 1, 0])) if k == 2 else (0.0, 0.0, 0.0)
-    out = {"accuracy": _estimate("accuracy", point["accuracy"], wilson(float(np.sum(t == p)), n, confidence),
-                                 n, "wilson", confidence)}
+    out = {
+        "accuracy": _estimate(
+            "accuracy",
+            point["accuracy"],
+            wilson(float(np.sum(t == p)), n, confidence),
+            n,
+            "wilson",
+            confidence,
+        )
+    }
     if k == 2:
-        out["precision"] = _estimate("precision", point["precision"], wilson(tp, tp + fp, confidence), n,
-                                     "wilson", confidence)
-        out["recall"] = _estimate("recall", point["recall"], wilson(tp, tp + fn, confidence), n, "wilson",
-                                  confidence)
+        out["precision"] = _estimate(
+            "precision", point["precision"], wilson(tp, tp + fp, confidence), n, "wilson", confidence
+        )
+        out["recall"] = _estimate(
+            "recall", point["recall"], wilson(tp, tp + fn, confidence), n, "wilson", confidence
+        )
     else:
         for name in ("precision", "recall"):
             out[name] = _estimate(name, point[name], boot_bounds[name], n, "bootstrap", confidence)
@@ -175,8 +194,9 @@ def _auc(probs: FloatArray, t: IntArray, weights: FloatArray, positive: int | No
     return ovr_auc(probs, lambda c: weights * (t == c), lambda c: weights * (t != c), positive)
 
 
-def _regression(y_true: Any, y_pred: Any, confidence: float, n_bootstrap: int,
-                seed: int) -> dict[str, MetricEstimate]:
+def _regression(
+    y_true: Any, y_pred: Any, confidence: float, n_bootstrap: int, seed: int
+) -> dict[str, MetricEstimate]:
     y = _inputs.numbers(y_true, "y_true")
     n = y.shape[0]
     if n == 0:
@@ -184,11 +204,16 @@ def _regression(y_true: Any, y_pred: Any, confidence: float, n_bootstrap: int,
     residual = y - _inputs.numbers(y_pred, "y_pred", n)
     absolute, squared = np.abs(residual), residual**2
     centred = y - y.mean()
-    point = {"mae": float(absolute.mean()), "rmse": float(np.sqrt(squared.mean())),
-             "r2": _r2(float(squared.sum()), float((centred**2).sum()))}
+    point = {
+        "mae": float(absolute.mean()),
+        "rmse": float(np.sqrt(squared.mean())),
+        "r2": _r2(float(squared.sum()), float((centred**2).sum())),
+    }
 
     def make_statistic(rows: IntArray | None) -> Callable[[IntArray], FloatArray]:
-        ab, sq_all, cy = (absolute, squared, centred) if rows is None else (absolute[rows], squared[rows], centred[rows])
+        ab, sq_all, cy = (
+            (absolute, squared, centred) if rows is None else (absolute[rows], squared[rows], centred[rows])
+        )
 
         def statistic(idx: IntArray) -> FloatArray:
             sq = sq_all[idx]
@@ -201,10 +226,13 @@ def _regression(y_true: Any, y_pred: Any, confidence: float, n_bootstrap: int,
 
         return statistic
 
-    bounds = bootstrap_bounds(n, n_bootstrap, seed, make_statistic, [point[m] for m in REGRESSION_METRICS],
-                              confidence)
-    return {name: _estimate(name, point[name], bounds[j], n, "bootstrap", confidence)
-            for j, name in enumerate(REGRESSION_METRICS)}
+    bounds = bootstrap_bounds(
+        n, n_bootstrap, seed, make_statistic, [point[m] for m in REGRESSION_METRICS], confidence
+    )
+    return {
+        name: _estimate(name, point[name], bounds[j], n, "bootstrap", confidence)
+        for j, name in enumerate(REGRESSION_METRICS)
+    }
 
 
 def _r2(ss_res: float, ss_tot: float) -> float:

@@ -83,8 +83,10 @@ def compare_estimates(
     """
     shared = [m for m in estimated if m in realized]
     if not shared:
-        raise DataError(f"No metric appears on both sides: estimated has {sorted(estimated) or 'none'}, "
-                        f"realized has {sorted(realized) or 'none'}. Compare figures of the same metrics.")
+        raise DataError(
+            f"No metric appears on both sides: estimated has {sorted(estimated) or 'none'}, "
+            f"realized has {sorted(realized) or 'none'}. Compare figures of the same metrics."
+        )
     rows = []
     for metric in shared:
         est, real = estimated[metric], realized[metric]
@@ -93,18 +95,20 @@ def compare_estimates(
         within = None
         if r is not None and est.lower is not None and est.upper is not None:
             within = bool(est.lower <= r <= est.upper)
-        rows.append({
-            "metric": metric,
-            "method": est.method,
-            "estimated": e,
-            "estimated_lower": _num(est.lower),
-            "estimated_upper": _num(est.upper),
-            "realized": r,
-            "realized_lower": _num(real.lower),
-            "realized_upper": _num(real.upper),
-            "absolute_error": error,
-            "within_interval": within,
-            "n_estimated": est.n,
-            "n_realized": real.n,
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "method": est.method,
+                "estimated": e,
+                "estimated_lower": _num(est.lower),
+                "estimated_upper": _num(est.upper),
+                "realized": r,
+                "realized_lower": _num(real.lower),
+                "realized_upper": _num(real.upper),
+                "absolute_error": error,
+                "within_interval": within,
+                "n_estimated": est.n,
+                "n_realized": real.n,
+            }
+        )
     return rows

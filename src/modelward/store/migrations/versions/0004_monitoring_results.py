@@ -48,7 +48,9 @@ def upgrade() -> None:
         sa.Column(
             "reference_id",
             sa.Integer,
-            sa.ForeignKey("monitoring_references.id", name="fk_monitoring_runs_reference_id_monitoring_references"),
+            sa.ForeignKey(
+                "monitoring_references.id", name="fk_monitoring_runs_reference_id_monitoring_references"
+            ),
             nullable=False,
         ),
         sa.Column("created_at", UtcDateTime, nullable=False),
