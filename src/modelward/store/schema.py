@@ -289,3 +289,18 @@ loop_state = Table(
     Column("value", JsonType, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# One leader among replicas (migration 0006): the process holding the row until ``expires_at`` runs the
+# loop; taking an expired lease increments ``epoch``, and the leader's writes are conditional on its
+# epoch, so a stale leader's write is refused. A row rather than an advisory lock: advisory locks break
+# behind PgBouncer's transaction pooling.
+loop_leases = Table(
+    "loop_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("renewed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
