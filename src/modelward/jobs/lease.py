@@ -30,7 +30,7 @@ b 2
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -104,26 +104,39 @@ class LeaseStore:
             row = conn.execute(sa.select(loop_leases).where(loop_leases.c.name == name)).first()
         return None if row is None else _lease(row)
 
-    def acquire(self, name: str, holder: str, *, ttl: float, now: dt.datetime) -> Lease | None:
+    def acquire(
+        self,
+        name: str,
+        holder: str,
+        *,
+        ttl: float,
+        now: dt.datetime,
+        gone: Callable[[str], bool] | None = None,
+    ) -> Lease | None:
         """Lead: the lease held by ``holder`` until ``now + ttl`` — renewed when it already held it, taken
-        (epoch + 1) when it is free or expired. None while another holder's lease runs."""
+        (epoch + 1) when it is free or expired. None while another holder's lease runs, unless ``gone``
+        says that holder no longer exists (a process of this host that died): then it is taken at once."""
         for _race in range(3):
             seen = self.current(name)
+            early = False
             if seen is not None and seen.holder == holder:
                 renewed = self.renew(seen, ttl=ttl, now=now)
                 if renewed is not None:
                     return renewed
             elif seen is not None and not seen.expired(now):
-                return None
-            taken = self._take(name, holder, seen, ttl=ttl, now=now)
+                if gone is None or not gone(seen.holder):
+                    return None
+                early = True
+            taken = self._take(name, holder, seen, ttl=ttl, now=now, early=early)
             if taken is not None:
                 return taken
         return None  # lost every race: another process just took it
 
     def _take(
-        self, name: str, holder: str, seen: Lease | None, *, ttl: float, now: dt.datetime
+        self, name: str, holder: str, seen: Lease | None, *, ttl: float, now: dt.datetime, early: bool
     ) -> Lease | None:
-        """Insert the first row, or take ``seen`` (expired) if it is still as read; None on a lost race."""
+        """Insert the first row, or take ``seen`` (expired, or ``early``: its holder is gone) if it is
+        still as read; None on a lost race."""
         expires = now + dt.timedelta(seconds=ttl)
         values = {"holder": holder, "acquired_at": now, "renewed_at": now, "expires_at": expires}
         lease = Lease(name, holder, 1 if seen is None else seen.epoch + 1, now, now, expires)
@@ -133,15 +146,17 @@ class LeaseStore:
                 if seen is None:
                     conn.execute(loop_leases.insert().values(name=name, epoch=1, **values))
                 else:
-                    taken = conn.execute(
-                        loop_leases.update()
-                        .where(c.name == name, c.holder == seen.holder, c.epoch == seen.epoch)
-                        .where(c.expires_at <= now)
-                        .values(epoch=c.epoch + 1, **values)
-                    ).rowcount
+                    query = loop_leases.update().where(
+                        c.name == name, c.holder == seen.holder, c.epoch == seen.epoch
+                    )
+                    if not early:
+                        query = query.where(c.expires_at <= now)
+                    taken = conn.execute(query.values(epoch=c.epoch + 1, **values)).rowcount
                     if taken != 1:
                         return None
-                self._event(conn, "loop_leader_elected", lease, now, _previous(seen))
+                self._event(
+                    conn, "loop_leader_elected", lease, now, {**_previous(seen), "holder_gone": early}
+                )
         except sa.exc.IntegrityError as exc:
             if is_unique_violation(exc):
                 return None  # another process inserted the first row meanwhile
