@@ -155,14 +155,16 @@ def request_retrain(
     force: bool = False,
     now: dt.datetime | None = None,
     owner: str | None = None,
+    signal: Signal | None = None,
 ) -> Requested:
     """The manual trigger: open a job for ``model`` unless one is active, the cooldown runs (``force`` skips
     it) or too few labeled rows exist. ``owner``: the runner that takes the job at once (else it is queued
-    for the running loop). The decision is an event either way."""
+    for the running loop). ``signal``: another requested trigger (an Alertmanager alert) instead of the
+    manual one. The decision is an event either way."""
     now = now or utcnow()
     ws.model_spec(model)
     champion = ws.registry.get(model, "champion")
-    signal = Signal(
+    signal = signal or Signal(
         "manual",
         f"manual:{now.isoformat()}",
         f"requested by {actor}{': ' + reason if reason else ''}{' (force)' if force else ''}",
