@@ -205,7 +205,7 @@ class LeaseStore:
             return
         now_held = "nobody" if row is None else f"{row.holder} (epoch {row.epoch})"
         raise StaleLeaderError(
-            f"{lease.holder} no longer leads the {lease.name!r} loop: it acted under epoch {lease.epoch}, "
+            f"{lease.holder} no longer leads (lease {lease.name!r}): it acted under epoch {lease.epoch}, "
             f"and the lease is now held by {now_held}. Its write was refused and changed nothing; it stops "
             "acting until it leads again.",
             details={
