@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelward import Workspace
-from modelward.jobs.lease import Lease, StaleLeaderError
+from modelward.jobs.lease import Lease, StaleLeaderError, held
 from modelward.store.schema import events, loop_state, retrain_jobs
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -105,7 +105,9 @@ def test_leadership_changes_are_events(ws: Workspace) -> None:
 def test_a_stale_leaders_writes_are_refused_and_change_nothing(ws: Workspace) -> None:
     a = ws.leases.acquire("loop", "a", ttl=TTL, now=T0)
     assert a is not None
+    assert held() is None
     with ws.leases.fenced(a):  # while a leads, its writes go through
+        assert held() == a and Lease.from_dict(a.to_dict()) == a  # what a training child is handed
         job = ws.jobs.open("credit", trigger="drift", evidence={}, now=T0)
         assert job is not None
         claimed = ws.jobs.claim(job, "a-runner", now=T0, event=("loop_job_started", {}))

@@ -5,6 +5,10 @@ middle of a pass has its next write refused and stops at once, having changed no
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ import sqlalchemy as sa
 
 from modelward import Workspace
 from modelward.errors import ConfigError
+from modelward.jobs.lease import Lease
 from modelward.maintenance import Loop
 from modelward.store.schema import events, loop_state
 
@@ -94,3 +99,38 @@ def test_the_lease_settings_are_checked(tmp_path: Path) -> None:
         ConfigError, match=r"loop\.lease.*renew_seconds \(30\) must be below ttl_seconds \(30\)"
     ):
         Workspace.open(root, loop={"lease": {"ttl_seconds": 30, "renew_seconds": 30}})
+
+
+@pytest.mark.slow
+def test_the_training_child_of_a_replaced_leader_registers_nothing(ws: Workspace, tmp_path: Path) -> None:
+    """The leader hands its lease to the training subprocess, which fences its own writes with it."""
+    a = ws.leases.acquire("loop", "host-a:1:x", ttl=TTL, now=T0)
+    assert a is not None
+    features = [f for f in ws.registry.get("credit", 1).lineage["features"] if f != "zipcode"]
+    request = {"model": "credit", "dataset": "agrawal@1", "features": features, "weight_column": None}
+
+    def child(lease: Lease) -> tuple[int, dict[str, object]]:
+        spec = {
+            "root": str(ws.root),
+            "database_url": ws.store.url,
+            "artifacts": ws.artifacts.location,
+            "request": {**request, "description": "a challenger"},
+            "lease": lease.to_dict(),
+        }
+        result = tmp_path / f"result-{lease.epoch}.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "modelward.maintenance._train_child", str(result), str(os.getpid())],
+            input=json.dumps(spec),
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
+        return done.returncode, json.loads(result.read_text())
+
+    b = ws.leases.acquire("loop", "host-b:2:y", ttl=TTL, now=at(TTL + 1))
+    assert b is not None
+    code, out = child(a)  # a was replaced while its child trained
+    assert code == 2 and "host-a:1:x no longer leads (lease 'loop')" in str(out["error"]), out
+    assert [v.version for v in ws.registry.versions("credit")] == [1]
+    code, out = child(b)  # the current leader's child registers
+    assert code == 0 and out["result"]["version"] == 2, out  # type: ignore[index]

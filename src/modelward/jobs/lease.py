@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +44,18 @@ from modelward.store import Store, is_unique_violation
 from modelward.store.audit import record_event
 from modelward.store.schema import loop_leases
 
-__all__ = ["LOOP_LEASE", "Lease", "LeaseStore", "StaleLeaderError"]
+__all__ = ["LOOP_LEASE", "Lease", "LeaseStore", "StaleLeaderError", "held"]
 
 LOOP_LEASE = "loop"
 """The name of the maintenance loop's lease."""
+
+_HELD: ContextVar[Lease | None] = ContextVar("modelward_held_lease", default=None)
+
+
+def held() -> Lease | None:
+    """The lease this context's writes are fenced by (inside :meth:`LeaseStore.fenced`), else None: what a
+    subprocess the leader starts (the training child) must fence its own writes with."""
+    return _HELD.get()
 
 
 class StaleLeaderError(ConflictError):
@@ -69,6 +78,12 @@ class Lease:
 
     def expired(self, now: dt.datetime) -> bool:
         return self.expires_at <= now
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lease:
+        """The lease :meth:`to_dict` wrote (handed to a subprocess as JSON)."""
+        times = {k: dt.datetime.fromisoformat(data[k]) for k in ("acquired_at", "renewed_at", "expires_at")}
+        return cls(name=str(data["name"]), holder=str(data["holder"]), epoch=int(data["epoch"]), **times)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,8 +236,12 @@ class LeaseStore:
     def fenced(self, lease: Lease) -> Iterator[None]:
         """Inside the block, every write of this thread to the store is refused with
         :class:`StaleLeaderError` (and changes nothing) once ``lease`` is no longer current."""
-        with self.store.fenced(lambda conn: self.check(conn, lease)):
-            yield
+        token = _HELD.set(lease)
+        try:
+            with self.store.fenced(lambda conn: self.check(conn, lease)):
+                yield
+        finally:
+            _HELD.reset(token)
 
     def _event(
         self, conn: Connection, kind: str, lease: Lease, now: dt.datetime, extra: dict[str, Any]
