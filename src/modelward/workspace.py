@@ -28,6 +28,7 @@ from modelward.training import ReproduceReport
 if TYPE_CHECKING:
     from modelward.jobs import JobStore
     from modelward.results import MonitoringResults
+    from modelward.rollouts import RolloutStore
 
 __all__ = ["ReproduceReport", "Workspace"]
 
@@ -74,6 +75,13 @@ class Workspace:
         from modelward.jobs import JobStore
 
         return JobStore(self.store, self.settings.actor_name)
+
+    @cached_property
+    def rollouts(self) -> RolloutStore:
+        """Rollouts (shadow, canary, A/B), their per-arm counters and their events (imported on first use)."""
+        from modelward.rollouts import RolloutStore
+
+        return RolloutStore(self.store, self.settings.actor_name)
 
     # -- opening ---------------------------------------------------------------------------------
 

@@ -388,7 +388,7 @@ class JobRunner:
             now=self.clock(),
             event=(
                 "loop_promoted",
-                {"from": change.from_version, "to": change.to_version, "rollout": policy.rollout},
+                {"from": change.from_version, "to": change.to_version, "rollout": policy.rollout.mode},
             ),
         )
 
