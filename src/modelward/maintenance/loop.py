@@ -9,7 +9,10 @@ whose ``loop.enabled`` is true and that has a champion:
    schedule; every new decision — fired, or suppressed and why — is an event with its evidence, and a fired
    trigger opens a job (the database allows one active job per model);
 3. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
-   resuming one whose runner died.
+   resuming one whose runner died; a challenger that passes the gate starts a rollout (``loop.rollout``);
+4. judges the model's active rollout (:class:`~modelward.maintenance.rollout.RolloutRunner`): a step, a
+   promotion, a rollback or the deadline's action. While a rollout runs, no trigger fires and no job
+   runs for that model: one change at a time.
 
 The clock is injected (``clock``; ``run_once(now)``) and the trainer swappable, so the same code runs on
 a simulated clock in process. :meth:`Loop.run_forever` repeats passes every ``loop.interval_seconds``;
@@ -38,10 +41,12 @@ from modelward.maintenance import policies
 from modelward.maintenance.gate import load_behavioral
 from modelward.maintenance.monitor import Monitor
 from modelward.maintenance.policies import Decision, Signal, WindowEvidence
+from modelward.maintenance.rollout import RolloutRunner
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
 from modelward.predlog import parse_window, read_window
 from modelward.registry import ModelVersion
+from modelward.rollouts import Rollout
 from modelward.workspace import Workspace
 
 __all__ = ["BackgroundLoop", "Loop", "PassResult", "Requested", "request_retrain", "rows_needed"]
@@ -190,11 +195,12 @@ def request_retrain(
 
 @dataclass
 class PassResult:
-    """What one pass did: windows monitored, trigger decisions, jobs run, errors (per model)."""
+    """What one pass did: windows monitored, trigger decisions, jobs run, rollouts judged, errors (per model)."""
 
     windows: dict[str, int] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[RetrainJob] = field(default_factory=list)
+    rollouts: list[Rollout] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -227,6 +233,7 @@ class Loop:
             stop=self.stop,
             progress=self.progress,
         )
+        self.rollouts = RolloutRunner(ws, clock=self.clock, actor=LOOP_ACTOR, progress=self.progress)
         self.monitor = monitor
         self._monitors: dict[str, Monitor] = {}
         self._only = list(models) if models is not None else None
@@ -276,6 +283,12 @@ class Loop:
             if monitor is None:
                 monitor = self._monitors[model] = Monitor(self.ws, model)
             result.windows[model] = len(monitor.run_once(now).windows)
+        rollout = self.rollouts.step(model, now)
+        if rollout is not None:
+            result.rollouts.append(rollout)
+            if rollout.active:
+                return  # one change at a time: no new trigger or job while a challenger is rolled out
+            champion = self.ws.registry.get(model, "champion")
         decision = self._triggers(model, champion, now)
         if decision is not None:
             result.decisions.append(decision)
