@@ -80,7 +80,7 @@ def render_job(job: RetrainJob, *, queued: bool = False) -> None:
     if queued:
         console.print(f"job {job.id} of {job.model} queued: the running loop picks it up at its next pass")
         return
-    colour = {"promoted": "green", "rejected": "yellow"}.get(job.status, "red")
+    colour = {"promoted": "green", "rolling_out": "cyan", "rejected": "yellow"}.get(job.status, "red")
     console.print(
         f"job {job.id} of {job.model}: [{colour}]{job.status}[/{colour}]"
         + (f", challenger v{job.challenger_version}" if job.challenger_version else "")
