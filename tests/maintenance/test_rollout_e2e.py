@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from modelward import Workspace
+from modelward.demo import agrawal_frame
 from modelward.rollouts import Rollout
 from server.process import ServerProcess
 
@@ -47,6 +49,14 @@ def _workspace(
     return root
 
 
+def _reverted(seed: int) -> pd.DataFrame:
+    """The shifted population (salaries 60 % higher) whose approval rule went back to the old one: the
+    champion's rule is right again, the challenger learned the rule of the drift."""
+    frame = agrawal_frame(100, seed=seed, function=0)
+    frame["salary"] = (frame["salary"] * 1.6).round(2)
+    return frame
+
+
 def _served(http: httpx.Client, key: str | None = None) -> int:
     row = traffic(1, seed=99).drop(columns=["approved"]).to_dict(orient="records")
     answer = http.post("/v1/models/credit/predict", json={"instances": row, "routing_key": key})
@@ -66,7 +76,8 @@ def _kinds(ws: Workspace) -> list[str]:
 @pytest.mark.parametrize("live", ["better", "worse"])
 def test_a_gated_challenger_goes_out_as_a_canary(tmp_path: Path, database_url: str, live: str) -> None:
     """(a) the canary promotes when live traffic agrees with the gate; (b) a challenger that passed the
-    gate but is worse on live traffic (the concept went back) is rolled back by the canary."""
+    gate but is worse on live traffic (the approval rule went back, the population stayed) is rolled back
+    by the canary."""
     root = _workspace(tmp_path, database_url)
     server = ServerProcess(root, database_url)
     http = httpx.Client(base_url=server.base_url, timeout=30)
@@ -78,12 +89,18 @@ def test_a_gated_challenger_goes_out_as_a_canary(tmp_path: Path, database_url: s
             rollout = wait_for(
                 "the gate to start a rollout", lambda: ws.rollouts.active("credit"), timeout=150
             )
-            job = ws.jobs.latest("credit")[0]
+            job = wait_for(
+                "the job to hand over", lambda: (j := ws.jobs.latest("credit")[0]) and not j.active and j
+            )
             assert (job.status, rollout.job_id, rollout.challenger_version) == ("rolling_out", job.id, 2)
             assert (rollout.mode, rollout.steps, rollout.share) == ("canary", [20.0, 50.0, 100.0], 0.2)
             assert _served(http) in (1, 2)
             for seed in range(10, 40):  # live traffic, ten rows a request, until the canary decides
-                send(http, traffic(100, seed=seed, drifted=live == "better"), batch=10)
+                send(
+                    http,
+                    traffic(100, seed=seed, drifted=True) if live == "better" else _reverted(seed),
+                    batch=10,
+                )
                 done = _finished(ws, rollout.id)
                 if done is not None:
                     break
