@@ -46,7 +46,7 @@ def retrain_command(
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Retrain MODEL now: build the training data, train a challenger, gate it, promote it if it passes.
+    """Retrain MODEL now: build the training data, train a challenger, gate it, roll it out if it passes.
 
     The same job the loop runs on a trigger (a manual trigger: the cooldown applies unless --force; one job
     per model at a time). Exit status 1 when no job started, or when it failed or timed out.
