@@ -14,16 +14,24 @@ import numpy as np
 import pytest
 
 from modelward import Workspace
+from modelward.cli._loop import history_entries
 from modelward.loop_settings import RolloutSettings
 from modelward.maintenance.rollout import RolloutRunner, abort_rollout, start_rollout
 from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
-from modelward.rollouts import Rollout
+from modelward.rollouts import Rollout, shadow_twin
 
-START = dt.datetime.now(dt.UTC)  # labels carry the real arrival time: the clock starts now
+START = dt.datetime.now(dt.UTC)
 
 
 def at(seconds: float) -> dt.datetime:
     return START + dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture(autouse=True)
+def _clock_starts_now() -> None:
+    """Labels carry their real arrival time: each test's clock starts when the test does."""
+    global START
+    START = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
@@ -129,6 +137,37 @@ def test_a_canary_walks_its_steps_and_is_promoted(ws: Workspace, tmp_path: Path)
         "latency_p99": "pass",
         "input_errors": "pass",
     }
+    lines = [e["summary"] for e in history_entries(ws.registry.events("credit"))]  # models history
+    assert lines[0] == "rollout 1 started: v2 vs champion v1, canary [10.0, 50.0, 100.0]"
+    assert lines[1].startswith("rollout 1: step to 50 %: every guardrail passes at 10 % after 61 s")
+    assert lines[2].startswith("rollout 1 promoted: the sequential test shows the challenger not worse")
+
+
+def test_a_shadow_is_judged_on_its_twins_labels(ws: Workspace, tmp_path: Path) -> None:
+    rollout = _start(ws, mode="shadow")
+    assert (rollout.steps, rollout.share, rollout.arm) == ([100.0], 0.0, "shadow")
+    log = PredictionLog(ws.store, spool_dir=tmp_path / "spool")
+    log.start()
+    try:
+        ids = [new_prediction_id() for _ in range(1500)]
+        wrong = np.random.default_rng(3).random(len(ids)) < 0.05
+        log.submit(
+            [PredictionRecord(p, at(1), "credit", 1, "champion", None, {}, 1, None, 2.0) for p in ids]
+            + [
+                PredictionRecord(shadow_twin(p), at(1), "credit", 2, "shadow", None, {}, 1, None, 2.5)
+                for p in ids
+            ]
+        ).result(timeout=30)
+        log.add_feedback([FeedbackItem(p, 0 if w else 1) for p, w in zip(ids, wrong, strict=True)])
+    finally:
+        log.close()
+    ws.rollouts.add_counts(
+        [(rollout.id, "champion", 1500, 0, 0), (rollout.id, "shadow", 1500, 0, 0)], source="t", now=at(1)
+    )
+    done = _runner(ws).step("credit", at(61))
+    assert done.status == "promoted", done.evaluation["verdict"]
+    assert done.evaluation["labeled"] == {"champion": 1500, "shadow": 1500}
+    assert done.evaluation["test"]["estimate"] == 0.0  # the same predictions, the same labels
 
 
 def test_a_worse_challenger_is_rolled_back_at_once(ws: Workspace, tmp_path: Path) -> None:

@@ -189,6 +189,7 @@ def loop_command(
                         "windows": done.windows,
                         "decisions": done.decisions,
                         "jobs": [j.summary() for j in done.jobs],
+                        "rollouts": [r.summary() for r in done.rollouts],
                         "errors": done.errors,
                     }
                 )
@@ -198,6 +199,9 @@ def loop_command(
                     _say(f"{name}: {n} window{'s' if n != 1 else ''} monitored")
             for job in done.jobs:
                 render_job(job)
+            for rollout in done.rollouts:
+                verdict = (rollout.evaluation or {}).get("verdict") or {}
+                _say(f"{rollout.model}: rollout {rollout.id} {rollout.status}: {verdict.get('reason', '')}")
 
         if once:
             show(loop.run_once())
@@ -261,14 +265,38 @@ def event_lines(event: Event) -> tuple[str, list[str]]:
         return f"{job}: {p.get('message')}", []
     if kind == "loop_job_interrupted":
         return f"{job} interrupted (status {p.get('status')}); it resumes at the next start", []
+    if kind == "loop_rollout_started":
+        return (
+            f"{job}: gate passed; challenger v{p.get('challenger')} handed to rollout {p.get('rollout')}",
+            [],
+        )
+    if kind.startswith("rollout_"):
+        return _rollout_line(kind, p)
     return kind, []
+
+
+def _rollout_line(kind: str, p: dict[str, Any]) -> tuple[str, list[str]]:
+    """A rollout event: what happened, and its evidence (guardrails, the test) one line each."""
+    rollout = f"rollout {p.get('rollout')}"
+    if kind == "rollout_started":
+        return (
+            f"{rollout} started: v{p.get('challenger')} vs champion v{p.get('champion')}, {p.get('mode')} "
+            f"{p.get('steps')}",
+            [str(p["reason"])] if p.get("reason") else [],
+        )
+    if kind == "rollout_step":
+        return f"{rollout}: step to {p.get('percent'):g} %: {p.get('reason')}", []
+    evidence = [
+        f"{g.get('status').upper()}  {g.get('name')}: {g.get('reason')}" for g in p.get("guardrails", [])
+    ]
+    return f"{rollout} {kind.removeprefix('rollout_').replace('_', ' ')}: {p.get('reason')}", evidence
 
 
 def history_entries(events: list[Event]) -> list[dict[str, Any]]:
     """The loop's events as JSON-ready entries (kind, ts, actor, summary, evidence, payload)."""
     out = []
     for e in events:
-        if e.kind.startswith("loop_"):
+        if e.kind.startswith(("loop_", "rollout_")):
             summary, evidence = event_lines(e)
             out.append(
                 {
