@@ -126,8 +126,8 @@ def test_a_gated_challenger_goes_out_as_a_canary(tmp_path: Path, database_url: s
 
 
 def test_injected_latency_breaks_the_p99_guardrail(tmp_path: Path, database_url: str) -> None:
-    """(c) a challenger ten times slower (1,200 trees) is rolled back on latency, whatever its labels."""
-    root = _workspace(tmp_path, database_url, {"n_estimators": 1200})
+    """(c) a challenger several times slower (800 trees) is rolled back on latency, whatever its labels."""
+    root = _workspace(tmp_path, database_url, {"n_estimators": 800})
     server = ServerProcess(root, database_url)
     http = httpx.Client(base_url=server.base_url, timeout=30)
     try:
