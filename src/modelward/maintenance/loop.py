@@ -1,18 +1,19 @@
-"""The maintenance loop: monitor → trigger → retrain → gate → promote, for every model that has a champion.
+"""The maintenance loop: monitor → trigger → retrain → gate → roll out → promote, for every model with a champion.
 
 :class:`Loop` runs passes. Each pass (:meth:`Loop.run_once`), for each model declared in modelward.yaml
 whose ``loop.enabled`` is true and that has a champion:
 
 1. runs the monitor's pass (:class:`~modelward.maintenance.Monitor`): no separate ``modelward monitor``
    is needed while the loop runs;
-2. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
+2. judges the model's active rollout (:class:`~modelward.maintenance.rollout.RolloutRunner`): a step, a
+   promotion, a rollback or the deadline's action. While a rollout runs, nothing else happens for that
+   model (no trigger, no job): one change at a time;
+3. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
    schedule; every new decision — fired, or suppressed and why — is an event with its evidence, and a fired
    trigger opens a job (the database allows one active job per model);
-3. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
-   resuming one whose runner died; a challenger that passes the gate starts a rollout (``loop.rollout``);
-4. judges the model's active rollout (:class:`~modelward.maintenance.rollout.RolloutRunner`): a step, a
-   promotion, a rollback or the deadline's action. While a rollout runs, no trigger fires and no job
-   runs for that model: one change at a time.
+4. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
+   resuming one whose runner died; a challenger that passes the gate starts a rollout (``loop.rollout``),
+   or is promoted at once with ``rollout: immediate``.
 
 The clock is injected (``clock``; ``run_once(now)``) and the trainer swappable, so the same code runs on
 a simulated clock in process. :meth:`Loop.run_forever` repeats passes every ``loop.interval_seconds``;

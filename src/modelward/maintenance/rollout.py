@@ -155,9 +155,14 @@ class RolloutRunner:
             "labeled": {arm: r.labeled for arm, r in rows.items()},
             "at": now.isoformat(),
         }
-        state = {"sprt": test.to_dict()}
-        rollout = self.ws.rollouts.save(rollout, test=state, evaluation=evidence, now=now)
-        return self._act(rollout, verdict, evidence, settings, now)
+        try:
+            rollout = self.ws.rollouts.save(
+                rollout, test={"sprt": test.to_dict()}, evaluation=evidence, now=now
+            )
+            return self._act(rollout, verdict, evidence, settings, now)
+        except ConflictError:  # ended meanwhile (an operator aborted it): nothing left to decide
+            log.info("%s: rollout %d ended during this pass; its end stands", model, rollout.id)
+            return self.ws.rollouts.get(rollout.id)
 
     def _fresh_test(self, settings: RolloutSettings, task: str) -> MixtureSPRT:
         non_inferior = settings.promote_when == "non_inferior" and settings.margin > 0
