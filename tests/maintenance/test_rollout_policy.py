@@ -50,8 +50,16 @@ def test_a_breach_or_harm_rolls_back_whatever_else_holds() -> None:
     assert action == "roll_back" and reason == "guardrail breached: error_budget: 4 new errors > budget 2"
     action, reason = _decide("harm", step_elapsed=0.0)
     assert action == "roll_back" and reason.startswith(
-        "the sequential test shows the challenger worse by more than 0.05"
+        "the sequential test shows the challenger worse: error difference +0.45"
     )
+
+
+def test_a_challenger_shown_worse_within_the_margin_is_rolled_back_not_promoted() -> None:
+    test = MixtureSPRT(outcome="binary", higher_is_better=False, mode="non_inferior", margin=0.05)
+    test.update([0.0] * 9900 + [1.0] * 100, [0.0] * 9700 + [1.0] * 300)  # 1 % vs 3 %: inside the margin
+    args: dict[str, Any] = {"mode": "ab", "step": 0, "steps": [50], "step_elapsed": 61.0, "elapsed": 61.0}
+    verdict = decide(test=test.state(), guardrails=[PASS], settings=SETTINGS, **args)
+    assert test.decision == "non_inferior" and verdict.action == "roll_back", verdict
 
 
 def test_a_canary_moves_on_only_with_passing_guardrails_after_the_steps_time() -> None:

@@ -180,7 +180,7 @@ def test_a_worse_challenger_is_rolled_back_at_once(ws: Workspace, tmp_path: Path
     finally:
         traffic.close()
     assert done.status == "rolled_back"
-    assert done.reason.startswith("the sequential test shows the challenger worse by more than 0.05")
+    assert done.reason.startswith("the sequential test shows the challenger worse: error difference +")
     assert ws.registry.get("credit", "champion").version == 1
     assert _events(ws) == ["rollout_started", "rollout_rolled_back"]
 

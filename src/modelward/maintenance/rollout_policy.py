@@ -4,8 +4,9 @@
 :class:`Verdict`, in this order of precedence:
 
 1. **roll back** at once when a guardrail fails (error budget, p99 latency, input-error rate) or the
-   always-valid test shows harm (the challenger worse; by more than ``margin`` when judging
-   non-inferiority);
+   always-valid test shows harm: its interval shows the challenger worse at all (the non-inferiority
+   ``margin`` only bounds what a promotion must show; a challenger shown worse is not promoted however
+   small the loss);
 2. **advance** a canary to its next step once it has spent ``step_seconds`` at the current one and every
    guardrail *passes* (enough challenger traffic to judge; "insufficient data" never moves a canary on);
 3. **promote** at the last step below 100 % (for shadow and ab: their only step) once the step's time is
@@ -25,7 +26,7 @@ from typing import Any, Literal
 from modelward.evaluation import GuardrailResult, SequentialState
 from modelward.loop_settings import RolloutSettings
 
-__all__ = ["Action", "Verdict", "decide", "last_traffic_step"]
+__all__ = ["Action", "Verdict", "decide", "harmed", "last_traffic_step"]
 
 Action = Literal["continue", "advance", "promote", "roll_back", "deadline"]
 
@@ -49,6 +50,19 @@ def last_traffic_step(steps: Sequence[float]) -> int:
     """
     below = [i for i, s in enumerate(steps) if s < 100]
     return below[-1] if below else 0
+
+
+def harmed(test: SequentialState) -> bool:
+    """The always-valid interval shows the challenger worse at all (whatever the non-inferiority margin,
+    which only bounds what a promotion must show), or the test decided harm.
+
+    >>> from modelward.evaluation import MixtureSPRT
+    >>> test = MixtureSPRT(outcome="binary", higher_is_better=False, mode="non_inferior", margin=0.05)
+    >>> harmed(test.update([0] * 950 + [1] * 50, [0] * 900 + [1] * 100).state())  # 5 % vs 10 % errors
+    True
+    """
+    high = test.upper if test.higher_is_better else -test.lower
+    return test.decision == "harm" or high < 0
 
 
 def _test_words(test: SequentialState) -> str:
@@ -81,9 +95,8 @@ def decide(
         return Verdict(
             "roll_back", "guardrail breached: " + "; ".join(f"{g.name}: {g.reason}" for g in failed)
         )
-    if test.decision == "harm":
-        worse = f"worse by more than {settings.margin:g}" if test.mode == "non_inferior" else "worse"
-        return Verdict("roll_back", f"the sequential test shows the challenger {worse}: {_test_words(test)}")
+    if harmed(test):
+        return Verdict("roll_back", f"the sequential test shows the challenger worse: {_test_words(test)}")
     waiting = [g for g in guardrails if g.status == "insufficient_data"]
     step_done = step_elapsed >= settings.step_seconds
     last = last_traffic_step(steps) if mode == "canary" else 0
