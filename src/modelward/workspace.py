@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from modelward.jobs import JobStore
     from modelward.jobs.lease import LeaseStore
     from modelward.results import MonitoringResults
+    from modelward.rollouts import RolloutStore
 
 __all__ = ["ReproduceReport", "Workspace"]
 
@@ -82,6 +83,13 @@ class Workspace:
         from modelward.jobs.lease import LeaseStore
 
         return LeaseStore(self.store)
+
+    @cached_property
+    def rollouts(self) -> RolloutStore:
+        """Rollouts (shadow, canary, A/B), their per-arm counters and their events (imported on first use)."""
+        from modelward.rollouts import RolloutStore
+
+        return RolloutStore(self.store, self.settings.actor_name)
 
     # -- opening ---------------------------------------------------------------------------------
 

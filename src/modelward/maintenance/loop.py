@@ -1,15 +1,19 @@
-"""The maintenance loop: monitor → trigger → retrain → gate → promote, for every model that has a champion.
+"""The maintenance loop: monitor → trigger → retrain → gate → roll out → promote, for every model with a champion.
 
 :class:`Loop` runs passes. Each pass (:meth:`Loop.run_once`), for each model declared in modelward.yaml
 whose ``loop.enabled`` is true and that has a champion:
 
 1. runs the monitor's pass (:class:`~modelward.maintenance.Monitor`): no separate ``modelward monitor``
    is needed while the loop runs;
-2. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
+2. judges the model's active rollout (:class:`~modelward.maintenance.rollout.RolloutRunner`): a step, a
+   promotion, a rollback or the deadline's action. While a rollout runs, nothing else happens for that
+   model (no trigger, no job): one change at a time;
+3. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
    schedule; every new decision — fired, or suppressed and why — is an event with its evidence, and a fired
    trigger opens a job (the database allows one active job per model);
-3. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
-   resuming one whose runner died.
+4. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
+   resuming one whose runner died; a challenger that passes the gate starts a rollout (``loop.rollout``),
+   or is promoted at once with ``rollout: immediate``.
 
 Every pass first takes or renews the loop's lease (:class:`~modelward.maintenance.leader.Leader`): with
 several processes on one database only the leader does the steps above, and its writes are fenced by the
@@ -42,10 +46,12 @@ from modelward.maintenance.gate import load_behavioral
 from modelward.maintenance.leader import Leader
 from modelward.maintenance.monitor import Monitor
 from modelward.maintenance.policies import Decision, Signal, WindowEvidence
+from modelward.maintenance.rollout import RolloutRunner
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
 from modelward.predlog import parse_window, read_window
 from modelward.registry import ModelVersion
+from modelward.rollouts import Rollout
 from modelward.workspace import Workspace
 
 __all__ = ["BackgroundLoop", "Loop", "PassResult", "Requested", "request_retrain", "rows_needed"]
@@ -196,12 +202,13 @@ def request_retrain(
 
 @dataclass
 class PassResult:
-    """What one pass did: windows monitored, trigger decisions, jobs run, errors (per model), and who
-    leads (a process that does not lead does nothing)."""
+    """What one pass did: windows monitored, trigger decisions, jobs run, rollouts judged, errors (per
+    model), and who leads (a process that does not lead does nothing)."""
 
     windows: dict[str, int] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[RetrainJob] = field(default_factory=list)
+    rollouts: list[Rollout] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     leader: dict[str, Any] = field(default_factory=dict)
 
@@ -243,6 +250,7 @@ class Loop:
         self.leader = Leader(
             ws, settings=self.settings.lease, clock=self.clock, holder=holder, progress=self.progress
         )
+        self.rollouts = RolloutRunner(ws, clock=self.clock, actor=LOOP_ACTOR, progress=self.progress)
         self.monitor = monitor
         self._monitors: dict[str, Monitor] = {}
         self._only = list(models) if models is not None else None
@@ -303,6 +311,12 @@ class Loop:
             if monitor is None:
                 monitor = self._monitors[model] = Monitor(self.ws, model)
             result.windows[model] = len(monitor.run_once(now).windows)
+        rollout = self.rollouts.step(model, now)
+        if rollout is not None:
+            result.rollouts.append(rollout)
+            if rollout.active:
+                return  # one change at a time: no new trigger or job while a challenger is rolled out
+            champion = self.ws.registry.get(model, "champion")
         decision = self._triggers(model, champion, now)
         if decision is not None:
             result.decisions.append(decision)
