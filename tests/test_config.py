@@ -6,13 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from modelward.config import LogSettings, ModelSpec, ServeSettings, Settings, SplitSpec, load_settings
+from modelward.config import (
+    HooksSettings,
+    LogSettings,
+    ModelSpec,
+    ServeSettings,
+    Settings,
+    SplitSpec,
+    load_settings,
+)
 from modelward.errors import ConfigError
 from modelward.loop_settings import (
     ConceptDriftTrigger,
     DriftTrigger,
     GateSettings,
     GuardrailSettings,
+    LeaseSettings,
     LoopPolicy,
     LoopSettings,
     PerformanceTrigger,
@@ -102,6 +111,8 @@ def test_every_setting_is_documented() -> None:
         (ModelSpec, "models.NAME."),
         (SplitSpec, "models.NAME.split."),
         (ServeSettings, "serve."),
+        (HooksSettings, "hooks."),
+        (LeaseSettings, "loop.lease."),
         (LogSettings, "log."),
         (LoopSettings, "loop."),
         (LoopPolicy, "models.NAME.loop."),

@@ -19,7 +19,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "CLASSIFICATION_METRICS",
@@ -29,6 +29,7 @@ __all__ = [
     "DriftTrigger",
     "GateSettings",
     "GuardrailSettings",
+    "LeaseSettings",
     "LoopPolicy",
     "LoopSettings",
     "PerformanceTrigger",
@@ -361,6 +362,32 @@ class LoopPolicy(_Section):
         return {"mode": value} if isinstance(value, str) else value
 
 
+class LeaseSettings(_Section):
+    """``loop.lease``: one leader among the processes sharing a database (see docs/loop.md, One leader)."""
+
+    ttl_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A leader not heard of for this long loses the loop: another process takes it over "
+        "(a clean stop hands it over at once).",
+    )
+    renew_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the leader renews its lease, and how often the others try to take it; "
+        "below ttl_seconds. Failover takes at most ttl_seconds + renew_seconds.",
+    )
+
+    @model_validator(mode="after")
+    def _renew_before_expiry(self) -> LeaseSettings:
+        if self.renew_seconds >= self.ttl_seconds:
+            raise ValueError(
+                f"renew_seconds ({self.renew_seconds:g}) must be below ttl_seconds ({self.ttl_seconds:g}), "
+                "or the lease expires before it is renewed; e.g. ttl_seconds: 30, renew_seconds: 10"
+            )
+        return self
+
+
 class LoopSettings(_Section):
     """``loop:`` — where and how often the loop runs (``modelward loop``, or inside ``modelward serve``)."""
 
@@ -377,4 +404,7 @@ class LoopSettings(_Section):
     )
     max_attempts: int = Field(
         3, ge=1, description="A job resumed this many times (its runner died or stopped each time) is failed."
+    )
+    lease: LeaseSettings = Field(
+        default_factory=LeaseSettings, description="One leader among processes sharing the database."
     )

@@ -27,6 +27,7 @@ from modelward.training import ReproduceReport
 
 if TYPE_CHECKING:
     from modelward.jobs import JobStore
+    from modelward.jobs.lease import LeaseStore
     from modelward.results import MonitoringResults
     from modelward.rollouts import RolloutStore
 
@@ -75,6 +76,13 @@ class Workspace:
         from modelward.jobs import JobStore
 
         return JobStore(self.store, self.settings.actor_name)
+
+    @cached_property
+    def leases(self) -> LeaseStore:
+        """The loop's lease: which process leads the loop, and the epoch that fences a stale leader."""
+        from modelward.jobs.lease import LeaseStore
+
+        return LeaseStore(self.store)
 
     @cached_property
     def rollouts(self) -> RolloutStore:

@@ -191,9 +191,12 @@ def loop_command(
                         "jobs": [j.summary() for j in done.jobs],
                         "rollouts": [r.summary() for r in done.rollouts],
                         "errors": done.errors,
+                        "leader": done.leader,
                     }
                 )
                 return
+            if not done.leading:
+                _say(_follower_line(done.leader))
             for name, n in done.windows.items():
                 if n:
                     _say(f"{name}: {n} window{'s' if n != 1 else ''} monitored")
@@ -214,6 +217,16 @@ def loop_command(
             loop.stop.set()
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _follower_line(leader: dict[str, Any]) -> str:
+    lease = leader.get("lease")
+    if lease is None:
+        return "this process does not lead the loop: nothing done"
+    return (
+        f"this process does not lead the loop: {lease['holder']} does (lease epoch {lease['epoch']}, "
+        f"until {lease['expires_at']}); nothing done"
+    )
 
 
 # -- models history ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from modelward.errors import ConflictError, ModelwardError
 from modelward.jobs import LostJobError, RetrainJob
+from modelward.jobs.lease import StaleLeaderError
 from modelward.loop_settings import LoopSettings
 from modelward.maintenance.gate import load_behavioral, run_gate
 from modelward.maintenance.retrain import TrainRequest, assemble, load_holdout
@@ -172,6 +173,8 @@ class JobRunner:
         except LostJobError as exc:
             log.warning("%s", exc.message)
             return self.ws.jobs.get(job.id)
+        except StaleLeaderError:
+            raise  # another process leads the loop now: this one stops at once (the Loop says so)
         except JobFailedError as exc:
             return self._fail(job, exc)
         except (sa.exc.OperationalError, sa.exc.InterfaceError):

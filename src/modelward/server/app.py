@@ -28,6 +28,7 @@ from modelward.errors import ModelwardError
 from modelward.predlog import PredictionLog
 from modelward.server.admin import admin_router
 from modelward.server.cache import DEFAULT_ALIAS
+from modelward.server.hooks import hooks_router
 from modelward.server.hotpath import (
     PredictPath,
     ServerState,
@@ -88,6 +89,7 @@ def create_app(
     )
     app.state.max_body_bytes = state.settings.max_body_bytes
     app.include_router(admin_router(workspace, lambda: state.cache.refresh(force=True)))
+    app.include_router(hooks_router(workspace))
     app.include_router(predict_router(state))
     app.include_router(feedback_router(state))
     app.include_router(operations_router(state))
