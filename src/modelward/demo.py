@@ -63,6 +63,24 @@ def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 2, noise: 
     return frame
 
 
+def drift_stream(
+    before: int, after: int, *, seed: int = 0, functions: tuple[int, int] = (0, 2), noise: float = 0.05
+) -> pd.DataFrame:
+    """An Agrawal stream with one abrupt concept drift: ``before`` rows of concept ``functions[0]``, then
+    ``after`` rows of ``functions[1]`` (drift at row ``before``).
+
+    The applicants look alike on both sides (same generator, different seeds): only the approval rule
+    changes, so the drift shows in the labels, not in the features.
+
+    >>> stream = drift_stream(3, 2, seed=1)
+    >>> len(stream), list(stream.columns) == list(agrawal_frame(1).columns)
+    (5, True)
+    """
+    old = agrawal_frame(before, seed=seed, function=functions[0], noise=noise)
+    new = agrawal_frame(after, seed=seed + 1, function=functions[1], noise=noise)
+    return pd.concat([old, new], ignore_index=True)
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV, Parquet, or a JSON predict request body (``{"instances": [...]}``)."""
     suffix = path.suffix.lower()
@@ -97,17 +115,34 @@ def _preprocessor(frame: pd.DataFrame, *, scale: bool) -> ColumnTransformer:
 
 
 def _split_xy(
-    train_df: pd.DataFrame, target: str, features: list[str] | None
+    train_df: pd.DataFrame, target: str, features: list[str] | None, sample_weight: str | None
 ) -> tuple[pd.DataFrame, pd.Series]:
-    cols = features if features is not None else [c for c in train_df.columns if c != target]
+    if sample_weight is not None and sample_weight not in train_df.columns:
+        raise DataError(
+            f"The weight column {sample_weight!r} (sample_weight) is not in the training data; its columns "
+            f"are {', '.join(map(str, train_df.columns))}. Name an existing column or pass no sample_weight.",
+            details={"column": sample_weight},
+        )
+    if features is None:
+        features = [c for c in train_df.columns if c not in (target, sample_weight)]
+    cols = [c for c in features if c != sample_weight]  # a weight is never a feature
     return train_df[cols], train_df[target]
 
 
 def _fit(
-    train_df: pd.DataFrame, target: str, features: list[str] | None, estimator: Any, *, scale: bool
+    train_df: pd.DataFrame,
+    target: str,
+    features: list[str] | None,
+    estimator: Any,
+    *,
+    scale: bool,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    x, y = _split_xy(train_df, target, features)
-    return Pipeline([("prep", _preprocessor(x, scale=scale)), ("model", estimator)]).fit(x, y)
+    x, y = _split_xy(train_df, target, features, sample_weight)
+    pipeline = Pipeline([("prep", _preprocessor(x, scale=scale)), ("model", estimator)])
+    if sample_weight is None:
+        return pipeline.fit(x, y)
+    return pipeline.fit(x, y, model__sample_weight=train_df[sample_weight].to_numpy(dtype=float))
 
 
 def train_random_forest(
@@ -116,9 +151,16 @@ def train_random_forest(
     *,
     target: str = TARGET,
     features: list[str] | None = None,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    """One-hot categoricals + a RandomForestClassifier with ``params``."""
-    return _fit(train_df, target, features, RandomForestClassifier(**params), scale=False)
+    """One-hot categoricals + a RandomForestClassifier with ``params``.
+
+    ``sample_weight``: the name of a column of ``train_df`` holding row weights (passed to ``fit``, never a
+    feature); the maintenance loop passes its recency weights this way.
+    """
+    return _fit(
+        train_df, target, features, RandomForestClassifier(**params), scale=False, sample_weight=sample_weight
+    )
 
 
 def train_logistic_regression(
@@ -127,9 +169,13 @@ def train_logistic_regression(
     *,
     target: str = TARGET,
     features: list[str] | None = None,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    """One-hot categoricals, scaled numerics + LogisticRegression with ``params``."""
-    return _fit(train_df, target, features, LogisticRegression(**params), scale=True)
+    """One-hot categoricals, scaled numerics + LogisticRegression with ``params`` (``sample_weight``: as
+    :func:`train_random_forest`)."""
+    return _fit(
+        train_df, target, features, LogisticRegression(**params), scale=True, sample_weight=sample_weight
+    )
 
 
 def train_random_forest_regressor(
@@ -138,6 +184,10 @@ def train_random_forest_regressor(
     *,
     target: str,
     features: list[str] | None = None,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    """One-hot categoricals + a RandomForestRegressor with ``params``."""
-    return _fit(train_df, target, features, RandomForestRegressor(**params), scale=False)
+    """One-hot categoricals + a RandomForestRegressor with ``params`` (``sample_weight``: as
+    :func:`train_random_forest`)."""
+    return _fit(
+        train_df, target, features, RandomForestRegressor(**params), scale=False, sample_weight=sample_weight
+    )
