@@ -78,4 +78,9 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
         predicted,
     )  # extremes drawn and refused; valid rows served
     assert 'modelward_feedback_total{status="not_found"}' in feedback
+    operations = re.search(r"Selected: (\d+/\d+)", done.stdout)
+    print(
+        f"schemathesis: {operations[1] if operations else '?'} operations, {generated} cases generated, "
+        f"{passed} without a 5xx; {refused:g} rows refused out_of_range, {predicted:g} served"
+    )
     assert "Traceback" not in out, out[-4000:]
