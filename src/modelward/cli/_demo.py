@@ -237,7 +237,11 @@ def act_concept_drift(demo: Demo) -> None:
     )
 
 
-ACTS: list[Callable[[Demo], None]] = [act_routine_retrain, act_concept_drift]
+#: The acts, in order, with their titles. Rollouts add one more here: a canary that rolls back.
+ACTS: list[tuple[str, Callable[[Demo], None]]] = [
+    ("act 1: a retrain nobody needed", act_routine_retrain),
+    ("act 2: the approval rule changes", act_concept_drift),
+]
 
 
 def _ended(ws: Workspace, job_id: int) -> RetrainJob | None:
@@ -259,6 +263,9 @@ _STYLE = {
 
 def _say(entry: Entry) -> None:
     """Print one timeline entry: UTC time, seconds since the start, what happened; its evidence below."""
+    if entry.kind == "demo_act":
+        console.rule(entry.title)
+        return
     stamp = dt.datetime.fromisoformat(entry.ts).strftime("%H:%M:%S")
     line = Text(f"{stamp} +{entry.t:5.1f}s  ", style="dim")
     line.append(entry.title, style=_STYLE.get(entry.mark or "", "magenta" if entry.mark == "drift" else ""))
@@ -383,7 +390,8 @@ def _live(ws: Workspace, timeline: Timeline, scenario: Scenario) -> Demo:
             f"traffic: {scenario.rate:g} loan applications a second over HTTP; each true label arrives "
             f"{scenario.label_delay} rows later (feedback)",
         )
-        for act in ACTS:
+        for title, act in ACTS:
+            timeline.mark("demo_act", title)
             act(demo)
     except KeyboardInterrupt:
         console.print("\ninterrupted: stopping the server")

@@ -55,6 +55,7 @@ th{background:#fafafa;font-size:12px;color:#444}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;color:#555}
 tr.m-promoted td,tr.m-champion td{background:#eef7ee} tr.m-rejected td{background:#fdf3e7}
 tr.m-drift td{background:#f6edf8} tr.m-trigger td{background:#e9f6f7}
+tr.act td{background:#eef1f6;font-weight:600;padding-top:10px}
 ul.ev{margin:4px 0 0;padding-left:18px;color:#555;font-size:12.5px}
 """
 
@@ -238,6 +239,9 @@ def _cards(doc: dict[str, Any]) -> str:
 def _table(events: Sequence[dict[str, Any]]) -> str:
     rows = []
     for e in events:
+        if e["kind"] == "demo_act":
+            rows.append(f'<tr class="act"><td colspan="3">{_e(e["title"])}</td></tr>')
+            continue
         evidence = "".join(f"<li>{_e(line)}</li>" for line in e.get("evidence", []))
         klass = f' class="m-{_e(e["mark"])}"' if e.get("mark") else ""
         rows.append(
