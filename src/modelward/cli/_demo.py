@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import secrets
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -364,6 +365,10 @@ def demo_command(
         _recap(demo, seconds, directory, json_path, html_path)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _live(ws: Workspace, timeline: Timeline, scenario: Scenario) -> Demo:
     """Serve, send the traffic, play the acts; the server is stopped whatever happens (Ctrl-C included)."""
     token = secrets.token_urlsafe(16)  # the admin token lives in the server's environment only
@@ -379,6 +384,7 @@ def _live(ws: Workspace, timeline: Timeline, scenario: Scenario) -> Demo:
         delay=scenario.label_delay,
     )
     demo = Demo(ws, server, replay, timeline, scenario, token)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the demo like Ctrl-C
     try:
         server.start()
         timeline.mark(
@@ -397,6 +403,7 @@ def _live(ws: Workspace, timeline: Timeline, scenario: Scenario) -> Demo:
         console.print("\ninterrupted: stopping the server")
         raise typer.Exit(130) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         replay.stop()
         status = server.stop()
     timeline.absorb(ws.registry.events(MODEL))

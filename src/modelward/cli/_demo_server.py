@@ -3,11 +3,15 @@
 The demo talks to the product the way a user's client would, over HTTP, so the server is not started in
 process: it is ``python -m modelward serve`` in a session of its own (a Ctrl-C in the terminal reaches the
 demo, which then stops the server with one SIGINT, its graceful shutdown that drains the prediction log).
-Its output goes to a file in the workspace, shown when it fails.
+Should the demo die without that (``kill -9``), Linux sends the server a SIGTERM, as graceful
+(``PR_SET_PDEATHSIG``): no server outlives the demo. Its output goes to a file in the workspace, shown when
+it fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -31,6 +35,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stop_with_parent() -> None:
+    """Run in the child before exec: a SIGTERM (a graceful stop too) when its parent dies (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class DemoServer:
     """One ``modelward serve`` subprocess over the workspace ``root`` (a context manager that stops it)."""
 
@@ -46,7 +56,12 @@ class DemoServer:
         cmd = [sys.executable, "-m", "modelward", "serve", "-w", str(self.root), "--port", str(self.port)]
         with self.log_path.open("wb") as log:  # the child keeps its own handle
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=self._env, start_new_session=True
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._env,
+                start_new_session=True,
+                preexec_fn=_stop_with_parent,  # before the traffic thread starts: no other thread runs
             )
         self._wait_ready(timeout)
         return self
