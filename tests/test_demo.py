@@ -157,7 +157,12 @@ def test_stopping_the_demo_stops_its_server(tmp_path: Path, how: signal.Signals)
             cwd=tmp_path,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "COLUMNS": "200"},
+            # The demo keeps to its workspace's own SQLite file whatever the environment says.
+            env={
+                **os.environ,
+                "COLUMNS": "200",
+                "MODELWARD_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none",
+            },
         )
     try:
         deadline = time.monotonic() + 180

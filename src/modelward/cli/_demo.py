@@ -37,6 +37,7 @@ from modelward.cli._demo_html import render_timeline
 from modelward.cli._demo_replay import Batch, Replay
 from modelward.cli._demo_server import DemoServer
 from modelward.cli._demo_timeline import Entry, Timeline
+from modelward.config import STATE_DIR
 from modelward.demo import agrawal_frame, drift_stream
 from modelward.errors import ModelwardError
 from modelward.jobs import RetrainJob
@@ -104,6 +105,10 @@ class Demo:
     def pump(self) -> None:
         """Print the events stored since the last call; fail if the traffic or the server stopped."""
         self.timeline.absorb(self.ws.registry.events(MODEL))
+        if not self.server.alive:
+            raise ModelwardError(
+                f"modelward serve stopped unexpectedly. Its output:\n{self.server.output(40)}"
+            )
         if self.replay.error is not None:
             raise ModelwardError(f"The demo's traffic stopped: {self.replay.error}") from self.replay.error
 
@@ -356,10 +361,12 @@ def demo_command(
     console.rule(f"modelward demo in {root}")
     timeline = Timeline(dt.datetime.now(dt.UTC), _say)
     scenario = Scenario()
-    with Workspace.init(root) as ws:
+    # The workspace's own SQLite file, whatever MODELWARD_DATABASE_URL says: a re-run must start afresh.
+    database_url = f"sqlite:///{root / STATE_DIR / 'modelward.db'}"
+    with Workspace.init(root, database_url=database_url) as ws:
         _train_v1(ws, scenario, timeline)
         timeline.absorb(ws.registry.events(MODEL))
-        demo = _live(ws, timeline, scenario)
+        demo = _live(ws, timeline, scenario, database_url)
         seconds = time.monotonic() - started
         json_path, html_path = _write(demo, root, seconds)
         _recap(demo, seconds, directory, json_path, html_path)
@@ -369,10 +376,12 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _live(ws: Workspace, timeline: Timeline, scenario: Scenario) -> Demo:
+def _live(ws: Workspace, timeline: Timeline, scenario: Scenario, database_url: str) -> Demo:
     """Serve, send the traffic, play the acts; the server is stopped whatever happens (Ctrl-C included)."""
     token = secrets.token_urlsafe(16)  # the admin token lives in the server's environment only
-    server = DemoServer(ws.root, ws.root / "serve.log", env={"MODELWARD_ADMIN_TOKEN": token})
+    server = DemoServer(
+        ws.root, ws.root / "serve.log", database_url=database_url, env={"MODELWARD_ADMIN_TOKEN": token}
+    )
     stream = drift_stream(scenario.drift_row, scenario.after_rows, seed=scenario.seed + 1)
     replay = Replay(
         server.base_url,

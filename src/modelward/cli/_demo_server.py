@@ -44,8 +44,10 @@ def _stop_with_parent() -> None:
 class DemoServer:
     """One ``modelward serve`` subprocess over the workspace ``root`` (a context manager that stops it)."""
 
-    def __init__(self, root: Path, log_path: Path, *, env: dict[str, str] | None = None) -> None:
-        self.root, self.log_path = root, log_path
+    def __init__(
+        self, root: Path, log_path: Path, *, database_url: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.root, self.log_path, self.database_url = root, log_path, database_url
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, **(env or {})}
@@ -53,7 +55,10 @@ class DemoServer:
 
     def start(self, timeout: float = 60.0) -> DemoServer:
         """Start the server and wait until ``/readyz`` answers 200."""
-        cmd = [sys.executable, "-m", "modelward", "serve", "-w", str(self.root), "--port", str(self.port)]
+        cmd = [
+            *(sys.executable, "-m", "modelward", "serve", "-w", str(self.root), "--port", str(self.port)),
+            *("--database-url", self.database_url),
+        ]
         with self.log_path.open("wb") as log:  # the child keeps its own handle
             self._proc = subprocess.Popen(
                 cmd,
@@ -92,6 +97,10 @@ class DemoServer:
                         f"Its output:\n{self.output(40)}"
                     )
                 time.sleep(0.1)
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def output(self, lines: int | None = None) -> str:
         """What the server printed (its last ``lines`` lines)."""
