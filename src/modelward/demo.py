@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,12 @@ def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 2, noise: 
     ``noise`` perturbs the numeric attributes (river's ``perturbation``).
     """
     gen = synth.Agrawal(classification_function=function, seed=seed, perturbation=noise)
-    rows = []
-    for x, y in itertools.islice(gen, n):
-        rows.append({**x, TARGET: int(y)})
-    frame = pd.DataFrame(rows)
+    return _frame(itertools.islice(gen, n))
+
+
+def _frame(pairs: Iterable[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
+    """River's ``(x, y)`` pairs as the demo's loan frame (strings for the categorical attributes)."""
+    frame = pd.DataFrame([{**x, TARGET: int(y)} for x, y in pairs])
     frame["car"] = frame["car"].map(lambda v: f"make{int(v):02d}")
     frame["zipcode"] = frame["zipcode"].map(lambda v: f"zip{int(v)}")
     frame["salary"] = frame["salary"].round(2)
@@ -63,22 +65,24 @@ def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 2, noise: 
     return frame
 
 
-def drift_stream(
-    before: int, after: int, *, seed: int = 0, functions: tuple[int, int] = (0, 2), noise: float = 0.05
-) -> pd.DataFrame:
-    """An Agrawal stream with one abrupt concept drift: ``before`` rows of concept ``functions[0]``, then
-    ``after`` rows of ``functions[1]`` (drift at row ``before``).
+def drift_batches(
+    before: int, batch: int, *, seed: int = 0, functions: tuple[int, int] = (0, 2), noise: float = 0.05
+) -> Iterator[pd.DataFrame]:
+    """An endless Agrawal stream with one abrupt concept drift, in frames of ``batch`` rows: ``before`` rows
+    of concept ``functions[0]``, then concept ``functions[1]`` for ever (drift at row ``before``).
 
-    The applicants look alike on both sides (same generator, different seeds): only the approval rule
-    changes, so the drift shows in the labels, not in the features.
+    The applicants look alike on both sides (the same generator, other seeds): only the approval rule
+    changes, so the drift shows in the labels, not in the features. Rows are made as they are asked for.
 
-    >>> stream = drift_stream(3, 2, seed=1)
-    >>> len(stream), list(stream.columns) == list(agrawal_frame(1).columns)
-    (5, True)
+    >>> stream = drift_batches(3, 2, seed=1)
+    >>> [len(next(stream)) for _ in range(3)], list(next(stream).columns) == list(agrawal_frame(1).columns)
+    ([2, 2, 2], True)
     """
-    old = agrawal_frame(before, seed=seed, function=functions[0], noise=noise)
-    new = agrawal_frame(after, seed=seed + 1, function=functions[1], noise=noise)
-    return pd.concat([old, new], ignore_index=True)
+    old = synth.Agrawal(classification_function=functions[0], seed=seed, perturbation=noise)
+    new = synth.Agrawal(classification_function=functions[1], seed=seed + 1, perturbation=noise)
+    rows = itertools.chain(itertools.islice(old, before), new)
+    while True:
+        yield _frame(itertools.islice(rows, batch))
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:

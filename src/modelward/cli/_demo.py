@@ -38,7 +38,7 @@ from modelward.cli._demo_replay import Batch, Replay
 from modelward.cli._demo_server import DemoServer
 from modelward.cli._demo_timeline import Entry, Timeline
 from modelward.config import STATE_DIR
-from modelward.demo import agrawal_frame, drift_stream
+from modelward.demo import agrawal_frame, drift_batches
 from modelward.errors import ModelwardError
 from modelward.jobs import RetrainJob
 from modelward.workspace import Workspace
@@ -82,7 +82,6 @@ class Scenario:
 
     train_rows: int = 3000
     drift_row: int = 2000  # a multiple of the monitor's window: the first window after it is all new concept
-    after_rows: int = 8000
     rate: float = 100.0
     batch: int = 20
     label_delay: int = 200
@@ -101,16 +100,32 @@ class Demo:
     timeline: Timeline
     scenario: Scenario
     admin_token: str
+    drifted: dt.datetime | None = None  # when the first row of the new concept was sent
 
     def pump(self) -> None:
-        """Print the events stored since the last call; fail if the traffic or the server stopped."""
+        """Print the events stored since the last call (and the drift once it was sent); fail if the traffic
+        or the server stopped."""
         self.timeline.absorb(self.ws.registry.events(MODEL))
+        self._mark_drift()
         if not self.server.alive:
             raise ModelwardError(
                 f"modelward serve stopped unexpectedly. Its output:\n{self.server.output(40)}"
             )
         if self.replay.error is not None:
             raise ModelwardError(f"The demo's traffic stopped: {self.replay.error}") from self.replay.error
+
+    def _mark_drift(self) -> None:
+        batch = None if self.drifted else self.replay.batch_of(self.scenario.drift_row)
+        if batch is None:
+            return
+        self.drifted = self.replay.sent_at(batch)
+        self.timeline.mark(
+            "demo_drift",
+            f"row {self.scenario.drift_row}: the approval rule changes (Agrawal concept 0 -> 2); the applicants "
+            "look the same",
+            mark="drift",
+            at=self.drifted,
+        )
 
     def wait(self, what: str, probe: Callable[[], T | None], *, timeout: float = 120.0) -> T:
         deadline = time.monotonic() + timeout
@@ -121,7 +136,7 @@ class Demo:
                 return value
             if self.replay.finished:
                 raise ModelwardError(
-                    f"The traffic ran out before {what}. The server's output:\n{self.server.output(30)}"
+                    f"The traffic stopped before {what}. The server's output:\n{self.server.output(30)}"
                 )
             if time.monotonic() > deadline:
                 raise ModelwardError(f"Gave up after {timeout:g} s waiting for {what}.")
@@ -211,18 +226,12 @@ def act_concept_drift(demo: Demo) -> None:
     """The rule changes at a known row: the loop must notice, retrain, gate and promote, and the server
     must answer with the new version."""
     scenario = demo.scenario
-    drifted = demo.wait("the concept drift", lambda: demo.replay.batch_of(scenario.drift_row))
-    demo.timeline.mark(
-        "demo_drift",
-        f"row {scenario.drift_row}: the approval rule changes (Agrawal concept 0 -> 2); the applicants look the same",
-        mark="drift",
-        at=demo.replay.sent_at(drifted),
-    )
-    before = {j.id for j in demo.ws.jobs.latest(MODEL)}
+    drifted = demo.wait("the concept drift", lambda: demo.drifted)
     job = demo.wait(
         "the loop to promote a new version",
         lambda: next(
-            (j for j in demo.ws.jobs.latest(MODEL) if j.id not in before and j.status == "promoted"), None
+            (j for j in demo.ws.jobs.latest(MODEL) if j.created_at >= drifted and j.status == "promoted"),
+            None,
         ),
         timeout=240,
     )
@@ -382,15 +391,9 @@ def _live(ws: Workspace, timeline: Timeline, scenario: Scenario, database_url: s
     server = DemoServer(
         ws.root, ws.root / "serve.log", database_url=database_url, env={"MODELWARD_ADMIN_TOKEN": token}
     )
-    stream = drift_stream(scenario.drift_row, scenario.after_rows, seed=scenario.seed + 1)
+    stream = drift_batches(scenario.drift_row, scenario.batch, seed=scenario.seed + 1)
     replay = Replay(
-        server.base_url,
-        MODEL,
-        stream,
-        target="approved",
-        rate=scenario.rate,
-        batch=scenario.batch,
-        delay=scenario.label_delay,
+        server.base_url, MODEL, stream, target="approved", rate=scenario.rate, delay=scenario.label_delay
     )
     demo = Demo(ws, server, replay, timeline, scenario, token)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the demo like Ctrl-C

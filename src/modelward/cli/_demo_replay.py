@@ -1,7 +1,7 @@
 """The demo's traffic: a labeled stream replayed against a running server, with the labels arriving late.
 
-:class:`Replay` runs in a thread. It sends the stream in small batches at a steady pace (``rate`` rows
-a second, like a live service), each batch a ``POST /v1/models/{model}/predict``, and sends every row's
+:class:`Replay` runs in a thread until it is stopped. It sends the stream's small batches at a steady pace
+(``rate`` rows a second, like a live service), each batch a ``POST /v1/models/{model}/predict``, and sends every row's
 true label as ``POST /v1/feedback`` only once ``delay`` more rows have been predicted: the ground truth of a
 loan decision is known later, never at once. It records what the server answered (the version that served
 each batch and how many answers were right), which is what the demo's chart draws.
@@ -13,6 +13,7 @@ import datetime as dt
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,23 +37,23 @@ class Batch:
 
 
 class Replay:
-    """Replays ``frame`` (features and ``target``) against the server at ``base_url`` (see the module
-    docstring). ``start()`` begins; ``stop()`` ends it; :attr:`error` holds what stopped it early."""
+    """Replays ``stream`` (frames of features and ``target``; it may be endless) against the server at
+    ``base_url`` (see the module docstring). ``start()`` begins; ``stop()`` ends it; :attr:`error` holds what
+    stopped it early."""
 
     def __init__(
         self,
         base_url: str,
         model: str,
-        frame: pd.DataFrame,
+        stream: Iterator[pd.DataFrame],
         *,
         target: str,
         rate: float,
-        batch: int,
         delay: int,
     ) -> None:
         self.model, self.target = model, target
-        self.frame = frame.reset_index(drop=True)
-        self.rate, self.batch, self.delay = rate, batch, delay
+        self.stream = stream
+        self.rate, self.delay = rate, delay
         self.batches: list[Batch] = []
         self.labeled = 0
         self.error: BaseException | None = None
@@ -96,17 +97,17 @@ class Replay:
 
     def _run(self) -> None:
         try:
-            for first in range(0, len(self.frame), self.batch):
+            for part in self.stream:
+                first = self.sent
                 due = self.started + first / self.rate
                 if self._stop.wait(max(0.0, due - time.monotonic())):
                     return
-                self._predict(first)
-                self._feedback(upto=first + self.batch - self.delay)
+                self._predict(first, part)
+                self._feedback(upto=first + len(part) - self.delay)
         except BaseException as exc:  # handed to the demo, which reports it
             self.error = exc
 
-    def _predict(self, first: int) -> None:
-        part = self.frame.iloc[first : first + self.batch]
+    def _predict(self, first: int, part: pd.DataFrame) -> None:
         rows = part.drop(columns=[self.target]).to_dict(orient="records")
         answer = self._http.post(f"/v1/models/{self.model}/predict", json={"instances": rows})
         if answer.status_code != 200:
@@ -116,11 +117,11 @@ class Replay:
         body = answer.json()
         labels = part[self.target].tolist()
         correct = sum(int(p == y) for p, y in zip(body["predictions"], labels, strict=True))
+        for offset, (pid, label) in enumerate(zip(body["prediction_ids"], labels, strict=True)):
+            self._pending.append((first + offset, pid, label))
         self.batches.append(
             Batch(time.monotonic() - self.started, first, len(rows), int(body["version"]), correct)
         )
-        for offset, (pid, label) in enumerate(zip(body["prediction_ids"], labels, strict=True)):
-            self._pending.append((first + offset, pid, label))
 
     def _feedback(self, *, upto: int) -> None:
         """Send the labels of the rows before ``upto`` (the rows ``delay`` rows old)."""
