@@ -163,6 +163,8 @@ def test_stopping_the_demo_stops_its_server(tmp_path: Path, how: signal.Signals)
                 "COLUMNS": "200",
                 "MODELWARD_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none",
             },
+            # As from a terminal, even when pytest runs in the background (where SIGINT is ignored).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         deadline = time.monotonic() + 180

@@ -108,20 +108,22 @@ def _grid(ax: _Axes) -> list[str]:
 
 
 def _blocks(traffic: Sequence[dict[str, Any]]) -> list[tuple[float, int, float]]:
-    """(time, version, accuracy) per block of about BLOCK_ROWS rows answered by one version."""
+    """(time, version, accuracy) per block of BLOCK_ROWS rows answered by one version (a last, partial block
+    of a version is drawn when it holds at least half as many: fewer rows make a noisy point)."""
     out: list[tuple[float, int, float]] = []
     rows = correct = 0
     version: int | None = None
     for b in traffic:
-        if version is not None and b["version"] != version and rows:
-            out.append((b["t"], version, correct / rows))
+        if version is not None and b["version"] != version:
+            if rows >= BLOCK_ROWS // 2:
+                out.append((b["t"], version, correct / rows))
             rows = correct = 0
         version = b["version"]
         rows, correct = rows + b["rows"], correct + b["correct"]
         if rows >= BLOCK_ROWS:
             out.append((b["t"], version, correct / rows))
             rows = correct = 0
-    if rows and version is not None:
+    if rows >= BLOCK_ROWS // 2 and version is not None:
         out.append((traffic[-1]["t"], version, correct / rows))
     return out
 
