@@ -55,7 +55,7 @@ __all__ = [
     "schedule_due",
 ]
 
-TRIGGERS = ("drift", "performance", "estimated", "concept_drift", "schedule", "manual")
+TRIGGERS = ("drift", "performance", "estimated", "concept_drift", "schedule", "manual", "alert")
 
 
 @dataclass(frozen=True)
