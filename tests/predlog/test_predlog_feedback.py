@@ -42,6 +42,17 @@ def test_feedback_is_idempotent_and_conflicts_need_overwrite(plog: PredictionLog
     assert dict(zip(frame["id"], frame["label"], strict=True)) == {a.id: 0, b.id: {"y": "spam"}}
 
 
+def test_feedback_is_stamped_with_the_given_time(plog: PredictionLog) -> None:
+    a, b = make_record(i=1), make_record(i=2)
+    plog.submit([a, b]).result(timeout=10)
+    then = dt.datetime(2020, 5, 1, 12, 0, tzinfo=dt.UTC)
+    plog.add_feedback([FeedbackItem(a.id, 1)], now=then)
+    plog.add_feedback([FeedbackItem(b.id, 0)])
+    stamps = dict(zip(*[PredictionLog.read(plog.store, "m")[c] for c in ("id", "label_ts")], strict=True))
+    assert stamps[a.id] == then
+    assert stamps[b.id] > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+
 def test_unknown_ids_are_404_and_nothing_is_recorded(plog: PredictionLog) -> None:
     known = make_record()
     plog.submit([known]).result(timeout=10)

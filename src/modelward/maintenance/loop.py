@@ -274,7 +274,7 @@ class Loop:
         if self.monitor:
             monitor = self._monitors.get(model)
             if monitor is None:
-                monitor = self._monitors[model] = Monitor(self.ws, model)
+                monitor = self._monitors[model] = Monitor(self.ws, model, clock=self.clock)
             result.windows[model] = len(monitor.run_once(now).windows)
         decision = self._triggers(model, champion, now)
         if decision is not None:
