@@ -159,6 +159,18 @@ class RetrainSettings(_Section):
     min_new_rows: int = Field(
         100, ge=1, description="Fewest labeled production rows left for training (after the gate's rows)."
     )
+    anchor: bool = Field(
+        True,
+        description="Anchor the production rows on the regime change: when the served models' errors over "
+        "the recent labeled rows rose at one row (a change point beyond anchor_z), only the rows from there "
+        "on (at least the rows training and the gate need) are used.",
+    )
+    anchor_z: float = Field(
+        5.0,
+        gt=0,
+        description="How strong a rise in the error rate (standardized difference of the means after and "
+        "before the row) anchors the production rows.",
+    )
     max_rows: int = Field(1_000_000, ge=1, description="Most production rows read (the newest).")
     time_limit: Duration = Field(3600.0, gt=0, description="Training is killed after this long (e.g. 30m).")
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,11 +32,12 @@ import sqlalchemy as sa
 
 from modelward.errors import ConfigError, ModelwardError, NotFoundError
 from modelward.jobs import RetrainJob
-from modelward.loop_settings import GateSettings, LoopPolicy, RetrainSettings
+from modelward.loop_settings import LoopPolicy
 from modelward.maintenance import policies
 from modelward.maintenance.gate import load_behavioral
 from modelward.maintenance.monitor import Monitor
 from modelward.maintenance.policies import Decision, Signal, WindowEvidence
+from modelward.maintenance.retrain import rows_needed
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
 from modelward.predlog import parse_window, read_window
@@ -53,14 +53,6 @@ Clock = Callable[[], dt.datetime]
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def rows_needed(gate: GateSettings, retrain: RetrainSettings) -> int:
-    """Fewest labeled rows that leave ``min_new_rows`` for training after the gate's rows."""
-    n = gate.min_rows + retrain.min_new_rows
-    while n - max(gate.min_rows, math.ceil(gate.holdout_share * n)) < retrain.min_new_rows:
-        n += 1
-    return n
 
 
 def labeled_rows(ws: Workspace, model: str, policy: LoopPolicy, now: dt.datetime) -> int:
