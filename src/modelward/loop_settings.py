@@ -26,6 +26,7 @@ __all__ = [
     "REGRESSION_METRICS",
     "ConceptDriftTrigger",
     "DriftTrigger",
+    "FollowUpTrigger",
     "GateSettings",
     "LoopPolicy",
     "LoopSettings",
@@ -132,6 +133,19 @@ class ScheduleTrigger(_Section):
                 "day-of-week', e.g. '0 3 * * *' (03:00 UTC every day)"
             )
         return value
+
+
+class FollowUpTrigger(_Section):
+    """``loop.follow_up``: after a promotion that learnt a new regime from its first rows (an anchored
+    retraining), retrain again as the regime's labeled rows grow."""
+
+    enabled: bool = Field(True, description="The follow-up is a trigger.")
+    growth: float = Field(
+        4.0,
+        gt=1,
+        description="Retrain once the labeled rows of the regime (those the champion was trained and gated "
+        "on, plus those it served since) are this many times those it was trained and gated on.",
+    )
 
 
 class RetrainSettings(_Section):
@@ -246,6 +260,9 @@ class LoopPolicy(_Section):
         default_factory=ConceptDriftTrigger, description="Concept-drift trigger."
     )
     schedule: ScheduleTrigger = Field(default_factory=ScheduleTrigger, description="Scheduled trigger.")
+    follow_up: FollowUpTrigger = Field(
+        default_factory=FollowUpTrigger, description="Follow-up after a promotion that learnt a new regime."
+    )
     cooldown: Duration = Field(
         3600.0,
         ge=0,

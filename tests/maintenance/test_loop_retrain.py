@@ -158,17 +158,17 @@ def test_no_change_point_in_stationary_errors_and_the_rise_is_found() -> None:
 def test_the_production_rows_start_at_the_regime_change_but_keep_what_training_and_gate_need() -> None:
     rng = np.random.default_rng(1)
     prod = production(1_000)
-    prod["_prediction"] = np.where(
-        np.r_[rng.random(600) < 0.05, rng.random(400) < 0.5], 1 - prod["y"], prod["y"]
-    )
+    wrong = np.r_[rng.random(600) < 0.05, rng.random(400) < 0.5]
+    prod["_prediction"] = np.where(wrong, 1 - prod["y"], prod["y"]).astype(float)  # the log gives 1.0 for 1
+    prod["y"] = prod["y"].astype(object)  # and labels as JSON values
     gate = GateSettings(min_rows=30, holdout_share=0.25)
     kept, how = anchor(prod, "y", task="classification", retrain=RetrainSettings(), gate=gate)
     assert how["anchored"] and how["rows_before_change_dropped"] == len(prod) - len(kept)
     assert abs(how["rows_before_change_dropped"] - 600) <= 15
     assert kept[ID].tolist() == prod[ID].tolist()[-len(kept) :]
     late = prod.copy()
-    late.loc[: len(prod) - 60, "_prediction"] = late["y"]  # the change is 60 rows before the end
-    late.loc[len(prod) - 60 :, "_prediction"] = 1 - late["y"]
+    y = prod["y"].to_numpy(dtype=float)
+    late["_prediction"] = np.where(np.arange(len(prod)) >= len(prod) - 60, 1 - y, y)  # a change 60 rows ago
     kept, how = anchor(late, "y", task="classification", retrain=RetrainSettings(min_new_rows=50), gate=gate)
     assert how["anchored"] and len(kept) == rows_needed(gate, RetrainSettings(min_new_rows=50)) == 80
     off, how = anchor(prod, "y", task="classification", retrain=RetrainSettings(anchor=False), gate=gate)

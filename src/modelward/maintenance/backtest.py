@@ -207,6 +207,21 @@ class BacktestResult:
         }
 
 
+class _Scratch(Workspace):
+    """A scratch workspace that loads each model artifact once: the replay's loop loads the same few versions
+    for every job (monitor reference, load check, gate) and the skops audit of a 100-tree forest costs seconds.
+    Models are only ever used to predict here."""
+
+    def __init__(self, base: Workspace) -> None:
+        super().__init__(base.root, base.settings, base.store, base.artifacts)
+        self._loaded: dict[str, Any] = {}
+
+    def load_model(self, version: ModelVersion) -> Any:
+        if version.artifact not in self._loaded:
+            self._loaded[version.artifact] = super().load_model(version)
+        return self._loaded[version.artifact]
+
+
 class _Scores:
     """Each version's scores of the whole table, computed once (the version serving a row takes its score)."""
 
@@ -368,8 +383,8 @@ def backtest(
     with tempfile.TemporaryDirectory(prefix="modelward-backtest-") as tmp, _no_bytecode():
         for name in policies:
             np.random.seed(seed)
-            with ws.scratch(Path(tmp) / name) as scratch:
-                replay = _Replay(scratch, model, stream, records, Path(tmp) / name / "spool")
+            with ws.scratch(Path(tmp) / name) as copy:
+                replay = _Replay(_Scratch(copy), model, stream, records, Path(tmp) / name / "spool")
                 try:
                     results[name] = _RUNNERS[name](replay, name, every, _reporter(say, name, len(stream)))
                 finally:

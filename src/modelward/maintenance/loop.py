@@ -297,6 +297,9 @@ class Loop:
         scheduled = self._schedule(model, policy, now)
         if scheduled is not None:
             signals.append(scheduled)
+        follow = self._follow_up(model, champion, policy)
+        if follow is not None:
+            signals.append(follow)
         decided = self.ws.jobs.state(model, "decided") or {}
         new = [s for s in signals if decided.get(s.trigger) != s.key]
         pending = [Signal(**s) for s in (self.ws.jobs.state(model, "pending") or {}).get("signals", [])]
@@ -353,6 +356,20 @@ class Loop:
             f"scheduled retraining ({cron!r}, due {due.isoformat()})",
             {"cron": cron, "due": due.isoformat()},
         )
+
+    def _follow_up(self, model: str, champion: ModelVersion, policy: LoopPolicy) -> Signal | None:
+        """The follow-up trigger, when the champion came from an anchored retraining (a new regime)."""
+        job = self.ws.jobs.with_challenger(model, champion.version)
+        regime = None if job is None or job.holdout is None else job.holdout.get("regime_rows")
+        if job is None or job.status != "promoted" or not regime:
+            return None
+        spec = self._monitors[model].spec.key if model in self._monitors else None
+        served = sum(
+            r.n_labeled
+            for r in self.ws.monitoring_results.runs(model, limit=None)
+            if r.version == champion.version and (spec is None or r.window_spec == spec)
+        )
+        return policies.follow_up(policy, job.id, int(regime), served)
 
     # -- forever --------------------------------------------------------------------------------
 

@@ -100,6 +100,9 @@ def _loss(production: pd.DataFrame, target: str, task: str) -> np.ndarray[Any, A
     """Per row: 1.0 where the served output was wrong (classifiers), else its absolute error."""
     pred, label = production[PRED], production[target]
     if task == "classification":
+        as_numbers = pd.to_numeric(pred, errors="coerce"), pd.to_numeric(label, errors="coerce")
+        if not (as_numbers[0].isna().any() or as_numbers[1].isna().any()):  # 1.0 (logged) is class 1
+            return np.asarray(as_numbers[0].to_numpy() != as_numbers[1].to_numpy(), dtype=float)
         return np.asarray(pred.astype(str) != label.astype(str), dtype=float)
     return np.asarray(np.abs(pred.to_numpy(dtype=float) - label.to_numpy(dtype=float)), dtype=float)
 
@@ -328,6 +331,8 @@ def assemble(
         "features": features,
         "target": target,
         "weight_column": weight_column,
+        "anchored": anchored["anchored"],
+        "regime_rows": s["labeled_rows"] if anchored["anchored"] else None,
     }
     summary = {**s, **anchored, "dataset": dataset.ref, "reference": data.source, "source": source}
     return Assembled(dataset, holdout, summary)
