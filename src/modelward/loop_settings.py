@@ -141,10 +141,11 @@ class FollowUpTrigger(_Section):
 
     enabled: bool = Field(True, description="The follow-up is a trigger.")
     growth: float = Field(
-        4.0,
+        2.0,
         gt=1,
         description="Retrain once the labeled rows of the regime (those the champion was trained and gated "
-        "on, plus those it served since) are this many times those it was trained and gated on.",
+        "on, plus those it served since) are this many times those it was trained and gated on (no cooldown: "
+        "one follow-up per power of growth).",
     )
 
 

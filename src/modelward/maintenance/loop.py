@@ -40,7 +40,7 @@ from modelward.maintenance.policies import Decision, Signal, WindowEvidence
 from modelward.maintenance.retrain import rows_needed
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
-from modelward.predlog import parse_window, read_window
+from modelward.predlog import count_labeled, parse_window
 from modelward.registry import ModelVersion
 from modelward.workspace import Workspace
 
@@ -57,8 +57,7 @@ def utcnow() -> dt.datetime:
 
 def labeled_rows(ws: Workspace, model: str, policy: LoopPolicy, now: dt.datetime) -> int:
     """Labeled predictions of ``model`` in the retraining window."""
-    since = now - dt.timedelta(seconds=policy.retrain.recent)
-    return len(read_window(ws.store, model, since=since, labeled_only=True, features=[]))
+    return count_labeled(ws.store, model, since=now - dt.timedelta(seconds=policy.retrain.recent))
 
 
 @dataclass(frozen=True)
@@ -306,7 +305,9 @@ class Loop:
         candidates = new + [p for p in pending if p.trigger not in {s.trigger for s in new}]
         if not candidates:
             return None
-        decision, _active = _decide(self.ws, model, candidates, now)
+        # A follow-up is planned, not a symptom, and bounded (one per power of growth): no cooldown.
+        planned = any(c.trigger == "follow_up" for c in candidates)
+        decision, _active = _decide(self.ws, model, candidates, now, force=planned)
         if new:
             self.ws.jobs.set_state(model, "decided", {**decided, **{s.trigger: s.key for s in new}}, now=now)
         waiting = decision.suppressed_by == "labels"
@@ -363,12 +364,7 @@ class Loop:
         regime = None if job is None or job.holdout is None else job.holdout.get("regime_rows")
         if job is None or job.status != "promoted" or not regime:
             return None
-        spec = self._monitors[model].spec.key if model in self._monitors else None
-        served = sum(
-            r.n_labeled
-            for r in self.ws.monitoring_results.runs(model, limit=None)
-            if r.version == champion.version and (spec is None or r.window_spec == spec)
-        )
+        served = count_labeled(self.ws.store, model, version=champion.version)
         return policies.follow_up(policy, job.id, int(regime), served)
 
     # -- forever --------------------------------------------------------------------------------

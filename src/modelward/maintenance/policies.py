@@ -257,10 +257,10 @@ def follow_up(policy: LoopPolicy, job: int, trained_rows: int, served_rows: int)
     at every power of ``growth`` the regime's rows reach (each power is decided once).
 
     >>> from modelward.loop_settings import LoopPolicy
-    >>> follow_up(LoopPolicy(), 7, 1000, 2500) is None
+    >>> follow_up(LoopPolicy(), 7, 1000, 900) is None
     True
-    >>> follow_up(LoopPolicy(), 7, 1000, 3000).key
-    'follow_up:job:7:stage:1'
+    >>> follow_up(LoopPolicy(), 7, 1000, 1000).key, follow_up(LoopPolicy(), 7, 1000, 3000).key
+    ('follow_up:job:7:stage:1', 'follow_up:job:7:stage:2')
     """
     cfg = policy.follow_up
     if not cfg.enabled or trained_rows <= 0:
