@@ -45,7 +45,11 @@ sys.path.insert(0, str(HERE))
 FEEDBACK_SCRIPT = r"""
 import sys
 from modelward import Workspace
-from modelward.predlog import FeedbackItem, PredictionLog, read_window
+from modelward.predlog import FeedbackItem, PredictionLog
+try:
+    from modelward.predlog import read_window
+except ImportError:  # a tree from before the reshape (issue 9) kept it private
+    from modelward.predlog._read import read_window
 ws = Workspace.open(sys.argv[1])
 window = read_window(ws.store, "bench")
 unlabeled = [i for i, flag in zip(window.ids, window.labeled) if not flag][::7]
@@ -286,7 +290,9 @@ def check_monitor(before: Path, after: Path, ws: Path, folder: Path, checks: Che
                 "count": monitor_pass(tree, copy, out, "count", str(rows)),
                 "time": monitor_pass(tree, copy, out, "time", "1h"),
             }
-            run(after, "-c", FEEDBACK_SCRIPT, str(copy), cwd=out)  # the same feedback in both copies
+            # The same feedback in both copies, each stored by its own tree (a newer tree would migrate the
+            # database past what the older one can open).
+            run(tree, "-c", FEEDBACK_SCRIPT, str(copy), cwd=out)
             res["relabel"] = monitor_pass(tree, copy, out, "relabel", "1h")
             res["state"] = monitor_state(copy)
             results[name] = res

@@ -43,6 +43,9 @@ def test_the_walk_finds_every_command() -> None:
         "data demo",
         "models promote",
         "models history",
+        "rollout start",
+        "rollout status",
+        "rollout abort",
     } <= names
 
 

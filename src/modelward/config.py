@@ -89,6 +89,21 @@ class ModelSpec(BaseModel):
         return value
 
 
+class HooksSettings(BaseModel):
+    """``hooks:`` — incoming webhooks (``POST /v1/hooks/alertmanager``): an alert asks for retraining."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token the webhooks require; none: webhooks are off (403). Separate from "
+        "admin_token: a hook can only ask for retraining, so the token Alertmanager holds cannot promote.",
+    )
+    model_label: str = Field(
+        "model", min_length=1, description="The alert label that names the model to retrain."
+    )
+
+
 class ServeSettings(BaseModel):
     """``serve:`` — the model server (``modelward serve``)."""
 
@@ -236,6 +251,9 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings, description="Prediction log settings.")
     monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="Monitoring settings.")
     loop: LoopSettings = Field(default_factory=LoopSettings, description="Where and how often the loop runs.")
+    hooks: HooksSettings = Field(
+        default_factory=HooksSettings, description="Incoming webhooks (Alertmanager)."
+    )
 
     @classmethod
     def settings_customise_sources(

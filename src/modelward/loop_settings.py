@@ -7,8 +7,8 @@ the settings; a cron expression is checked when the settings are read, a behavio
 loop starts (it lives in the workspace, which the settings do not know).
 
 >>> policy = LoopPolicy()
->>> policy.drift.windows, policy.cooldown, policy.retrain.half_life, policy.gate.mode, policy.rollout
-(3, 3600.0, 86400.0, 'superior', 'immediate')
+>>> policy.drift.windows, policy.cooldown, policy.retrain.half_life, policy.gate.mode, policy.rollout.mode
+(3, 3600.0, 86400.0, 'superior', 'canary')
 >>> LoopPolicy.model_validate({"cooldown": "15m", "schedule": {"cron": "0 3 * * *"}}).cooldown
 900.0
 """
@@ -19,19 +19,23 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "CLASSIFICATION_METRICS",
     "REGRESSION_METRICS",
+    "ROLLOUT_MODES",
     "ConceptDriftTrigger",
     "DriftTrigger",
     "FollowUpTrigger",
     "GateSettings",
+    "GuardrailSettings",
+    "LeaseSettings",
     "LoopPolicy",
     "LoopSettings",
     "PerformanceTrigger",
     "RetrainSettings",
+    "RolloutSettings",
     "ScheduleTrigger",
     "parse_duration",
 ]
@@ -246,6 +250,111 @@ def _metric_name(value: str) -> str:
     return value
 
 
+ROLLOUT_MODES = ("canary", "shadow", "ab", "immediate")
+
+
+class GuardrailSettings(_Section):
+    """``loop.rollout.guardrails``: rules the challenger must not break, whatever its labels say."""
+
+    error_budget: int = Field(
+        2,
+        ge=0,
+        description="Challenger server errors tolerated in intervals where the champion had none; more "
+        "rolls back (a rule, not a test).",
+    )
+    interval: Duration = Field(
+        60.0, gt=0, description="Length of the intervals the error budget compares (e.g. 1m)."
+    )
+    latency_quantile: float = Field(
+        0.99, ge=0.5, lt=1, description="Latency quantile compared with the champion's (0.99 = p99)."
+    )
+    latency_max_ratio: float = Field(
+        1.2,
+        ge=1,
+        description="The challenger's quantile may be at most the champion's x this + latency_slack_ms.",
+    )
+    latency_slack_ms: float = Field(5.0, ge=0, description="Milliseconds added to the latency limit.")
+    latency_alpha: float = Field(
+        0.001,
+        gt=0,
+        lt=0.5,
+        description="Level of the exact binomial test on requests above the latency limit (checked every pass).",
+    )
+    input_error_margin: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="The challenger's input-error rate may exceed the champion's by this much (0.01 = 1 "
+        "point) before the exact binomial test at latency_alpha fails it.",
+    )
+    min_requests: int = Field(
+        50,
+        ge=1,
+        description="Challenger requests each guardrail needs before it can pass (fewer: no pass).",
+    )
+
+
+class RolloutSettings(_Section):
+    """``loop.rollout``: how a challenger that passed the gate reaches the traffic, and who decides."""
+
+    mode: Literal["canary", "shadow", "ab", "immediate"] = Field(
+        "canary",
+        description="canary: the challenger answers a growing share (steps); shadow: it scores a copy of "
+        "every request, callers get the champion; ab: a fixed split; immediate: promoted at once.",
+    )
+    steps: list[float] = Field(
+        default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
+        description="Canary steps, percent of requests the challenger answers; reaching 100 promotes it.",
+    )
+    split: float = Field(
+        50.0, gt=0, lt=100, description="Percent of requests the challenger answers in ab mode."
+    )
+    step_seconds: Duration = Field(
+        600.0, ge=0, description="Shortest time at a step before the canary moves on (e.g. 10m)."
+    )
+    deadline: Duration = Field(
+        86400.0,
+        gt=0,
+        description="A rollout not decided this long after it started takes on_deadline (e.g. 24h).",
+    )
+    on_deadline: Literal["roll_back", "hold"] = Field(
+        "roll_back",
+        description="At the deadline without a decision (too few labels or too little traffic): roll_back "
+        "(the champion keeps all traffic), or hold (the split stays; an operator decides). Never a promotion.",
+    )
+    promote_when: Literal["non_inferior", "superior"] = Field(
+        "non_inferior",
+        description="The sequential test must show the challenger not worse than margin, or better.",
+    )
+    margin: float = Field(
+        0.02,
+        ge=0,
+        description="How much worse the challenger may be: error rate points for classifiers (0.02), mean "
+        "absolute error units for regressors.",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=0.5, description="Level of the always-valid sequential test (mixture SPRT)."
+    )
+    expected_rows: int = Field(
+        2000,
+        ge=2,
+        description="Labeled rows over both arms at which a decision is expected: tunes the mixture's tau.",
+    )
+    min_rows: int = Field(
+        30, ge=2, description="Labeled rows each arm needs before the sequential test decides anything."
+    )
+    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings, description="Guardrails.")
+
+    @field_validator("steps")
+    @classmethod
+    def _check_steps(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < v <= 100 for v in value) or value != sorted(set(value)):
+            raise ValueError(
+                f"steps must be increasing percentages in (0, 100], e.g. [5, 25, 50, 100]; got {value}"
+            )
+        return value
+
+
 class LoopPolicy(_Section):
     """``models.NAME.loop``: when the loop retrains this model, how, and how the challenger is judged."""
 
@@ -271,10 +380,42 @@ class LoopPolicy(_Section):
     )
     retrain: RetrainSettings = Field(default_factory=RetrainSettings, description="Training data and run.")
     gate: GateSettings = Field(default_factory=GateSettings, description="Champion/challenger gate.")
-    rollout: Literal["immediate"] = Field(
-        "immediate",
-        description="How a challenger that passed the gate is rolled out: 'immediate' promotes it at once.",
+    rollout: RolloutSettings = Field(
+        default_factory=lambda: RolloutSettings(),
+        description="How a challenger that passed the gate is rolled out (a mode name alone, e.g. "
+        "'immediate', is short for {mode: NAME}).",
     )
+
+    @field_validator("rollout", mode="before")
+    @classmethod
+    def _rollout_shorthand(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+
+class LeaseSettings(_Section):
+    """``loop.lease``: one leader among the processes sharing a database (see docs/loop.md, One leader)."""
+
+    ttl_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A leader not heard of for this long loses the loop: another process takes it over "
+        "(a clean stop hands it over at once).",
+    )
+    renew_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the leader renews its lease, and how often the others try to take it; "
+        "below ttl_seconds. Failover takes at most ttl_seconds + renew_seconds.",
+    )
+
+    @model_validator(mode="after")
+    def _renew_before_expiry(self) -> LeaseSettings:
+        if self.renew_seconds >= self.ttl_seconds:
+            raise ValueError(
+                f"renew_seconds ({self.renew_seconds:g}) must be below ttl_seconds ({self.ttl_seconds:g}), "
+                "or the lease expires before it is renewed; e.g. ttl_seconds: 30, renew_seconds: 10"
+            )
+        return self
 
 
 class LoopSettings(_Section):
@@ -293,4 +434,7 @@ class LoopSettings(_Section):
     )
     max_attempts: int = Field(
         3, ge=1, description="A job resumed this many times (its runner died or stopped each time) is failed."
+    )
+    lease: LeaseSettings = Field(
+        default_factory=LeaseSettings, description="One leader among processes sharing the database."
     )

@@ -27,7 +27,9 @@ from modelward.training import ReproduceReport
 
 if TYPE_CHECKING:
     from modelward.jobs import JobStore
+    from modelward.jobs.lease import LeaseStore
     from modelward.results import MonitoringResults
+    from modelward.rollouts import RolloutStore
 
 __all__ = ["ReproduceReport", "Workspace"]
 
@@ -74,6 +76,20 @@ class Workspace:
         from modelward.jobs import JobStore
 
         return JobStore(self.store, self.settings.actor_name)
+
+    @cached_property
+    def leases(self) -> LeaseStore:
+        """The loop's lease: which process leads the loop, and the epoch that fences a stale leader."""
+        from modelward.jobs.lease import LeaseStore
+
+        return LeaseStore(self.store)
+
+    @cached_property
+    def rollouts(self) -> RolloutStore:
+        """Rollouts (shadow, canary, A/B), their per-arm counters and their events (imported on first use)."""
+        from modelward.rollouts import RolloutStore
+
+        return RolloutStore(self.store, self.settings.actor_name)
 
     # -- opening ---------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """schemathesis fuzzes the served OpenAPI schema: no request may cause a 5xx (bounded run).
 
-Every operation is exercised, feedback and admin included. The served schema has a typed path
+Every operation is exercised, feedback, admin and the Alertmanager webhook included. The served schema has a typed path
 per served model (``/v1/models/credit/predict`` names credit's columns), so schemathesis sends
 real columns with numbers drawn across the whole float and integer range; the run must show
 some of them refused as ``out_of_range`` (proof that extremes were drawn) and none answered 5xx.
@@ -26,7 +26,8 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
     st = shutil.which("st", path=str(Path(sys.executable).parent))
     assert st, "schemathesis is a test dependency: pip install -e '.[dev]'"
     url = f"sqlite:///{tmp_path / 'mw.db'}"
-    root = make_workspace(tmp_path / "ws", url, trained)
+    # One bearer token for the admin endpoints and the Alertmanager webhook, so both are fuzzed past auth.
+    root = make_workspace(tmp_path / "ws", url, trained, settings=f"hooks: {{token: {TOKEN}}}\n")
     # Path parameters name real models, so requests reach validation instead of a 404.
     (tmp_path / "schemathesis.toml").write_text(
         '[parameters]\n"path.model" = "credit"\n"path.name" = "credit"\n'
@@ -72,10 +73,15 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, trained: dict[str, T
     assert counts, done.stdout[-3000:]
     generated, passed = int(counts[1]), int(counts[2])
     assert generated == passed >= 200, done.stdout[-3000:]  # a real run, every case without a 5xx
-    assert "Selected: 12/12" in done.stdout and "Tested: 12" in done.stdout, done.stdout[-3000:]
+    assert "Selected: 16/16" in done.stdout and "Tested: 16" in done.stdout, done.stdout[-3000:]
     assert refused > 0 and predicted > 0, (
         refused,
         predicted,
     )  # extremes drawn and refused; valid rows served
     assert 'modelward_feedback_total{status="not_found"}' in feedback
+    operations = re.search(r"Selected: (\d+/\d+)", done.stdout)
+    print(
+        f"schemathesis: {operations[1] if operations else '?'} operations, {generated} cases generated, "
+        f"{passed} without a 5xx; {refused:g} rows refused out_of_range, {predicted:g} served"
+    )
     assert "Traceback" not in out, out[-4000:]

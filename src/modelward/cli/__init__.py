@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from modelward import __version__
-from modelward.cli import _backtest, _data, _drift, _loop, _models, _monitor, _serve
+from modelward.cli import _backtest, _data, _drift, _loop, _models, _monitor, _rollout, _serve
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
@@ -27,6 +27,7 @@ app = App(
 )
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
+app.add_typer(_rollout.app, name="rollout")
 app.command("train")(_models.train_command)
 app.command("reproduce")(_models.reproduce_command)
 app.command("serve")(_serve.serve_command)

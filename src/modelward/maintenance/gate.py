@@ -208,6 +208,39 @@ class _Collect:
             }
         )
 
+    def add_behavioral(self, behavioral: BehavioralReport) -> None:
+        for r in behavioral.results:
+            item = GateItem(
+                r.name,
+                "behavioral",
+                r.passed,
+                f"behavioral test {r.name!r} ({r.type}): {r.reason}.",
+                r.to_dict(),
+            )
+            self.add("behavioral", item, True)
+
+
+@dataclass(frozen=True)
+class _Judges:
+    """What one gate run judges with: the primary metric and its policy, the secondary metrics and theirs."""
+
+    primary: str
+    secondary: list[str]
+    policy: GatePolicy
+    secondary_policy: GatePolicy
+
+    @classmethod
+    def of(cls, task: str, n_classes: int, gate: GateSettings) -> _Judges:
+        primary, secondary = default_metrics(task, n_classes, gate)
+        return cls(
+            primary,
+            secondary,
+            GatePolicy(mode=gate.mode, margin=gate.margin, alpha=gate.alpha),
+            GatePolicy(
+                mode="non_inferior", margin=dict.fromkeys(secondary, gate.secondary_margin), alpha=gate.alpha
+            ),
+        )
+
 
 def run_gate(
     ws: Workspace,
@@ -221,15 +254,9 @@ def run_gate(
     """Judge ``challenger`` against ``champion`` (see the module docstring). ``recent``: the held-out recent
     rows (features and target), or None to judge on the original test set alone."""
     original = training_data(ws, champion)
-    features, target = original.features, original.target
-    champ_model, chall_model = ws.load_model(champion), ws.load_model(challenger)
-    task = champion.task
+    models = ws.load_model(champion), ws.load_model(challenger)
     n_classes = len(champion.signature.get("output", {}).get("classes") or []) or 2
-    primary, secondary = default_metrics(task, n_classes, gate)
-    policy = GatePolicy(mode=gate.mode, margin=gate.margin, alpha=gate.alpha)
-    secondary_policy = GatePolicy(
-        mode="non_inferior", margin=dict.fromkeys(secondary, gate.secondary_margin), alpha=gate.alpha
-    )
+    judges = _Judges.of(champion.task, n_classes, gate)
     sets = [("original test set", original.holdout)]
     collect = _Collect()
     if recent is not None and len(recent):
@@ -240,55 +267,70 @@ def run_gate(
     behavioral: BehavioralReport | None = None
     rows: dict[str, int] = {}
     for index, (section, frame) in enumerate(sets):
-        x, y = frame[features].reset_index(drop=True), np.asarray(frame[target])
+        x, y = frame[original.features].reset_index(drop=True), np.asarray(frame[original.target])
         rows[section] = len(frame)
-        comps, notes = compare_models(
-            task, [primary, *secondary], y, _score(champ_model, x, task), _score(chall_model, x, task), gate
-        )
-        collect.notes += [f"{section}: {n}" for n in notes]
         decisive = index == 0
-        judged = decisive or gate.original_test_set == "non_inferior"
+        judged_primary |= _judge_section(
+            collect, section, x, y, models, champion.task, judges, gate, decisive=decisive
+        )
         if decisive and suite is not None:
             behavioral = run_suite(
                 suite,
-                chall_model.predict,
-                predict_proba=_proba_fn(chall_model),
-                classes=getattr(chall_model, "classes_", None),
+                models[1].predict,
+                predict_proba=_proba_fn(models[1]),
+                classes=getattr(models[1], "classes_", None),
                 data=x,
             )
-        main_policy = policy if decisive else secondary_policy_for(primary, gate)
-        if primary in comps:
-            judged_primary |= judged
-            for item in decide([comps[primary]], main_policy).items:
-                collect.add(section, item, judged)
-        elif decisive:
-            collect.add(
-                section,
-                GateItem(
-                    primary,
-                    "comparison",
-                    False,
-                    f"{primary}: not computed on the {section}; never a pass on no data",
-                ),
-                True,
-            )
-        extra = [comps[m] for m in secondary if m in comps]
-        if extra:
-            for item in decide(extra, secondary_policy).items:
-                collect.add(section, item, judged)
     if behavioral is not None:
-        for r in behavioral.results:
-            collect.add(
-                "behavioral",
-                GateItem(
-                    r.name,
-                    "behavioral",
-                    r.passed,
-                    f"behavioral test {r.name!r} ({r.type}): {r.reason}.",
-                    r.to_dict(),
-                ),
-                True,
-            )
+        collect.add_behavioral(behavioral)
+    return _report(collect, judged_primary, champion, challenger, rows, judges, gate)
+
+
+def _judge_section(
+    collect: _Collect,
+    section: str,
+    x: pd.DataFrame,
+    y: np.ndarray[Any, Any],
+    models: tuple[Any, Any],
+    task: str,
+    judges: _Judges,
+    gate: GateSettings,
+    *,
+    decisive: bool,
+) -> bool:
+    """Compare both models on one set of rows and collect the items; True when the primary metric was
+    judged there. Only the decisive set (recent rows, else the original test set) is judged under the gate's
+    mode; the original test set is judged non-inferior when configured so, else only reported."""
+    primary, secondary = judges.primary, judges.secondary
+    comps, notes = compare_models(
+        task, [primary, *secondary], y, _score(models[0], x, task), _score(models[1], x, task), gate
+    )
+    collect.notes += [f"{section}: {n}" for n in notes]
+    judged = decisive or gate.original_test_set == "non_inferior"
+    main_policy = judges.policy if decisive else secondary_policy_for(primary, gate)
+    if primary in comps:
+        for item in decide([comps[primary]], main_policy).items:
+            collect.add(section, item, judged)
+    elif decisive:
+        reason = f"{primary}: not computed on the {section}; never a pass on no data"
+        collect.add(section, GateItem(primary, "comparison", False, reason), True)
+    extra = [comps[m] for m in secondary if m in comps]
+    if extra:
+        for item in decide(extra, judges.secondary_policy).items:
+            collect.add(section, item, judged)
+    return judged and primary in comps
+
+
+def _report(
+    collect: _Collect,
+    judged_primary: bool,
+    champion: ModelVersion,
+    challenger: ModelVersion,
+    rows: dict[str, int],
+    judges: _Judges,
+    gate: GateSettings,
+) -> GateReport:
+    """The verdict: promote only when the primary metric was judged and no judged item failed."""
     failed = [i for i in collect.items if i["judged"] and not i["passed"]]
     promote = judged_primary and not failed
     judged_n = sum(i["judged"] for i in collect.items)
@@ -298,6 +340,13 @@ def run_gate(
         else f"reject: {len(failed)} of {judged_n} judged items failed "
         f"({', '.join(str(i['section']) + ' ' + str(i['name']) for i in failed)})"
     )
+    policy = {
+        **judges.policy.to_dict(),
+        "primary": judges.primary,
+        "secondary": judges.secondary,
+        "secondary_margin": gate.secondary_margin,
+        "original_test_set": gate.original_test_set,
+    }
     return GateReport(
         promote,
         reason,
@@ -305,13 +354,7 @@ def run_gate(
         challenger.version,
         tuple(collect.items),
         rows,
-        {
-            **policy.to_dict(),
-            "primary": primary,
-            "secondary": secondary,
-            "secondary_margin": gate.secondary_margin,
-            "original_test_set": gate.original_test_set,
-        },
+        policy,
         tuple(collect.notes),
     )
 

@@ -1,18 +1,24 @@
-"""The maintenance loop: monitor → trigger → retrain → gate → promote, for every model that has a champion.
+"""The maintenance loop: monitor → trigger → retrain → gate → roll out → promote, for every model with a champion.
 
 :class:`Loop` runs passes. Each pass (:meth:`Loop.run_once`), for each model declared in modelward.yaml
 whose ``loop.enabled`` is true and that has a champion:
 
 1. runs the monitor's pass (:class:`~modelward.maintenance.Monitor`): no separate ``modelward monitor``
    is needed while the loop runs;
-2. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
+2. judges the model's active rollout (:class:`~modelward.maintenance.rollout.RolloutRunner`): a step, a
+   promotion, a rollback or the deadline's action. While a rollout runs, nothing else happens for that
+   model (no trigger, no job): one change at a time;
+3. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
    schedule; every new decision — fired, or suppressed and why — is an event with its evidence, and a fired
    trigger opens a job (the database allows one active job per model);
-3. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
-   resuming one whose runner died.
+4. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
+   resuming one whose runner died; a challenger that passes the gate starts a rollout (``loop.rollout``),
+   or is promoted at once with ``rollout: immediate``.
 
-The clock is injected (``clock``; ``run_once(now)``) and the trainer swappable, so the same code runs on
-a simulated clock in process. :meth:`Loop.run_forever` repeats passes every ``loop.interval_seconds``;
+Every pass first takes or renews the loop's lease (:class:`~modelward.maintenance.leader.Leader`): with
+several processes on one database only the leader does the steps above, and its writes are fenced by the
+lease epoch; a process that loses the lease stops at once. The clock is injected (``clock``;
+``run_once(now)``) and the trainer swappable, so the same code runs on a simulated clock in process. :meth:`Loop.run_forever` repeats passes every ``loop.interval_seconds``;
 :func:`request_retrain` is the manual trigger (CLI and admin API); :class:`BackgroundLoop` runs the loop in a
 thread of ``modelward serve``.
 """
@@ -30,18 +36,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from modelward.errors import ConfigError, ModelwardError, NotFoundError
+from modelward.errors import ConfigError, DatabaseUnavailableError, ModelwardError, NotFoundError
 from modelward.jobs import RetrainJob
+from modelward.jobs.lease import StaleLeaderError
 from modelward.loop_settings import LoopPolicy
 from modelward.maintenance import policies
 from modelward.maintenance.gate import load_behavioral
+from modelward.maintenance.leader import Leader
 from modelward.maintenance.monitor import Monitor
 from modelward.maintenance.policies import Decision, Signal, WindowEvidence
 from modelward.maintenance.retrain import rows_needed
+from modelward.maintenance.rollout import RolloutRunner
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
 from modelward.predlog import count_labeled, parse_window
 from modelward.registry import ModelVersion
+from modelward.rollouts import Rollout
 from modelward.workspace import Workspace
 
 __all__ = ["BackgroundLoop", "Loop", "PassResult", "Requested", "request_retrain", "rows_needed"]
@@ -142,14 +152,16 @@ def request_retrain(
     force: bool = False,
     now: dt.datetime | None = None,
     owner: str | None = None,
+    signal: Signal | None = None,
 ) -> Requested:
     """The manual trigger: open a job for ``model`` unless one is active, the cooldown runs (``force`` skips
     it) or too few labeled rows exist. ``owner``: the runner that takes the job at once (else it is queued
-    for the running loop). The decision is an event either way."""
+    for the running loop). ``signal``: another requested trigger (an Alertmanager alert) instead of the
+    manual one. The decision is an event either way."""
     now = now or utcnow()
     ws.model_spec(model)
     champion = ws.registry.get(model, "champion")
-    signal = Signal(
+    signal = signal or Signal(
         "manual",
         f"manual:{now.isoformat()}",
         f"requested by {actor}{': ' + reason if reason else ''}{' (force)' if force else ''}",
@@ -181,12 +193,19 @@ def request_retrain(
 
 @dataclass
 class PassResult:
-    """What one pass did: windows monitored, trigger decisions, jobs run, errors (per model)."""
+    """What one pass did: windows monitored, trigger decisions, jobs run, rollouts judged, errors (per
+    model), and who leads (a process that does not lead does nothing)."""
 
     windows: dict[str, int] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[RetrainJob] = field(default_factory=list)
+    rollouts: list[Rollout] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    leader: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def leading(self) -> bool:
+        return bool(self.leader.get("leading"))
 
 
 class Loop:
@@ -202,6 +221,7 @@ class Loop:
         monitor: bool = True,
         stop: threading.Event | None = None,
         progress: Callable[[str], None] | None = None,
+        holder: str | None = None,
     ) -> None:
         self.ws = ws
         self.clock = clock or utcnow
@@ -218,6 +238,10 @@ class Loop:
             stop=self.stop,
             progress=self.progress,
         )
+        self.leader = Leader(
+            ws, settings=self.settings.lease, clock=self.clock, holder=holder, progress=self.progress
+        )
+        self.rollouts = RolloutRunner(ws, clock=self.clock, actor=LOOP_ACTOR, progress=self.progress)
         self.monitor = monitor
         self._monitors: dict[str, Monitor] = {}
         self._only = list(models) if models is not None else None
@@ -245,17 +269,28 @@ class Loop:
     # -- one pass -------------------------------------------------------------------------------
 
     def run_once(self, now: dt.datetime | None = None) -> PassResult:
-        """Monitor, decide and run jobs for every watched model (see the module docstring)."""
+        """Lead, then monitor, decide and run jobs for every watched model (see the module docstring)."""
         result = PassResult()
+        if self.leader.lead(now):
+            try:
+                with self.leader.fenced():
+                    self._models_pass(now, result)
+            except StaleLeaderError as exc:
+                self.leader.lost(exc)
+        result.leader = self.leader.status()
+        return result
+
+    def _models_pass(self, now: dt.datetime | None, result: PassResult) -> None:
         for model in self.models():
             if self.stop.is_set():
                 break
             try:
                 self._model_pass(model, now or self.clock(), result)
+            except StaleLeaderError:
+                raise  # another process leads: stop the whole pass
             except ModelwardError as exc:
                 log.error("loop pass of %s failed: %s", model, exc.message)
                 result.errors[model] = exc.message
-        return result
 
     def _model_pass(self, model: str, now: dt.datetime, result: PassResult) -> None:
         try:
@@ -267,6 +302,12 @@ class Loop:
             if monitor is None:
                 monitor = self._monitors[model] = Monitor(self.ws, model, clock=self.clock)
             result.windows[model] = len(monitor.run_once(now).windows)
+        rollout = self.rollouts.step(model, now)
+        if rollout is not None:
+            result.rollouts.append(rollout)
+            if rollout.active:
+                return  # one change at a time: no new trigger or job while a challenger is rolled out
+            champion = self.ws.registry.get(model, "champion")
         decision = self._triggers(model, champion, now)
         if decision is not None:
             result.decisions.append(decision)
@@ -372,24 +413,53 @@ class Loop:
     def run_forever(
         self, interval: float | None = None, *, on_pass: Callable[[PassResult], None] | None = None
     ) -> None:
-        """Run passes every ``interval`` seconds (``loop.interval_seconds``) until :attr:`stop` is set."""
+        """Run passes every ``interval`` seconds (``loop.interval_seconds``) while this process leads, until
+        :attr:`stop` is set; between passes renew the lease, or (not leading) try to take it, every
+        ``loop.lease.renew_seconds``. On stop the lease is released."""
         interval = self.settings.interval_seconds if interval is None else interval
-        while not self.stop.is_set():
-            started = time.monotonic()
-            try:
-                done = self.run_once()
-            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-                log.error(
-                    "loop pass failed, the database is unreachable (retrying in %.0f s): %s",
-                    interval,
-                    exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc,
-                )
-            except Exception:  # a bug: say so, and keep the loop alive for the next pass
-                log.exception("loop pass failed on an internal error (retrying in %.0f s)", interval)
-            else:
-                if on_pass is not None:
-                    on_pass(done)
-            self.stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        retry = self.settings.lease.renew_seconds
+        next_pass = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                if time.monotonic() >= next_pass:
+                    started = time.monotonic()
+                    if self._guarded(self._pass, interval, on_pass):
+                        next_pass = started + interval
+                else:
+                    self._guarded(self._renew, retry, None)
+                wait = next_pass - time.monotonic()
+                self.stop.wait(retry if wait <= 0 else min(retry, wait))
+        finally:
+            self.leader.release()
+
+    def _pass(self) -> PassResult:
+        with self.leader.keeping():
+            return self.run_once()
+
+    def _renew(self) -> None:
+        self.leader.lead()
+
+    def _guarded(
+        self,
+        work: Callable[[], PassResult | None],
+        retry: float,
+        on_pass: Callable[[PassResult], None] | None,
+    ) -> bool:
+        """Run ``work``, logging (not raising) an outage or a bug; True when it was a leader's pass."""
+        try:
+            done = work()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, DatabaseUnavailableError) as exc:
+            reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+            log.error("loop pass failed, the database is unreachable (retrying in %.0f s): %s", retry, reason)
+            return False
+        except Exception:  # a bug: say so, and keep the loop alive for the next pass
+            log.exception("loop pass failed on an internal error (retrying in %.0f s)", retry)
+            return False
+        if done is None or not done.leading:
+            return False
+        if on_pass is not None:
+            on_pass(done)
+        return True
 
 
 class BackgroundLoop:

@@ -58,7 +58,7 @@ __all__ = [
     "schedule_due",
 ]
 
-TRIGGERS = ("drift", "performance", "estimated", "concept_drift", "schedule", "follow_up", "manual")
+TRIGGERS = ("drift", "performance", "estimated", "concept_drift", "schedule", "follow_up", "manual", "alert")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ calling process (:class:`InProcessTrainer`, for the backtest's simulated clock o
 :class:`SubprocessTrainer` starts ``python -m modelward.maintenance._train_child`` in a session of its own and
 hands it the request on stdin (the database URL never touches the disk). The child calls
 :func:`~modelward.maintenance.retrain.train_challenger`, writes its result to a file and exits; its
-stdout and stderr go to a log that is stored in the artifact store whatever happens. It dies with its
+stdout and stderr go to a log that is stored in the artifact store whatever happens. Started by the loop's
+leader, it fences its writes with the leader's lease (:func:`~modelward.jobs.lease.held`): a version trained
+for a leader that was replaced meanwhile is refused, not registered. It dies with its
 parent (Linux ``PR_SET_PDEATHSIG``), so a ``kill -9`` of the server cannot leave a training behind that
 registers a version later; past the time limit its whole process group is killed.
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from modelward.errors import ModelwardError
+from modelward.jobs.lease import Lease, held
 from modelward.maintenance.retrain import TrainRequest, TrainResult, train_challenger
 from modelward.workspace import Workspace
 
@@ -108,11 +111,13 @@ class SubprocessTrainer:
         with tempfile.TemporaryDirectory(prefix="modelward-train-") as tmp:
             work = Path(tmp)
             result_path, log_path = work / "result.json", work / "train.log"
+            lease = held()
             spec = {
                 "root": str(ws.root),
                 "database_url": ws.store.url,
                 "artifacts": ws.artifacts.location,
                 "request": asdict(request),
+                "lease": None if lease is None else lease.to_dict(),
             }
             started = time.monotonic()
             with log_path.open("wb") as out:
@@ -219,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         with Workspace.open(
             spec["root"], database_url=spec["database_url"], artifacts=spec["artifacts"]
         ) as ws:
-            result = train_challenger(ws, TrainRequest(**spec["request"]))
+            lease = spec.get("lease")
+            with ws.leases.fenced(Lease.from_dict(lease)) if lease else contextlib.nullcontext():
+                result = train_challenger(ws, TrainRequest(**spec["request"]))
         out = {"result": asdict(result)}
         log.info(
             "registered %s@%d (%s, %s)",

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,15 @@ from modelward.store._errors import (
     unavailable_error,
 )
 
-__all__ = ["Store", "is_unavailable", "is_unique_violation", "retry_allocation", "schema"]
+__all__ = ["Fence", "Store", "is_unavailable", "is_unique_violation", "retry_allocation", "schema"]
 
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+Fence = Callable[[Connection], None]
+# The fence of the running context (thread): (store, check). See Store.fenced.
+_FENCE: ContextVar[tuple[Store, Fence] | None] = ContextVar("modelward_store_fence", default=None)
+
 # Any constant: serialises concurrent migrations of one PostgreSQL database.
 _PG_MIGRATION_LOCK = 0x6D6F64656C77
 
@@ -123,11 +128,29 @@ class Store:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
+                    fence = _FENCE.get()
+                    if fence is not None and fence[0] is self:
+                        fence[1](conn)
                     yield conn
         except sa.exc.SQLAlchemyError as exc:
             if is_unavailable(exc):
                 raise unavailable_error(self.url, exc) from exc
             raise
+
+    @contextmanager
+    def fenced(self, check: Fence) -> Iterator[None]:
+        """Inside the block, every write transaction of this store made by this context (thread) runs
+        ``check(conn)`` first, in the same transaction: when it raises, the write changes nothing.
+
+        The loop's leader fences its writes this way with its lease epoch (:mod:`modelward.jobs.lease`):
+        a stale leader's write is refused whatever core owner makes it. Other threads (the server's
+        requests, the prediction log's writer) are not fenced: a context variable holds the fence.
+        """
+        token = _FENCE.set((self, check))
+        try:
+            yield
+        finally:
+            _FENCE.reset(token)
 
     # -- migrations -------------------------------------------------------------------------
 
