@@ -63,10 +63,13 @@ def backtest_command(
     rows, no gate) and loop (the model's loop policy: the live triggers, retraining and gate, on a simulated
     clock). The workspace is only read: each policy runs on a scratch copy."""
     from modelward.datasets import read_table
-    from modelward.maintenance.backtest import POLICIES, backtest, render_html
+    from modelward.maintenance.backtest import POLICIES, backtest, render_html, rollout_note
 
     frame = read_table(data)
     with open_workspace(workspace, database_url) as ws, _progress() as bar:
+        note = rollout_note(ws, model)
+        if note is not None:
+            err_console.print(f"note: {note}", markup=False)
         tasks = {p: bar.add_task(p, total=len(frame)) for p in POLICIES}
         result = backtest(
             ws,

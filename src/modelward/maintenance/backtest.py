@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelward.config import Settings
 from modelward.errors import DataError
 from modelward.maintenance.loop import Loop, request_retrain
 from modelward.maintenance.steps import JobRunner, new_owner
@@ -60,6 +61,7 @@ __all__ = [
     "backtest",
     "make_stream",
     "render_html",
+    "rollout_note",
 ]
 
 log = logging.getLogger(__name__)
@@ -207,13 +209,35 @@ class BacktestResult:
         }
 
 
+def immediate_rollouts(settings: Settings) -> Settings:
+    """``settings`` with every model's ``loop.rollout.mode`` immediate: the replay serves every row from the
+    champion, so a canary, shadow or A/B rollout is not replayed; a challenger that passes the gate is promoted
+    at once (:func:`rollout_note` says so)."""
+    models = {}
+    for name, spec in settings.models.items():
+        rollout = spec.loop.rollout.model_copy(update={"mode": "immediate"})
+        models[name] = spec.model_copy(update={"loop": spec.loop.model_copy(update={"rollout": rollout})})
+    return settings.model_copy(update={"models": models})
+
+
+def rollout_note(ws: Workspace, model: str) -> str | None:
+    """What the backtest does instead of the model's rollout, when that is not immediate."""
+    mode = ws.model_spec(model).loop.rollout.mode
+    if mode == "immediate":
+        return None
+    return (
+        f"{model}'s loop.rollout.mode is {mode!r}: the backtest does not replay rollouts yet, so a challenger "
+        "that passes the gate is promoted at once (as with mode 'immediate')"
+    )
+
+
 class _Scratch(Workspace):
     """A scratch workspace that loads each model artifact once: the replay's loop loads the same few versions
     for every job (monitor reference, load check, gate) and the skops audit of a 100-tree forest costs seconds.
     Models are only ever used to predict here."""
 
     def __init__(self, base: Workspace) -> None:
-        super().__init__(base.root, base.settings, base.store, base.artifacts)
+        super().__init__(base.root, immediate_rollouts(base.settings), base.store, base.artifacts)
         self._loaded: dict[str, Any] = {}
 
     def load_model(self, version: ModelVersion) -> Any:
