@@ -43,6 +43,7 @@ from modelward.loop_settings import LoopPolicy
 from modelward.maintenance import policies
 from modelward.maintenance.gate import load_behavioral
 from modelward.maintenance.leader import Leader
+from modelward.maintenance.loop_metrics import LoopMetrics
 from modelward.maintenance.monitor import Monitor
 from modelward.maintenance.policies import Decision, Signal, WindowEvidence
 from modelward.maintenance.retrain import rows_needed
@@ -222,8 +223,10 @@ class Loop:
         stop: threading.Event | None = None,
         progress: Callable[[str], None] | None = None,
         holder: str | None = None,
+        metrics: LoopMetrics | None = None,
     ) -> None:
         self.ws = ws
+        self.metrics = metrics
         self.clock = clock or utcnow
         self.settings = ws.settings.loop
         self.stop = stop or threading.Event()
@@ -300,7 +303,9 @@ class Loop:
         if self.monitor:
             monitor = self._monitors.get(model)
             if monitor is None:
-                monitor = self._monitors[model] = Monitor(self.ws, model, clock=self.clock)
+                gauges = None if self.metrics is None else self.metrics.monitor
+                monitor = self._monitors[model] = Monitor(self.ws, model, clock=self.clock, gauges=gauges)
+                monitor.restore_gauges()
             result.windows[model] = len(monitor.run_once(now).windows)
         rollout = self.rollouts.step(model, now)
         if rollout is not None:
@@ -421,16 +426,34 @@ class Loop:
         next_pass = time.monotonic()
         try:
             while not self.stop.is_set():
+                passed = False
                 if time.monotonic() >= next_pass:
                     started = time.monotonic()
                     if self._guarded(self._pass, interval, on_pass):
                         next_pass = started + interval
+                        passed = True
                 else:
                     self._guarded(self._renew, retry, None)
+                self._export(passed)
                 wait = next_pass - time.monotonic()
                 self.stop.wait(retry if wait <= 0 else min(retry, wait))
         finally:
             self.leader.release()
+
+    def _export(self, passed: bool) -> None:
+        """Write the loop's metrics (:mod:`~modelward.maintenance.loop_metrics`), if it has any."""
+        if self.metrics is None:
+            return
+        try:
+            leading = self.leader.leading
+            self.metrics.export(
+                self.ws,
+                self.models() if leading else [],
+                leading=leading,
+                passed=utcnow() if passed else None,
+            )
+        except Exception as exc:  # the metrics must never stop the loop (a database outage, a full disk)
+            log.warning("could not export the loop's metrics: %s: %s", type(exc).__name__, exc)
 
     def _pass(self) -> PassResult:
         with self.leader.keeping():
@@ -468,11 +491,15 @@ class BackgroundLoop:
     def __init__(self, root: Path, overrides: dict[str, Any]) -> None:
         self.stop_event = threading.Event()
         self._root, self._overrides = root, overrides
+        self._metrics_file: Path | None = None
         with Workspace.open(root, **overrides) as ws:  # fail now on a bad policy, not in the thread
             Loop(ws).check()
         self.thread = threading.Thread(target=self._run, name="modelward-loop", daemon=True)
 
-    def start(self) -> BackgroundLoop:
+    def start(self, metrics_file: Path | None = None) -> BackgroundLoop:
+        """Start the thread; with ``metrics_file`` the loop writes its metrics there
+        (:mod:`~modelward.maintenance.loop_metrics`)."""
+        self._metrics_file = metrics_file
         self.thread.start()
         return self
 
@@ -480,7 +507,12 @@ class BackgroundLoop:
         try:
             with Workspace.open(self._root, **self._overrides) as ws:
                 log.info("the maintenance loop runs every %g s", ws.settings.loop.interval_seconds)
-                Loop(ws, stop=self.stop_event).run_forever()
+                metrics = (
+                    None
+                    if self._metrics_file is None
+                    else LoopMetrics(self._metrics_file, top_k=ws.settings.monitor.top_k_features)
+                )
+                Loop(ws, stop=self.stop_event, metrics=metrics).run_forever()
         except Exception:
             log.exception("the maintenance loop stopped on an error")
 

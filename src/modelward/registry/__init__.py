@@ -370,6 +370,18 @@ class Registry:
                 for r in conn.execute(query)
             ]
 
+    def event_counts(self, kinds: Sequence[str]) -> dict[tuple[str, str], int]:
+        """How many events of each of ``kinds`` each model has, as ``{(model, kind): count}`` (one
+        grouped query; the loop's metrics export these as counters, which only grow: events are
+        append-only)."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(events.c.subject, events.c.kind, sa.func.count())
+                .where(events.c.subject_type == "model", events.c.kind.in_(list(kinds)))
+                .group_by(events.c.subject, events.c.kind)
+            )
+            return {(r[0], r[1]): int(r[2]) for r in rows}
+
     # -- tags and descriptions ----------------------------------------------------------------
 
     def set_tags(self, name: str, version: int | None, tags: Mapping[str, str]) -> None:

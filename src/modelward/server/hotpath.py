@@ -152,6 +152,7 @@ async def answer_predict(
         state.router.count(route, "server_errors")  # the model's failure, not the caller's
         raise
     except Exception:
+        state.metrics.server_errors.labels(served.name).inc()
         state.router.count(route, "server_errors")
         raise
     if route.shadow is not None:

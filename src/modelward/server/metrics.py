@@ -6,13 +6,16 @@ raw request input, so cardinality stays bounded.
 
 With ``--workers N``, ``modelward serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` to a directory it
 owns before any worker starts; every worker then writes its values there and ``/metrics``
-(whichever worker answers) aggregates all of them.
+(whichever worker answers) aggregates all of them. The maintenance loop runs in one thread of
+the server, not in a worker: it writes its metrics to a file (:mod:`modelward.maintenance.loop_metrics`)
+that ``/metrics`` appends.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,7 +45,8 @@ def multiprocess_dir() -> str | None:
 class Metrics:
     """Every metric the server exports, registered in a registry of their own."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop_metrics: Path | None = None) -> None:
+        self.loop_metrics = loop_metrics
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = multiprocess_dir() is not None
         self.request_duration = Histogram(
@@ -56,6 +60,12 @@ class Metrics:
             "modelward_predictions",
             "Rows predicted.",
             ["model", "version", "arm"],
+            registry=registry,
+        )
+        self.server_errors = Counter(
+            "modelward_server_errors",
+            "Predict requests that failed on the server's side (the model or the log failed: a 5xx).",
+            ["model"],
             registry=registry,
         )
         self.predicted_class = Counter(
@@ -123,6 +133,8 @@ class Metrics:
 
     def served(self, model: str, version: int, alias: str, on: bool) -> None:
         self.model_info.labels(model, str(version), alias).set(1 if on else 0)
+        if on:  # from zero, so an error rate is 0 (not missing) until the first error
+            self.server_errors.labels(model)
 
     def count_classes(self, model: str, version: str, predictions: Iterable[object]) -> None:
         counts: dict[str, int] = {}
@@ -137,8 +149,19 @@ class Metrics:
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return bytes(generate_latest(registry))
-        return bytes(generate_latest(self.registry))
+            text = bytes(generate_latest(registry))
+        else:
+            text = bytes(generate_latest(self.registry))
+        return text + self._loop_text()
+
+    def _loop_text(self) -> bytes:
+        """The loop's metrics file, when the loop runs in this server and wrote it."""
+        if self.loop_metrics is None:
+            return b""
+        try:
+            return self.loop_metrics.read_bytes()
+        except FileNotFoundError:
+            return b""
 
     def process_exited(self) -> None:
         """Drop this process's live gauges (multiprocess mode) when it shuts down."""

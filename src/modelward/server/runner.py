@@ -47,13 +47,17 @@ def serve(root: Path, overrides: dict[str, Any], *, log_level: str = "info", loo
     metrics_dir = runtime / "metrics"
     metrics_dir.mkdir()
     spec = runtime / "spec.json"
-    spec.write_text(json.dumps({"root": str(root), "overrides": overrides}), encoding="utf-8")
+    loop_metrics = runtime / "loop.prom"  # written by the loop's thread, appended to every worker's /metrics
+    spec.write_text(
+        json.dumps({"root": str(root), "overrides": overrides, "loop_metrics": str(loop_metrics)}),
+        encoding="utf-8",
+    )
     os.environ[_MULTIPROC_ENV] = str(metrics_dir)
     os.environ[SPEC_ENV] = str(spec)
     _multiprocess_values()
     try:
         if background is not None:
-            background.start()
+            background.start(loop_metrics)
         log.info(
             "serving %s on http://%s:%d with %d worker(s)",
             root,
@@ -97,7 +101,8 @@ def app_factory() -> Any:
     spec = json.loads(Path(path).read_text(encoding="utf-8"))
     _multiprocess_values()
     ws = Workspace.open(spec["root"], **spec["overrides"])
-    return create_app(ws, close_workspace=True, freeze_gc=True)
+    extra = spec.get("loop_metrics")
+    return create_app(ws, close_workspace=True, freeze_gc=True, loop_metrics=Path(extra) if extra else None)
 
 
 def _multiprocess_values() -> None:
