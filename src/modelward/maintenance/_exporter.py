@@ -2,9 +2,9 @@
 
 Series per model: dataset drift (0/1), drifted share, prediction drift, window rows (all and
 labeled), last run and window end timestamps, the model version monitored, one gauge per realized
-and per estimated metric, and the drift score (effect size) of at most ``top_k`` features — the
+and per estimated metric, the data-quality findings per check, and the drift score (effect size) of at most ``top_k`` features — the
 ones with the largest scores in the latest window. Labels are only ``model``, ``feature`` (at most
-``top_k`` values), ``metric`` and ``kind``, so the number of series does not grow with time,
+``top_k`` values), ``metric``, ``kind`` and ``check`` (a fixed list), so the number of series does not grow with time,
 versions or feature count.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server, write_to_tex
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from modelward.monitoring import WindowReport
+from modelward.monitoring import Finding, WindowReport
 
 __all__ = ["MonitorGauges", "WindowGauges"]
 
@@ -42,6 +42,7 @@ class WindowGauges:
     feature_scores: dict[str, float] = field(default_factory=dict)
     realized: dict[str, float | None] = field(default_factory=dict)
     estimated: dict[str, float | None] = field(default_factory=dict)
+    quality: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_report(
@@ -75,7 +76,28 @@ class WindowGauges:
             feature_scores=scores,
             realized={k: m.value for k, m in report.realized.items()},
             estimated={k: m.value for k, m in report.estimated.items()},
+            quality=_count_checks(() if drift is None else drift.quality),
         )
+
+
+QUALITY_CHECKS = (
+    "missing_column",
+    "extra_column",
+    "all_missing",
+    "type_changed",
+    "missing_rate_jump",
+    "out_of_range",
+    "unit_change",
+    "new_categories",
+    "constant_column",
+)
+
+
+def _count_checks(findings: Iterable[Finding]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.check] = counts.get(f.check, 0) + 1
+    return counts
 
 
 def _finite(value: float | None) -> bool:
@@ -128,7 +150,14 @@ class MonitorGauges(Collector):
             "Performance metric of the latest window, realized (from labels) or estimated (without labels).",
             ("model", "metric", "kind"),
         )
+        quality = family(
+            "quality_findings",
+            "Data-quality findings of the latest window, per check (every check exported, from zero).",
+            ("model", "check"),
+        )
         for g in latest:
+            for check in sorted({*QUALITY_CHECKS, *g.quality}):
+                quality.add_metric([g.model, check], float(g.quality.get(check, 0)))
             drift.add_metric([g.model], float(g.dataset_drift))
             if _finite(g.drifted_share):
                 share.add_metric([g.model], float(g.drifted_share))  # type: ignore[arg-type]
@@ -148,7 +177,7 @@ class MonitorGauges(Collector):
                 for name, number in sorted(values.items()):
                     if number is not None and math.isfinite(number):
                         metric.add_metric([g.model, name, kind], float(number))
-        yield from (drift, share, pred, rows, labeled, end, run, version, score, metric)
+        yield from (drift, share, pred, rows, labeled, end, run, version, score, metric, quality)
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve the gauges over HTTP at ``/metrics`` from a daemon thread; returns the bound port."""
