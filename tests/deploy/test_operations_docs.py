@@ -31,3 +31,16 @@ def test_the_bash_blocks_run() -> None:
             timeout=120,
         )
         assert done.returncode == 0, f"{block}\n{done.stdout}{done.stderr}"
+
+
+def test_every_metric_named_is_one_modelward_defines() -> None:
+    """Names in the doc appear in the source that exports them (families end in _total or a base name)."""
+    source = " ".join(p.read_text() for p in (ROOT / "src" / "modelward").rglob("*.py"))
+    named = set(re.findall(r"`(modelward_[a-z_]+)`", DOC.read_text()))
+    assert len(named) > 10
+    for name in named:
+        base = name.removesuffix("_total")
+        short = base.removeprefix("modelward_monitor_").removeprefix("modelward_rollout_")
+        assert f'"{base}"' in source or f'"{short}"' in source, (
+            f"docs/operations.md names {name}: not exported"
+        )
