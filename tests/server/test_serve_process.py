@@ -72,3 +72,11 @@ def test_metrics_add_up_across_workers(tmp_path: Path, trained: dict[str, Traine
             with httpx.Client(base_url=http.base_url) as one:
                 assert one.post("/v1/models/credit/predict", json={"instances": rows(1)}).status_code == 200
         assert _metric(http, 'modelward_predictions_total{arm="champion",model="credit",version="1"}') == 20
+        # The loop runs once, in the parent process; whichever worker answers /metrics appends its metrics.
+        deadline = time.monotonic() + 30
+        while _metric(http, "modelward_loop_leader") != 1:
+            assert time.monotonic() < deadline, "the loop's metrics never reached /metrics"
+            time.sleep(0.2)
+        for _ in range(10):
+            with httpx.Client(base_url=http.base_url) as one:
+                assert "\nmodelward_loop_leader 1.0\n" in one.get("/metrics").text
