@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +19,8 @@ import yaml
 
 from maintenance.loop_support import AUTH, make_loop_workspace, send, traffic
 from modelward import Workspace
-from server.conftest import free_port
 from server.process import ServerProcess
+from support.prometheus import prometheus_scraping
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
@@ -86,46 +82,6 @@ def test_the_provisioning_files_point_at_the_dashboards() -> None:
     sources = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())
     (source,) = sources["datasources"]
     assert source["type"] == "prometheus" and source["url"].startswith("http://")
-
-
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    assert found, f"{name} is not installed: `apt-get install {name}` (Debian; .ci/run installs it)"
-    return found
-
-
-@contextmanager
-def prometheus_scraping(tmp_path: Path, target_port: int) -> Iterator[httpx.Client]:
-    """A real Prometheus scraping 127.0.0.1:``target_port`` every second; yields a client of its API."""
-    port = free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {"job_name": "modelward", "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}]}
-        ],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    with (tmp_path / "prometheus.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                _binary("prometheus"),
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-                yield client
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def query_range(prom: httpx.Client, expr: str, start: float) -> dict[str, Any]:
