@@ -34,6 +34,7 @@ def test_the_walk_finds_every_command() -> None:
     assert {
         "",
         "init",
+        "demo",
         "quickstart",
         "train",
         "serve",
@@ -43,6 +44,9 @@ def test_the_walk_finds_every_command() -> None:
         "data demo",
         "models promote",
         "models history",
+        "rollout start",
+        "rollout status",
+        "rollout abort",
     } <= names
 
 

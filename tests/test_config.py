@@ -20,11 +20,13 @@ from modelward.loop_settings import (
     ConceptDriftTrigger,
     DriftTrigger,
     GateSettings,
+    GuardrailSettings,
     LeaseSettings,
     LoopPolicy,
     LoopSettings,
     PerformanceTrigger,
     RetrainSettings,
+    RolloutSettings,
     ScheduleTrigger,
 )
 
@@ -121,6 +123,8 @@ def test_every_setting_is_documented() -> None:
         (ScheduleTrigger, "models.NAME.loop.schedule."),
         (RetrainSettings, "models.NAME.loop.retrain."),
         (GateSettings, "models.NAME.loop.gate."),
+        (RolloutSettings, "models.NAME.loop.rollout."),
+        (GuardrailSettings, "models.NAME.loop.rollout.guardrails."),
     )
     for model, prefix in sections:
         for name in model.model_fields:
@@ -164,7 +168,7 @@ def test_malformed_loop_settings_name_the_key(tmp_path: Path) -> None:
     _write(
         tmp_path,
         _MODEL + "    loop:\n      drift: {windws: 2}\n      schedule: {cron: '61 * * * *'}\n"
-        "      cooldown: 5 minutes\n      gate: {mode: better, metric: accuracyy}\n      rollout: canary\n"
+        "      cooldown: 5 minutes\n      gate: {mode: better, metric: accuracyy}\n      rollout: {mode: slow, steps: [50, 5]}\n"
         "loop: {serve: maybe, intervall_seconds: 3}\n",
     )
     with pytest.raises(ConfigError) as info:
@@ -176,7 +180,8 @@ def test_malformed_loop_settings_name_the_key(tmp_path: Path) -> None:
         "Setting 'models.m.loop.cooldown': Value error, expected a duration such as 30s, 15m, 1h or 7d",
         "Setting 'models.m.loop.gate.mode'",
         "Setting 'models.m.loop.gate.metric': Value error, unknown metric 'accuracyy'",
-        "Setting 'models.m.loop.rollout'",
+        "Setting 'models.m.loop.rollout.mode'",
+        "Setting 'models.m.loop.rollout.steps': Value error, steps must be increasing percentages",
         "Setting 'loop.serve'",
         "Unknown setting 'loop.intervall_seconds'. Valid keys here: heartbeat_seconds, interval_seconds",
     ):

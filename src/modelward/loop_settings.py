@@ -7,8 +7,8 @@ the settings; a cron expression is checked when the settings are read, a behavio
 loop starts (it lives in the workspace, which the settings do not know).
 
 >>> policy = LoopPolicy()
->>> policy.drift.windows, policy.cooldown, policy.retrain.half_life, policy.gate.mode, policy.rollout
-(3, 3600.0, 86400.0, 'superior', 'immediate')
+>>> policy.drift.windows, policy.cooldown, policy.retrain.half_life, policy.gate.mode, policy.rollout.mode
+(3, 3600.0, 86400.0, 'superior', 'canary')
 >>> LoopPolicy.model_validate({"cooldown": "15m", "schedule": {"cron": "0 3 * * *"}}).cooldown
 900.0
 """
@@ -24,14 +24,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 __all__ = [
     "CLASSIFICATION_METRICS",
     "REGRESSION_METRICS",
+    "ROLLOUT_MODES",
     "ConceptDriftTrigger",
     "DriftTrigger",
+    "FollowUpTrigger",
     "GateSettings",
+    "GuardrailSettings",
     "LeaseSettings",
     "LoopPolicy",
     "LoopSettings",
     "PerformanceTrigger",
     "RetrainSettings",
+    "RolloutSettings",
     "ScheduleTrigger",
     "parse_duration",
 ]
@@ -135,6 +139,20 @@ class ScheduleTrigger(_Section):
         return value
 
 
+class FollowUpTrigger(_Section):
+    """``loop.follow_up``: after a promotion that learnt a new regime from its first rows (an anchored
+    retraining), retrain again as the regime's labeled rows grow."""
+
+    enabled: bool = Field(True, description="The follow-up is a trigger.")
+    growth: float = Field(
+        2.0,
+        gt=1,
+        description="Retrain once the labeled rows of the regime (those the champion was trained and gated "
+        "on, plus those it served since) are this many times those it was trained and gated on (no cooldown: "
+        "one follow-up per power of growth).",
+    )
+
+
 class RetrainSettings(_Section):
     """``loop.retrain``: the training data recipe and the training run."""
 
@@ -159,6 +177,18 @@ class RetrainSettings(_Section):
     )
     min_new_rows: int = Field(
         100, ge=1, description="Fewest labeled production rows left for training (after the gate's rows)."
+    )
+    anchor: bool = Field(
+        True,
+        description="Anchor the production rows on the regime change: when the served models' errors over "
+        "the recent labeled rows rose at one row (a change point beyond anchor_z), only the rows from there "
+        "on (at least the rows training and the gate need) are used.",
+    )
+    anchor_z: float = Field(
+        5.0,
+        gt=0,
+        description="How strong a rise in the error rate (standardized difference of the means after and "
+        "before the row) anchors the production rows.",
     )
     max_rows: int = Field(1_000_000, ge=1, description="Most production rows read (the newest).")
     time_limit: Duration = Field(3600.0, gt=0, description="Training is killed after this long (e.g. 30m).")
@@ -220,6 +250,111 @@ def _metric_name(value: str) -> str:
     return value
 
 
+ROLLOUT_MODES = ("canary", "shadow", "ab", "immediate")
+
+
+class GuardrailSettings(_Section):
+    """``loop.rollout.guardrails``: rules the challenger must not break, whatever its labels say."""
+
+    error_budget: int = Field(
+        2,
+        ge=0,
+        description="Challenger server errors tolerated in intervals where the champion had none; more "
+        "rolls back (a rule, not a test).",
+    )
+    interval: Duration = Field(
+        60.0, gt=0, description="Length of the intervals the error budget compares (e.g. 1m)."
+    )
+    latency_quantile: float = Field(
+        0.99, ge=0.5, lt=1, description="Latency quantile compared with the champion's (0.99 = p99)."
+    )
+    latency_max_ratio: float = Field(
+        1.2,
+        ge=1,
+        description="The challenger's quantile may be at most the champion's x this + latency_slack_ms.",
+    )
+    latency_slack_ms: float = Field(5.0, ge=0, description="Milliseconds added to the latency limit.")
+    latency_alpha: float = Field(
+        0.001,
+        gt=0,
+        lt=0.5,
+        description="Level of the exact binomial test on requests above the latency limit (checked every pass).",
+    )
+    input_error_margin: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="The challenger's input-error rate may exceed the champion's by this much (0.01 = 1 "
+        "point) before the exact binomial test at latency_alpha fails it.",
+    )
+    min_requests: int = Field(
+        50,
+        ge=1,
+        description="Challenger requests each guardrail needs before it can pass (fewer: no pass).",
+    )
+
+
+class RolloutSettings(_Section):
+    """``loop.rollout``: how a challenger that passed the gate reaches the traffic, and who decides."""
+
+    mode: Literal["canary", "shadow", "ab", "immediate"] = Field(
+        "canary",
+        description="canary: the challenger answers a growing share (steps); shadow: it scores a copy of "
+        "every request, callers get the champion; ab: a fixed split; immediate: promoted at once.",
+    )
+    steps: list[float] = Field(
+        default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
+        description="Canary steps, percent of requests the challenger answers; reaching 100 promotes it.",
+    )
+    split: float = Field(
+        50.0, gt=0, lt=100, description="Percent of requests the challenger answers in ab mode."
+    )
+    step_seconds: Duration = Field(
+        600.0, ge=0, description="Shortest time at a step before the canary moves on (e.g. 10m)."
+    )
+    deadline: Duration = Field(
+        86400.0,
+        gt=0,
+        description="A rollout not decided this long after it started takes on_deadline (e.g. 24h).",
+    )
+    on_deadline: Literal["roll_back", "hold"] = Field(
+        "roll_back",
+        description="At the deadline without a decision (too few labels or too little traffic): roll_back "
+        "(the champion keeps all traffic), or hold (the split stays; an operator decides). Never a promotion.",
+    )
+    promote_when: Literal["non_inferior", "superior"] = Field(
+        "non_inferior",
+        description="The sequential test must show the challenger not worse than margin, or better.",
+    )
+    margin: float = Field(
+        0.01,
+        ge=0,
+        description="Largest loss a promotion accepts, which the test must rule out: error rate points for "
+        "classifiers (0.01 = 1 point), mean absolute error units for regressors.",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=0.5, description="Level of the always-valid sequential test (mixture SPRT)."
+    )
+    expected_rows: int = Field(
+        2000,
+        ge=2,
+        description="Labeled rows over both arms at which a decision is expected: tunes the mixture's tau.",
+    )
+    min_rows: int = Field(
+        30, ge=2, description="Labeled rows each arm needs before the sequential test decides anything."
+    )
+    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings, description="Guardrails.")
+
+    @field_validator("steps")
+    @classmethod
+    def _check_steps(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < v <= 100 for v in value) or value != sorted(set(value)):
+            raise ValueError(
+                f"steps must be increasing percentages in (0, 100], e.g. [5, 25, 50, 100]; got {value}"
+            )
+        return value
+
+
 class LoopPolicy(_Section):
     """``models.NAME.loop``: when the loop retrains this model, how, and how the challenger is judged."""
 
@@ -235,6 +370,9 @@ class LoopPolicy(_Section):
         default_factory=ConceptDriftTrigger, description="Concept-drift trigger."
     )
     schedule: ScheduleTrigger = Field(default_factory=ScheduleTrigger, description="Scheduled trigger.")
+    follow_up: FollowUpTrigger = Field(
+        default_factory=FollowUpTrigger, description="Follow-up after a promotion that learnt a new regime."
+    )
     cooldown: Duration = Field(
         3600.0,
         ge=0,
@@ -242,10 +380,16 @@ class LoopPolicy(_Section):
     )
     retrain: RetrainSettings = Field(default_factory=RetrainSettings, description="Training data and run.")
     gate: GateSettings = Field(default_factory=GateSettings, description="Champion/challenger gate.")
-    rollout: Literal["immediate"] = Field(
-        "immediate",
-        description="How a challenger that passed the gate is rolled out: 'immediate' promotes it at once.",
+    rollout: RolloutSettings = Field(
+        default_factory=lambda: RolloutSettings(),
+        description="How a challenger that passed the gate is rolled out (a mode name alone, e.g. "
+        "'immediate', is short for {mode: NAME}).",
     )
+
+    @field_validator("rollout", mode="before")
+    @classmethod
+    def _rollout_shorthand(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
 
 
 class LeaseSettings(_Section):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from modelward.jobs import JobStore
     from modelward.jobs.lease import LeaseStore
     from modelward.results import MonitoringResults
+    from modelward.rollouts import RolloutStore
 
 __all__ = ["ReproduceReport", "Workspace"]
 
@@ -83,6 +84,13 @@ class Workspace:
 
         return LeaseStore(self.store)
 
+    @cached_property
+    def rollouts(self) -> RolloutStore:
+        """Rollouts (shadow, canary, A/B), their per-arm counters and their events (imported on first use)."""
+        from modelward.rollouts import RolloutStore
+
+        return RolloutStore(self.store, self.settings.actor_name)
+
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
@@ -115,6 +123,27 @@ class Workspace:
         )
         artifacts = ArtifactStore(_artifact_location(root, settings.artifacts))
         return cls(root, settings, store, artifacts)
+
+    def scratch(self, directory: str | Path) -> Workspace:
+        """A scratch copy of this workspace in ``directory``: a new SQLite database holding a copy of the
+        catalog (datasets, models, versions, aliases; no log, results, jobs or events) and an artifact
+        store there that reads through to this one and never writes to it. The root (modelward.yaml, the
+        training code) is the same, so entrypoints import as they do here. Nothing it does changes this
+        workspace: the backtest replays on it."""
+        where = Path(directory).resolve()
+        where.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{where / 'scratch.db'}"
+        store = Store.open(url, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms, create=True)
+        try:
+            self.store.copy_catalog(store)
+        except BaseException:
+            store.close()
+            raise
+        artifacts = ArtifactStore(where / "artifacts", fallback=self.artifacts)
+        settings = self.settings.model_copy(
+            update={"database_url": url, "artifacts": str(where / "artifacts")}
+        )
+        return Workspace(self.root, settings, store, artifacts)
 
     def close(self) -> None:
         self.store.close()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from modelward.errors import ConfigError, DataError
-from modelward.evaluation import error_budget, latency_guardrail
+from modelward.evaluation import error_budget, input_error_guardrail, latency_guardrail
 
 
 def test_sparse_new_errors_fail_the_error_budget() -> None:
@@ -66,3 +66,17 @@ def test_bad_inputs() -> None:
         error_budget([0], [0], budget=-1)
     with pytest.raises(ConfigError, match="quantile"):
         latency_guardrail([1.0], [1.0], quantile=1.5)
+
+
+def test_input_errors_beyond_the_champions_rate_fail() -> None:
+    failed = input_error_guardrail(3, 1000, 12, 200)  # 0.3 % vs 6 %: the challenger refuses what passed
+    assert failed.status == "fail" and failed.reason.startswith("challenger input-error rate 12/200 above")
+    assert input_error_guardrail(3, 1000, 3, 200).status == "pass"  # 1.5 %, within 0.4 % + 1 point
+    waiting = input_error_guardrail(3, 1000, 0, 20)
+    assert waiting.status == "insufficient_data" and "20 challenger requests < 50" in waiting.reason
+    with pytest.raises(DataError, match="input errors cannot outnumber the requests"):
+        input_error_guardrail(0, 10, 11, 10)
+    with pytest.raises(DataError, match="challenger_requests must be a whole count >= 0, got -1"):
+        input_error_guardrail(0, 10, 0, -1)
+    with pytest.raises(ConfigError, match="margin must be in"):
+        input_error_guardrail(0, 10, 0, 10, margin=1.5)

@@ -57,6 +57,9 @@ tests:
 """
 
 
+IMMEDIATE = "      rollout: immediate\n"  # part 1's behaviour unless a test sets its own rollout
+
+
 def config(database_url: str, loop: str = "", serve_loop: str = "") -> str:
     return f"""\
 admin_token: {TOKEN}
@@ -78,7 +81,7 @@ models:
       concept_drift: {{enabled: false}}
       retrain: {{min_new_rows: 100, time_limit: 60}}
       gate: {{min_rows: 100, bootstrap_resamples: 500, behavioral_tests: behavioral.yaml}}
-{loop}"""
+{loop if "rollout:" in loop else loop + IMMEDIATE}"""
 
 
 def make_loop_workspace(root: Path, database_url: str, loop: str = "") -> Path:

@@ -46,7 +46,7 @@ def retrain_command(
     database_url: DatabaseOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Retrain MODEL now: build the training data, train a challenger, gate it, promote it if it passes.
+    """Retrain MODEL now: build the training data, train a challenger, gate it, roll it out if it passes.
 
     The same job the loop runs on a trigger (a manual trigger: the cooldown applies unless --force; one job
     per model at a time). Exit status 1 when no job started, or when it failed or timed out.
@@ -80,7 +80,7 @@ def render_job(job: RetrainJob, *, queued: bool = False) -> None:
     if queued:
         console.print(f"job {job.id} of {job.model} queued: the running loop picks it up at its next pass")
         return
-    colour = {"promoted": "green", "rejected": "yellow"}.get(job.status, "red")
+    colour = {"promoted": "green", "rolling_out": "cyan", "rejected": "yellow"}.get(job.status, "red")
     console.print(
         f"job {job.id} of {job.model}: [{colour}]{job.status}[/{colour}]"
         + (f", challenger v{job.challenger_version}" if job.challenger_version else "")
@@ -189,6 +189,7 @@ def loop_command(
                         "windows": done.windows,
                         "decisions": done.decisions,
                         "jobs": [j.summary() for j in done.jobs],
+                        "rollouts": [r.summary() for r in done.rollouts],
                         "errors": done.errors,
                         "leader": done.leader,
                     }
@@ -201,6 +202,9 @@ def loop_command(
                     _say(f"{name}: {n} window{'s' if n != 1 else ''} monitored")
             for job in done.jobs:
                 render_job(job)
+            for rollout in done.rollouts:
+                verdict = (rollout.evaluation or {}).get("verdict") or {}
+                _say(f"{rollout.model}: rollout {rollout.id} {rollout.status}: {verdict.get('reason', '')}")
 
         if once:
             show(loop.run_once())
@@ -274,14 +278,38 @@ def event_lines(event: Event) -> tuple[str, list[str]]:
         return f"{job}: {p.get('message')}", []
     if kind == "loop_job_interrupted":
         return f"{job} interrupted (status {p.get('status')}); it resumes at the next start", []
+    if kind == "loop_rollout_started":
+        return (
+            f"{job}: gate passed; challenger v{p.get('challenger')} handed to rollout {p.get('rollout')}",
+            [],
+        )
+    if kind.startswith("rollout_"):
+        return _rollout_line(kind, p)
     return kind, []
+
+
+def _rollout_line(kind: str, p: dict[str, Any]) -> tuple[str, list[str]]:
+    """A rollout event: what happened, and its evidence (guardrails, the test) one line each."""
+    rollout = f"rollout {p.get('rollout')}"
+    if kind == "rollout_started":
+        return (
+            f"{rollout} started: v{p.get('challenger')} vs champion v{p.get('champion')}, {p.get('mode')} "
+            f"{p.get('steps')}",
+            [str(p["reason"])] if p.get("reason") else [],
+        )
+    if kind == "rollout_step":
+        return f"{rollout}: step to {p.get('percent'):g} %: {p.get('reason')}", []
+    evidence = [
+        f"{g.get('status').upper()}  {g.get('name')}: {g.get('reason')}" for g in p.get("guardrails", [])
+    ]
+    return f"{rollout} {kind.removeprefix('rollout_').replace('_', ' ')}: {p.get('reason')}", evidence
 
 
 def history_entries(events: list[Event]) -> list[dict[str, Any]]:
     """The loop's events as JSON-ready entries (kind, ts, actor, summary, evidence, payload)."""
     out = []
     for e in events:
-        if e.kind.startswith("loop_"):
+        if e.kind.startswith(("loop_", "rollout_")):
             summary, evidence = event_lines(e)
             out.append(
                 {

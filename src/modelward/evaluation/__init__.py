@@ -7,7 +7,8 @@
 * behavioral tests: :func:`load_suite` / :func:`read_suite` and :func:`run_suite`
   (:mod:`modelward.evaluation.behavioral`);
 * rollouts: :class:`MixtureSPRT`, an always-valid sequential test, and the guardrails
-  :func:`error_budget` and :func:`latency_guardrail`;
+  :func:`error_budget`, :func:`latency_guardrail` and
+  :func:`input_error_guardrail`;
 * :mod:`modelward.evaluation.simulate`: the seeded simulations that check the gate and the sequential
   test keep their error rates (``make validate``).
 """
@@ -25,7 +26,12 @@ from modelward.evaluation.behavioral import (
 from modelward.evaluation.bootstrap import paired_bootstrap
 from modelward.evaluation.delong import delong, delong_covariance
 from modelward.evaluation.gate import GateDecision, GateItem, GatePolicy, decide
-from modelward.evaluation.guardrails import GuardrailResult, error_budget, latency_guardrail
+from modelward.evaluation.guardrails import (
+    GuardrailResult,
+    error_budget,
+    input_error_guardrail,
+    latency_guardrail,
+)
 from modelward.evaluation.mcnemar import mcnemar, mcnemar_counts, tango_interval
 from modelward.evaluation.result import HIGHER_IS_BETTER, PairedComparison
 from modelward.evaluation.sequential import MixtureSPRT, SequentialState, optimal_mixing_ratio
@@ -47,6 +53,7 @@ __all__ = [
     "delong",
     "delong_covariance",
     "error_budget",
+    "input_error_guardrail",
     "latency_guardrail",
     "load_suite",
     "mcnemar",

@@ -13,7 +13,12 @@ while the median stays (kayenta#426, #780). So:
   test at ``alpha``, so seven slow requests out of ten fail at once, while a single slow one does not),
   and passes only with at least ``min_samples`` challenger requests whose quantile is within the limit.
 
-Neither ever passes on no data: too few requests is ``insufficient_data``, and the rollout's configured
+* :func:`input_error_guardrail` compares the share of requests refused as bad input: the challenger may
+  exceed the champion's rate by ``margin``; it fails when its count of input errors is too large to be
+  chance at that rate (an exact binomial test at ``alpha``). A challenger whose signature refuses what
+  the champion took shows here.
+
+None ever passes on no data: too few requests is ``insufficient_data``, and the rollout's configured
 action applies.
 """
 
@@ -231,6 +236,68 @@ def latency_guardrail(
         limit,
         details,
     )
+
+
+def input_error_guardrail(
+    champion_errors: int,
+    champion_requests: int,
+    challenger_errors: int,
+    challenger_requests: int,
+    *,
+    margin: float = 0.01,
+    alpha: float = 0.001,
+    min_requests: int = 50,
+) -> GuardrailResult:
+    """Fail when the challenger's input-error rate is above the champion's + ``margin`` beyond chance.
+
+    >>> input_error_guardrail(1, 1000, 30, 100).status       # 1 in 1,000 vs 30 in 100
+    'fail'
+    >>> input_error_guardrail(10, 1000, 2, 100).status       # 1 % vs 2 %: within chance and margin
+    'pass'
+    >>> input_error_guardrail(0, 1000, 0, 10).status         # too few challenger requests
+    'insufficient_data'
+    """
+    for name, value in (
+        ("champion_errors", champion_errors),
+        ("champion_requests", champion_requests),
+        ("challenger_errors", challenger_errors),
+        ("challenger_requests", challenger_requests),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise DataError(f"{name} must be a whole count >= 0, got {value!r}.")
+    if champion_errors > champion_requests or challenger_errors > challenger_requests:
+        raise DataError("input errors cannot outnumber the requests they are part of.")
+    if not 0 <= margin < 1 or not 0 < alpha < 0.5:
+        raise ConfigError(f"margin must be in [0, 1) and alpha in (0, 0.5), got {margin!r} and {alpha!r}.")
+    base = (champion_errors + 1) / (champion_requests + 2)  # no champion request: a small prior rate
+    limit = min(base + margin, 1.0)
+    n, k = int(challenger_requests), int(challenger_errors)
+    rate = k / n if n else None
+    p = float(stats.binom.sf(k - 1, n, limit)) if k and limit < 1 else 1.0
+    details = {
+        "champion_errors": int(champion_errors),
+        "champion_requests": int(champion_requests),
+        "challenger_errors": k,
+        "challenger_requests": n,
+        "margin": margin,
+        "alpha": alpha,
+        "p_value": p,
+        "min_requests": min_requests,
+    }
+    figures = (base, rate, limit)
+    if p < alpha:
+        reason = (
+            f"challenger input-error rate {k}/{n} above the limit {limit:.3%} (champion {base:.3%} + "
+            f"{margin:g}) beyond chance (p = {p:.2g} < {alpha:g})"
+        )
+        return GuardrailResult("input_errors", "fail", reason, *figures, details)
+    if n < min_requests:
+        reason = f"{n} challenger requests < {min_requests} needed to pass the input-error guardrail"
+        return GuardrailResult("input_errors", "insufficient_data", reason, *figures, details)
+    reason = (
+        f"challenger input-error rate {k}/{n} within the limit {limit:.3%} (champion {base:.3%} + {margin:g})"
+    )
+    return GuardrailResult("input_errors", "pass", reason, *figures, details)
 
 
 def _counts(values: Any, name: str) -> np.ndarray[Any, np.dtype[np.int64]]:

@@ -1,8 +1,9 @@
 """Retrain jobs and the loop's decisions in the store (``ws.jobs``): the one owner of the SQL of the
 ``retrain_jobs`` and ``loop_state`` tables, and of the loop's events in the append-only ``events`` table.
 
-A job moves ``queued`` → ``preparing`` → ``training`` → ``gating`` and ends ``promoted``, ``rejected``,
-``failed`` or ``timed_out``. The database holds the invariants:
+A job moves ``queued`` → ``preparing`` → ``training`` → ``gating`` and ends ``promoted``, ``rolling_out``
+(its challenger passed the gate and was handed to a rollout, which decides), ``rejected``, ``failed`` or
+``timed_out``. The database holds the invariants:
 
 * **at most one active job per model**: a partial unique index on ``model`` where ``finished_at`` is
   NULL, so a burst of triggers, two runners or a restart can never make a second one (:meth:`JobStore.open`
@@ -44,7 +45,7 @@ from modelward.store.schema import loop_state, retrain_jobs
 __all__ = ["ACTIVE", "FINISHED", "JobStore", "LostJobError", "RetrainJob"]
 
 ACTIVE = ("queued", "preparing", "training", "gating")
-FINISHED = ("promoted", "rejected", "failed", "timed_out")
+FINISHED = ("promoted", "rolling_out", "rejected", "failed", "timed_out")
 _FIELDS = ("dataset_version_id", "holdout", "challenger_version", "gate", "error", "champion_version")
 
 

@@ -1,15 +1,19 @@
-"""The maintenance loop: monitor → trigger → retrain → gate → promote, for every model that has a champion.
+"""The maintenance loop: monitor → trigger → retrain → gate → roll out → promote, for every model with a champion.
 
 :class:`Loop` runs passes. Each pass (:meth:`Loop.run_once`), for each model declared in modelward.yaml
 whose ``loop.enabled`` is true and that has a champion:
 
 1. runs the monitor's pass (:class:`~modelward.maintenance.Monitor`): no separate ``modelward monitor``
    is needed while the loop runs;
-2. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
+2. judges the model's active rollout (:class:`~modelward.maintenance.rollout.RolloutRunner`): a step, a
+   promotion, a rollback or the deadline's action. While a rollout runs, nothing else happens for that
+   model (no trigger, no job): one change at a time;
+3. evaluates the triggers on the champion's stored windows (:mod:`~modelward.maintenance.policies`) and the
    schedule; every new decision — fired, or suppressed and why — is an event with its evidence, and a fired
    trigger opens a job (the database allows one active job per model);
-3. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
-   resuming one whose runner died.
+4. runs the model's active job through its steps (:class:`~modelward.maintenance.steps.JobRunner`),
+   resuming one whose runner died; a challenger that passes the gate starts a rollout (``loop.rollout``),
+   or is promoted at once with ``rollout: immediate``.
 
 Every pass first takes or renews the loop's lease (:class:`~modelward.maintenance.leader.Leader`): with
 several processes on one database only the leader does the steps above, and its writes are fenced by the
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,16 +39,19 @@ import sqlalchemy as sa
 from modelward.errors import ConfigError, DatabaseUnavailableError, ModelwardError, NotFoundError
 from modelward.jobs import RetrainJob
 from modelward.jobs.lease import StaleLeaderError
-from modelward.loop_settings import GateSettings, LoopPolicy, RetrainSettings
+from modelward.loop_settings import LoopPolicy
 from modelward.maintenance import policies
 from modelward.maintenance.gate import load_behavioral
 from modelward.maintenance.leader import Leader
 from modelward.maintenance.monitor import Monitor
 from modelward.maintenance.policies import Decision, Signal, WindowEvidence
+from modelward.maintenance.retrain import rows_needed
+from modelward.maintenance.rollout import RolloutRunner
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
-from modelward.predlog import parse_window, read_window
+from modelward.predlog import count_labeled, parse_window
 from modelward.registry import ModelVersion
+from modelward.rollouts import Rollout
 from modelward.workspace import Workspace
 
 __all__ = ["BackgroundLoop", "Loop", "PassResult", "Requested", "request_retrain", "rows_needed"]
@@ -59,18 +65,9 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def rows_needed(gate: GateSettings, retrain: RetrainSettings) -> int:
-    """Fewest labeled rows that leave ``min_new_rows`` for training after the gate's rows."""
-    n = gate.min_rows + retrain.min_new_rows
-    while n - max(gate.min_rows, math.ceil(gate.holdout_share * n)) < retrain.min_new_rows:
-        n += 1
-    return n
-
-
 def labeled_rows(ws: Workspace, model: str, policy: LoopPolicy, now: dt.datetime) -> int:
     """Labeled predictions of ``model`` in the retraining window."""
-    since = now - dt.timedelta(seconds=policy.retrain.recent)
-    return len(read_window(ws.store, model, since=since, labeled_only=True, features=[]))
+    return count_labeled(ws.store, model, since=now - dt.timedelta(seconds=policy.retrain.recent))
 
 
 @dataclass(frozen=True)
@@ -196,12 +193,13 @@ def request_retrain(
 
 @dataclass
 class PassResult:
-    """What one pass did: windows monitored, trigger decisions, jobs run, errors (per model), and who
-    leads (a process that does not lead does nothing)."""
+    """What one pass did: windows monitored, trigger decisions, jobs run, rollouts judged, errors (per
+    model), and who leads (a process that does not lead does nothing)."""
 
     windows: dict[str, int] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[RetrainJob] = field(default_factory=list)
+    rollouts: list[Rollout] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     leader: dict[str, Any] = field(default_factory=dict)
 
@@ -243,6 +241,7 @@ class Loop:
         self.leader = Leader(
             ws, settings=self.settings.lease, clock=self.clock, holder=holder, progress=self.progress
         )
+        self.rollouts = RolloutRunner(ws, clock=self.clock, actor=LOOP_ACTOR, progress=self.progress)
         self.monitor = monitor
         self._monitors: dict[str, Monitor] = {}
         self._only = list(models) if models is not None else None
@@ -301,8 +300,14 @@ class Loop:
         if self.monitor:
             monitor = self._monitors.get(model)
             if monitor is None:
-                monitor = self._monitors[model] = Monitor(self.ws, model)
+                monitor = self._monitors[model] = Monitor(self.ws, model, clock=self.clock)
             result.windows[model] = len(monitor.run_once(now).windows)
+        rollout = self.rollouts.step(model, now)
+        if rollout is not None:
+            result.rollouts.append(rollout)
+            if rollout.active:
+                return  # one change at a time: no new trigger or job while a challenger is rolled out
+            champion = self.ws.registry.get(model, "champion")
         decision = self._triggers(model, champion, now)
         if decision is not None:
             result.decisions.append(decision)
@@ -332,13 +337,18 @@ class Loop:
         scheduled = self._schedule(model, policy, now)
         if scheduled is not None:
             signals.append(scheduled)
+        follow = self._follow_up(model, champion, policy)
+        if follow is not None:
+            signals.append(follow)
         decided = self.ws.jobs.state(model, "decided") or {}
         new = [s for s in signals if decided.get(s.trigger) != s.key]
         pending = [Signal(**s) for s in (self.ws.jobs.state(model, "pending") or {}).get("signals", [])]
         candidates = new + [p for p in pending if p.trigger not in {s.trigger for s in new}]
         if not candidates:
             return None
-        decision, _active = _decide(self.ws, model, candidates, now)
+        # A follow-up is planned, not a symptom, and bounded (one per power of growth): no cooldown.
+        planned = any(c.trigger == "follow_up" for c in candidates)
+        decision, _active = _decide(self.ws, model, candidates, now, force=planned)
         if new:
             self.ws.jobs.set_state(model, "decided", {**decided, **{s.trigger: s.key for s in new}}, now=now)
         waiting = decision.suppressed_by == "labels"
@@ -388,6 +398,15 @@ class Loop:
             f"scheduled retraining ({cron!r}, due {due.isoformat()})",
             {"cron": cron, "due": due.isoformat()},
         )
+
+    def _follow_up(self, model: str, champion: ModelVersion, policy: LoopPolicy) -> Signal | None:
+        """The follow-up trigger, when the champion came from an anchored retraining (a new regime)."""
+        job = self.ws.jobs.with_challenger(model, champion.version)
+        regime = None if job is None or job.holdout is None else job.holdout.get("regime_rows")
+        if job is None or job.status != "promoted" or not regime:
+            return None
+        served = count_labeled(self.ws.store, model, version=champion.version)
+        return policies.follow_up(policy, job.id, int(regime), served)
 
     # -- forever --------------------------------------------------------------------------------
 

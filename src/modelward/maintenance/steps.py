@@ -12,7 +12,8 @@ Each step is recorded (status, fields, event) before the next starts, so a runne
 A job's runner is named by its owner string (``host:pid:token``); another runner takes a job over once its
 heartbeat is older than ``loop.stale_after_seconds``, or at once when the owner was a process of this host
 that no longer exists. After ``loop.max_attempts`` claims the job is failed. A crash, a timeout or an
-unusable model fails the job and leaves the champion as it was.
+unusable model fails the job and leaves the champion as it was. A runner made with ``gated=False`` promotes
+every challenger without a gate: the backtest's ``scheduled`` baseline, never the live loop.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from modelward.errors import ModelwardError
+from modelward.errors import ConflictError, ModelwardError
 from modelward.jobs import LostJobError, RetrainJob
 from modelward.jobs.lease import StaleLeaderError
 from modelward.loop_settings import LoopSettings
 from modelward.maintenance.gate import load_behavioral, run_gate
 from modelward.maintenance.retrain import TrainRequest, assemble, load_holdout
+from modelward.maintenance.rollout import start_rollout
 from modelward.maintenance.trainer import Stopped, SubprocessTrainer, Trainer
 from modelward.registry import ModelVersion, Registry
 from modelward.workspace import Workspace
@@ -97,8 +99,10 @@ class JobRunner:
         trainer: Trainer | None = None,
         stop: threading.Event | None = None,
         progress: Progress | None = None,
+        gated: bool = True,
     ) -> None:
         self.ws, self.owner, self.clock, self.settings = ws, owner, clock, settings
+        self.gated = gated
         self.trainer = trainer or SubprocessTrainer()
         self.stop = stop or threading.Event()
         self.progress = progress or (lambda _msg: None)
@@ -336,6 +340,9 @@ class JobRunner:
 
     def _gate(self, job: RetrainJob) -> RetrainJob:
         assert job.challenger_version is not None and job.holdout is not None
+        handed = next((r for r in self.ws.rollouts.latest(job.model, limit=5) if r.job_id == job.id), None)
+        if handed is not None:  # an earlier attempt started the rollout and died before recording it
+            return self._handed(job, handed.id, recovered=True)
         champion = self.ws.registry.get(job.model, "champion")
         if champion.version == job.challenger_version:  # promoted by an earlier attempt, not yet recorded
             return self.ws.jobs.finish(
@@ -357,6 +364,8 @@ class JobRunner:
             )
         policy = self.ws.model_spec(job.model).loop
         challenger = self.ws.registry.get(job.model, job.challenger_version)
+        if not self.gated:
+            return self._promote(job, challenger.version, "no gate (the backtest's scheduled baseline)")
         self.progress(f"job {job.id}: gate {challenger.ref} vs champion {champion.ref}")
         report = run_gate(
             self.ws,
@@ -380,18 +389,56 @@ class JobRunner:
                     {"reason": report.reason, "failed": [i["reason"] for i in report.failed]},
                 ),
             )
-        change = self.registry.promote(
-            job.model,
-            challenger.version,
-            reason=f"loop job {job.id} ({job.trigger}): gate passed; {report.reason}",
-        )
+        if policy.rollout.mode != "immediate":
+            return self._roll_out(job, challenger.version, report.reason)
+        return self._promote(job, challenger.version, f"gate passed; {report.reason}")
+
+    def _promote(self, job: RetrainJob, version: int, why: str) -> RetrainJob:
+        policy = self.ws.model_spec(job.model).loop
+        change = self.registry.promote(job.model, version, reason=f"loop job {job.id} ({job.trigger}): {why}")
         return self.ws.jobs.finish(
             job,
             "promoted",
             now=self.clock(),
             event=(
                 "loop_promoted",
-                {"from": change.from_version, "to": change.to_version, "rollout": policy.rollout},
+                {"from": change.from_version, "to": change.to_version, "rollout": policy.rollout.mode},
+            ),
+        )
+
+    def _roll_out(self, job: RetrainJob, version: int, gate_reason: str) -> RetrainJob:
+        """Hand a challenger that passed the gate to a rollout (``loop.rollout``); the rollout decides."""
+        policy = self.ws.model_spec(job.model).loop
+        try:
+            rollout = start_rollout(
+                self.ws,
+                job.model,
+                version,
+                settings=policy.rollout,
+                actor=LOOP_ACTOR,
+                now=self.clock(),
+                job=job.id,
+                reason=f"loop job {job.id} ({job.trigger}): gate passed; {gate_reason}",
+            )
+        except ConflictError as exc:
+            raise JobFailedError(
+                f"the gate passed but the rollout could not start: {exc.message}",
+                kind="loop_rejected",
+                status="rejected",
+                challenger=version,
+            ) from exc
+        assert rollout is not None  # only immediate returns none
+        self.progress(f"job {job.id}: gate passed; rollout {rollout.id} ({rollout.mode}) started")
+        return self._handed(job, rollout.id, recovered=False)
+
+    def _handed(self, job: RetrainJob, rollout: int, *, recovered: bool) -> RetrainJob:
+        return self.ws.jobs.finish(
+            job,
+            "rolling_out",
+            now=self.clock(),
+            event=(
+                "loop_rollout_started",
+                {"rollout": rollout, "challenger": job.challenger_version, "recovered": recovered},
             ),
         )
 

@@ -1,4 +1,5 @@
-"""Admin endpoints: promote and roll back aliases, request a retrain job, behind a bearer token.
+"""Admin endpoints: promote and roll back aliases, request a retrain job, start, see and abort rollouts
+(:mod:`modelward.server.admin_rollouts`), behind a bearer token.
 
 Bodies are JSON whatever the content type (``curl -d`` sends a form type), at most
 ``serve.max_body_bytes``. The token is ``settings.admin_token``; it is compared in constant time. No
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from modelward.errors import ModelwardError, NotFoundError
 from modelward.registry import AliasChange, Registry
+from modelward.server.admin_rollouts import add_rollout_routes
 from modelward.server.bodies import JsonBody, request_body_doc
 from modelward.server.schemas import (
     AdminChange,
@@ -130,6 +132,7 @@ def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]
         return await done(change, name)
 
     _add_retrain(router, workspace)
+    add_rollout_routes(router, workspace, on_change)
     return router
 
 

@@ -8,8 +8,11 @@ FastAPI's middleware and routing (see :mod:`modelward.server.hotpath`); everythi
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -47,6 +50,8 @@ __all__ = ["create_app"]
 _JSON = "application/json"
 
 log = logging.getLogger(__name__)
+
+_SOURCE = f"{socket.gethostname()}:{os.getpid()}"  # this server, in the rollout counters
 
 
 def create_app(
@@ -120,11 +125,15 @@ def _lifespan(
             gc.collect()
             gc.freeze()
         poller = asyncio.create_task(state.cache.poll())
+        flusher = asyncio.create_task(_flush_counts(state))
         try:
             yield
         finally:
             poller.cancel()
-            await asyncio.gather(poller, return_exceptions=True)
+            flusher.cancel()
+            await asyncio.gather(poller, flusher, return_exceptions=True)
+            await state.shadow.drain()
+            await _flush_once(state)
             await asyncio.to_thread(state.predlog.close)  # drains the queue
             state.executor.shutdown(wait=True)
             state.metrics.process_exited()
@@ -132,6 +141,29 @@ def _lifespan(
                 state.ws.close()
 
     return lifespan
+
+
+async def _flush_once(state: ServerState) -> None:
+    """Store the rollout counters counted since the last flush (kept for the next one on failure)."""
+    rows = state.router.drain()
+    if not rows:
+        return
+    try:
+        await asyncio.to_thread(
+            state.ws.rollouts.add_counts, rows, source=_SOURCE, now=dt.datetime.now(dt.UTC)
+        )
+    except Exception as exc:  # an outage: keep counting, store them later
+        log.warning(
+            "could not store the rollout counters (%s: %s); kept for the next flush", type(exc).__name__, exc
+        )
+        state.router.restore(rows)
+
+
+async def _flush_counts(state: ServerState) -> None:
+    """Flush the rollout counters every ``serve.reload_poll_seconds`` until cancelled."""
+    while True:
+        await asyncio.sleep(state.settings.reload_poll_seconds)
+        await _flush_once(state)
 
 
 class _App(FastAPI):

@@ -21,6 +21,7 @@ from modelward.errors import DatabaseUnavailableError, ModelwardError, NotFoundE
 from modelward.predlog import PredictionLog
 from modelward.refs import parse_ref
 from modelward.registry import ModelVersion
+from modelward.rollouts import Rollout
 from modelward.server.metrics import Metrics
 from modelward.server.served import ServedModel
 from modelward.workspace import Workspace
@@ -64,6 +65,8 @@ class ModelCache:
         self.ready = False
         # References that should be served but whose version failed to load: why, by key.
         self.failed: dict[tuple[str, Ref], ModelUnavailableError] = {}
+        # Active rollouts by model: the rollout and its challenger, loaded (read by the Router).
+        self.rollouts: dict[str, tuple[Rollout, ServedModel]] = {}
         self._lock = asyncio.Lock()
 
     # -- lookups --------------------------------------------------------------------------
@@ -137,8 +140,9 @@ class ModelCache:
     async def _served(self, version: ModelVersion, pool: dict[tuple[str, int], ServedModel]) -> ServedModel:
         existing = pool.get((version.name, version.version))
         if existing is None:
+            loaded = [*self.table.values(), *(s for _r, s in self.rollouts.values())]
             existing = next(
-                (s for s in self.table.values() if (s.name, s.number) == (version.name, version.version)),
+                (s for s in loaded if (s.name, s.number) == (version.name, version.version)),
                 None,
             )
         if existing is not None:
@@ -186,12 +190,45 @@ class ModelCache:
                 continue
             pool[(served.name, served.number)] = served
             new[key] = served
+        rollouts = await self._load_rollouts(pool)
         old, self.table = self.table, new
+        self.rollouts = rollouts
         self.failed = failed
         self.misses = {key: exc for key, exc in failed.items() if key not in new}
         for key in set(old) | set(new):
             if old.get(key) is not new.get(key):
                 self._announce(key, old.get(key), new.get(key))
+
+    async def _load_rollouts(
+        self, pool: dict[tuple[str, int], ServedModel]
+    ) -> dict[str, tuple[Rollout, ServedModel]]:
+        """Every active rollout with its challenger loaded; one whose challenger cannot be loaded is not
+        routed (the champion answers everything) and says so in the log."""
+        active = await asyncio.to_thread(self.ws.rollouts.all_active)
+        out: dict[str, tuple[Rollout, ServedModel]] = {}
+        for rollout in active:
+            key = (rollout.model, rollout.challenger_version)
+            try:
+                version = await asyncio.to_thread(self.ws.registry.get, *key)
+                served = await self._load(key, version, pool)
+            except DatabaseUnavailableError:
+                raise  # abandon this reload, never half-apply it
+            except ModelwardError as exc:
+                log.error("rollout %d of %s is not routed: %s", rollout.id, rollout.model, exc.message)
+                continue
+            pool[key] = served
+            out[rollout.model] = (rollout, served)
+            before = self.rollouts.get(rollout.model)
+            if before is None or (before[0].id, before[0].step) != (rollout.id, rollout.step):
+                log.info(
+                    "%s: rollout %d (%s) routes %s to v%d",
+                    rollout.model,
+                    rollout.id,
+                    rollout.mode,
+                    "a shadow copy of every request" if rollout.mode == "shadow" else f"{rollout.share:.0%}",
+                    rollout.challenger_version,
+                )
+        return out
 
     def _announce(self, key: tuple[str, Ref], old: ServedModel | None, new: ServedModel | None) -> None:
         alias = str(key[1]) if isinstance(key[1], str) else f"v{key[1]}"

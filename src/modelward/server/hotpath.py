@@ -30,8 +30,9 @@ from modelward.predlog import PredictionLog
 from modelward.server.bodies import ClientGoneError, Headers, decode_json, read_body, request_headers
 from modelward.server.cache import DEFAULT_ALIAS, ModelCache
 from modelward.server.metrics import Metrics
-from modelward.server.routing import Router
+from modelward.server.routing import Route, Router
 from modelward.server.served import Job, ServedModel
+from modelward.server.shadow import ShadowScorer
 from modelward.server.validation import InputError, csv_split, parse_body
 from modelward.workspace import Workspace
 
@@ -62,7 +63,8 @@ class ServerState:
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelward-predict")
         self.cache = ModelCache(workspace, executor=self.executor, metrics=metrics, predlog=predlog)
-        self.router = Router()
+        self.router = Router(self.cache)
+        self.shadow = ShadowScorer(self.router, metrics)
         self._outputs: dict[tuple[str, int], Mapping[str, Any]] = {}
 
     def outputs(self, model: str, version: int) -> Mapping[str, Any]:
@@ -117,6 +119,7 @@ async def answer_predict(
     arm: str,
 ) -> bytes:
     """The JSON answer to one predict request (raises :class:`ModelwardError` for a 4xx/5xx)."""
+    route: Route | None = None
     try:
         if headers.content_type == "text/csv":
             body: Any = {"dataframe_split": csv_split(raw)}
@@ -126,6 +129,7 @@ async def answer_predict(
         routing_key = headers.routing_key or parsed.routing_key
         route = state.router.route(served, arm, routing_key)
         served, arm = route.served, route.arm
+        state.router.count(route, "requests")
         if parsed.want_proba and served.classes is None:
             raise InputError(
                 f"{served.version.ref} is a {served.version.task} model and has no class probabilities; "
@@ -136,14 +140,22 @@ async def answer_predict(
         columns = served.validator.validate(parsed)
     except InputError as exc:
         state.metrics.input_errors.labels(served.name, exc.reason).inc()
+        if route is not None:
+            state.router.count(route, "input_errors")
         raise
     try:
         answer = await served.batcher.submit(Job(columns, parsed.rows, received, arm, routing_key))
+        if answer.logged is not None:
+            await answer.logged.wait()
     except InputError as exc:  # the estimator refused these rows (their batch was split first)
         state.metrics.input_errors.labels(served.name, exc.reason).inc()
+        state.router.count(route, "server_errors")  # the model's failure, not the caller's
         raise
-    if answer.logged is not None:
-        await answer.logged.wait()
+    except Exception:
+        state.router.count(route, "server_errors")
+        raise
+    if route.shadow is not None:
+        state.shadow(route.shadow, route, parsed, answer.prediction_ids, routing_key)
     out: dict[str, Any] = {
         "predictions": answer.predictions,
         "prediction_ids": answer.prediction_ids,

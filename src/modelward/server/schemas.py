@@ -174,3 +174,50 @@ class AdminChange(BaseModel):
     actor: str
     reason: str | None
     kind: str
+
+
+class RolloutStartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="The challenger version to roll out against the champion.")
+    mode: Literal["canary", "shadow", "ab", "immediate"] | None = Field(
+        None, description="Default: the model's loop.rollout.mode."
+    )
+    steps: list[float] | None = Field(
+        None,
+        max_length=20,
+        description="Canary steps in percent, e.g. [5, 25, 50, 100]; default: loop.rollout.steps.",
+    )
+    reason: str | None = Field(None, max_length=2000, description="Why; recorded with the event.")
+    actor: str | None = Field(None, max_length=100, description="Who asks; recorded as api:ACTOR.")
+
+
+class RolloutAbortRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=2000, description="Why; recorded with the event.")
+    actor: str | None = Field(None, max_length=100, description="Who asks; recorded as api:ACTOR.")
+
+
+class RolloutOut(BaseModel):
+    id: int
+    model: str
+    mode: str
+    status: str
+    champion_version: int
+    challenger_version: int
+    steps: list[float]
+    step: int
+    share: float = Field(description="Share of requests the challenger answers now (0 for shadow).")
+    job_id: int | None
+    reason: str | None
+    created_by: str
+    started_at: str
+    step_started_at: str
+    finished_at: str | None
+    evaluation: dict[str, Any] | None = Field(description="The last pass's verdict, test and guardrails.")
+
+
+class RolloutResponse(BaseModel):
+    rollout: RolloutOut | None = Field(description="The rollout; null when mode immediate promoted at once.")
+    champion: int = Field(description="The champion version now.")

@@ -44,6 +44,7 @@ class Job:
     received: float  # time.perf_counter() at arrival
     arm: str
     routing_key: str | None
+    ids: list[str] | None = None  # given for a shadow copy (its champion twins' ids); else made here
 
 
 class Durable:
@@ -219,7 +220,12 @@ class ServedModel:
             self.metrics.count_classes(self.name, self.label, preds)
         now = time.perf_counter()
         ts = dt.datetime.now(dt.UTC)
-        ids = [new_prediction_id() for _ in range(total)]
+        ids = list(
+            chain.from_iterable(
+                job.ids if job.ids is not None else [new_prediction_id() for _ in range(job.rows)]
+                for job in jobs
+            )
+        )
         records: list[PredictionRecord] = []
         names = self.validator.names
         rows = list(zip(*(columns[n] for n in names), strict=True)) if names else [()] * total

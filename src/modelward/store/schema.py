@@ -304,3 +304,53 @@ loop_leases = Table(
     Column("renewed_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+
+# Rollouts (migration 0007): a challenger served beside the champion until the loop decides; one active
+# rollout per model (partial unique index). The split, step and sequential test's state are stored, so a
+# restarted server routes the same split and a restarted loop resumes the test.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("champion_version", Integer, nullable=False),
+    Column("challenger_version", Integer, nullable=False),
+    Column("steps", JsonType, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("settings", JsonType, nullable=False),
+    Column("test", JsonType),
+    Column("evaluation", JsonType),
+    Column("job_id", Integer),
+    Column("reason", Text),
+    Column("created_by", String(200), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("step_started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Index("ix_rollouts_model", "model", "id"),
+    Index(
+        "uq_rollouts_active",
+        "model",
+        unique=True,
+        sqlite_where=text("finished_at IS NULL"),
+        postgresql_where=text("finished_at IS NULL"),
+    ),
+)
+
+# What the prediction log cannot hold: requests, server errors and input errors per rollout arm, flushed by
+# each server (``source``) every few seconds; append-only, summed per interval by the guardrails.
+rollout_counts = Table(
+    "rollout_counts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rollout_id", Integer, nullable=False),
+    Column("ts", UtcDateTime, nullable=False),
+    Column("arm", String(100), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("server_errors", Integer, nullable=False),
+    Column("input_errors", Integer, nullable=False),
+    Index("ix_rollout_counts_rollout_id", "rollout_id", "ts"),
+)
