@@ -73,6 +73,7 @@ models:
       cooldown: 5s
       retrain: {recent: 8s, half_life: 3s, new_share: 0.95, min_new_rows: 150, time_limit: 2m}
       gate: {min_rows: 100, holdout_share: 0.05, bootstrap_resamples: 500}
+      rollout: immediate
 """
 
 
