@@ -75,7 +75,13 @@ models:
       cooldown: 5s
       retrain: {recent: 8s, half_life: 3s, new_share: 0.95, min_new_rows: 150, time_limit: 2m}
       gate: {min_rows: 100, holdout_share: 0.05, bootstrap_resamples: 500}
-      rollout: {mode: canary, steps: [50, 100], step_seconds: 3s, min_rows: 30, guardrails: {min_requests: 20}}
+      rollout:
+        mode: canary
+        steps: [50, 100]
+        step_seconds: 3s
+        min_rows: 30
+        # The demo's server shares two cores with its own training and the client: a generous latency slack.
+        guardrails: {min_requests: 20, latency_slack_ms: 100}
 """
 
 
