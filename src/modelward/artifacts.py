@@ -4,7 +4,8 @@ Writes are atomic (temporary file, then rename), identical content is stored onc
 every read re-hashes the bytes: a corrupted or tampered blob raises
 :class:`~modelward.errors.IntegrityError` and is never handed to a loader.
 
-The location is a local path or any fsspec URL (``s3://bucket/prefix``, ``memory://x``).
+The location is a local path or any fsspec URL (``s3://bucket/prefix``, ``memory://x``). A store may read
+through to a ``fallback`` store it never writes to (a scratch copy of a workspace: the backtest).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ def sha256_bytes(data: bytes) -> str:
 
 
 class ArtifactStore:
-    """Blobs under ``<root>/sha256/<aa>/<digest>``."""
+    """Blobs under ``<root>/sha256/<aa>/<digest>``; with ``fallback``, a blob missing here is read from
+    that store (which is only ever read)."""
 
-    def __init__(self, location: str | os.PathLike[str]) -> None:
+    def __init__(self, location: str | os.PathLike[str], *, fallback: ArtifactStore | None = None) -> None:
         self.location = str(location)
+        self.fallback = fallback
         fs, root = fsspec.core.url_to_fs(self.location)
         self.fs = fs
         self.root = root.rstrip("/")
@@ -46,13 +49,15 @@ class ArtifactStore:
         return f"{self.root}/sha256/{digest[:2]}/{digest}"
 
     def exists(self, digest: str) -> bool:
-        return bool(self.fs.exists(self.path(digest)))
+        return bool(self.fs.exists(self.path(digest))) or (
+            self.fallback is not None and self.fallback.exists(digest)
+        )
 
     def put(self, data: bytes) -> str:
         """Store ``data``; return its digest. Storing the same bytes twice keeps one copy."""
         digest = sha256_bytes(data)
         target = self.path(digest)
-        if self.fs.exists(target):
+        if self.exists(digest):
             return digest
         if self._local:
             directory = Path(target).parent
@@ -77,6 +82,8 @@ class ArtifactStore:
     def get(self, digest: str) -> bytes:
         """The bytes of blob ``digest``, verified against the digest."""
         target = self.path(digest)
+        if self.fallback is not None and not self.fs.exists(target) and self.fallback.exists(digest):
+            return self.fallback.get(digest)
         try:
             data: bytes = self.fs.cat_file(target)
         except FileNotFoundError as exc:

@@ -27,6 +27,7 @@ __all__ = [
     "ROLLOUT_MODES",
     "ConceptDriftTrigger",
     "DriftTrigger",
+    "FollowUpTrigger",
     "GateSettings",
     "GuardrailSettings",
     "LeaseSettings",
@@ -138,6 +139,20 @@ class ScheduleTrigger(_Section):
         return value
 
 
+class FollowUpTrigger(_Section):
+    """``loop.follow_up``: after a promotion that learnt a new regime from its first rows (an anchored
+    retraining), retrain again as the regime's labeled rows grow."""
+
+    enabled: bool = Field(True, description="The follow-up is a trigger.")
+    growth: float = Field(
+        2.0,
+        gt=1,
+        description="Retrain once the labeled rows of the regime (those the champion was trained and gated "
+        "on, plus those it served since) are this many times those it was trained and gated on (no cooldown: "
+        "one follow-up per power of growth).",
+    )
+
+
 class RetrainSettings(_Section):
     """``loop.retrain``: the training data recipe and the training run."""
 
@@ -162,6 +177,18 @@ class RetrainSettings(_Section):
     )
     min_new_rows: int = Field(
         100, ge=1, description="Fewest labeled production rows left for training (after the gate's rows)."
+    )
+    anchor: bool = Field(
+        True,
+        description="Anchor the production rows on the regime change: when the served models' errors over "
+        "the recent labeled rows rose at one row (a change point beyond anchor_z), only the rows from there "
+        "on (at least the rows training and the gate need) are used.",
+    )
+    anchor_z: float = Field(
+        5.0,
+        gt=0,
+        description="How strong a rise in the error rate (standardized difference of the means after and "
+        "before the row) anchors the production rows.",
     )
     max_rows: int = Field(1_000_000, ge=1, description="Most production rows read (the newest).")
     time_limit: Duration = Field(3600.0, gt=0, description="Training is killed after this long (e.g. 30m).")
@@ -300,10 +327,10 @@ class RolloutSettings(_Section):
         description="The sequential test must show the challenger not worse than margin, or better.",
     )
     margin: float = Field(
-        0.02,
+        0.01,
         ge=0,
-        description="How much worse the challenger may be: error rate points for classifiers (0.02), mean "
-        "absolute error units for regressors.",
+        description="Largest loss a promotion accepts, which the test must rule out: error rate points for "
+        "classifiers (0.01 = 1 point), mean absolute error units for regressors.",
     )
     alpha: float = Field(
         0.05, gt=0, lt=0.5, description="Level of the always-valid sequential test (mixture SPRT)."
@@ -343,6 +370,9 @@ class LoopPolicy(_Section):
         default_factory=ConceptDriftTrigger, description="Concept-drift trigger."
     )
     schedule: ScheduleTrigger = Field(default_factory=ScheduleTrigger, description="Scheduled trigger.")
+    follow_up: FollowUpTrigger = Field(
+        default_factory=FollowUpTrigger, description="Follow-up after a promotion that learnt a new regime."
+    )
     cooldown: Duration = Field(
         3600.0,
         ge=0,

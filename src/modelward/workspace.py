@@ -124,6 +124,27 @@ class Workspace:
         artifacts = ArtifactStore(_artifact_location(root, settings.artifacts))
         return cls(root, settings, store, artifacts)
 
+    def scratch(self, directory: str | Path) -> Workspace:
+        """A scratch copy of this workspace in ``directory``: a new SQLite database holding a copy of the
+        catalog (datasets, models, versions, aliases; no log, results, jobs or events) and an artifact
+        store there that reads through to this one and never writes to it. The root (modelward.yaml, the
+        training code) is the same, so entrypoints import as they do here. Nothing it does changes this
+        workspace: the backtest replays on it."""
+        where = Path(directory).resolve()
+        where.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{where / 'scratch.db'}"
+        store = Store.open(url, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms, create=True)
+        try:
+            self.store.copy_catalog(store)
+        except BaseException:
+            store.close()
+            raise
+        artifacts = ArtifactStore(where / "artifacts", fallback=self.artifacts)
+        settings = self.settings.model_copy(
+            update={"database_url": url, "artifacts": str(where / "artifacts")}
+        )
+        return Workspace(self.root, settings, store, artifacts)
+
     def close(self) -> None:
         self.store.close()
 

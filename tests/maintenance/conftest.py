@@ -81,10 +81,10 @@ class Logger:
             self.plog.submit(records[k : k + 2000]).result(timeout=60)
         return ids
 
-    def feedback(self, ids: list[str], labels: Any) -> None:
+    def feedback(self, ids: list[str], labels: Any, *, now: dt.datetime | None = None) -> None:
         items = [FeedbackItem(pid, np.asarray(labels)[i].item()) for i, pid in enumerate(ids)]
         for k in range(0, len(items), 2000):
-            self.plog.add_feedback(items[k : k + 2000])
+            self.plog.add_feedback(items[k : k + 2000], now=now)
 
     def close(self) -> None:
         self.plog.close()

@@ -13,7 +13,16 @@ import pytest
 from modelward import Workspace
 from modelward.errors import DataError
 from modelward.loop_settings import GateSettings, RetrainSettings
-from modelward.maintenance.retrain import ID, TS, TrainRequest, build_training_set, train_challenger
+from modelward.maintenance.retrain import (
+    ID,
+    TS,
+    TrainRequest,
+    anchor,
+    build_training_set,
+    change_point,
+    rows_needed,
+    train_challenger,
+)
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DAY = 86400.0
@@ -129,3 +138,38 @@ def test_the_weight_column_reaches_only_an_entrypoint_that_takes_it(
         assert result.weighted is weighted and mv.lineage["features"] == ["x"]
         assert mv.lineage["sample_weight"] == ("w" if weighted else None)
         assert ws.model_spec("m").sample_weight is None  # the override did not outlive the call
+
+
+def test_no_change_point_in_stationary_errors_and_the_rise_is_found() -> None:
+    # Under no change the largest standardized rise over every split of 5,000 rows of 5 % errors stays below
+    # the default threshold (5) in nearly every stream; a rise from 5 % to 40 % at row 4,000 is found there.
+    rng = np.random.default_rng(0)
+    found = sum(change_point(rng.random(5_000) < 0.05, z=5.0) is not None for _ in range(200))
+    assert found <= 2
+    hits = []
+    for _ in range(20):
+        loss = np.r_[rng.random(4_000) < 0.05, rng.random(1_000) < 0.40]
+        got = change_point(loss, z=5.0)
+        assert got is not None and got[1] > 20
+        hits.append(got[0])
+    assert np.median(np.abs(np.array(hits) - 4_000)) <= 10
+
+
+def test_the_production_rows_start_at_the_regime_change_but_keep_what_training_and_gate_need() -> None:
+    rng = np.random.default_rng(1)
+    prod = production(1_000)
+    wrong = np.r_[rng.random(600) < 0.05, rng.random(400) < 0.5]
+    prod["_prediction"] = np.where(wrong, 1 - prod["y"], prod["y"]).astype(float)  # the log gives 1.0 for 1
+    prod["y"] = prod["y"].astype(object)  # and labels as JSON values
+    gate = GateSettings(min_rows=30, holdout_share=0.25)
+    kept, how = anchor(prod, "y", task="classification", retrain=RetrainSettings(), gate=gate)
+    assert how["anchored"] and how["rows_before_change_dropped"] == len(prod) - len(kept)
+    assert abs(how["rows_before_change_dropped"] - 600) <= 15
+    assert kept[ID].tolist() == prod[ID].tolist()[-len(kept) :]
+    late = prod.copy()
+    y = prod["y"].to_numpy(dtype=float)
+    late["_prediction"] = np.where(np.arange(len(prod)) >= len(prod) - 60, 1 - y, y)  # a change 60 rows ago
+    kept, how = anchor(late, "y", task="classification", retrain=RetrainSettings(min_new_rows=50), gate=gate)
+    assert how["anchored"] and len(kept) == rows_needed(gate, RetrainSettings(min_new_rows=50)) == 80
+    off, how = anchor(prod, "y", task="classification", retrain=RetrainSettings(anchor=False), gate=gate)
+    assert off is prod and how == {"anchored": False}

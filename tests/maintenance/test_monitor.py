@@ -102,6 +102,27 @@ def test_labels_arriving_later_update_realized_and_keep_estimated(
     assert monitor.run_once(now=T0 + 2 * HOUR).relabeled == []  # nothing new: nothing recomputed
 
 
+def test_on_a_simulated_clock_labels_stamped_in_simulated_time_are_seen(
+    workspace: Workspace, logger: Logger
+) -> None:
+    # The backtest's replay: the monitor's clock and the feedback's stamps are both simulated (months
+    # before the wall clock), so a window's labels_as_of mark must come from the same clock.
+    frame = data(300, 5)
+    ids = logger.log("credit", frame, T0, spacing_s=5)
+    sim = [T0 + 2 * HOUR]
+    monitor = Monitor(workspace, "credit", window=parse_window("1h"), clock=lambda: sim[0])
+    assert len(monitor.run_once().windows) == 1
+    assert workspace.monitoring_results.runs("credit")[0].labels_as_of == sim[0]
+    logger.feedback(ids[:150], frame["approved"].to_numpy()[:150], now=sim[0] + dt.timedelta(minutes=1))
+    sim[0] += dt.timedelta(minutes=2)
+    second = monitor.run_once()
+    assert [r.n_labeled for r in second.relabeled] == [150]
+    assert monitor.run_once().relabeled == []
+    logger.feedback(ids[150:], frame["approved"].to_numpy()[150:], now=sim[0] + dt.timedelta(minutes=1))
+    sim[0] += dt.timedelta(minutes=2)
+    assert [r.n_labeled for r in monitor.run_once().relabeled] == [300]
+
+
 def test_count_windows_tumbling_and_sliding(workspace: Workspace, logger: Logger) -> None:
     logger.log("credit", data(1000, 1), T0, spacing_s=1)
     tumbling = Monitor(workspace, "credit", window=parse_window(300)).run_once()

@@ -10,7 +10,7 @@ import pytest
 from predlog_helpers import make_record
 
 from modelward.errors import ConflictError, DataError, NotFoundError
-from modelward.predlog import FeedbackItem, FeedbackResult, PredictionLog, read_predictions
+from modelward.predlog import FeedbackItem, FeedbackResult, PredictionLog, count_labeled, read_predictions
 from modelward.store import Store
 
 
@@ -40,6 +40,30 @@ def test_feedback_is_idempotent_and_conflicts_need_overwrite(plog: PredictionLog
     assert plog.add_feedback([FeedbackItem(a.id, 0, overwrite=True)]) == [FeedbackResult(a.id, "unchanged")]
     frame = PredictionLog.read(plog.store, "m")
     assert dict(zip(frame["id"], frame["label"], strict=True)) == {a.id: 0, b.id: {"y": "spam"}}
+
+
+def test_feedback_is_stamped_with_the_given_time(plog: PredictionLog) -> None:
+    a, b = make_record(i=1), make_record(i=2)
+    plog.submit([a, b]).result(timeout=10)
+    then = dt.datetime(2020, 5, 1, 12, 0, tzinfo=dt.UTC)
+    plog.add_feedback([FeedbackItem(a.id, 1)], now=then)
+    plog.add_feedback([FeedbackItem(b.id, 0)])
+    stamps = dict(zip(*[PredictionLog.read(plog.store, "m")[c] for c in ("id", "label_ts")], strict=True))
+    assert stamps[a.id] == then
+    assert stamps[b.id] > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+
+def test_labeled_predictions_are_counted_by_version_and_time(plog: PredictionLog) -> None:
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    records = [make_record(i=i, ts=t0 + dt.timedelta(minutes=i), version=1 + i // 3) for i in range(6)] + [
+        make_record("other", i=9, ts=t0)
+    ]
+    plog.submit(records).result(timeout=10)
+    plog.add_feedback([FeedbackItem(r.id, 1) for r in records if r.features["x"] != 4.0])
+    assert count_labeled(plog.store, "m") == 5
+    assert count_labeled(plog.store, "m", version=2) == 2
+    assert count_labeled(plog.store, "m", since=t0 + dt.timedelta(minutes=2)) == 3
+    assert count_labeled(plog.store, "nobody") == 0
 
 
 def test_unknown_ids_are_404_and_nothing_is_recorded(plog: PredictionLog) -> None:

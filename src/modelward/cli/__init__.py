@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from modelward import __version__
-from modelward.cli import _data, _demo, _drift, _loop, _models, _monitor, _rollout, _serve
+from modelward.cli import _backtest, _data, _demo, _drift, _loop, _models, _monitor, _rollout, _serve
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
@@ -37,6 +37,7 @@ app.command("drift")(_drift.drift_command)
 app.command("retrain")(_loop.retrain_command)
 app.command("gate")(_loop.gate_command)
 app.command("loop")(_loop.loop_command)
+app.command("backtest")(_backtest.backtest_command)
 
 
 def _version_callback(value: bool) -> None:

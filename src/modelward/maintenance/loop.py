@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,16 +39,17 @@ import sqlalchemy as sa
 from modelward.errors import ConfigError, DatabaseUnavailableError, ModelwardError, NotFoundError
 from modelward.jobs import RetrainJob
 from modelward.jobs.lease import StaleLeaderError
-from modelward.loop_settings import GateSettings, LoopPolicy, RetrainSettings
+from modelward.loop_settings import LoopPolicy
 from modelward.maintenance import policies
 from modelward.maintenance.gate import load_behavioral
 from modelward.maintenance.leader import Leader
 from modelward.maintenance.monitor import Monitor
 from modelward.maintenance.policies import Decision, Signal, WindowEvidence
+from modelward.maintenance.retrain import rows_needed
 from modelward.maintenance.rollout import RolloutRunner
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
-from modelward.predlog import parse_window, read_window
+from modelward.predlog import count_labeled, parse_window
 from modelward.registry import ModelVersion
 from modelward.rollouts import Rollout
 from modelward.workspace import Workspace
@@ -65,18 +65,9 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def rows_needed(gate: GateSettings, retrain: RetrainSettings) -> int:
-    """Fewest labeled rows that leave ``min_new_rows`` for training after the gate's rows."""
-    n = gate.min_rows + retrain.min_new_rows
-    while n - max(gate.min_rows, math.ceil(gate.holdout_share * n)) < retrain.min_new_rows:
-        n += 1
-    return n
-
-
 def labeled_rows(ws: Workspace, model: str, policy: LoopPolicy, now: dt.datetime) -> int:
     """Labeled predictions of ``model`` in the retraining window."""
-    since = now - dt.timedelta(seconds=policy.retrain.recent)
-    return len(read_window(ws.store, model, since=since, labeled_only=True, features=[]))
+    return count_labeled(ws.store, model, since=now - dt.timedelta(seconds=policy.retrain.recent))
 
 
 @dataclass(frozen=True)
@@ -309,7 +300,7 @@ class Loop:
         if self.monitor:
             monitor = self._monitors.get(model)
             if monitor is None:
-                monitor = self._monitors[model] = Monitor(self.ws, model)
+                monitor = self._monitors[model] = Monitor(self.ws, model, clock=self.clock)
             result.windows[model] = len(monitor.run_once(now).windows)
         rollout = self.rollouts.step(model, now)
         if rollout is not None:
@@ -346,13 +337,18 @@ class Loop:
         scheduled = self._schedule(model, policy, now)
         if scheduled is not None:
             signals.append(scheduled)
+        follow = self._follow_up(model, champion, policy)
+        if follow is not None:
+            signals.append(follow)
         decided = self.ws.jobs.state(model, "decided") or {}
         new = [s for s in signals if decided.get(s.trigger) != s.key]
         pending = [Signal(**s) for s in (self.ws.jobs.state(model, "pending") or {}).get("signals", [])]
         candidates = new + [p for p in pending if p.trigger not in {s.trigger for s in new}]
         if not candidates:
             return None
-        decision, _active = _decide(self.ws, model, candidates, now)
+        # A follow-up is planned, not a symptom, and bounded (one per power of growth): no cooldown.
+        planned = any(c.trigger == "follow_up" for c in candidates)
+        decision, _active = _decide(self.ws, model, candidates, now, force=planned)
         if new:
             self.ws.jobs.set_state(model, "decided", {**decided, **{s.trigger: s.key for s in new}}, now=now)
         waiting = decision.suppressed_by == "labels"
@@ -402,6 +398,15 @@ class Loop:
             f"scheduled retraining ({cron!r}, due {due.isoformat()})",
             {"cron": cron, "due": due.isoformat()},
         )
+
+    def _follow_up(self, model: str, champion: ModelVersion, policy: LoopPolicy) -> Signal | None:
+        """The follow-up trigger, when the champion came from an anchored retraining (a new regime)."""
+        job = self.ws.jobs.with_challenger(model, champion.version)
+        regime = None if job is None or job.holdout is None else job.holdout.get("regime_rows")
+        if job is None or job.status != "promoted" or not regime:
+            return None
+        served = count_labeled(self.ws.store, model, version=champion.version)
+        return policies.follow_up(policy, job.id, int(regime), served)
 
     # -- forever --------------------------------------------------------------------------------
 

@@ -13,7 +13,9 @@ A :class:`Monitor` watches one model. Each pass (:meth:`Monitor.run_once`):
    values stay as they were, so estimated and realized sit side by side);
 4. updates the Prometheus gauges (:class:`MonitorGauges`).
 
-:meth:`Monitor.run_forever` repeats passes every ``interval`` seconds.
+:meth:`Monitor.run_forever` repeats passes every ``interval`` seconds. The clock is injected (``clock``):
+window completeness, the ``labels_as_of`` mark of a window and the look for newly arrived labels all read
+it, so the loop's backtest runs the same monitor on a simulated clock (feedback stamped in simulated time).
 """
 
 from __future__ import annotations
@@ -172,8 +174,10 @@ class Monitor:
         settings: MonitorSettings | None = None,
         gauges: MonitorGauges | None = None,
         progress: Progress | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.ws = ws
+        self.clock = clock or _utcnow
         self.results = ws.monitoring_results
         self.model = model
         self.settings = settings or ws.settings.monitor
@@ -214,7 +218,7 @@ class Monitor:
 
     def run_once(self, now: dt.datetime | None = None) -> MonitorPass:
         """Process every complete window not processed yet, then refresh realized metrics."""
-        now = now or _utcnow()
+        now = now or self.clock()
         result = MonitorPass()
         for mv in self.ws.registry.versions(self.model):
             result.windows.extend(self._version_windows(mv, now))
@@ -233,7 +237,7 @@ class Monitor:
     def _process_next(self, mv: ModelVersion, last: Window | None, now: dt.datetime) -> WindowResult | None:
         """Plan, read, analyse and store the window after ``last`` (None when no complete one is left)."""
         t0 = time.perf_counter()
-        labels_as_of = _utcnow()  # feedback newer than this is picked up by a later re-run
+        labels_as_of = self.clock()  # feedback newer than this is picked up by a later re-run
         window = next_window(
             self.ws.store,
             self.model,
@@ -273,7 +277,7 @@ class Monitor:
         )
         if self.gauges is not None:
             self.gauges.update(
-                WindowGauges.from_report(self.model, mv.version, window.end_ts, _utcnow(), report)
+                WindowGauges.from_report(self.model, mv.version, window.end_ts, self.clock(), report)
             )
         return WindowResult(self.model, window, run_id, report, timings)
 
@@ -304,7 +308,7 @@ class Monitor:
     def _relabel(self, now: dt.datetime) -> list[RelabelResult]:
         horizon = now - dt.timedelta(days=self.settings.label_horizon_days)
         # Feedback is stamped by the server before it commits: allow it ``lateness`` to become visible.
-        checked = _utcnow() - dt.timedelta(seconds=self.settings.lateness_seconds)
+        checked = self.clock() - dt.timedelta(seconds=self.settings.lateness_seconds)
         out: list[RelabelResult] = []
         by_version = {mv.version: mv for mv in self.ws.registry.versions(self.model)}
         stale = self._stale_runs(horizon)
@@ -314,7 +318,7 @@ class Monitor:
             if mv is None:
                 continue
             self.progress(f"recomputing realized metrics of {mv.ref} window {run.start_ts:%Y-%m-%d %H:%M:%S}")
-            labels_as_of = _utcnow()
+            labels_as_of = self.clock()
             labeled = read_window(self.ws.store, self.model, run.window, labeled_only=True)
             stored, settings = self.reference(mv)
             report = relabel(
@@ -323,7 +327,7 @@ class Monitor:
             self.results.update_realized(run, report)
             if self.gauges is not None:
                 self.gauges.update(
-                    WindowGauges.from_report(self.model, run.version, run.end_ts, _utcnow(), report)
+                    WindowGauges.from_report(self.model, run.version, run.end_ts, self.clock(), report)
                 )
             out.append(RelabelResult(run, report.n_labeled, report.realized, report.estimated))
         return out

@@ -14,6 +14,8 @@ Triggers (each configured under ``models.NAME.loop``):
 * ``estimated``: the same on the label-free estimate (CBPE for classifiers, DLE for regressors);
 * ``concept_drift``: one of the chosen detectors signalled on the newest window with enough labeled rows;
 * ``schedule``: a cron instant passed (:func:`schedule_due`);
+* ``follow_up``: the champion was trained on the first rows of a new regime (an anchored retraining) and the
+  regime's labeled rows have grown ``growth`` times since (:func:`follow_up`);
 * ``manual``: ``modelward retrain MODEL`` or ``POST /v1/admin/models/{name}/retrain``.
 
 Each :class:`Signal` carries a ``key`` naming the evidence it judged (a window, and for labeled figures
@@ -52,10 +54,11 @@ __all__ = [
     "decide",
     "default_metric",
     "evaluate",
+    "follow_up",
     "schedule_due",
 ]
 
-TRIGGERS = ("drift", "performance", "estimated", "concept_drift", "schedule", "manual", "alert")
+TRIGGERS = ("drift", "performance", "estimated", "concept_drift", "schedule", "follow_up", "manual", "alert")
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,33 @@ def _concept(policy: LoopPolicy, windows: Sequence[WindowEvidence]) -> Signal | 
             {"window": w.describe(), "detections": fired},
         )
     return None
+
+
+def follow_up(policy: LoopPolicy, job: int, trained_rows: int, served_rows: int) -> Signal | None:
+    """The follow-up of the job ``job`` that made the champion from ``trained_rows`` labeled rows of a new
+    regime (training and gate rows), now that it served ``served_rows`` more labeled rows of it: it holds
+    at every power of ``growth`` the regime's rows reach (each power is decided once).
+
+    >>> from modelward.loop_settings import LoopPolicy
+    >>> follow_up(LoopPolicy(), 7, 1000, 900) is None
+    True
+    >>> follow_up(LoopPolicy(), 7, 1000, 1000).key, follow_up(LoopPolicy(), 7, 1000, 3000).key
+    ('follow_up:job:7:stage:1', 'follow_up:job:7:stage:2')
+    """
+    cfg = policy.follow_up
+    if not cfg.enabled or trained_rows <= 0:
+        return None
+    total = trained_rows + served_rows
+    stage = math.floor(math.log(total / trained_rows) / math.log(cfg.growth) + 1e-9)
+    if stage < 1:
+        return None
+    return Signal(
+        "follow_up",
+        f"follow_up:job:{job}:stage:{stage}",
+        f"the champion learnt a new regime from its first {trained_rows} labeled rows (job {job}); the regime "
+        f"now has {total} ({cfg.growth**stage:g} times as many): retraining on all of them",
+        {"job": job, "trained_rows": trained_rows, "served_rows": served_rows, "growth": cfg.growth},
+    )
 
 
 def schedule_due(cron: str, since: dt.datetime, now: dt.datetime) -> dt.datetime | None:

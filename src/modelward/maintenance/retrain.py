@@ -5,7 +5,9 @@ The training data (:func:`build_training_set`, pure) is
 * the **reference data**: the champion's training rows, rebuilt from its lineage, without its evaluation
   rows (so the champion's original test set stays unseen by the challenger and the gate can use it);
 * plus the **labeled production rows** (predictions joined with their feedback) logged within
-  ``loop.retrain.recent``, in log order. The newest of them (``loop.gate.holdout_share``, at least
+  ``loop.retrain.recent``, in log order, **anchored on the regime change** (``loop.retrain.anchor``): when the
+  served models' errors rose at one row (:func:`change_point`), only the rows from there on are kept (at
+  least :func:`rows_needed`), so a new concept is learnt from its own rows, not outvoted by the old. The newest of them (``loop.gate.holdout_share``, at least
   ``loop.gate.min_rows``) are **held out for the gate** and never trained on; training rows equal to a gate
   row (same features and label) are dropped too, and with ``dedup`` every duplicate but the newest.
 
@@ -47,12 +49,82 @@ __all__ = [
     "TrainingSet",
     "assemble",
     "build_training_set",
+    "change_point",
     "load_holdout",
+    "rows_needed",
     "train_challenger",
     "weight_column_name",
 ]
 
-ID, TS = "_prediction_id", "_ts"
+ID, TS, PRED = "_prediction_id", "_ts", "_prediction"
+_MIN_SEGMENT = 30  # rows on either side of a change point
+
+
+def rows_needed(gate: GateSettings, retrain: RetrainSettings) -> int:
+    """Fewest labeled rows that leave ``min_new_rows`` for training after the gate's rows."""
+    n = gate.min_rows + retrain.min_new_rows
+    while n - max(gate.min_rows, math.ceil(gate.holdout_share * n)) < retrain.min_new_rows:
+        n += 1
+    return n
+
+
+def change_point(loss: np.ndarray[Any, Any], *, z: float) -> tuple[int, float] | None:
+    """Where the mean of ``loss`` (per row, in log order: 0/1 errors, or absolute errors) rose most: the
+    first row of the new regime and the standardized rise, or None when no split rises by more than ``z``.
+
+    The statistic of a split before row ``k`` is the difference of the means after and before it over its
+    standard error under one common variance (the CUSUM statistic of a mean shift); the largest over every
+    split with at least 30 rows on each side is taken, and only a rise counts (a fall is a model that got
+    better). Under no change it stays near 3 for tens of thousands of rows, hence a default ``z`` of 5.
+
+    >>> loss = np.r_[np.zeros(500), np.ones(100)] ; loss[::10] = 1
+    >>> change_point(loss, z=5.0)[0]
+    500
+    >>> change_point(np.tile([0.0, 1.0], 300), z=5.0) is None
+    True
+    """
+    x = np.asarray(loss, dtype=float)
+    n = len(x)
+    var = float(x.var())
+    if n < 2 * _MIN_SEGMENT or var <= 0:
+        return None
+    k = np.arange(_MIN_SEGMENT, n - _MIN_SEGMENT + 1)
+    before = np.cumsum(x)[k - 1]
+    rise = (x.sum() - before) / (n - k) - before / k
+    stat = rise / np.sqrt(var * (1.0 / k + 1.0 / (n - k)))
+    best = int(np.argmax(stat))
+    return (int(k[best]), float(stat[best])) if stat[best] > z else None
+
+
+def _loss(production: pd.DataFrame, target: str, task: str) -> np.ndarray[Any, Any]:
+    """Per row: 1.0 where the served output was wrong (classifiers), else its absolute error."""
+    pred, label = production[PRED], production[target]
+    if task == "classification":
+        as_numbers = pd.to_numeric(pred, errors="coerce"), pd.to_numeric(label, errors="coerce")
+        if not (as_numbers[0].isna().any() or as_numbers[1].isna().any()):  # 1.0 (logged) is class 1
+            return np.asarray(as_numbers[0].to_numpy() != as_numbers[1].to_numpy(), dtype=float)
+        return np.asarray(pred.astype(str) != label.astype(str), dtype=float)
+    return np.asarray(np.abs(pred.to_numpy(dtype=float) - label.to_numpy(dtype=float)), dtype=float)
+
+
+def anchor(
+    production: pd.DataFrame, target: str, *, task: str, retrain: RetrainSettings, gate: GateSettings
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``production`` (log order, with the served prediction in ``_prediction``) from its regime change on
+    (at least :func:`rows_needed` rows), and what was decided."""
+    if not retrain.anchor or PRED not in production or production.empty:
+        return production, {"anchored": False}
+    found = change_point(_loss(production, target, task), z=retrain.anchor_z)
+    if found is None:
+        return production, {"anchored": False}
+    start = min(found[0], max(0, len(production) - rows_needed(gate, retrain)))
+    kept = production.iloc[start:].reset_index(drop=True)
+    return kept, {
+        "anchored": True,
+        "change_at": pd.Timestamp(production[TS].iloc[found[0]]).isoformat(),
+        "change_z": round(found[1], 2),
+        "rows_before_change_dropped": start,
+    }
 
 
 @dataclass(frozen=True)
@@ -185,15 +257,24 @@ class Assembled:
 
 
 def production_rows(
-    ws: Workspace, model: str, features: Sequence[str], target: str, *, since: dt.datetime, max_rows: int
+    ws: Workspace,
+    model: str,
+    features: Sequence[str],
+    target: str,
+    *,
+    since: dt.datetime,
+    max_rows: int,
+    prediction: bool = False,
 ) -> pd.DataFrame:
     """Labeled predictions of ``model`` logged since ``since``: features, the label as ``target``, ``_ts``,
-    ``_prediction_id`` (the newest ``max_rows``)."""
+    ``_prediction_id`` and with ``prediction`` the served output as ``_prediction`` (the newest ``max_rows``)."""
     window = read_window(ws.store, model, since=since, labeled_only=True, features=list(features))
     frame = window.features.copy()
     frame[target] = window.label
     frame[TS] = window.ts
     frame[ID] = window.ids
+    if prediction:
+        frame[PRED] = window.prediction
     return frame.iloc[-max_rows:].reset_index(drop=True) if len(frame) > max_rows else frame
 
 
@@ -214,10 +295,11 @@ def assemble(
     features, target = list(data.features), data.target
     weight_column = weight_column_name(ws.model_spec(champion.name).sample_weight, features)
     since = now - dt.timedelta(seconds=retrain.recent)
-    prod = _align(
-        production_rows(ws, champion.name, features, target, since=since, max_rows=retrain.max_rows),
-        reference,
+    logged = production_rows(
+        ws, champion.name, features, target, since=since, max_rows=retrain.max_rows, prediction=True
     )
+    logged, anchored = anchor(logged, target, task=champion.task, retrain=retrain, gate=gate)
+    prod = _align(logged.drop(columns=[PRED]), reference)
     built = build_training_set(
         reference,
         prod,
@@ -233,7 +315,8 @@ def assemble(
         f"modelward loop, job {job} of {champion.name} (trigger {trigger}"
         f"{'' if trigger_event is None else f', event {trigger_event}'}): {s['reference_rows']} reference rows "
         f"from {data.source} (training rows of {champion.ref}, its {len(data.holdout)} evaluation rows left out) + "
-        f"{s['production_rows']} labeled production rows of {champion.name} logged since {since.isoformat()} "
+        f"{s['production_rows']} labeled production rows of {champion.name} logged since "
+        f"{anchored.get('change_at', since.isoformat())}{' (anchored on the regime change)' if anchored['anchored'] else ''} "
         f"(the newest {s['holdout_rows']} held out for the gate); half-life {retrain.half_life:g} s, new share "
         f"{s['new_share']:.2f}, {s['duplicates_dropped']} duplicates and {s['equal_to_gate_rows_dropped']} rows "
         f"equal to gate rows dropped; weights in column {weight_column!r}"
@@ -248,8 +331,10 @@ def assemble(
         "features": features,
         "target": target,
         "weight_column": weight_column,
+        "anchored": anchored["anchored"],
+        "regime_rows": s["labeled_rows"] if anchored["anchored"] else None,
     }
-    summary = {**s, "dataset": dataset.ref, "reference": data.source, "source": source}
+    summary = {**s, **anchored, "dataset": dataset.ref, "reference": data.source, "source": source}
     return Assembled(dataset, holdout, summary)
 
 

@@ -12,7 +12,8 @@ Each step is recorded (status, fields, event) before the next starts, so a runne
 A job's runner is named by its owner string (``host:pid:token``); another runner takes a job over once its
 heartbeat is older than ``loop.stale_after_seconds``, or at once when the owner was a process of this host
 that no longer exists. After ``loop.max_attempts`` claims the job is failed. A crash, a timeout or an
-unusable model fails the job and leaves the champion as it was.
+unusable model fails the job and leaves the champion as it was. A runner made with ``gated=False`` promotes
+every challenger without a gate: the backtest's ``scheduled`` baseline, never the live loop.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from modelward.maintenance.trainer import Stopped, SubprocessTrainer, Trainer
 from modelward.registry import ModelVersion, Registry
 from modelward.workspace import Workspace
 
-__all__ = ["LOOP_ACTOR", "JobFailedError", "JobRunner", "new_owner"]
+__all__ = ["LOOP_ACTOR", "JobFailedError", "JobRunner", "new_owner", "owner_dead"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
-def _owner_dead(owner: str) -> bool:
+def owner_dead(owner: str) -> bool:
     """True when ``owner`` was a process of this host that no longer exists."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
@@ -98,8 +99,10 @@ class JobRunner:
         trainer: Trainer | None = None,
         stop: threading.Event | None = None,
         progress: Progress | None = None,
+        gated: bool = True,
     ) -> None:
         self.ws, self.owner, self.clock, self.settings = ws, owner, clock, settings
+        self.gated = gated
         self.trainer = trainer or SubprocessTrainer()
         self.stop = stop or threading.Event()
         self.progress = progress or (lambda _msg: None)
@@ -110,7 +113,7 @@ class JobRunner:
     def stale(self, job: RetrainJob, now: dt.datetime) -> bool:
         if job.owner is None:
             return True
-        if _owner_dead(job.owner):
+        if owner_dead(job.owner):
             return True
         return (
             job.heartbeat_at is None
@@ -361,6 +364,8 @@ class JobRunner:
             )
         policy = self.ws.model_spec(job.model).loop
         challenger = self.ws.registry.get(job.model, job.challenger_version)
+        if not self.gated:
+            return self._promote(job, challenger.version, "no gate (the backtest's scheduled baseline)")
         self.progress(f"job {job.id}: gate {challenger.ref} vs champion {champion.ref}")
         report = run_gate(
             self.ws,
@@ -386,11 +391,11 @@ class JobRunner:
             )
         if policy.rollout.mode != "immediate":
             return self._roll_out(job, challenger.version, report.reason)
-        change = self.registry.promote(
-            job.model,
-            challenger.version,
-            reason=f"loop job {job.id} ({job.trigger}): gate passed; {report.reason}",
-        )
+        return self._promote(job, challenger.version, f"gate passed; {report.reason}")
+
+    def _promote(self, job: RetrainJob, version: int, why: str) -> RetrainJob:
+        policy = self.ws.model_spec(job.model).loop
+        change = self.registry.promote(job.model, version, reason=f"loop job {job.id} ({job.trigger}): {why}")
         return self.ws.jobs.finish(
             job,
             "promoted",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -35,6 +36,7 @@ def record_feedback(
     *,
     land: Callable[[], None],
     outputs: OutputSpec | None = None,
+    now: dt.datetime | None = None,
 ) -> list[FeedbackResult]:
     """Store labels; one result per item, in order.
 
@@ -44,7 +46,8 @@ def record_feedback(
     that is null, not finite, or (with ``outputs``) not a class of the model version that made
     the prediction (not a finite number for a regressor) raises :class:`DataError` (422). Any
     error records nothing from the call. ``land`` is called once when some ids are missing, to
-    flush predictions still queued or spooled before deciding they do not exist.
+    flush predictions still queued or spooled before deciding they do not exist. ``now`` stamps the
+    labels (default: the current time; a replay on a simulated clock passes its own).
     """
     if not items:
         return []
@@ -74,7 +77,7 @@ def record_feedback(
     for attempt in range(_ATTEMPTS):
         try:
             with store.write() as conn:
-                return _apply(conn, store.dialect, wanted, ids)
+                return _apply(conn, store.dialect, wanted, ids, now or utcnow())
         except _LostRaceError:
             if attempt == _ATTEMPTS - 1:
                 raise
@@ -152,7 +155,7 @@ def _owners(store: Store, ids: list[str]) -> dict[str, tuple[str, int]]:
 
 
 def _apply(
-    conn: Connection, dialect: str, wanted: list[tuple[str, Any, bool]], ids: list[str]
+    conn: Connection, dialect: str, wanted: list[tuple[str, Any, bool]], ids: list[str], now: dt.datetime
 ) -> list[FeedbackResult]:
     current: dict[str, Any] = {}
     for chunk in _chunks(ids):
@@ -182,7 +185,6 @@ def _apply(
             )
         current[pid] = label
         results.append(FeedbackResult(pid, status))
-    now = utcnow()
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(feedback)
     pending = list(new.items())
     for start in range(0, len(pending), _CHUNK):

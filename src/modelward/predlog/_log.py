@@ -151,12 +151,17 @@ class PredictionLog:
         return future
 
     def add_feedback(
-        self, items: Sequence[FeedbackItem], *, outputs: OutputSpec | None = None
+        self,
+        items: Sequence[FeedbackItem],
+        *,
+        outputs: OutputSpec | None = None,
+        now: dt.datetime | None = None,
     ) -> list[FeedbackResult]:
         """Record labels, all or nothing; with ``outputs``, each checked against the model that made
-        the prediction. See :func:`modelward.predlog._feedback.record_feedback`."""
+        the prediction; stamped ``now`` (default: the current time). See
+        :func:`modelward.predlog._feedback.record_feedback`."""
         try:
-            return record_feedback(self.store, items, land=self._land, outputs=outputs)
+            return record_feedback(self.store, items, land=self._land, outputs=outputs, now=now)
         except LogUnavailableError:
             raise
         except _DB_ERRORS as exc:

@@ -26,6 +26,7 @@ __all__ = [
     "Cursor",
     "LabelArrival",
     "PredictionWindow",
+    "count_labeled",
     "labels_arrived",
     "read_predictions",
     "read_window",
@@ -225,6 +226,25 @@ def labels_arrived(
     )
     with store.read() as conn:
         return [LabelArrival(int(v), ts, pid, updated) for v, ts, pid, updated in conn.execute(query)]
+
+
+def count_labeled(
+    store: Store, model: str, *, since: dt.datetime | None = None, version: int | None = None
+) -> int:
+    """How many predictions of ``model`` (optionally of one ``version``, logged at or after ``since``) have a
+    label: one COUNT, for the loop's decisions that need only the number."""
+    p = predictions.c
+    query = (
+        sa.select(sa.func.count())
+        .select_from(predictions.join(feedback, feedback.c.prediction_id == p.id))
+        .where(p.model == model)
+    )
+    if since is not None:
+        query = query.where(p.ts >= since)
+    if version is not None:
+        query = query.where(p.version == version)
+    with store.read() as conn:
+        return int(conn.execute(query).scalar() or 0)
 
 
 def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:

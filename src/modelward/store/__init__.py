@@ -187,6 +187,24 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def copy_catalog(self, target: Store) -> None:
+        """Copy the catalog (datasets and their versions, models, their versions and aliases, ids kept) into
+        ``target``, a new empty database; nothing of the log, the monitoring results, the jobs or the events.
+        A scratch copy of a workspace (the backtest) starts from it."""
+        tables = [
+            schema.datasets,
+            schema.dataset_versions,
+            schema.models,
+            schema.model_versions,
+            schema.aliases,
+        ]
+        with self.read() as src, target.write() as dst:
+            for table in tables:
+                order = [c for c in table.primary_key.columns]
+                rows = [dict(r._mapping) for r in src.execute(sa.select(table).order_by(*order))]
+                if rows:
+                    dst.execute(table.insert(), rows)
+
 
 class _SqliteFile:
     """The SQLite database file a store opened, and a check that the path still leads to it.

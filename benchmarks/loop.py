@@ -1,0 +1,324 @@
+"""The loop against its baselines on streams with a known concept drift: ``modelward backtest`` per stream and seed.
+
+    .venv/bin/python benchmarks/loop.py                      # 4 streams x 10 seeds x 40k rows (long)
+    .venv/bin/python benchmarks/loop.py --seeds 3            # fewer seeds
+    .venv/bin/python benchmarks/loop.py --quick              # 1 seed, 8k rows, drift at 4k (smoke test)
+    .venv/bin/python benchmarks/loop.py --json benchmarks/results/loop.json
+
+Issue 10, acceptance 3. Streams (river 0.26), 40,000 rows, the drift at row 20,000, labels 500 rows late:
+
+* ``agrawal-abrupt``: Agrawal classification function 0, then function 2 (river's ``ConceptDriftStream``
+  overflows ``math.exp`` for a width under ~113 at 20,000 rows, so the abrupt case switches generators at the
+  row itself, which is the ``width -> 0`` limit of the same stream);
+* ``agrawal-gradual``: ``ConceptDriftStream(Agrawal(0), Agrawal(2), position=20000, width=5000)``;
+* ``sea-abrupt``: SEA variant 2 (threshold 7), then variant 3 (threshold 9.5);
+* ``stationary``: Agrawal function 0 throughout.
+
+Per stream and seed a fresh workspace is made: the model (``_loop_models.train``: the demo's 100-tree random
+forest, taking the loop's weights) trained on 5,000 rows of the first concept (other seeds) and promoted, with
+the default loop policy. Then ``modelward backtest`` runs as a subprocess with ``--label-delay 500`` (the
+scheduled policy retrains every 2,000 rows) and its ``--json`` is read. The reference row is river's
+``DriftRetrainingClassifier`` (a Hoeffding tree retrained when ADWIN signals on its errors; ADWIN raises no
+warnings, so it retrains from scratch) through ``evaluate.iter_progressive_val_score(delay=500)`` on the
+same rows.
+
+Printed per stream and policy (means over seeds): prequential accuracy over all rows; accuracy over the
+10,000 rows after the drift; recovery rows (from the drift to the end of the first 1,000-row block within 2
+points of the policy's own level over the 5,000 rows before the drift; ``-`` when none); retrains; worse
+promotions (summed). Targets, PASS/FAIL: on Agrawal the loop is >= never + 10 points over the 10,000 rows
+after the drift; on every drift stream the loop is >= scheduled - 1 point overall with <= 25 % of its
+retrains; no worse promotion of the loop in any seed; at most 1 retrain of the loop per 40,000 stationary rows
+(in every seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from river import drift, evaluate, metrics, tree
+from river.datasets import synth
+
+HERE = Path(__file__).resolve().parent
+STREAMS = ("agrawal-abrupt", "agrawal-gradual", "sea-abrupt", "stationary")
+POLICIES = ("never", "scheduled", "loop")
+BLOCK = 1_000
+
+CONFIG = """\
+{extra}models:
+  model:
+    task: classification
+    target: y
+    dataset: train
+    entrypoint: train:train
+    params: {{n_estimators: {trees}, random_state: 0, n_jobs: {jobs}}}
+    split: {{kind: random, test_size: 0.25, seed: 0}}
+"""
+
+
+def _agrawal(function: int, seed: int) -> Iterator[tuple[dict[str, Any], Any]]:
+    return iter(synth.Agrawal(classification_function=function, seed=seed))
+
+
+def _sea(variant: int, seed: int) -> Iterator[tuple[dict[str, Any], Any]]:
+    return iter(synth.SEA(variant=variant, seed=seed))
+
+
+def pairs(stream: str, seed: int, rows: int, at: int) -> list[tuple[dict[str, Any], Any]]:
+    """The ``rows`` (x, y) pairs of ``stream`` (drift at row ``at``)."""
+    if stream == "agrawal-gradual":
+        gen: Iterable[tuple[dict[str, Any], Any]] = synth.ConceptDriftStream(
+            synth.Agrawal(classification_function=0, seed=seed),
+            synth.Agrawal(classification_function=2, seed=seed + 1),
+            position=at,
+            width=5_000 * rows // 40_000,
+            seed=seed + 2,
+        )
+    elif stream == "agrawal-abrupt":
+        gen = itertools.chain(itertools.islice(_agrawal(0, seed), at), _agrawal(2, seed + 1))
+    elif stream == "sea-abrupt":
+        gen = itertools.chain(itertools.islice(_sea(2, seed), at), _sea(3, seed + 1))
+    else:
+        gen = _agrawal(0, seed)
+    return list(itertools.islice(gen, rows))
+
+
+def first_concept(stream: str, seed: int, rows: int) -> list[tuple[dict[str, Any], Any]]:
+    gen = _sea(2, seed) if stream.startswith("sea") else _agrawal(0, seed)
+    return list(itertools.islice(gen, rows))
+
+
+def frame(data: list[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
+    out = pd.DataFrame([{(f"x{k}" if isinstance(k, int) else k): v for k, v in x.items()} for x, _ in data])
+    out["y"] = [int(y) for _, y in data]
+    return out
+
+
+# --quick scales the monitor's windows down with the stream (count windows of 500 rows, a pass every minute).
+QUICK = 'monitor: {window: "500"}\nloop: {interval_seconds: 60}\n'
+
+
+def workspace(root: Path, stream: str, seed: int, jobs: int, extra: str = "", trees: int = 100) -> None:
+    """A workspace whose champion learnt the first concept (5,000 rows of other seeds)."""
+    root.mkdir(parents=True)
+    shutil.copy(HERE / "_loop_models.py", root / "train.py")
+    (root / "modelward.yaml").write_text(CONFIG.format(jobs=jobs, extra=extra, trees=trees))
+    frame(first_concept(stream, 10_000 + seed, 5_000)).to_csv(root / "train.csv", index=False)
+    script = (
+        "from modelward import Workspace\n"
+        "with Workspace.init('.') as ws:\n"
+        "    ws.datasets.add('train.csv', 'train')\n"
+        "    ws.registry.promote('model', ws.train('model').version, reason='benchmark start')\n"
+    )
+    subprocess.run([sys.executable, "-B", "-c", script], cwd=root, check=True, capture_output=True)
+
+
+def run_backtest(root: Path, data: Path, out: Path, delay: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "modelward", "backtest", "model", "--data", str(data)]
+    cmd += ["--label-delay", str(delay)]
+    done = subprocess.run([*cmd, "--json", str(out)], cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"modelward backtest failed:\n{done.stderr[-3000:]}")
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+class _Adwin(drift.ADWIN):
+    """ADWIN as ``DriftRetrainingClassifier`` wants it: a detector that also says whether it warns (never)."""
+
+    @property
+    def warning_detected(self) -> bool:
+        return False
+
+
+def river_curve(data: list[tuple[dict[str, Any], Any]], delay: int) -> list[list[float]]:
+    model = drift.DriftRetrainingClassifier(model=tree.HoeffdingTreeClassifier(), drift_detector=_Adwin())
+    steps = evaluate.iter_progressive_val_score(data, model, metrics.Accuracy(), delay=delay, step=BLOCK)
+    curve: list[list[float]] = []
+    before = 0.0
+    for point in steps:
+        n, correct = point["Step"], point["Accuracy"].get() * point["Step"]
+        curve.append([n, (correct - before) / (n - (curve[-1][0] if curve else 0))])
+        before = correct
+    return curve
+
+
+def summarise(curve: list[list[float]], at: int, rows: int) -> dict[str, float]:
+    """Overall, over the 10,000 rows after the drift, recovery rows (NaN: never)."""
+    ends = np.array([c[0] for c in curve], dtype=float)
+    values = np.array([c[1] for c in curve], dtype=float)
+    sizes = np.diff(np.r_[0.0, ends])
+    after = (ends > at) & (ends <= at + rows // 4)
+    pre = (ends <= at) & (ends > at - rows // 8)
+    level = float(np.average(values[pre], weights=sizes[pre]))
+    post_blocks = np.flatnonzero(ends > at)
+    within = [i for i in post_blocks if values[i] >= level - 0.02]
+    return {
+        "overall": float(np.average(values, weights=sizes)),
+        "post": float(np.average(values[after], weights=sizes[after])),
+        "recovery": float(ends[within[0]] - at) if within else float("nan"),
+    }
+
+
+def one(
+    stream: str,
+    seed: int,
+    rows: int,
+    at: int,
+    jobs: int,
+    tmp: Path,
+    *,
+    extra: str = "",
+    delay: int = 500,
+    trees: int = 100,
+) -> dict[str, Any]:
+    """One backtest of ``stream`` (its figures per policy, river's reference and the loop's events)."""
+    data = pairs(stream, seed, rows, at)
+    root = tmp / f"{stream}-{seed}"
+    workspace(root, stream, seed, jobs, extra, trees)
+    table = tmp / f"{stream}-{seed}.csv"
+    frame(data).to_csv(table, index=False)
+    started = time.perf_counter()
+    doc = run_backtest(root, table, tmp / f"{stream}-{seed}.json", delay)
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {"seconds": seconds, "policies": {}}
+    for name in POLICIES:
+        p = doc["policies"][name]
+        out["policies"][name] = {
+            **summarise(p["curve"], at, rows),
+            "retrains": p["retrains"],
+            "promotions": p["promotions"],
+            "worse": p["worse_promotions"],
+        }
+    out["policies"]["river"] = {
+        **summarise(river_curve(data, delay), at, rows),
+        "retrains": float("nan"),
+        "promotions": float("nan"),
+        "worse": float("nan"),
+    }
+    out["events"] = [e for e in doc["events"] if e["policy"] == "loop"]
+    return out
+
+
+def _fmt(x: float, pct: bool = True) -> str:
+    if isinstance(x, float) and np.isnan(x):
+        return "-"
+    return f"{100 * x:.1f}" if pct else f"{x:.1f}"
+
+
+def report(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
+    print(
+        f"\n{'stream':<16} {'policy':<10} {'overall %':>9} {'after drift %':>13} {'recovery rows':>13} "
+        f"{'retrains':>8} {'worse':>5}"
+    )
+    for stream, runs in results.items():
+        for name in (*POLICIES, "river"):
+            ps = [r["policies"][name] for r in runs]
+            mean = {
+                k: float(np.nanmean([p[k] for p in ps]))
+                if any(np.isfinite(p[k]) for p in ps)
+                else float("nan")
+                for k in ("overall", "post", "recovery", "retrains")
+            }
+            worse = sum(p["worse"] for p in ps) if name != "river" else float("nan")
+            label = "river DRC" if name == "river" else name
+            print(
+                f"{stream:<16} {label:<10} {_fmt(mean['overall']):>9} {_fmt(mean['post']):>13} "
+                f"{_fmt(mean['recovery'], False):>13} {_fmt(mean['retrains'], False):>8} {_fmt(worse, False):>5}"
+            )
+    return targets(results, rows)
+
+
+def targets(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
+    checks: list[tuple[str, bool, str]] = []
+
+    def mean(stream: str, policy: str, key: str) -> float:
+        return float(np.mean([r["policies"][policy][key] for r in results[stream]]))
+
+    for stream in results:
+        if stream.startswith("agrawal"):
+            got, want = mean(stream, "loop", "post"), mean(stream, "never", "post") + 0.10
+            checks.append(
+                (
+                    f"{stream}: loop >= never + 10 pp after the drift",
+                    got >= want,
+                    f"{100 * got:.1f} vs {100 * want:.1f}",
+                )
+            )
+        if stream != "stationary":
+            got, want = mean(stream, "loop", "overall"), mean(stream, "scheduled", "overall") - 0.01
+            checks.append(
+                (
+                    f"{stream}: loop >= scheduled - 1 pp overall",
+                    got >= want,
+                    f"{100 * got:.1f} vs {100 * want:.1f}",
+                )
+            )
+            lr, sr = mean(stream, "loop", "retrains"), mean(stream, "scheduled", "retrains")
+            checks.append(
+                (f"{stream}: loop retrains <= 25 % of scheduled's", lr <= 0.25 * sr, f"{lr:.1f} vs {sr:.1f}")
+            )
+        worst = max(r["policies"]["loop"]["worse"] for r in results[stream])
+        checks.append((f"{stream}: 0 worse promotions of the loop in every seed", worst == 0, f"max {worst}"))
+        if stream == "stationary":
+            most = max(r["policies"]["loop"]["retrains"] for r in results[stream])
+            limit = max(1, rows // 40_000)
+            checks.append(
+                ("stationary: <= 1 loop retrain per 40k rows in every seed", most <= limit, f"max {most}")
+            )
+    print()
+    for what, ok, detail in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {what} ({detail})")
+    return all(ok for _, ok, _ in checks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per stream (default 10)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 seed, 8,000 rows, the drift at 4,000, labels 100 rows late, 500-row monitor windows",
+    )
+    parser.add_argument("--streams", default=",".join(STREAMS), help="comma-separated subset of the streams")
+    parser.add_argument("--jobs", type=int, default=1, help="n_jobs of the random forest (default 1)")
+    parser.add_argument("--json", type=Path, help="write every run's figures here")
+    args = parser.parse_args(argv)
+    rows, at, seeds = (8_000, 4_000, 1) if args.quick else (40_000, 20_000, args.seeds)
+    streams = [s for s in args.streams.split(",") if s]
+    unknown = set(streams) - set(STREAMS)
+    if unknown:
+        parser.error(f"unknown streams {sorted(unknown)}; choose from {', '.join(STREAMS)}")
+    results: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="modelward-loop-bench-") as tmp:
+        for stream in streams:
+            for seed in range(seeds):
+                extra, delay = (QUICK, 100) if args.quick else ("", 500)
+                run = one(stream, seed, rows, at, args.jobs, Path(tmp), extra=extra, delay=delay)
+                results.setdefault(stream, []).append(run)
+                loop = run["policies"]["loop"]
+                print(
+                    f"{stream} seed {seed}: {run['seconds']:.0f} s; loop {100 * loop['overall']:.1f} % overall, "
+                    f"{100 * loop['post']:.1f} % after the drift, {loop['retrains']} retrains",
+                    flush=True,
+                )
+    ok = report(results, rows)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,549 @@
+"""``modelward backtest``: try a retraining policy on history before trusting it.
+
+A labeled, time-ordered table is replayed from the model's champion, three times side by side:
+
+* ``never``: the champion serves every row;
+* ``scheduled``: from row ``every``, every ``every`` rows, a retrain job with the same data recipe on the labels
+  arrived so far, promoted at once without a gate (:class:`~modelward.maintenance.steps.JobRunner` with
+  ``gated=False``);
+* ``loop``: the live :class:`~modelward.maintenance.Loop` (monitor, triggers, retraining, gate, promotion) with
+  the model's configured policy, a pass every ``loop.interval_seconds`` of simulated time (skipped when no
+  row and no label arrived since the last one: it would see what the last one saw).
+
+Nothing is reimplemented: both retraining policies run the live job code in process
+(:class:`~modelward.maintenance.InProcessTrainer`) on a simulated clock, each on a scratch copy of the workspace
+(:meth:`Workspace.scratch`: a temporary database and artifact store; the workspace itself is only read). Row
+``i`` arrives at ``t0 + i / rate`` seconds (or at its ``time_column`` value), is scored at arrival by the
+version serving then, is logged as the server logs it, and its label arrives ``label_delay`` rows later
+(stamped with the simulated time it is delivered). Each version scores the whole table once (in one batch);
+a row takes the score of the version that served it.
+
+The results (:class:`BacktestResult`): per policy the prequential metric (accuracy, or MAE for regressors: the
+mean over all rows), its curve over blocks of 1,000 rows, retrains (jobs started, failed and rejected
+included), promotions (not counting the initial champion), rollbacks and worse promotions (a promotion after
+which the promoted version's metric on the next 2,000 labeled rows, which both versions score, is more than
+1 point of accuracy below the version it replaced, or its MAE more than 1 % higher); and the events (triggers,
+gates, promotions, rejections, failures, rollbacks) with the row and simulated time they happened at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelward.config import Settings
+from modelward.errors import DataError
+from modelward.maintenance.loop import Loop, request_retrain
+from modelward.maintenance.steps import JobRunner, new_owner
+from modelward.maintenance.trainer import InProcessTrainer
+from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
+from modelward.registry import ModelVersion
+from modelward.training import predict_proba
+from modelward.workspace import Workspace
+
+__all__ = [
+    "BLOCK",
+    "POLICIES",
+    "T0",
+    "BacktestResult",
+    "PolicyResult",
+    "Stream",
+    "backtest",
+    "make_stream",
+    "render_html",
+    "rollout_note",
+]
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("never", "scheduled", "loop")
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+"""When row 0 arrives on the simulated clock, without a time column."""
+NEVER = np.iinfo(np.int64).max
+BLOCK = 1_000  # rows per point of a curve
+AFTER = 2_000  # labeled rows after a promotion on which it is judged worse or not
+ACTOR = "backtest"
+
+Progress = Callable[[str, int, int], None]  # (policy, rows done, rows in all)
+
+_KINDS = {
+    "loop_trigger_fired": "trigger",
+    "loop_gate_decided": "gate",
+    "loop_promoted": "promotion",
+    "loop_rejected": "rejection",
+    "loop_job_failed": "failure",
+    "loop_training_failed": "failure",
+    "loop_training_timed_out": "failure",
+    "alias_rollback": "rollback",
+}
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The replayed rows: features and target in arrival order, when each arrives, when its label does."""
+
+    frame: pd.DataFrame
+    features: list[str]
+    target: str
+    times: pd.DatetimeIndex
+    label_at: np.ndarray[Any, Any]  # when each label arrives, ns since the epoch (NEVER: after the end)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def y(self) -> np.ndarray[Any, Any]:
+        return self.frame[self.target].to_numpy()
+
+
+def make_stream(
+    frame: pd.DataFrame,
+    champion: ModelVersion,
+    *,
+    label_delay: int = 500,
+    time_column: str | None = None,
+    rate: float = 1.0,
+    t0: dt.datetime = T0,
+) -> Stream:
+    """Arrival order (sorted by ``time_column`` when given, else row ``i`` at ``t0 + i / rate`` s) and label
+    arrivals (``label_delay`` rows later) of ``frame``, checked against ``champion``'s features and target."""
+    features, target = list(champion.lineage["features"]), str(champion.lineage["target"])
+    missing = [c for c in [*features, target, *([time_column] if time_column else [])] if c not in frame]
+    if missing:
+        raise DataError(
+            f"The backtest data lacks column(s) {', '.join(map(repr, missing))} that {champion.ref} needs "
+            f"(features {', '.join(features)}; target {target!r}"
+            + (f"; --time-column {time_column!r}" if time_column else "")
+            + "). Replay a table with those columns.",
+            details={"missing": missing},
+        )
+    if label_delay < 0 or rate <= 0:
+        raise DataError(f"--label-delay must be >= 0 and --rate > 0, got {label_delay} and {rate}.")
+    if frame[target].isna().any():
+        raise DataError(
+            f"The backtest data has {int(frame[target].isna().sum())} rows without a {target!r} label; "
+            "a backtest replays labeled rows only. Drop them or fill them in."
+        )
+    if time_column:
+        try:
+            stamps = pd.to_datetime(frame[time_column], utc=True)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"--time-column {time_column!r} does not hold times: {exc}") from exc
+        order = np.argsort(stamps.to_numpy(), kind="stable")
+        frame, times = frame.iloc[order], pd.DatetimeIndex(stamps.iloc[order])
+    else:
+        times = pd.DatetimeIndex(t0 + pd.to_timedelta(np.arange(len(frame)) / rate, unit="s"))
+    frame = frame[[*features, target]].reset_index(drop=True)
+    label_at = np.full(len(frame), NEVER, dtype=np.int64)
+    if label_delay < len(frame):
+        label_at[: len(frame) - label_delay] = times.asi8[label_delay:]
+    return Stream(frame, features, target, times, label_at)
+
+
+@dataclass
+class PolicyResult:
+    """What one policy did: the version that served each row, its jobs and decisions."""
+
+    name: str
+    served: np.ndarray[Any, Any]
+    metric_values: np.ndarray[Any, Any]  # per row: 1/0 correct, or the absolute error
+    retrains: int = 0
+    promotions: int = 0
+    rollbacks: int = 0
+    worse_promotions: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        return float(np.mean(self.metric_values)) if len(self.metric_values) else float("nan")
+
+    def curve(self) -> list[list[float]]:
+        """``[last_row, value]`` per block of 1,000 rows (the last block may be shorter)."""
+        out = []
+        for start in range(0, len(self.metric_values), BLOCK):
+            block = self.metric_values[start : start + BLOCK]
+            out.append([start + len(block), round(float(np.mean(block)), 6)])
+        return out
+
+
+@dataclass
+class BacktestResult:
+    """The three policies side by side (see the module docstring)."""
+
+    model: str
+    champion: int
+    metric: str
+    rows: int
+    policies: dict[str, PolicyResult]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        merged = [e for p in self.policies.values() for e in p.events]
+        return sorted(merged, key=lambda e: (e["row"], POLICIES.index(e["policy"])))
+
+    def to_dict(self) -> dict[str, Any]:
+        key = "prequential_accuracy" if self.metric == "accuracy" else "prequential_mae"
+        return {
+            "policies": {
+                name: {
+                    key: round(p.value, 6),
+                    "retrains": p.retrains,
+                    "promotions": p.promotions,
+                    "rollbacks": p.rollbacks,
+                    "worse_promotions": p.worse_promotions,
+                    "curve": p.curve(),
+                }
+                for name, p in self.policies.items()
+            },
+            "events": self.events,
+        }
+
+
+def immediate_rollouts(settings: Settings) -> Settings:
+    """``settings`` with every model's ``loop.rollout.mode`` immediate: the replay serves every row from the
+    champion, so a canary, shadow or A/B rollout is not replayed; a challenger that passes the gate is promoted
+    at once (:func:`rollout_note` says so)."""
+    models = {}
+    for name, spec in settings.models.items():
+        rollout = spec.loop.rollout.model_copy(update={"mode": "immediate"})
+        models[name] = spec.model_copy(update={"loop": spec.loop.model_copy(update={"rollout": rollout})})
+    return settings.model_copy(update={"models": models})
+
+
+def rollout_note(ws: Workspace, model: str) -> str | None:
+    """What the backtest does instead of the model's rollout, when that is not immediate."""
+    mode = ws.model_spec(model).loop.rollout.mode
+    if mode == "immediate":
+        return None
+    return (
+        f"{model}'s loop.rollout.mode is {mode!r}: the backtest does not replay rollouts yet, so a challenger "
+        "that passes the gate is promoted at once (as with mode 'immediate')"
+    )
+
+
+class _Scratch(Workspace):
+    """A scratch workspace that loads each model artifact once: the replay's loop loads the same few versions
+    for every job (monitor reference, load check, gate) and the skops audit of a 100-tree forest costs seconds.
+    Models are only ever used to predict here."""
+
+    def __init__(self, base: Workspace) -> None:
+        super().__init__(base.root, immediate_rollouts(base.settings), base.store, base.artifacts)
+        self._loaded: dict[str, Any] = {}
+
+    def load_model(self, version: ModelVersion) -> Any:
+        if version.artifact not in self._loaded:
+            self._loaded[version.artifact] = super().load_model(version)
+        return self._loaded[version.artifact]
+
+
+class _Scores:
+    """Each version's scores of the whole table, computed once (the version serving a row takes its score)."""
+
+    def __init__(self, ws: Workspace, model: str, stream: Stream) -> None:
+        self.ws, self.model, self.stream = ws, model, stream
+        self.x = stream.frame[stream.features]
+        self._cache: dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]] = {}
+        self.task = ws.registry.get(model).task
+
+    def get(self, version: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        if version not in self._cache:
+            estimator = self.ws.load_model(self.ws.registry.get(self.model, version))
+            pred = np.asarray(estimator.predict(self.x))
+            proba = predict_proba(estimator, self.x) if self.task == "classification" else None
+            self._cache[version] = (pred, proba)
+        return self._cache[version]
+
+    def values(self, version: int, rows: slice | np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Per row: 1.0 where ``version`` is right (classifiers), else its absolute error."""
+        pred, y = self.get(version)[0][rows], self.stream.y[rows]
+        if self.task == "classification":
+            return np.asarray(pred == y, dtype=float)
+        return np.asarray(np.abs(pred.astype(float) - y.astype(float)), dtype=float)
+
+
+class _Replay:
+    """Logs the rows that arrived and delivers the labels that did, up to a simulated instant."""
+
+    def __init__(self, ws: Workspace, model: str, stream: Stream, records: list[dict[str, Any]], spool: Path):
+        self.ws, self.model, self.stream, self.records = ws, model, stream, records
+        self.scores = _Scores(ws, model, stream)
+        self.served = np.zeros(len(stream), dtype=np.int64)
+        self.ids: list[str] = []
+        self.labeled = 0
+        self.plog = PredictionLog(ws.store, spool_dir=spool)
+        self.plog.start()
+        self._seen_event = 0
+
+    @property
+    def arrived(self) -> int:
+        return len(self.ids)
+
+    def advance(self, now: dt.datetime) -> None:
+        end = int(self.stream.times.searchsorted(pd.Timestamp(now), side="right"))
+        if end > self.arrived:
+            self._log(self.arrived, end)
+        ready = int(np.searchsorted(self.stream.label_at[: self.arrived], pd.Timestamp(now).value, "right"))
+        if ready > self.labeled:
+            y = self.stream.y
+            items = [FeedbackItem(self.ids[i], _plain(y[i])) for i in range(self.labeled, ready)]
+            for k in range(0, len(items), 5000):
+                self.plog.add_feedback(items[k : k + 5000], now=now)
+            self.labeled = ready
+
+    def _log(self, start: int, end: int) -> None:
+        version = self.ws.registry.get(self.model, "champion").version
+        pred, proba = self.scores.get(version)
+        self.served[start:end] = version
+        batch = []
+        for i in range(start, end):
+            pid = new_prediction_id()
+            self.ids.append(pid)
+            batch.append(
+                PredictionRecord(
+                    pid,
+                    self.stream.times[i].to_pydatetime(),
+                    self.model,
+                    version,
+                    "champion",
+                    None,
+                    self.records[i],
+                    _plain(pred[i]),
+                    None if proba is None else proba[i].tolist(),
+                    0.0,
+                )
+            )
+        self.plog.submit(batch).result(timeout=300)
+
+    def new_events(self, policy: str) -> list[dict[str, Any]]:
+        """The job and alias events since the last call, with the row and time they happened at."""
+        out = []
+        for event in self.ws.registry.events(self.model):
+            if event.id <= self._seen_event:
+                continue
+            self._seen_event = event.id
+            kind = _KINDS.get(event.kind)
+            if kind is None or (kind == "rollback" and event.payload.get("alias") != "champion"):
+                continue
+            out.append(_event(event.kind, kind, event.payload, event.ts, self.arrived, policy))
+        return out
+
+    def close(self) -> None:
+        self.plog.close()
+
+
+def _event(
+    raw: str, kind: str, payload: dict[str, Any], ts: dt.datetime, row: int, policy: str
+) -> dict[str, Any]:
+    version = payload.get("to") if kind in ("promotion", "rollback") else payload.get("challenger")
+    if kind in ("trigger", "gate"):
+        detail = payload.get("reason", "")
+    elif kind == "promotion":
+        detail = f"v{payload.get('from')} -> v{payload.get('to')}"
+    else:
+        detail = str(payload.get("reason") or payload.get("error") or raw)
+    return {
+        "row": row,
+        "time": ts.isoformat(),
+        "policy": policy,
+        "kind": kind,
+        "version": version,
+        "detail": str(detail)[:500],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@contextmanager
+def _no_bytecode() -> Iterator[None]:
+    """Importing the workspace's training code must not leave ``__pycache__`` in the workspace."""
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = before
+
+
+def backtest(
+    ws: Workspace,
+    model: str,
+    frame: pd.DataFrame,
+    *,
+    label_delay: int = 500,
+    every: int = 2_000,
+    time_column: str | None = None,
+    rate: float = 1.0,
+    seed: int = 0,
+    policies: Sequence[str] = POLICIES,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Replay ``frame`` from ``model``'s champion under each of ``policies`` (see the module docstring).
+    ``ws`` is only read. ``seed`` seeds NumPy's global generator for entrypoints that draw from it."""
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown or every < 1:
+        raise DataError(
+            f"policies must be among {', '.join(POLICIES)} and --every >= 1; got {unknown}, {every}"
+        )
+    ws.model_spec(model)
+    champion = ws.registry.get(model, "champion")
+    stream = make_stream(frame, champion, label_delay=label_delay, time_column=time_column, rate=rate)
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in stream.frame[stream.features].to_dict(orient="records")
+    ]
+    say = progress or (lambda _p, _d, _n: None)
+    results: dict[str, PolicyResult] = {}
+    with tempfile.TemporaryDirectory(prefix="modelward-backtest-") as tmp, _no_bytecode():
+        for name in policies:
+            np.random.seed(seed)
+            with ws.scratch(Path(tmp) / name) as copy:
+                replay = _Replay(_Scratch(copy), model, stream, records, Path(tmp) / name / "spool")
+                try:
+                    results[name] = _RUNNERS[name](replay, name, every, _reporter(say, name, len(stream)))
+                finally:
+                    replay.close()
+    metric = "accuracy" if champion.task == "classification" else "mae"
+    return BacktestResult(model, champion.version, metric, len(stream), results)
+
+
+def _reporter(say: Progress, policy: str, total: int) -> Callable[[int], None]:
+    return lambda done: say(policy, done, total)
+
+
+def _never(replay: _Replay, name: str, _every: int, say: Callable[[int], None]) -> PolicyResult:
+    n = len(replay.stream)
+    version = replay.ws.registry.get(replay.model, "champion").version
+    say(n)
+    return PolicyResult(name, np.full(n, version), replay.scores.values(version, slice(None)))
+
+
+def _scheduled(replay: _Replay, name: str, every: int, say: Callable[[int], None]) -> PolicyResult:
+    clock = [replay.stream.times[0].to_pydatetime()]
+    runner = JobRunner(
+        replay.ws,
+        owner=new_owner(),
+        clock=lambda: clock[0],
+        settings=replay.ws.settings.loop,
+        trainer=InProcessTrainer(),
+        gated=False,
+    )
+    events: list[dict[str, Any]] = []
+    n = len(replay.stream)
+    for mark in range(every, n, every):
+        clock[0] = replay.stream.times[mark - 1].to_pydatetime()
+        replay.advance(clock[0])
+        asked = request_retrain(
+            replay.ws,
+            replay.model,
+            actor=ACTOR,
+            reason=f"scheduled: every {every} rows",
+            force=True,
+            now=clock[0],
+            owner=runner.owner,
+        )
+        if asked.job is not None:
+            runner.run(asked.job)
+        events += replay.new_events(name)
+        say(mark)
+    replay.advance(replay.stream.times[-1].to_pydatetime())
+    say(n)
+    return _finish(replay, name, events)
+
+
+def _loop(replay: _Replay, name: str, _every: int, say: Callable[[int], None]) -> PolicyResult:
+    interval = dt.timedelta(seconds=replay.ws.settings.loop.interval_seconds)
+    times = replay.stream.times
+    clock = [times[0].to_pydatetime()]
+    loop = Loop(
+        replay.ws,
+        models=[replay.model],
+        clock=lambda: clock[0],
+        trainer=InProcessTrainer(),
+        progress=lambda msg: log.debug("%s", msg),
+    )
+    events: list[dict[str, Any]] = []
+    now = times[0].to_pydatetime()
+    end = times[-1].to_pydatetime()
+    seen = (-1, -1)
+    while True:
+        clock[0] = now
+        replay.advance(now)
+        if (replay.arrived, replay.labeled) == seen and now < end:
+            now = min(now + interval, end)
+            continue  # nothing arrived since the last pass: a pass would see what the last one saw
+        seen = (replay.arrived, replay.labeled)
+        result = loop.run_once(now)
+        if result.errors:
+            log.warning("backtest loop pass at row %d: %s", replay.arrived, result.errors)
+        if result.decisions or result.jobs:
+            events += replay.new_events(name)
+        say(replay.arrived)
+        if now >= end:
+            break
+        now = min(now + interval, end)
+    return _finish(replay, name, events)
+
+
+def _finish(replay: _Replay, name: str, events: list[dict[str, Any]]) -> PolicyResult:
+    events += replay.new_events(name)
+    served = replay.served
+    values = np.empty(len(served), dtype=float)
+    for version in np.unique(served):
+        rows = np.flatnonzero(served == version)
+        values[rows] = replay.scores.values(int(version), rows)
+    promotions = [e for e in events if e["kind"] == "promotion"]
+    jobs = replay.ws.jobs.latest(replay.model, limit=None)
+    worse = sum(_worse(replay, e) for e in promotions)
+    return PolicyResult(
+        name,
+        served,
+        values,
+        retrains=len(jobs),
+        promotions=len(promotions),
+        rollbacks=sum(e["kind"] == "rollback" for e in events),
+        worse_promotions=worse,
+        events=events,
+    )
+
+
+def _worse(replay: _Replay, promotion: dict[str, Any]) -> bool:
+    """The promoted version against the one it replaced on the next 2,000 rows (whose labels are known)."""
+    new = int(promotion["version"])
+    old = int(promotion["detail"].split(" -> ")[0].lstrip("v"))
+    rows = slice(promotion["row"], min(promotion["row"] + AFTER, len(replay.stream)))
+    if rows.start >= rows.stop:
+        return False
+    a, b = replay.scores.values(old, rows).mean(), replay.scores.values(new, rows).mean()
+    if replay.scores.task == "classification":
+        return bool(b < a - 0.01)
+    return bool(b > a * 1.01)
+
+
+_RUNNERS: dict[str, Callable[[_Replay, str, int, Callable[[int], None]], PolicyResult]] = {
+    "never": _never,
+    "scheduled": _scheduled,
+    "loop": _loop,
+}
+
+
+def render_html(result: BacktestResult) -> str:
+    """The backtest as one self-contained HTML page (curves with every event marked, and the event table)."""
+    from modelward.maintenance._backtest_html import render_backtest_html
+
+    return render_backtest_html(
+        result.to_dict(),
+        title=f"modelward backtest: {result.model} from v{result.champion} ({result.rows} rows)",
+        metric=result.metric,
+        rows=result.rows,
+    )
