@@ -57,12 +57,17 @@ def test_the_demo_promotes_after_the_drift_rejects_a_challenger_and_draws_its_ti
     assert any(
         i["judged"] and not i["passed"] and i["section"] == "recent rows" for i in rejected[0]["items"]
     )
-    # The drift detected by a trigger, a challenger that passed every judged item, promoted.
+    # The drift detected by a trigger, a challenger that passed every judged item, rolled out as a canary and
+    # promoted by the loop on live evidence (the always-valid sequential test).
     fired = [e["payload"] for e in doc["events"] if e["kind"] == "loop_trigger_fired"]
     assert any(f["trigger"] != "manual" for f in fired), fired
     promoted = [g for g in gates if g["promote"]]
     assert len(promoted) == 1 and all(i["passed"] for i in promoted[0]["items"] if i["judged"])
     new = promoted[0]["challenger"]
+    canary = [e["payload"] for e in doc["events"] if e["kind"] == "rollout_promoted"]
+    assert len(canary) == 1 and "the sequential test shows the challenger" in canary[0]["reason"], canary
+    assert [e["payload"]["challenger"] for e in doc["events"] if e["kind"] == "rollout_started"] == [new]
+    assert doc["summary"]["promotions"] == 1 and doc["summary"]["rejections"] >= 1
     drift = doc["scenario"]["drift_row"]
     # ... and the server answered with it, better than the old model after the drift.
     assert any(b["version"] == new for b in doc["traffic"])
@@ -74,7 +79,8 @@ def test_the_demo_promotes_after_the_drift_rejects_a_challenger_and_draws_its_ti
     # The printed timeline: time-stamped decisions with their evidence, and where the page is.
     for needle in (
         "rejected: reject:",
-        f"promoted v{new} (champion was v1)",
+        f"champion: v1 -> v{new} by loop",
+        "rollout 1 promoted: the sequential test shows the challenger",
         "FAIL  recent rows",
         "PASS  recent rows",
     ):
@@ -86,11 +92,12 @@ def test_the_demo_promotes_after_the_drift_rejects_a_challenger_and_draws_its_ti
     with Workspace.open(root) as ws:
         assert ws.registry.get("credit", "champion").version == new
         statuses = [j.status for j in reversed(ws.jobs.latest("credit"))]
-        assert statuses[0] == "rejected" and statuses[-1] == "promoted" and statuses.count("promoted") == 1
+        assert statuses[0] == "rejected" and statuses[-1] == "rolling_out", statuses
 
     page = open_page(root / "timeline.html")
     assert page.console == [], page.console
-    assert "<svg" in page.dom and "rejected at the gate" in page.dom and "concept drift" in page.dom
+    for label in ("<svg", "rejected at the gate", "concept drift", "canary starts", "promoted"):
+        assert label in page.dom, label
     html = (root / "timeline.html").read_text(encoding="utf-8")
     assert "<script" not in html and "<link" not in html  # self-contained: nothing fetched
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)

@@ -7,12 +7,13 @@ whose true labels arrive late. Then, in acts:
 1. **a retrain nobody needed**: an operator asks for one while nothing is wrong; the gate compares the
    challenger with the champion on the same held-out recent rows and rejects it (no evidence it is better);
 2. **the world changes**: at a known row the approval rule changes (Agrawal concept 0 -> 2); the loop sees the
-   realized accuracy fall as labels arrive, retrains on recent labeled traffic, gates and promotes the new
-   version, and the server answers with it without a restart.
+   realized accuracy fall as labels arrive, retrains on recent labeled traffic, gates the new version, rolls
+   it out as a canary on half the requests and promotes it once the live labels show it better; the server
+   answers with it without a restart.
 
 Every decision is printed as it is stored (time-stamped, with its evidence, read back from the registry's
 events), and the whole timeline is written as JSON and as one self-contained HTML page with a chart. The
-acts are a list: a new one (a canary rollout that rolls back, once rollouts exist) is one more function.
+acts are a list: a new one (a canary that rolls back a challenger the gate passed) is one more function.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ DEMO_CONFIG = """\
 # Tuned so the whole loop runs in about a minute (a second of the demo stands for hours of a real service):
 # 1000-row monitoring windows, a loop pass every half second, a 5-second cooldown; retraining on the labeled
 # rows of the last 8 seconds with 95 % of the weight (halving every 3 seconds), the reference data the rest;
-# a gate on the newest 5 % of those rows (at least 100).
+# a gate on the newest 5 % of those rows (at least 100); a canary on half the requests for at least 3 seconds,
+# promoted once its live labels show it is not worse and its guardrails (errors, latency) pass.
 monitor: {window: "1000", lateness_seconds: 0}
 loop: {interval_seconds: 0.5, heartbeat_seconds: 1}
 serve: {reload_poll_seconds: 0.5}
@@ -73,6 +75,13 @@ models:
       cooldown: 5s
       retrain: {recent: 8s, half_life: 3s, new_share: 0.95, min_new_rows: 150, time_limit: 2m}
       gate: {min_rows: 100, holdout_share: 0.05, bootstrap_resamples: 500}
+      rollout:
+        mode: canary
+        steps: [50, 100]
+        step_seconds: 3s
+        min_rows: 30
+        # The demo's server shares two cores with its own training and the client: a generous latency slack.
+        guardrails: {min_requests: 20, latency_slack_ms: 100}
 """
 
 
@@ -83,7 +92,7 @@ class Scenario:
     train_rows: int = 3000
     drift_row: int = 2000  # a multiple of the monitor's window: the first window after it is all new concept
     rate: float = 100.0
-    batch: int = 20
+    batch: int = 10
     label_delay: int = 200
     routine_after_rows: int = 800
     tail_rows: int = 500
@@ -226,29 +235,26 @@ def act_concept_drift(demo: Demo) -> None:
     """The rule changes at a known row: the loop must notice, retrain, gate and promote, and the server
     must answer with the new version."""
     scenario = demo.scenario
-    drifted = demo.wait("the concept drift", lambda: demo.drifted)
-    job = demo.wait(
+    demo.wait("the concept drift", lambda: demo.drifted)
+    version = demo.wait(
         "the loop to promote a new version",
-        lambda: next(
-            (j for j in demo.ws.jobs.latest(MODEL) if j.created_at >= drifted and j.status == "promoted"),
-            None,
-        ),
+        lambda: (v := demo.ws.registry.get(MODEL, "champion").version) != 1 and v,
         timeout=240,
     )
-    version = job.challenger_version
     first = demo.wait(
         f"the server to answer with v{version}",
         lambda: next((b for b in demo.replay.batches if b.version == version), None),
     )
     demo.timeline.mark(
         "demo_served",
-        f"the server answers with v{version} from row {first.first_row} on (hot reload, no restart)",
+        f"v{version} answers its first request at row {first.first_row} (hot reload, no restart)",
         mark="served",
         at=demo.replay.sent_at(first),
     )
+    promoted_at = demo.replay.sent
     demo.wait(
-        f"{scenario.tail_rows} rows served by v{version}",
-        lambda: demo.replay.sent >= first.first_row + scenario.tail_rows,
+        f"{scenario.tail_rows} rows after the promotion",
+        lambda: demo.replay.sent >= promoted_at + scenario.tail_rows,
     )
 
 
@@ -306,7 +312,11 @@ def _summary(demo: Demo) -> dict[str, Any]:
             f"v{v}": accuracy([b for b in after if b.version == v])
             for v in sorted({b.version for b in after})
         },
-        "promotions": len(demo.timeline.of_kind("loop_promoted")),
+        "promotions": sum(
+            e.payload.get("alias") == "champion" and e.payload.get("from") is not None
+            for e in demo.timeline.of_kind("alias_set")
+        ),
+        "rollbacks": len(demo.timeline.of_kind("rollout_rolled_back")),
         "rejections": len(demo.timeline.of_kind("loop_rejected")),
     }
 
@@ -357,12 +367,13 @@ def demo_command(
         ),
     ] = Path("demo-workspace"),
 ) -> None:
-    """The main job live: train, serve over HTTP, drift, detect, retrain, gate, promote; a timeline in HTML.
+    """The main job live: train, serve over HTTP, drift, detect, retrain, gate, canary, promote; an HTML timeline.
 
     Builds a workspace in DIR, trains v1 on loan data, starts `modelward serve` (the loop inside) on a free
     127.0.0.1 port and replays traffic whose labels arrive late. A retrain nobody needed is rejected by the
-    gate; then the approval rule changes and the loop detects it, retrains, gates and promotes a new version. Every
-    decision is printed with its evidence; the timeline is written to DIR/timeline.html and DIR/timeline.json.
+    gate; then the approval rule changes and the loop detects it, retrains, gates, rolls out a canary and
+    promotes it on live evidence. Every decision is printed with its evidence; the timeline is written to
+    DIR/timeline.html and DIR/timeline.json.
     """
     started = time.monotonic()
     root = prepare_directory(directory)

@@ -28,7 +28,9 @@ MARK_STYLE = {
     "drift": ("#9c27b0", "6 4", "concept drift"),
     "trigger": ("#0097a7", "", "trigger fired"),
     "rejected": ("#e67e22", "", "rejected at the gate"),
+    "canary": ("#00897b", "4 3", "canary starts"),
     "promoted": ("#2e7d32", "", "promoted"),
+    "rolled_back": ("#c0392b", "", "rolled back"),
     "served": ("#2e7d32", "2 3", "new version answers"),
     "failed": ("#c0392b", "", "job failed"),
 }
@@ -230,6 +232,8 @@ def _cards(doc: dict[str, Any]) -> str:
         if figures.get("accuracy") is not None:
             cards.append((f"{figures['accuracy']:.3f}", f"after the drift, {version}"))
     cards.append((str(summary.get("promotions", 0)), "promotions by the loop"))
+    if summary.get("rollbacks"):
+        cards.append((str(summary["rollbacks"]), "canaries rolled back"))
     cards.append((str(summary.get("rejections", 0)), "rejected at the gate"))
     body = "".join(
         f'<div class="card"><div class="big">{_e(v)}</div><div class="lbl">{_e(k)}</div></div>'

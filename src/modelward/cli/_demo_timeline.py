@@ -27,6 +27,9 @@ _MARKS = {
     "loop_trigger_fired": "trigger",
     "loop_rejected": "rejected",
     "loop_promoted": "promoted",
+    "rollout_started": "canary",
+    "rollout_promoted": "promoted",
+    "rollout_rolled_back": "rolled_back",
     "loop_training_failed": "failed",
     "loop_training_timed_out": "failed",
     "loop_job_failed": "failed",
@@ -65,7 +68,7 @@ def entry_of(event: Event, t0: dt.datetime) -> Entry | None:
     """The timeline entry of a stored event (None for bookkeeping the timeline leaves out)."""
     if event.kind in _QUIET:
         return None
-    if event.kind.startswith("loop_"):
+    if event.kind.startswith(("loop_", "rollout_")):
         title, evidence = event_lines(event)
     elif event.kind == "version_registered":
         title, evidence = _registered(event.payload), []
