@@ -49,9 +49,9 @@ def test_the_leader_exports_rollouts_event_counts_and_limits(tmp_path: Path) -> 
         ws.jobs.record("credit", "loop_trigger_fired", {"signals": []}, now=now)
         ws.jobs.record("credit", "loop_trigger_fired", {"signals": []}, now=now)
         ws.jobs.record("credit", "not_a_loop_event", {}, now=now)
-        metrics.export(ws, ["credit"], leading=True, passed=now)
+        baselines = {"credit": ("classification", {"accuracy": 0.8})}  # as the loop judges the champion
+        metrics.export(ws, ["credit"], leading=True, passed=now, baselines=baselines)
         after = samples(path)
-        holdout = ws.registry.get("credit", "champion").metrics["accuracy"]
     fired = ("modelward_loop_events_total", (("event", "loop_trigger_fired"), ("model", "credit")))
     assert after[fired] == 2.0
     assert after[("modelward_loop_last_pass_timestamp_seconds", ())] == now.timestamp()
@@ -59,7 +59,7 @@ def test_the_leader_exports_rollouts_event_counts_and_limits(tmp_path: Path) -> 
         "modelward_loop_performance_limit",
         (("direction", "min"), ("kind", "realized"), ("metric", "accuracy"), ("model", "credit")),
     )
-    assert after[limit] == holdout * (1 - 0.05)  # loop.performance.drop's default; estimated is disabled
+    assert after[limit] == 0.8 * (1 - 0.05)  # loop.performance.drop's default; estimated is disabled
     assert not [
         k for k in after if k[0] == "modelward_loop_performance_limit" and ("kind", "estimated") in k[1]
     ]

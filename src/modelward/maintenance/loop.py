@@ -342,10 +342,25 @@ class Loop:
                 return dict(job.gate)
         return None
 
+    def _baseline(self, model: str, champion: ModelVersion) -> dict[str, Any]:
+        """What the champion's performance is judged against (:func:`policies.baseline_metrics`)."""
+        return policies.baseline_metrics(champion.metrics, self._gate_passed(model, champion))
+
+    def _baselines(self, models: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """``{model: (task, baseline)}`` of each model with a champion (for the performance limits exported)."""
+        out = {}
+        for model in models:
+            try:
+                champion = self.ws.registry.get(model, "champion")
+            except NotFoundError:
+                continue
+            out[model] = (champion.task, self._baseline(model, champion))
+        return out
+
     def _triggers(self, model: str, champion: ModelVersion, now: dt.datetime) -> dict[str, Any] | None:
         policy = self.ws.model_spec(model).loop
         windows = self._windows(model, champion, max(policy.drift.windows, 5))
-        baseline = policies.baseline_metrics(champion.metrics, self._gate_passed(model, champion))
+        baseline = self._baseline(model, champion)
         signals = policies.evaluate(policy, champion.task, baseline, windows, now=now)
         scheduled = self._schedule(model, policy, now)
         if scheduled is not None:
@@ -454,11 +469,13 @@ class Loop:
             return
         try:
             leading = self.leader.leading
+            models = self.models() if leading else []
             self.metrics.export(
                 self.ws,
-                self.models() if leading else [],
+                models,
                 leading=leading,
                 passed=utcnow() if passed else None,
+                baselines=self._baselines(models),
             )
         except Exception as exc:  # the metrics must never stop the loop (a database outage, a full disk)
             log.warning("could not export the loop's metrics: %s: %s", type(exc).__name__, exc)

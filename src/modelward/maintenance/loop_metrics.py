@@ -26,14 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from modelward.errors import NotFoundError
 from modelward.evaluation import HIGHER_IS_BETTER
 from modelward.maintenance._exporter import MonitorGauges
 from modelward.maintenance.policies import default_metric
@@ -129,8 +129,8 @@ class _LoopCollector(Collector):
         yield from (active, held, share, version, started, step)
         limit = GaugeMetricFamily(
             "modelward_loop_performance_limit",
-            "The performance trigger's limit on the champion's metric: holdout x (1 - drop) for a metric that "
-            "must stay above it (direction min), holdout x (1 + drop) for an error (direction max).",
+            "The performance trigger's limit on the champion's metric: baseline x (1 - drop) for a metric that "
+            "must stay above it (direction min), baseline x (1 + drop) for an error (direction max).",
             labels=["model", "metric", "kind", "direction"],
         )
         for model, metric, kind, direction, value in snap.limits:
@@ -162,33 +162,40 @@ class LoopMetrics:
         self._follower.register(self._loop)
 
     def export(
-        self, ws: Workspace, models: Sequence[str], *, leading: bool, passed: dt.datetime | None
+        self,
+        ws: Workspace,
+        models: Sequence[str],
+        *,
+        leading: bool,
+        passed: dt.datetime | None,
+        baselines: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
     ) -> None:
         """Read what the leader exports from the store (when ``leading``) and write the file; ``passed``:
-        when the pass that just ended ended (None when this was only a try to lead or a renewal)."""
+        when the pass that just ended ended (None when this was only a try to lead or a renewal);
+        ``baselines``: ``{model: (task, metrics)}``, what the loop judges each champion against (the
+        performance limits are computed from them)."""
         with self._lock:
             if leading:
                 rollouts = {r.model: r for r in ws.rollouts.all_active() if r.model in models}
                 counts = ws.registry.event_counts(EVENTS)
                 last = self._loop.snapshot
                 at = passed.timestamp() if passed is not None else (None if last is None else last.at)
-                self._loop.snapshot = _Snapshot(models, rollouts, counts, at, _limits(ws, models))
+                self._loop.snapshot = _Snapshot(models, rollouts, counts, at, _limits(ws, baselines or {}))
             self._loop.leading = leading
             write_to_textfile(str(self.path), self._leader if leading else self._follower)
 
 
-def _limits(ws: Workspace, models: Sequence[str]) -> list[tuple[str, str, str, str, float]]:
-    """``(model, metric, kind, direction, limit)`` of each enabled performance trigger of each champion."""
+def _limits(
+    ws: Workspace, baselines: Mapping[str, tuple[str, Mapping[str, Any]]]
+) -> list[tuple[str, str, str, str, float]]:
+    """``(model, metric, kind, direction, limit)`` of each enabled performance trigger; ``baselines``:
+    ``{model: (task, metrics)}``, what the loop judges each champion against."""
     out = []
-    for model in models:
-        try:
-            champion = ws.registry.get(model, "champion")
-        except NotFoundError:
-            continue
+    for model, (task, baseline) in baselines.items():
         policy = ws.model_spec(model).loop
         for kind, cfg in (("realized", policy.performance), ("estimated", policy.estimated)):
-            metric = cfg.metric or default_metric(champion.task)
-            base = champion.metrics.get(metric)
+            metric = cfg.metric or default_metric(task)
+            base = baseline.get(metric)
             if not cfg.enabled or not isinstance(base, int | float) or not math.isfinite(base):
                 continue
             higher = HIGHER_IS_BETTER.get(metric, True)
