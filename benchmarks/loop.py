@@ -293,6 +293,7 @@ def targets(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds per stream (default 10)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="modelward-loop-bench-") as tmp:
         for stream in streams:
-            for seed in range(seeds):
+            for seed in range(args.first_seed, args.first_seed + seeds):
                 extra, delay = (QUICK, 100) if args.quick else ("", 500)
                 run = one(stream, seed, rows, at, args.jobs, Path(tmp), extra=extra, delay=delay)
                 results.setdefault(stream, []).append(run)
