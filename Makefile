@@ -1,5 +1,5 @@
 # The two commands a newcomer runs (see README.md):
-#   make demo   creates .venv, installs modelward, runs the quickstart on SQLite + local files
+#   make demo   creates .venv, installs modelward, runs the main job live (modelward demo: serve, drift, retrain, gate)
 #   make test   creates .venv, installs modelward with test tools, runs lint, types and the whole suite
 # While editing: make test-fast (the suite without the tests marked slow); make docs (regenerate docs/cli.md).
 PYTHON ?= python3
@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/modelward quickstart demo-workspace
+	$(BIN)/modelward demo demo-workspace
 	@echo
 	@echo "modelward is installed in $(VENV)/, and make cannot change your shell's PATH. To run it:"
 	@echo "  . $(VENV)/bin/activate    # then: modelward -h"

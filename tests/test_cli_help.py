@@ -34,6 +34,7 @@ def test_the_walk_finds_every_command() -> None:
     assert {
         "",
         "init",
+        "demo",
         "quickstart",
         "train",
         "serve",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,12 @@ def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 2, noise: 
     ``noise`` perturbs the numeric attributes (river's ``perturbation``).
     """
     gen = synth.Agrawal(classification_function=function, seed=seed, perturbation=noise)
-    rows = []
-    for x, y in itertools.islice(gen, n):
-        rows.append({**x, TARGET: int(y)})
-    frame = pd.DataFrame(rows)
+    return _frame(itertools.islice(gen, n))
+
+
+def _frame(pairs: Iterable[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
+    """River's ``(x, y)`` pairs as the demo's loan frame (strings for the categorical attributes)."""
+    frame = pd.DataFrame([{**x, TARGET: int(y)} for x, y in pairs])
     frame["car"] = frame["car"].map(lambda v: f"make{int(v):02d}")
     frame["zipcode"] = frame["zipcode"].map(lambda v: f"zip{int(v)}")
     frame["salary"] = frame["salary"].round(2)
@@ -61,6 +63,26 @@ def agrawal_frame(n: int = 10_000, *, seed: int = 42, function: int = 2, noise: 
     frame["loan"] = frame["loan"].round(2)
     frame["commission"] = frame["commission"].astype(float).round(2)
     return frame
+
+
+def drift_batches(
+    before: int, batch: int, *, seed: int = 0, functions: tuple[int, int] = (0, 2), noise: float = 0.05
+) -> Iterator[pd.DataFrame]:
+    """An endless Agrawal stream with one abrupt concept drift, in frames of ``batch`` rows: ``before`` rows
+    of concept ``functions[0]``, then concept ``functions[1]`` for ever (drift at row ``before``).
+
+    The applicants look alike on both sides (the same generator, other seeds): only the approval rule
+    changes, so the drift shows in the labels, not in the features. Rows are made as they are asked for.
+
+    >>> stream = drift_batches(3, 2, seed=1)
+    >>> [len(next(stream)) for _ in range(3)], list(next(stream).columns) == list(agrawal_frame(1).columns)
+    ([2, 2, 2], True)
+    """
+    old = synth.Agrawal(classification_function=functions[0], seed=seed, perturbation=noise)
+    new = synth.Agrawal(classification_function=functions[1], seed=seed + 1, perturbation=noise)
+    rows = itertools.chain(itertools.islice(old, before), new)
+    while True:
+        yield _frame(itertools.islice(rows, batch))
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
@@ -97,17 +119,34 @@ def _preprocessor(frame: pd.DataFrame, *, scale: bool) -> ColumnTransformer:
 
 
 def _split_xy(
-    train_df: pd.DataFrame, target: str, features: list[str] | None
+    train_df: pd.DataFrame, target: str, features: list[str] | None, sample_weight: str | None
 ) -> tuple[pd.DataFrame, pd.Series]:
-    cols = features if features is not None else [c for c in train_df.columns if c != target]
+    if sample_weight is not None and sample_weight not in train_df.columns:
+        raise DataError(
+            f"The weight column {sample_weight!r} (sample_weight) is not in the training data; its columns "
+            f"are {', '.join(map(str, train_df.columns))}. Name an existing column or pass no sample_weight.",
+            details={"column": sample_weight},
+        )
+    if features is None:
+        features = [c for c in train_df.columns if c not in (target, sample_weight)]
+    cols = [c for c in features if c != sample_weight]  # a weight is never a feature
     return train_df[cols], train_df[target]
 
 
 def _fit(
-    train_df: pd.DataFrame, target: str, features: list[str] | None, estimator: Any, *, scale: bool
+    train_df: pd.DataFrame,
+    target: str,
+    features: list[str] | None,
+    estimator: Any,
+    *,
+    scale: bool,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    x, y = _split_xy(train_df, target, features)
-    return Pipeline([("prep", _preprocessor(x, scale=scale)), ("model", estimator)]).fit(x, y)
+    x, y = _split_xy(train_df, target, features, sample_weight)
+    pipeline = Pipeline([("prep", _preprocessor(x, scale=scale)), ("model", estimator)])
+    if sample_weight is None:
+        return pipeline.fit(x, y)
+    return pipeline.fit(x, y, model__sample_weight=train_df[sample_weight].to_numpy(dtype=float))
 
 
 def train_random_forest(
@@ -116,9 +155,16 @@ def train_random_forest(
     *,
     target: str = TARGET,
     features: list[str] | None = None,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    """One-hot categoricals + a RandomForestClassifier with ``params``."""
-    return _fit(train_df, target, features, RandomForestClassifier(**params), scale=False)
+    """One-hot categoricals + a RandomForestClassifier with ``params``.
+
+    ``sample_weight``: the name of a column of ``train_df`` holding row weights (passed to ``fit``, never a
+    feature); the maintenance loop passes its recency weights this way.
+    """
+    return _fit(
+        train_df, target, features, RandomForestClassifier(**params), scale=False, sample_weight=sample_weight
+    )
 
 
 def train_logistic_regression(
@@ -127,9 +173,13 @@ def train_logistic_regression(
     *,
     target: str = TARGET,
     features: list[str] | None = None,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    """One-hot categoricals, scaled numerics + LogisticRegression with ``params``."""
-    return _fit(train_df, target, features, LogisticRegression(**params), scale=True)
+    """One-hot categoricals, scaled numerics + LogisticRegression with ``params`` (``sample_weight``: as
+    :func:`train_random_forest`)."""
+    return _fit(
+        train_df, target, features, LogisticRegression(**params), scale=True, sample_weight=sample_weight
+    )
 
 
 def train_random_forest_regressor(
@@ -138,6 +188,10 @@ def train_random_forest_regressor(
     *,
     target: str,
     features: list[str] | None = None,
+    sample_weight: str | None = None,
 ) -> Pipeline:
-    """One-hot categoricals + a RandomForestRegressor with ``params``."""
-    return _fit(train_df, target, features, RandomForestRegressor(**params), scale=False)
+    """One-hot categoricals + a RandomForestRegressor with ``params`` (``sample_weight``: as
+    :func:`train_random_forest`)."""
+    return _fit(
+        train_df, target, features, RandomForestRegressor(**params), scale=False, sample_weight=sample_weight
+    )

@@ -327,10 +327,10 @@ class RolloutSettings(_Section):
         description="The sequential test must show the challenger not worse than margin, or better.",
     )
     margin: float = Field(
-        0.02,
+        0.01,
         ge=0,
-        description="How much worse the challenger may be: error rate points for classifiers (0.02), mean "
-        "absolute error units for regressors.",
+        description="Largest loss a promotion accepts, which the test must rule out: error rate points for "
+        "classifiers (0.01 = 1 point), mean absolute error units for regressors.",
     )
     alpha: float = Field(
         0.05, gt=0, lt=0.5, description="Level of the always-valid sequential test (mixture SPRT)."

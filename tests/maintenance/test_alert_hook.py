@@ -146,6 +146,10 @@ def test_bad_tokens_and_payloads_are_refused_and_change_nothing(app: tuple[Works
     _error(client.post(URL, json=[1, 2], headers=HOOK), 422, "invalid_request", "body")
     bad_alert = {**payload(), "alerts": [{"status": "pending", "labels": {}}]}
     _error(client.post(URL, json=bad_alert, headers=HOOK), 422, "invalid_request", "alerts.0.status")
+    nul = payload({**alert(), "annotations": {"summary": "a\x00b"}})  # PostgreSQL stores no NUL in JSON
+    _error(
+        client.post(URL, json=nul, headers=HOOK), 422, "invalid_request", "NUL characters are not accepted"
+    )
     unlabeled = payload(alert(), {**alert(), "labels": {"alertname": "NoModel"}})
     _error(client.post(URL, json=unlabeled, headers=HOOK), 422, "invalid_alert", "has no 'model' label")
     _error(

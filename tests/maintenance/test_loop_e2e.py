@@ -113,7 +113,7 @@ def test_drift_retrains_gates_promotes_and_a_burst_makes_one_job(tmp_path: Path,
 def test_crash_timeout_and_worse_challenger_leave_the_champion(tmp_path: Path, database_url: str) -> None:
     root = make_loop_workspace(tmp_path / "ws", database_url, "      cooldown: 1h\n")
     (root / "modelward.yaml").write_text(
-        (root / "modelward.yaml").read_text().replace("time_limit: 60", "time_limit: 8")
+        (root / "modelward.yaml").read_text().replace("time_limit: 60", "time_limit: 20")
     )
     server = ServerProcess(root, database_url)
     http = httpx.Client(base_url=server.base_url, timeout=30)
@@ -151,7 +151,7 @@ def test_crash_timeout_and_worse_challenger_leave_the_champion(tmp_path: Path, d
             failures = events(ws, "loop_training_failed")
             assert "RuntimeError: boom" in failures[0]["log_tail"] and failures[0]["log_artifact"]
             assert ws.artifacts.get(failures[0]["log_artifact"])  # the whole log is kept
-            assert events(ws, "loop_training_timed_out")[0]["time_limit_s"] == 8
+            assert events(ws, "loop_training_timed_out")[0]["time_limit_s"] == 20
             assert "loop_rejected" in kinds(ws)
     finally:
         http.close()

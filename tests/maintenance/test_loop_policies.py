@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from modelward.loop_settings import GateSettings, LoopPolicy, RetrainSettings
+from modelward.maintenance import policies
 from modelward.maintenance.loop import rows_needed
 from modelward.maintenance.policies import Signal, WindowEvidence, decide, evaluate, schedule_due
 from modelward.monitoring import MetricEstimate
@@ -133,3 +134,28 @@ def test_rows_needed_leaves_training_rows_after_the_gate(
 ) -> None:
     gate = GateSettings(min_rows=min_rows, holdout_share=share)
     assert rows_needed(gate, RetrainSettings(min_new_rows=new)) == expected
+
+
+def test_a_loop_trained_champion_is_judged_against_its_gate_rows_not_its_own_holdout() -> None:
+    """Its own holdout is mostly the old regime (0.58 there); the gate measured it on recent rows (0.85)."""
+    gate = {
+        "items": [
+            {
+                "section": "recent rows",
+                "kind": "comparison",
+                "name": "accuracy",
+                "evidence": {"challenger": 0.85},
+            },
+            {
+                "section": "original test set",
+                "kind": "comparison",
+                "name": "accuracy",
+                "evidence": {"challenger": 0.6},
+            },
+            {"section": "recent rows", "kind": "comparison", "name": "f1", "evidence": {"challenger": None}},
+            {"section": "behavioral", "kind": "behavioral", "name": "rich", "evidence": {"challenger": 0.1}},
+        ]
+    }
+    metrics = {"accuracy": 0.58, "f1": 0.5, "n_holdout": 900}
+    assert policies.baseline_metrics(metrics, gate) == {"accuracy": 0.85, "f1": 0.5, "n_holdout": 900}
+    assert policies.baseline_metrics(metrics, None) == metrics  # registered by hand: its holdout

@@ -82,7 +82,7 @@ def test_a_gated_challenger_goes_out_as_a_canary(tmp_path: Path, database_url: s
     server = ServerProcess(root, database_url)
     http = httpx.Client(base_url=server.base_url, timeout=30)
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120)  # a loaded machine starts slowly
         with Workspace.open(root, database_url=database_url) as ws:
             send(http, traffic(200, seed=2))
             send(http, traffic(600, seed=3, drifted=True))  # drift: a job retrains, the gate passes
@@ -131,7 +131,7 @@ def test_injected_latency_breaks_the_p99_guardrail(tmp_path: Path, database_url:
     server = ServerProcess(root, database_url)
     http = httpx.Client(base_url=server.base_url, timeout=30)
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120)  # a loaded machine starts slowly
         started = http.post(
             "/v1/admin/models/credit/rollout", json={"version": 2, "steps": [50, 100]}, headers=AUTH
         )
@@ -158,7 +158,7 @@ def test_no_traffic_reaches_the_deadline_action(tmp_path: Path, database_url: st
     server = ServerProcess(root, database_url)
     http = httpx.Client(base_url=server.base_url, timeout=30)
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120)  # a loaded machine starts slowly
         started = http.post("/v1/admin/models/credit/rollout", json={"version": 2}, headers=AUTH)
         assert started.status_code == 201, started.text
         with Workspace.open(root, database_url=database_url) as ws:
@@ -187,7 +187,7 @@ def test_kill_9_mid_rollout_then_restart_resumes_it(tmp_path: Path, database_url
     http = httpx.Client(base_url=server.base_url, timeout=30)
     keys = [f"user-{i}" for i in range(40)]
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120)  # a loaded machine starts slowly
         started = http.post(
             "/v1/admin/models/credit/rollout", json={"version": 2, "mode": "ab"}, headers=AUTH
         )
@@ -210,7 +210,7 @@ def test_kill_9_mid_rollout_then_restart_resumes_it(tmp_path: Path, database_url
     again = ServerProcess(root, database_url)
     http = httpx.Client(base_url=again.base_url, timeout=30)
     try:
-        again.wait_ready()
+        again.wait_ready(timeout=120)
         assert {k: _served(http, k) for k in keys} == before  # sticky across the restart
         send(http, traffic(100, seed=71), batch=5)
         with Workspace.open(root, database_url=database_url) as ws:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from modelward import __version__
-from modelward.cli import _backtest, _data, _drift, _loop, _models, _monitor, _rollout, _serve
+from modelward.cli import _backtest, _data, _demo, _drift, _loop, _models, _monitor, _rollout, _serve
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
@@ -25,6 +25,7 @@ app = App(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("demo")(_demo.demo_command)
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
 app.add_typer(_rollout.app, name="rollout")

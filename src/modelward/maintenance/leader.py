@@ -28,7 +28,7 @@ from typing import Any
 from modelward.errors import DatabaseUnavailableError
 from modelward.jobs.lease import LOOP_LEASE, Lease, StaleLeaderError
 from modelward.loop_settings import LeaseSettings
-from modelward.maintenance.steps import _owner_dead as owner_dead
+from modelward.maintenance.steps import owner_dead
 from modelward.workspace import Workspace
 
 __all__ = ["PROCESS_HOLDER", "Leader"]

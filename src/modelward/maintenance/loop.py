@@ -330,10 +330,18 @@ class Loop:
         ][:count]
         return [WindowEvidence.of(run, results.report(run.id)) for run in runs]
 
+    def _gate_passed(self, model: str, champion: ModelVersion) -> dict[str, Any] | None:
+        """The report of the gate ``champion`` passed, when the loop trained it (else None)."""
+        for job in self.ws.jobs.latest(model, limit=20):
+            if job.challenger_version == champion.version and job.gate:
+                return dict(job.gate)
+        return None
+
     def _triggers(self, model: str, champion: ModelVersion, now: dt.datetime) -> dict[str, Any] | None:
         policy = self.ws.model_spec(model).loop
         windows = self._windows(model, champion, max(policy.drift.windows, 5))
-        signals = policies.evaluate(policy, champion.task, champion.metrics, windows, now=now)
+        baseline = policies.baseline_metrics(champion.metrics, self._gate_passed(model, champion))
+        signals = policies.evaluate(policy, champion.task, baseline, windows, now=now)
         scheduled = self._schedule(model, policy, now)
         if scheduled is not None:
             signals.append(scheduled)

@@ -51,6 +51,7 @@ __all__ = [
     "Decision",
     "Signal",
     "WindowEvidence",
+    "baseline_metrics",
     "decide",
     "default_metric",
     "evaluate",
@@ -123,6 +124,20 @@ class Signal:
 def default_metric(task: str) -> str:
     """The metric judged when none is configured."""
     return "accuracy" if task == "classification" else "mae"
+
+
+def baseline_metrics(version_metrics: Mapping[str, Any], gate: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a champion's performance is judged against. A version registered by hand: its holdout metrics. A
+    version the loop trained and promoted (``gate``: the report of the gate it passed): its metrics on the
+    gate's recent held-out rows, where they were measured. Its own holdout is a random split of its
+    training set, mostly rows of the regime before the change it was trained for, so the accuracy there
+    understates what it does on today's traffic, and a later decay would hide under that lower bar."""
+    out = dict(version_metrics)
+    for item in (gate or {}).get("items", []):
+        value = (item.get("evidence") or {}).get("challenger")
+        if item.get("section") == "recent rows" and item.get("kind") == "comparison" and value is not None:
+            out[str(item["name"])] = value
+    return out
 
 
 def evaluate(

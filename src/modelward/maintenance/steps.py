@@ -39,7 +39,7 @@ from modelward.maintenance.trainer import Stopped, SubprocessTrainer, Trainer
 from modelward.registry import ModelVersion, Registry
 from modelward.workspace import Workspace
 
-__all__ = ["LOOP_ACTOR", "JobFailedError", "JobRunner", "new_owner"]
+__all__ = ["LOOP_ACTOR", "JobFailedError", "JobRunner", "new_owner", "owner_dead"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
-def _owner_dead(owner: str) -> bool:
+def owner_dead(owner: str) -> bool:
     """True when ``owner`` was a process of this host that no longer exists."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
@@ -113,7 +113,7 @@ class JobRunner:
     def stale(self, job: RetrainJob, now: dt.datetime) -> bool:
         if job.owner is None:
             return True
-        if _owner_dead(job.owner):
+        if owner_dead(job.owner):
             return True
         return (
             job.heartbeat_at is None

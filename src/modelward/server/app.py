@@ -28,7 +28,7 @@ from modelward.errors import ModelwardError
 from modelward.predlog import PredictionLog
 from modelward.server.admin import admin_router
 from modelward.server.cache import DEFAULT_ALIAS
-from modelward.server.hooks import hooks_router
+from modelward.server.hooks import AlertmanagerPayload, hooks_router
 from modelward.server.hotpath import (
     PredictPath,
     ServerState,
@@ -83,7 +83,7 @@ def create_app(
     _install_error_handlers(app)
     install_openapi(
         app,
-        [PredictRequest, FeedbackIn, PromoteRequest, RollbackRequest],
+        [PredictRequest, FeedbackIn, PromoteRequest, RollbackRequest, AlertmanagerPayload],
         lambda: {name: s.version for name, ref, s in state.cache.served() if ref == DEFAULT_ALIAS},
         state.settings.max_rows,
     )

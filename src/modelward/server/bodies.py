@@ -155,5 +155,19 @@ class JsonBody(Generic[T]):
 
 
 def request_body_doc(schema: dict[str, Any]) -> dict[str, Any]:
-    """``openapi_extra`` documenting a JSON request body read by hand (FastAPI cannot see it)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    """``openapi_extra`` documenting a JSON request body read by hand (FastAPI cannot see it). A pydantic
+    schema's nested models (``$defs``) are inlined: ``#/$defs/...`` means nothing inside an OpenAPI document."""
+    defs = schema.get("$defs", {})
+    body = _inline({k: v for k, v in schema.items() if k != "$defs"}, defs)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node

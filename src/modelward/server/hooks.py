@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from modelward.server.admin import AuthError, ForbiddenError
 from modelward.server.bodies import JsonBody, request_body_doc
@@ -31,18 +31,28 @@ __all__ = ["AlertmanagerPayload", "hooks_router"]
 ACTOR = "hook:alertmanager"
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters are not accepted in alert texts")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Any text, but NUL (which no database stores in JSON text)."""
+
+
 class AlertIn(BaseModel):
     """One alert of the group (Alertmanager's fields; others are ignored)."""
 
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(max_length=200)
-    annotations: dict[str, str] = Field(default_factory=dict, max_length=200)
-    startsAt: str | None = None  # noqa: N815 - Alertmanager's names
-    endsAt: str | None = None  # noqa: N815
-    generatorURL: str | None = None  # noqa: N815
-    fingerprint: str | None = Field(None, max_length=200)
+    labels: dict[Text, Text] = Field(max_length=200)
+    annotations: dict[Text, Text] = Field(default_factory=dict, max_length=200)
+    startsAt: Text | None = None  # noqa: N815 - Alertmanager's names
+    endsAt: Text | None = None  # noqa: N815
+    generatorURL: Text | None = None  # noqa: N815
+    fingerprint: Text | None = Field(None, max_length=200)
 
 
 class AlertmanagerPayload(BaseModel):
@@ -53,13 +63,13 @@ class AlertmanagerPayload(BaseModel):
     version: Literal["4"] = Field(description="The payload version; modelward reads version 4.")
     status: Literal["firing", "resolved"]
     alerts: list[AlertIn] = Field(max_length=10_000)
-    receiver: str | None = None
-    groupKey: str | None = None  # noqa: N815
+    receiver: Text | None = None
+    groupKey: Text | None = None  # noqa: N815
     truncatedAlerts: int | None = None  # noqa: N815
-    groupLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    commonLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    externalURL: str | None = None  # noqa: N815
+    groupLabels: dict[Text, Text] = Field(default_factory=dict)  # noqa: N815
+    commonLabels: dict[Text, Text] = Field(default_factory=dict)  # noqa: N815
+    commonAnnotations: dict[Text, Text] = Field(default_factory=dict)  # noqa: N815
+    externalURL: Text | None = None  # noqa: N815
 
 
 class HookResult(BaseModel):
@@ -134,7 +144,7 @@ def hooks_router(workspace: Workspace) -> APIRouter:
         status_code=202,
         summary="Alertmanager webhook: firing alerts ask the loop to retrain the model they name",
         responses={200: {"model": HookResponse, "description": "No job opened: see each result's reason."}},
-        openapi_extra=request_body_doc(AlertmanagerPayload.model_json_schema()),
+        openapi_extra=request_body_doc({"$ref": "#/components/schemas/AlertmanagerPayload"}),
     )
     async def alertmanager(body: PayloadBody, response: Response) -> HookResponse:
         from modelward.maintenance.alerts import receive_alerts

@@ -1,0 +1,455 @@
+"""`modelward demo [DIR]`: the product's main job, end to end, in about a minute.
+
+A workspace is built from nothing: a loan-approval model (v1) is trained on an Agrawal stream, served by a
+real ``modelward serve`` over HTTP on 127.0.0.1 with the maintenance loop inside it, and fed live traffic
+whose true labels arrive late. Then, in acts:
+
+1. **a retrain nobody needed**: an operator asks for one while nothing is wrong; the gate compares the
+   challenger with the champion on the same held-out recent rows and rejects it (no evidence it is better);
+2. **the world changes**: at a known row the approval rule changes (Agrawal concept 0 -> 2); the loop sees the
+   realized accuracy fall as labels arrive, retrains on recent labeled traffic, gates the new version, rolls
+   it out as a canary on half the requests and promotes it once the live labels show it better; the server
+   answers with it without a restart.
+
+Every decision is printed as it is stored (time-stamped, with its evidence, read back from the registry's
+events), and the whole timeline is written as JSON and as one self-contained HTML page with a chart. The
+acts are a list: a new one (a canary that rolls back a challenger the gate passed) is one more function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import httpx
+import typer
+from rich.text import Text
+
+from modelward.cli._common import console
+from modelward.cli._demo_html import render_timeline
+from modelward.cli._demo_replay import Batch, Replay
+from modelward.cli._demo_server import DemoServer
+from modelward.cli._demo_timeline import Entry, Timeline
+from modelward.config import STATE_DIR
+from modelward.demo import agrawal_frame, drift_batches
+from modelward.errors import ModelwardError
+from modelward.jobs import RetrainJob
+from modelward.workspace import Workspace
+
+__all__ = ["MARKER", "demo_command"]
+
+MARKER = ".modelward-demo"
+MODEL = "credit"
+_QUICKSTART_HEADER = "# modelward workspace made by `modelward quickstart`."
+
+DEMO_CONFIG = """\
+# The workspace of `modelward demo` (a re-run wipes and rebuilds it). Every key: docs/configuration.md.
+# Tuned so the whole loop runs in about a minute (a second of the demo stands for hours of a real service):
+# 1000-row monitoring windows, a loop pass every half second, a 5-second cooldown; retraining on the labeled
+# rows of the last 8 seconds with 95 % of the weight (halving every 3 seconds), the reference data the rest;
+# a gate on the newest 5 % of those rows (at least 100); a canary on half the requests for at least 3 seconds,
+# promoted once its live labels show it is not worse and its guardrails (errors, latency) pass.
+monitor: {window: "1000", lateness_seconds: 0}
+loop: {interval_seconds: 0.5, heartbeat_seconds: 1}
+serve: {reload_poll_seconds: 0.5}
+models:
+  credit:
+    task: classification
+    target: approved
+    dataset: loans
+    entrypoint: modelward.demo:train_random_forest
+    params: {n_estimators: 30, max_depth: 10, random_state: 0}
+    split: {kind: random, test_size: 0.25, seed: 0}
+    description: Loan approval (river's Agrawal generator; the demo changes the rule from concept 0 to 2)
+    loop:
+      performance: {min_rows: 900}
+      concept_drift: {min_rows: 900}
+      cooldown: 5s
+      retrain: {recent: 8s, half_life: 3s, new_share: 0.95, min_new_rows: 150, time_limit: 2m}
+      gate: {min_rows: 100, holdout_share: 0.05, bootstrap_resamples: 500}
+      rollout:
+        mode: canary
+        steps: [50, 100]
+        step_seconds: 3s
+        min_rows: 30
+        # The demo's server shares two cores with its own training and the client: a generous latency slack.
+        guardrails: {min_requests: 20, latency_slack_ms: 100}
+"""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The demo's numbers: training rows, the stream, its pace and label delay, when things happen."""
+
+    train_rows: int = 3000
+    drift_row: int = 2000  # a multiple of the monitor's window: the first window after it is all new concept
+    rate: float = 100.0
+    batch: int = 10
+    label_delay: int = 200
+    routine_after_rows: int = 800
+    tail_rows: int = 500
+    seed: int = 7
+
+
+@dataclass
+class Demo:
+    """What the acts share: the workspace, the server, the traffic, the timeline."""
+
+    ws: Workspace
+    server: DemoServer
+    replay: Replay
+    timeline: Timeline
+    scenario: Scenario
+    admin_token: str
+    drifted: dt.datetime | None = None  # when the first row of the new concept was sent
+
+    def pump(self) -> None:
+        """Print the events stored since the last call (and the drift once it was sent); fail if the traffic
+        or the server stopped."""
+        self.timeline.absorb(self.ws.registry.events(MODEL))
+        self._mark_drift()
+        if not self.server.alive:
+            raise ModelwardError(
+                f"modelward serve stopped unexpectedly. Its output:\n{self.server.output(40)}"
+            )
+        if self.replay.error is not None:
+            raise ModelwardError(f"The demo's traffic stopped: {self.replay.error}") from self.replay.error
+
+    def _mark_drift(self) -> None:
+        batch = None if self.drifted else self.replay.batch_of(self.scenario.drift_row)
+        if batch is None:
+            return
+        self.drifted = self.replay.sent_at(batch)
+        self.timeline.mark(
+            "demo_drift",
+            f"row {self.scenario.drift_row}: the approval rule changes (Agrawal concept 0 -> 2); the applicants "
+            "look the same",
+            mark="drift",
+            at=self.drifted,
+        )
+
+    def wait(self, what: str, probe: Callable[[], T | None], *, timeout: float = 120.0) -> T:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            value = probe()
+            if value:
+                return value
+            if self.replay.finished:
+                raise ModelwardError(
+                    f"The traffic stopped before {what}. The server's output:\n{self.server.output(30)}"
+                )
+            if time.monotonic() > deadline:
+                raise ModelwardError(f"Gave up after {timeout:g} s waiting for {what}.")
+            time.sleep(0.2)
+
+
+T = TypeVar("T")
+
+
+# -- the workspace ---------------------------------------------------------------------------------------
+
+
+def _is_demo_workspace(directory: Path) -> bool:
+    if (directory / MARKER).is_file():
+        return True
+    config = directory / "modelward.yaml"
+    return config.is_file() and config.read_text(encoding="utf-8").startswith(_QUICKSTART_HEADER)
+
+
+def prepare_directory(directory: Path) -> Path:
+    """An empty ``directory`` marked as the demo's; a previous demo workspace there is wiped, anything
+    else is refused."""
+    if directory.exists() and not directory.is_dir():
+        raise ModelwardError(f"{directory} exists and is not a directory. Choose another DIR for the demo.")
+    if directory.is_dir() and any(directory.iterdir()):
+        if not _is_demo_workspace(directory):
+            raise ModelwardError(
+                f"{directory} is not empty and is not a previous demo workspace (it has no {MARKER} file), so "
+                "the demo will not wipe it. Choose another DIR (modelward demo DIR), or empty it yourself."
+            )
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text(
+        "Made by `modelward demo`: running it again wipes this directory and builds it afresh.\n",
+        encoding="utf-8",
+    )
+    return directory.resolve()
+
+
+def _train_v1(ws: Workspace, scenario: Scenario, timeline: Timeline) -> None:
+    csv = ws.root / "data" / "loans.csv"
+    csv.parent.mkdir(exist_ok=True)
+    agrawal_frame(scenario.train_rows, seed=scenario.seed, function=0).to_csv(csv, index=False)
+    dv = ws.datasets.add(csv, "loans")
+    timeline.mark(
+        "demo_data",
+        f"{dv.ref}: {dv.rows} loan applications under approval rule 0 (Agrawal concept 0), made locally",
+    )
+    mv = ws.train(MODEL, data=dv.ref)
+    ws.registry.promote(MODEL, mv.version, alias="champion", reason="the first model")
+
+
+# -- the acts --------------------------------------------------------------------------------------------
+
+
+def act_routine_retrain(demo: Demo) -> None:
+    """An operator asks for a retrain while nothing is wrong: the gate must reject a challenger that is not
+    shown better."""
+    scenario = demo.scenario
+    demo.wait(f"row {scenario.routine_after_rows}", lambda: demo.replay.sent >= scenario.routine_after_rows)
+    demo.timeline.mark("demo_request", "an operator asks for a retrain over HTTP, though nothing is wrong")
+    job_id = demo.wait("the retrain job to open", lambda: _request_retrain(demo), timeout=60)
+    job = demo.wait(f"job {job_id} to end", lambda: _ended(demo.ws, job_id), timeout=120)
+    if job.status != "rejected":
+        raise ModelwardError(
+            f"Job {job_id} ended {job.status}, not rejected by the gate: {job.error or job.gate}"
+        )
+
+
+def _request_retrain(demo: Demo) -> int | None:
+    """``POST /v1/admin/models/credit/retrain``: the job's id, or None while it waits for labels."""
+    with httpx.Client(base_url=demo.server.base_url, timeout=30) as http:
+        answer = http.post(
+            f"/v1/admin/models/{MODEL}/retrain",
+            json={"reason": "routine retrain: nothing is wrong, just checking"},
+            headers={"Authorization": f"Bearer {demo.admin_token}"},
+        )
+    if answer.status_code == 202:
+        return int(answer.json()["job"]["id"])
+    if answer.status_code == 200 and answer.json().get("suppressed_by") == "labels":
+        time.sleep(1.0)  # the decision is an event (printed); ask again once more labels arrived
+        return None
+    raise ModelwardError(f"The retrain request was answered {answer.status_code}: {answer.text}")
+
+
+def act_concept_drift(demo: Demo) -> None:
+    """The rule changes at a known row: the loop must notice, retrain, gate and promote, and the server
+    must answer with the new version."""
+    scenario = demo.scenario
+    demo.wait("the concept drift", lambda: demo.drifted)
+    version = demo.wait(
+        "the loop to promote a new version",
+        lambda: (v := demo.ws.registry.get(MODEL, "champion").version) != 1 and v,
+        timeout=240,
+    )
+    first = demo.wait(
+        f"the server to answer with v{version}",
+        lambda: next((b for b in demo.replay.batches if b.version == version), None),
+    )
+    demo.timeline.mark(
+        "demo_served",
+        f"v{version} answers its first request at row {first.first_row} (hot reload, no restart)",
+        mark="served",
+        at=demo.replay.sent_at(first),
+    )
+    promoted_at = demo.replay.sent
+    demo.wait(
+        f"{scenario.tail_rows} rows after the promotion",
+        lambda: demo.replay.sent >= promoted_at + scenario.tail_rows,
+    )
+
+
+#: The acts, in order, with their titles. Rollouts add one more here: a canary that rolls back.
+ACTS: list[tuple[str, Callable[[Demo], None]]] = [
+    ("act 1: a retrain nobody needed", act_routine_retrain),
+    ("act 2: the approval rule changes", act_concept_drift),
+]
+
+
+def _ended(ws: Workspace, job_id: int) -> RetrainJob | None:
+    job = ws.jobs.get(job_id)
+    return None if job.active else job
+
+
+# -- output ----------------------------------------------------------------------------------------------
+
+
+_STYLE = {
+    "promoted": "green",
+    "champion": "green",
+    "served": "green",
+    "rejected": "yellow",
+    "trigger": "cyan",
+}
+
+
+def _say(entry: Entry) -> None:
+    """Print one timeline entry: UTC time, seconds since the start, what happened; its evidence below."""
+    if entry.kind == "demo_act":
+        console.rule(entry.title)
+        return
+    stamp = dt.datetime.fromisoformat(entry.ts).strftime("%H:%M:%S")
+    line = Text(f"{stamp} +{entry.t:5.1f}s  ", style="dim")
+    line.append(entry.title, style=_STYLE.get(entry.mark or "", "magenta" if entry.mark == "drift" else ""))
+    console.print(line, soft_wrap=True)
+    if entry.kind == "loop_trigger_suppressed":
+        return  # the reason is in the title; the evidence repeats the trigger already shown
+    for evidence in entry.evidence:
+        console.print(Text(f"{'':17}{evidence}", style="dim"), soft_wrap=True)
+
+
+def _summary(demo: Demo) -> dict[str, Any]:
+    batches = demo.replay.batches
+    drift = demo.scenario.drift_row
+
+    def accuracy(chosen: list[Batch]) -> dict[str, Any]:
+        rows = sum(b.rows for b in chosen)
+        return {"rows": rows, "accuracy": None if not rows else sum(b.correct for b in chosen) / rows}
+
+    after = [b for b in batches if b.first_row >= drift]
+    return {
+        "before_drift": accuracy([b for b in batches if b.first_row < drift]),
+        "after_drift": {
+            f"v{v}": accuracy([b for b in after if b.version == v])
+            for v in sorted({b.version for b in after})
+        },
+        "promotions": sum(
+            e.payload.get("alias") == "champion" and e.payload.get("from") is not None
+            for e in demo.timeline.of_kind("alias_set")
+        ),
+        "rollbacks": len(demo.timeline.of_kind("rollout_rolled_back")),
+        "rejections": len(demo.timeline.of_kind("loop_rejected")),
+    }
+
+
+def _write(demo: Demo, root: Path, seconds: float) -> tuple[Path, Path]:
+    runs = demo.ws.monitoring_results.runs(MODEL)
+    windows = []
+    for run in reversed(runs):
+        realized = demo.ws.monitoring_results.report(run.id).realized.get("accuracy")
+        windows.append(
+            {
+                "version": run.version,
+                "start": (run.start_ts - demo.timeline.t0).total_seconds(),
+                "end": (run.end_ts - demo.timeline.t0).total_seconds(),
+                "rows": run.n_rows,
+                "labeled": run.n_labeled,
+                "accuracy": None if realized is None else realized.value,
+                "lower": None if realized is None else realized.lower,
+                "upper": None if realized is None else realized.upper,
+            }
+        )
+    began = demo.replay.began
+    offset = 0.0 if began is None else (began - demo.timeline.t0).total_seconds()
+    doc = {
+        "model": MODEL,
+        "started": demo.timeline.t0.isoformat(),
+        "seconds": round(seconds, 1),
+        "scenario": demo.scenario.__dict__,
+        "summary": _summary(demo),
+        "events": demo.timeline.to_list(),
+        "traffic": [{**b.__dict__, "t": b.t + offset} for b in demo.replay.batches],
+        "windows": windows,
+    }
+    json_path, html_path = root / "timeline.json", root / "timeline.html"
+    json_path.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    html_path.write_text(render_timeline(doc), encoding="utf-8")
+    return json_path, html_path
+
+
+# -- the command -----------------------------------------------------------------------------------------
+
+
+def demo_command(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Directory of the demo workspace (wiped and rebuilt on a re-run)."
+        ),
+    ] = Path("demo-workspace"),
+) -> None:
+    """The main job live: train, serve over HTTP, drift, detect, retrain, gate, canary, promote; an HTML timeline.
+
+    Builds a workspace in DIR, trains v1 on loan data, starts `modelward serve` (the loop inside) on a free
+    127.0.0.1 port and replays traffic whose labels arrive late. A retrain nobody needed is rejected by the
+    gate; then the approval rule changes and the loop detects it, retrains, gates, rolls out a canary and
+    promotes it on live evidence. Every decision is printed with its evidence; the timeline is written to
+    DIR/timeline.html and DIR/timeline.json.
+    """
+    started = time.monotonic()
+    root = prepare_directory(directory)
+    (root / "modelward.yaml").write_text(DEMO_CONFIG, encoding="utf-8")
+    console.rule(f"modelward demo in {root}")
+    timeline = Timeline(dt.datetime.now(dt.UTC), _say)
+    scenario = Scenario()
+    # The workspace's own SQLite file, whatever MODELWARD_DATABASE_URL says: a re-run must start afresh.
+    database_url = f"sqlite:///{root / STATE_DIR / 'modelward.db'}"
+    with Workspace.init(root, database_url=database_url) as ws:
+        _train_v1(ws, scenario, timeline)
+        timeline.absorb(ws.registry.events(MODEL))
+        demo = _live(ws, timeline, scenario, database_url)
+        seconds = time.monotonic() - started
+        json_path, html_path = _write(demo, root, seconds)
+        _recap(demo, seconds, directory, json_path, html_path)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _live(ws: Workspace, timeline: Timeline, scenario: Scenario, database_url: str) -> Demo:
+    """Serve, send the traffic, play the acts; the server is stopped whatever happens (Ctrl-C included)."""
+    token = secrets.token_urlsafe(16)  # the admin token lives in the server's environment only
+    server = DemoServer(
+        ws.root, ws.root / "serve.log", database_url=database_url, env={"MODELWARD_ADMIN_TOKEN": token}
+    )
+    stream = drift_batches(scenario.drift_row, scenario.batch, seed=scenario.seed + 1)
+    replay = Replay(
+        server.base_url, MODEL, stream, target="approved", rate=scenario.rate, delay=scenario.label_delay
+    )
+    demo = Demo(ws, server, replay, timeline, scenario, token)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the demo like Ctrl-C
+    try:
+        server.start()
+        timeline.mark(
+            "demo_serve", f"modelward serve is up at {server.base_url} (pid {server.pid}), the loop inside"
+        )
+        replay.start()
+        timeline.mark(
+            "demo_traffic",
+            f"traffic: {scenario.rate:g} loan applications a second over HTTP; each true label arrives "
+            f"{scenario.label_delay} rows later (feedback)",
+        )
+        for title, act in ACTS:
+            timeline.mark("demo_act", title)
+            act(demo)
+    except KeyboardInterrupt:
+        console.print("\ninterrupted: stopping the server")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        replay.stop()
+        status = server.stop()
+    timeline.absorb(ws.registry.events(MODEL))
+    timeline.mark("demo_stopped", f"traffic stopped; modelward serve stopped (exit status {status})")
+    return demo
+
+
+def _recap(demo: Demo, seconds: float, directory: Path, json_path: Path, html_path: Path) -> None:
+    summary = _summary(demo)
+    console.rule("what happened")
+    before = summary["before_drift"]
+    console.print(
+        f"accuracy of the served answers before the drift: {before['accuracy']:.3f} ({before['rows']} rows)"
+    )
+    for version, figures in summary["after_drift"].items():
+        if figures["rows"]:
+            console.print(
+                f"after the drift, answered by {version}: {figures['accuracy']:.3f} ({figures['rows']} rows)"
+            )
+    console.print(
+        f"promotions: {summary['promotions']}, challengers rejected at the gate: {summary['rejections']}"
+    )
+    console.print(f"timeline: {html_path}")
+    console.print(f"          {json_path}")
+    console.print(f"explore:  modelward models history {MODEL} -w {directory}")
+    console.print(f"demo finished in {seconds:.1f} s")

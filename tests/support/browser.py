@@ -1,0 +1,47 @@
+"""A real headless browser for the HTML pages: Debian's ``chromium`` (.ci/run installs it).
+
+:func:`open_page` loads a file and returns the DOM Chromium built and every message the page wrote to its
+console (a script error, a blocked resource): Chromium logs them as ``INFO:CONSOLE`` lines on stderr
+with ``--enable-logging=stderr``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+_CONSOLE = re.compile(r":INFO:CONSOLE[^\]]*\] (.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Page:
+    dom: str
+    console: list[str]
+    stderr: str
+
+
+def open_page(file: Path, timeout: float = 120) -> Page:
+    """Open ``file`` in headless Chromium (no network, no GPU) and return its DOM and console messages."""
+    assert shutil.which("chromium"), "chromium is missing: apt-get install -y chromium (.ci/run does)"
+    done = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            file.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Page(done.stdout, _CONSOLE.findall(done.stderr), done.stderr)
