@@ -42,3 +42,18 @@ def test_fsspec_url() -> None:
     digest = store.put(b"abc")
     assert store.get(digest) == b"abc" and store.exists(digest)
     assert not any(p.endswith(".tmp") or ".tmp-" in p for p in store.fs.find(store.root))
+
+
+def test_a_store_reads_through_to_its_fallback_and_writes_only_to_itself(tmp_path: Path) -> None:
+    base = ArtifactStore(tmp_path / "base")
+    old = base.put(b"the workspace's model")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "base").rglob("*"))
+    scratch = ArtifactStore(tmp_path / "scratch", fallback=base)
+    assert scratch.exists(old) and scratch.get(old) == b"the workspace's model"
+    assert scratch.put(b"the workspace's model") == old  # already there (in the fallback): nothing written
+    new = scratch.put(b"a challenger")
+    assert scratch.get(new) == b"a challenger" and not base.exists(new)
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "base").rglob("*")) == before
+    assert not (tmp_path / "scratch" / "sha256" / old[:2]).exists()
+    with pytest.raises(NotFoundError):
+        scratch.get(hashlib.sha256(b"nowhere").hexdigest())

@@ -136,7 +136,7 @@ def test_crash_timeout_and_worse_challenger_leave_the_champion(tmp_path: Path, d
             crashed = run("crash")
             assert crashed.status == "failed" and "boom: the training code crashed" in crashed.error
             timed_out = run("sleep 60", force=True)
-            assert timed_out.status == "timed_out" and "time limit of 8 s" in timed_out.error
+            assert timed_out.status == "timed_out" and "time limit of 20 s" in timed_out.error
             worse = run("worse", force=True)
             assert worse.status == "rejected" and worse.challenger_version is not None
             failed = [i for i in worse.gate["items"] if i["judged"] and not i["passed"]]

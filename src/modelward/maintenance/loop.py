@@ -428,10 +428,11 @@ class Loop:
         )
 
     def _follow_up(self, model: str, champion: ModelVersion, policy: LoopPolicy) -> Signal | None:
-        """The follow-up trigger, when the champion came from an anchored retraining (a new regime)."""
+        """The follow-up trigger, when the champion came from an anchored retraining (a new regime); the job
+        that trained it made it champion at once or through a rollout."""
         job = self.ws.jobs.with_challenger(model, champion.version)
         regime = None if job is None or job.holdout is None else job.holdout.get("regime_rows")
-        if job is None or job.status != "promoted" or not regime:
+        if job is None or not regime:
             return None
         served = count_labeled(self.ws.store, model, version=champion.version)
         return policies.follow_up(policy, job.id, int(regime), served)
