@@ -5,7 +5,7 @@ by default) of each firing alert names the model. The whole group is checked bef
 firing alert without that label, or naming a model that is not declared or has no champion, refuses the
 request (a 4xx naming the alert and the fix). Then each named model gets **one** requested trigger of kind
 ``alert``, its alerts as evidence, through the manual trigger's path
-(:func:`~modelward.maintenance.loop.request_retrain`, never forced): a job is opened unless one is active,
+(:func:`~modelward.maintenance.trigger_jobs.request_retrain`, never forced): a job is opened unless one is active,
 the cooldown runs or labeled rows are too few, and the decision is an event either way. Alertmanager
 repeats a firing alert every ``repeat_interval``, and a rule may fire for many series at once: inside the
 cooldown they all make one job. Resolved alerts are ignored.
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelward.errors import ModelwardError, NotFoundError
-from modelward.maintenance.loop import Requested, request_retrain, utcnow
 from modelward.maintenance.policies import Signal
+from modelward.maintenance.trigger_jobs import Requested, request_retrain, utcnow
 from modelward.workspace import Workspace
 
 __all__ = ["Alert", "AlertError", "AlertOutcome", "AlertsReceived", "receive_alerts"]

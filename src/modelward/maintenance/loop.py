@@ -45,11 +45,12 @@ from modelward.maintenance.gate import load_behavioral
 from modelward.maintenance.leader import Leader
 from modelward.maintenance.loop_metrics import LoopMetrics
 from modelward.maintenance.monitor import Monitor
-from modelward.maintenance.policies import Decision, Signal, WindowEvidence
+from modelward.maintenance.policies import Signal, WindowEvidence
 from modelward.maintenance.retrain import rows_needed
 from modelward.maintenance.rollout import RolloutRunner
 from modelward.maintenance.steps import LOOP_ACTOR, JobRunner, new_owner
 from modelward.maintenance.trainer import Trainer
+from modelward.maintenance.trigger_jobs import Requested, decide_signals, open_job, request_retrain, utcnow
 from modelward.predlog import count_labeled, parse_window
 from modelward.registry import ModelVersion
 from modelward.rollouts import Rollout
@@ -60,136 +61,6 @@ __all__ = ["BackgroundLoop", "Loop", "PassResult", "Requested", "request_retrain
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def labeled_rows(ws: Workspace, model: str, policy: LoopPolicy, now: dt.datetime) -> int:
-    """Labeled predictions of ``model`` in the retraining window."""
-    return count_labeled(ws.store, model, since=now - dt.timedelta(seconds=policy.retrain.recent))
-
-
-@dataclass(frozen=True)
-class Requested:
-    """The answer to a manual trigger: the job it opened (None when suppressed) and the decision."""
-
-    job: RetrainJob | None
-    decision: Decision
-    active: RetrainJob | None = None
-
-
-def _decide(
-    ws: Workspace, model: str, signals: Sequence[Signal], now: dt.datetime, *, force: bool = False
-) -> tuple[Decision, RetrainJob | None]:
-    policy = ws.model_spec(model).loop
-    active = ws.jobs.active(model)
-    last = ws.jobs.last_finished(model)
-    needed = rows_needed(policy.gate, policy.retrain)
-    have = needed if active is not None else labeled_rows(ws, model, policy, now)
-    decision = policies.decide(
-        signals,
-        active_job=None if active is None else active.id,
-        last_finished=None if last is None else last.finished_at,
-        cooldown=policy.cooldown,
-        now=now,
-        labeled_rows=have,
-        needed_rows=needed,
-        force=force,
-    )
-    return decision, active
-
-
-_RACE = "another job was opened for this model at the same moment; one job at a time"
-
-
-def _open(
-    ws: Workspace,
-    model: str,
-    champion: ModelVersion,
-    signals: Sequence[Signal],
-    decision: Decision,
-    now: dt.datetime,
-    *,
-    actor: str,
-    owner: str | None,
-) -> RetrainJob | None:
-    """Open the job of a fired decision (with its event); on a lost race, record the suppression."""
-    payload = {"signals": [s.to_dict() for s in signals], "reason": decision.reason}
-    job = ws.jobs.open(
-        model,
-        trigger=signals[0].trigger,
-        evidence=payload,
-        now=now,
-        actor=actor,
-        owner=owner,
-        champion_version=champion.version,
-        event=("loop_trigger_fired", payload),
-    )
-    if job is None:
-        active = ws.jobs.active(model)
-        ws.jobs.record(
-            model,
-            "loop_trigger_suppressed",
-            {
-                **payload,
-                "suppressed_by": "active_job",
-                "job": None if active is None else active.id,
-                "reason": _RACE,
-            },
-            now=now,
-            actor=actor,
-        )
-    return job
-
-
-def request_retrain(
-    ws: Workspace,
-    model: str,
-    *,
-    actor: str,
-    reason: str | None = None,
-    force: bool = False,
-    now: dt.datetime | None = None,
-    owner: str | None = None,
-    signal: Signal | None = None,
-) -> Requested:
-    """The manual trigger: open a job for ``model`` unless one is active, the cooldown runs (``force`` skips
-    it) or too few labeled rows exist. ``owner``: the runner that takes the job at once (else it is queued
-    for the running loop). ``signal``: another requested trigger (an Alertmanager alert) instead of the
-    manual one. The decision is an event either way."""
-    now = now or utcnow()
-    ws.model_spec(model)
-    champion = ws.registry.get(model, "champion")
-    signal = signal or Signal(
-        "manual",
-        f"manual:{now.isoformat()}",
-        f"requested by {actor}{': ' + reason if reason else ''}{' (force)' if force else ''}",
-        {"actor": actor, "reason": reason, "force": force},
-    )
-    decision, active = _decide(ws, model, [signal], now, force=force)
-    if not decision.fire:
-        ws.jobs.record(
-            model,
-            "loop_trigger_suppressed",
-            {
-                "signals": [signal.to_dict()],
-                "reason": decision.reason,
-                "suppressed_by": decision.suppressed_by,
-                **decision.details,
-            },
-            now=now,
-            actor=actor,
-        )
-        return Requested(None, decision, active)
-    job = _open(ws, model, champion, [signal], decision, now, actor=actor, owner=owner)
-    if job is None:  # another trigger opened a job at the same moment: the database kept one
-        active = ws.jobs.active(model)
-        return Requested(
-            None, Decision(False, _RACE, "active_job", {"job": None if active is None else active.id}), active
-        )
-    return Requested(job, decision)
 
 
 @dataclass
@@ -376,7 +247,7 @@ class Loop:
             return None
         # A follow-up is planned, not a symptom, and bounded (one per power of growth): no cooldown.
         planned = any(c.trigger == "follow_up" for c in candidates)
-        decision, _active = _decide(self.ws, model, candidates, now, force=planned)
+        decision, _active = decide_signals(self.ws, model, candidates, now, force=planned)
         if new:
             self.ws.jobs.set_state(model, "decided", {**decided, **{s.trigger: s.key for s in new}}, now=now)
         waiting = decision.suppressed_by == "labels"
@@ -387,7 +258,7 @@ class Loop:
             return None  # still waiting for labels: said once already
         payload = {"signals": [s.to_dict() for s in candidates], "reason": decision.reason}
         if decision.fire:
-            job = _open(self.ws, model, champion, candidates, decision, now, actor=LOOP_ACTOR, owner=None)
+            job = open_job(self.ws, model, champion, candidates, decision, now, actor=LOOP_ACTOR, owner=None)
             self.progress(
                 f"{model}: trigger fired ({', '.join(s.trigger for s in candidates)}): {decision.reason}"
                 + ("" if job is None else f" -> job {job.id}")
