@@ -65,6 +65,54 @@ def _frame(pairs: Iterable[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
     return frame
 
 
+class Rules:
+    """Which approval rule (Agrawal concept function) labels each row of a demo stream: ``first`` from row
+    0, then each :meth:`switch` from its row on. Switches may be added while the stream runs (rows are made
+    as they are asked for), but never for a row already made.
+
+    >>> rules = Rules(0).switch(3, 2)
+    >>> [rules.at(row) for row in range(5)]
+    [0, 0, 0, 2, 2]
+    """
+
+    def __init__(self, first: int) -> None:
+        self.changes: list[tuple[int, int]] = [(0, first)]
+
+    def switch(self, row: int, function: int) -> Rules:
+        """Concept ``function`` from ``row`` on (after every earlier switch)."""
+        if row < self.changes[-1][0]:
+            raise ValueError(f"row {row} is before the last switch, at row {self.changes[-1][0]}")
+        self.changes.append((row, function))
+        return self
+
+    def at(self, row: int) -> int:
+        """The concept that labels ``row``."""
+        return next(function for start, function in reversed(self.changes) if start <= row)
+
+
+def rule_batches(rules: Rules, batch: int, *, seed: int = 0, noise: float = 0.05) -> Iterator[pd.DataFrame]:
+    """An endless Agrawal stream labeled by ``rules``, in frames of ``batch`` rows (a frame may straddle a
+    switch). Each concept draws from a generator of its own (seeded ``seed``, ``seed + 1``, ... in the order
+    the concepts first appear), so the applicants look alike under every rule: only the approval changes, and
+    a concept that comes back continues its own stream.
+    """
+    generators: dict[int, Iterator[tuple[dict[str, Any], Any]]] = {}
+    row = 0
+    while True:
+        pairs = []
+        for _ in range(batch):
+            function = rules.at(row)
+            if function not in generators:
+                generators[function] = iter(
+                    synth.Agrawal(
+                        classification_function=function, seed=seed + len(generators), perturbation=noise
+                    )
+                )
+            pairs.append(next(generators[function]))
+            row += 1
+        yield _frame(pairs)
+
+
 def drift_batches(
     before: int, batch: int, *, seed: int = 0, functions: tuple[int, int] = (0, 2), noise: float = 0.05
 ) -> Iterator[pd.DataFrame]:
@@ -78,11 +126,7 @@ def drift_batches(
     >>> [len(next(stream)) for _ in range(3)], list(next(stream).columns) == list(agrawal_frame(1).columns)
     ([2, 2, 2], True)
     """
-    old = synth.Agrawal(classification_function=functions[0], seed=seed, perturbation=noise)
-    new = synth.Agrawal(classification_function=functions[1], seed=seed + 1, perturbation=noise)
-    rows = itertools.chain(itertools.islice(old, before), new)
-    while True:
-        yield _frame(itertools.islice(rows, batch))
+    return rule_batches(Rules(functions[0]).switch(before, functions[1]), batch, seed=seed, noise=noise)
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
