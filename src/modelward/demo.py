@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,29 +66,41 @@ def _frame(pairs: Iterable[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
     return frame
 
 
-class Rules:
-    """Which approval rule (Agrawal concept function) labels each row of a demo stream: ``first`` from row
-    0, then each :meth:`switch` from its row on. Switches may be added while the stream runs (rows are made
-    as they are asked for), but never for a row already made.
+@dataclass(frozen=True)
+class Rule:
+    """An approval rule: Agrawal concept ``function``; with ``under``, only for applicants younger than
+    ``under`` years, concept ``otherwise`` for the others."""
 
-    >>> rules = Rules(0).switch(3, 2)
-    >>> [rules.at(row) for row in range(5)]
-    [0, 0, 0, 2, 2]
+    function: int
+    under: int | None = None
+    otherwise: int | None = None
+
+
+class Rules:
+    """Which approval rule labels each row of a demo stream: concept ``first`` from row 0, then each
+    :meth:`switch` from its row on. Switches may be added while the stream runs (rows are made as they are
+    asked for), but never for a row already made.
+
+    >>> rules = Rules(0).switch(3, 2).switch(4, 6, under=50)
+    >>> [rules.at(row).function for row in range(5)], rules.at(4).otherwise
+    ([0, 0, 0, 2, 6], 2)
     """
 
     def __init__(self, first: int) -> None:
-        self.changes: list[tuple[int, int]] = [(0, first)]
+        self.changes: list[tuple[int, Rule]] = [(0, Rule(first))]
 
-    def switch(self, row: int, function: int) -> Rules:
-        """Concept ``function`` from ``row`` on (after every earlier switch)."""
+    def switch(self, row: int, function: int, *, under: int | None = None) -> Rules:
+        """Concept ``function`` from ``row`` on (after every earlier switch); with ``under``, only for
+        applicants younger than that, the rule in force until then for the others."""
         if row < self.changes[-1][0]:
             raise ValueError(f"row {row} is before the last switch, at row {self.changes[-1][0]}")
-        self.changes.append((row, function))
+        otherwise = None if under is None else self.changes[-1][1].function
+        self.changes.append((row, Rule(function, under, otherwise)))
         return self
 
-    def at(self, row: int) -> int:
-        """The concept that labels ``row``."""
-        return next(function for start, function in reversed(self.changes) if start <= row)
+    def at(self, row: int) -> Rule:
+        """The rule that labels ``row``."""
+        return next(rule for start, rule in reversed(self.changes) if start <= row)
 
 
 def rule_batches(rules: Rules, batch: int, *, seed: int = 0, noise: float = 0.05) -> Iterator[pd.DataFrame]:
@@ -97,18 +110,30 @@ def rule_batches(rules: Rules, batch: int, *, seed: int = 0, noise: float = 0.05
     a concept that comes back continues its own stream.
     """
     generators: dict[int, Iterator[tuple[dict[str, Any], Any]]] = {}
+
+    def draw(function: int) -> tuple[dict[str, Any], Any]:
+        if function not in generators:
+            generators[function] = iter(
+                synth.Agrawal(
+                    classification_function=function, seed=seed + len(generators), perturbation=noise
+                )
+            )
+        return next(generators[function])
+
     row = 0
     while True:
         pairs = []
         for _ in range(batch):
-            function = rules.at(row)
-            if function not in generators:
-                generators[function] = iter(
-                    synth.Agrawal(
-                        classification_function=function, seed=seed + len(generators), perturbation=noise
-                    )
-                )
-            pairs.append(next(generators[function]))
+            rule = rules.at(row)
+            if rule.under is None or rule.otherwise is None:
+                pairs.append(draw(rule.function))
+            else:  # the applicant as the rule for the others would have it; if young, one of the same age band
+                x, y = draw(rule.otherwise)
+                if x["age"] < rule.under:
+                    x, y = draw(rule.function)
+                    while x["age"] >= rule.under:
+                        x, y = draw(rule.function)
+                pairs.append((x, y))
             row += 1
         yield _frame(pairs)
 
