@@ -11,11 +11,12 @@ whose true labels arrive late. Then, in acts:
    it out as a canary on half the requests and promotes it once the live labels show it better; the server
    answers with it without a restart;
 3. **a challenger the gate passes but live traffic does not**: a temporary rule comes in for applicants
-   under 60 (concept 6 for them, 2 for the others) and an operator asks for a retrain once its labels are in; the gate passes the new version on the newest
-   rows, which follow the temporary rule, and the loop starts its canary; the rule ends as it does (the demo
-   switches it back to concept 2 when it sees the rollout begin, as the rollout end-to-end test does). On
-   live traffic the challenger is now worse than the champion: the loop's always-valid sequential test (or
-   a guardrail) shows it and the canary rolls it back on its own; the champion never changed.
+   under 60 (concept 6 for them, 2 for the others) and an operator asks for a retrain once its labels are
+   in; the gate passes the new version on the newest rows, which follow the temporary rule, and the loop
+   starts its canary; the rule ends as it does (the demo switches it back to concept 2 when it sees the
+   rollout begin, as the rollout end-to-end test does). On live traffic the challenger is now worse than
+   the champion: the loop's always-valid sequential test (or a guardrail) shows it and the canary rolls it
+   back on its own; the champion never changed.
 
 Every decision is printed as it is stored (time-stamped, with its evidence, read back from the registry's
 events), and the whole timeline is written as JSON and as one self-contained HTML page with a chart. The
