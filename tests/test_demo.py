@@ -1,5 +1,6 @@
 """`modelward demo`, the main job, as a user runs it: a subprocess that trains, serves over HTTP, drifts,
-retrains, gates and promotes, in under three minutes; its timeline page opens in a real browser with no
+retrains, gates and promotes, then rolls back a canary the gate passed but live traffic did not, in under three
+minutes; its timeline page opens in a real browser with no
 console message; a re-run starts afresh but never wipes a directory that is not a demo workspace; Ctrl-C
 stops the server it started."""
 
@@ -39,7 +40,7 @@ def _demo(*args: str, cwd: Path, timeout: float = 400) -> tuple[subprocess.Compl
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_the_demo_promotes_after_the_drift_rejects_a_challenger_and_draws_its_timeline(
+def test_the_demo_rejects_promotes_rolls_back_and_draws_its_timeline(
     tmp_path: Path,
 ) -> None:
     done, seconds = _demo(cwd=tmp_path)  # the default DIR, as `make demo` runs it
@@ -62,12 +63,28 @@ def test_the_demo_promotes_after_the_drift_rejects_a_challenger_and_draws_its_ti
     fired = [e["payload"] for e in doc["events"] if e["kind"] == "loop_trigger_fired"]
     assert any(f["trigger"] != "manual" for f in fired), fired
     promoted = [g for g in gates if g["promote"]]
-    assert len(promoted) == 1 and all(i["passed"] for i in promoted[0]["items"] if i["judged"])
-    new = promoted[0]["challenger"]
+    assert len(promoted) == 2 and all(i["passed"] for g in promoted for i in g["items"] if i["judged"])
+    new, worse = (g["challenger"] for g in promoted)
     canary = [e["payload"] for e in doc["events"] if e["kind"] == "rollout_promoted"]
     assert len(canary) == 1 and "the sequential test shows the challenger" in canary[0]["reason"], canary
-    assert [e["payload"]["challenger"] for e in doc["events"] if e["kind"] == "rollout_started"] == [new]
+    started = [e["payload"] for e in doc["events"] if e["kind"] == "rollout_started"]
+    assert [(s["challenger"], s["champion"]) for s in started] == [(new, 1), (worse, new)]
+    assert canary[0]["rollout"] == started[0]["rollout"]
+    # Act 3: the second challenger passed every judged item of the gate (above), went out as a canary, and
+    # was rolled back by the loop on live traffic (the sequential test or a guardrail), the champion kept.
+    back = [e["payload"] for e in doc["events"] if e["kind"] == "rollout_rolled_back"]
+    assert len(back) == 1 and back[0]["rollout"] == started[1]["rollout"], back
+    assert back[0]["reason"].startswith(
+        ("the sequential test shows the challenger worse", "guardrail breached")
+    ), back[0]["reason"]
     assert doc["summary"]["promotions"] == 1 and doc["summary"]["rejections"] >= 1
+    assert doc["summary"]["rollbacks"] == 1
+    assert not any(e["kind"] == "alias_set" and e["payload"].get("to") == worse for e in doc["events"])
+    rule_back = doc["summary"]["rule_back"]  # the demo's own labels agree with the loop's decision
+    assert rule_back[f"v{new}"]["accuracy"] > rule_back[f"v{worse}"]["accuracy"] + 0.05, rule_back
+    again = next(e for e in doc["events"] if e["kind"] == "demo_served" and "again" in e["title"])
+    row = int(again["title"].split("from row ", 1)[1].split(";", 1)[0])
+    assert {b["version"] for b in doc["traffic"] if b["first_row"] >= row} == {new}
     drift = doc["scenario"]["drift_row"]
     # ... and the server answered with it, better than the old model after the drift.
     assert any(b["version"] == new for b in doc["traffic"])
@@ -81,6 +98,10 @@ def test_the_demo_promotes_after_the_drift_rejects_a_challenger_and_draws_its_ti
         "rejected: reject:",
         f"champion: v1 -> v{new} by loop",
         "rollout 1 promoted: the sequential test shows the challenger",
+        f"rollout 2 started: v{worse} vs champion v{new}",
+        "rollout 2 rolled back: ",
+        "the temporary rule ends as the canary starts",
+        "canaries rolled back: 1",
         "FAIL  recent rows",
         "PASS  recent rows",
     ):
@@ -92,11 +113,19 @@ def test_the_demo_promotes_after_the_drift_rejects_a_challenger_and_draws_its_ti
     with Workspace.open(root) as ws:
         assert ws.registry.get("credit", "champion").version == new
         statuses = [j.status for j in reversed(ws.jobs.latest("credit"))]
-        assert statuses[0] == "rejected" and statuses[-1] == "rolling_out", statuses
+        assert statuses == ["rejected", "rolling_out", "rolling_out"], statuses
+        assert [r.status for r in reversed(ws.rollouts.latest("credit"))] == ["promoted", "rolled_back"]
 
     page = open_page(root / "timeline.html")
     assert page.console == [], page.console
-    for label in ("<svg", "rejected at the gate", "concept drift", "canary starts", "promoted"):
+    for label in (
+        "<svg",
+        "rejected at the gate",
+        "concept drift",
+        "canary starts",
+        "promoted",
+        "rolled back",
+    ):
         assert label in page.dom, label
     html = (root / "timeline.html").read_text(encoding="utf-8")
     assert "<script" not in html and "<link" not in html  # self-contained: nothing fetched

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,78 @@ def _frame(pairs: Iterable[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class Rule:
+    """An approval rule: Agrawal concept ``function``; with ``under``, only for applicants younger than
+    ``under`` years, concept ``otherwise`` for the others."""
+
+    function: int
+    under: int | None = None
+    otherwise: int | None = None
+
+
+class Rules:
+    """Which approval rule labels each row of a demo stream: concept ``first`` from row 0, then each
+    :meth:`switch` from its row on. Switches may be added while the stream runs (rows are made as they are
+    asked for), but never for a row already made.
+
+    >>> rules = Rules(0).switch(3, 2).switch(4, 6, under=50)
+    >>> [rules.at(row).function for row in range(5)], rules.at(4).otherwise
+    ([0, 0, 0, 2, 6], 2)
+    """
+
+    def __init__(self, first: int) -> None:
+        self.changes: list[tuple[int, Rule]] = [(0, Rule(first))]
+
+    def switch(self, row: int, function: int, *, under: int | None = None) -> Rules:
+        """Concept ``function`` from ``row`` on (after every earlier switch); with ``under``, only for
+        applicants younger than that, the rule in force until then for the others."""
+        if row < self.changes[-1][0]:
+            raise ValueError(f"row {row} is before the last switch, at row {self.changes[-1][0]}")
+        otherwise = None if under is None else self.changes[-1][1].function
+        self.changes.append((row, Rule(function, under, otherwise)))
+        return self
+
+    def at(self, row: int) -> Rule:
+        """The rule that labels ``row``."""
+        return next(rule for start, rule in reversed(self.changes) if start <= row)
+
+
+def rule_batches(rules: Rules, batch: int, *, seed: int = 0, noise: float = 0.05) -> Iterator[pd.DataFrame]:
+    """An endless Agrawal stream labeled by ``rules``, in frames of ``batch`` rows (a frame may straddle a
+    switch). Each concept draws from a generator of its own (seeded ``seed``, ``seed + 1``, ... in the order
+    the concepts first appear), so the applicants look alike under every rule: only the approval changes, and
+    a concept that comes back continues its own stream.
+    """
+    generators: dict[int, Iterator[tuple[dict[str, Any], Any]]] = {}
+
+    def draw(function: int) -> tuple[dict[str, Any], Any]:
+        if function not in generators:
+            generators[function] = iter(
+                synth.Agrawal(
+                    classification_function=function, seed=seed + len(generators), perturbation=noise
+                )
+            )
+        return next(generators[function])
+
+    row = 0
+    while True:
+        pairs = []
+        for _ in range(batch):
+            rule = rules.at(row)
+            if rule.under is None or rule.otherwise is None:
+                pairs.append(draw(rule.function))
+            else:  # the applicant as the rule for the others would have it; if young, one of the same age band
+                x, y = draw(rule.otherwise)
+                if x["age"] < rule.under:
+                    x, y = draw(rule.function)
+                    while x["age"] >= rule.under:
+                        x, y = draw(rule.function)
+                pairs.append((x, y))
+            row += 1
+        yield _frame(pairs)
+
+
 def drift_batches(
     before: int, batch: int, *, seed: int = 0, functions: tuple[int, int] = (0, 2), noise: float = 0.05
 ) -> Iterator[pd.DataFrame]:
@@ -78,11 +151,7 @@ def drift_batches(
     >>> [len(next(stream)) for _ in range(3)], list(next(stream).columns) == list(agrawal_frame(1).columns)
     ([2, 2, 2], True)
     """
-    old = synth.Agrawal(classification_function=functions[0], seed=seed, perturbation=noise)
-    new = synth.Agrawal(classification_function=functions[1], seed=seed + 1, perturbation=noise)
-    rows = itertools.chain(itertools.islice(old, before), new)
-    while True:
-        yield _frame(itertools.islice(rows, batch))
+    return rule_batches(Rules(functions[0]).switch(before, functions[1]), batch, seed=seed, noise=noise)
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`modelward demo [DIR]`: the product's main job, end to end, in about a minute.
+"""`modelward demo [DIR]`: the product's main job, end to end, in a minute or two.
 
 A workspace is built from nothing: a loan-approval model (v1) is trained on an Agrawal stream, served by a
 real ``modelward serve`` over HTTP on 127.0.0.1 with the maintenance loop inside it, and fed live traffic
@@ -9,11 +9,18 @@ whose true labels arrive late. Then, in acts:
 2. **the world changes**: at a known row the approval rule changes (Agrawal concept 0 -> 2); the loop sees the
    realized accuracy fall as labels arrive, retrains on recent labeled traffic, gates the new version, rolls
    it out as a canary on half the requests and promotes it once the live labels show it better; the server
-   answers with it without a restart.
+   answers with it without a restart;
+3. **a challenger the gate passes but live traffic does not**: a temporary rule comes in for applicants
+   under 60 (concept 6 for them, 2 for the others) and an operator asks for a retrain once its labels are
+   in; the gate passes the new version on the newest rows, which follow the temporary rule, and the loop
+   starts its canary; the rule ends as it does (the demo switches it back to concept 2 when it sees the
+   rollout begin, as the rollout end-to-end test does). On live traffic the challenger is now worse than
+   the champion: the loop's always-valid sequential test (or a guardrail) shows it and the canary rolls it
+   back on its own; the champion never changed.
 
 Every decision is printed as it is stored (time-stamped, with its evidence, read back from the registry's
 events), and the whole timeline is written as JSON and as one self-contained HTML page with a chart. The
-acts are a list: a new one (a canary that rolls back a challenger the gate passed) is one more function.
+acts are a list: a new one is one more function.
 """
 
 from __future__ import annotations
@@ -39,9 +46,10 @@ from modelward.cli._demo_replay import Batch, Replay
 from modelward.cli._demo_server import DemoServer
 from modelward.cli._demo_timeline import Entry, Timeline
 from modelward.config import STATE_DIR
-from modelward.demo import agrawal_frame, drift_batches
+from modelward.demo import Rules, agrawal_frame, rule_batches
 from modelward.errors import ModelwardError
 from modelward.jobs import RetrainJob
+from modelward.rollouts import Rollout
 from modelward.workspace import Workspace
 
 __all__ = ["MARKER", "demo_command"]
@@ -52,11 +60,13 @@ _QUICKSTART_HEADER = "# modelward workspace made by `modelward quickstart`."
 
 DEMO_CONFIG = """\
 # The workspace of `modelward demo` (a re-run wipes and rebuilds it). Every key: docs/configuration.md.
-# Tuned so the whole loop runs in about a minute (a second of the demo stands for hours of a real service):
+# Tuned so the whole loop runs in a minute or two (a second of the demo stands for hours of a real service):
 # 1000-row monitoring windows, a loop pass every half second, a 5-second cooldown; retraining on the labeled
 # rows of the last 8 seconds with 95 % of the weight (halving every 3 seconds), the reference data the rest;
 # a gate on the newest 5 % of those rows (at least 100); a canary on half the requests for at least 3 seconds,
-# promoted once its live labels show it is not worse and its guardrails (errors, latency) pass.
+# promoted once its live labels show it is not worse and its guardrails (errors, latency) pass. Concept-drift
+# detection is off: the realized accuracy catches act 2's drift, and in act 3 the error stream of the champion
+# rightly changes when the temporary rule ends, a retrain the demo has no time to show.
 monitor: {window: "1000", lateness_seconds: 0}
 loop: {interval_seconds: 0.5, heartbeat_seconds: 1}
 serve: {reload_poll_seconds: 0.5}
@@ -71,7 +81,7 @@ models:
     description: Loan approval (river's Agrawal generator; the demo changes the rule from concept 0 to 2)
     loop:
       performance: {min_rows: 900}
-      concept_drift: {min_rows: 900}
+      concept_drift: {enabled: false}
       cooldown: 5s
       retrain: {recent: 8s, half_life: 3s, new_share: 0.95, min_new_rows: 150, time_limit: 2m}
       gate: {min_rows: 100, holdout_share: 0.05, bootstrap_resamples: 500}
@@ -96,6 +106,12 @@ class Scenario:
     label_delay: int = 200
     routine_after_rows: int = 800
     tail_rows: int = 500
+    temporary_rule: int = 6  # act 3: Agrawal concept 6 (salary + commission), unlike rule 2 (age and salary)
+    # ... for applicants under 60 only (two in three): the champion's windows stay above the performance
+    # trigger's threshold, so the loop's own triggers keep quiet once the canary is rolled back
+    temporary_under: int = 60
+    temporary_labels: int = 400  # act 3: labels of the temporary rule in before the operator asks
+    rollback_tail_rows: int = 300
     seed: int = 7
 
 
@@ -109,6 +125,7 @@ class Demo:
     timeline: Timeline
     scenario: Scenario
     admin_token: str
+    rules: Rules
     drifted: dt.datetime | None = None  # when the first row of the new concept was sent
 
     def pump(self) -> None:
@@ -207,7 +224,11 @@ def act_routine_retrain(demo: Demo) -> None:
     scenario = demo.scenario
     demo.wait(f"row {scenario.routine_after_rows}", lambda: demo.replay.sent >= scenario.routine_after_rows)
     demo.timeline.mark("demo_request", "an operator asks for a retrain over HTTP, though nothing is wrong")
-    job_id = demo.wait("the retrain job to open", lambda: _request_retrain(demo), timeout=60)
+    job_id = demo.wait(
+        "the retrain job to open",
+        lambda: _request_retrain(demo, "routine retrain: nothing is wrong, just checking"),
+        timeout=60,
+    )
     job = demo.wait(f"job {job_id} to end", lambda: _ended(demo.ws, job_id), timeout=120)
     if job.status != "rejected":
         raise ModelwardError(
@@ -215,17 +236,21 @@ def act_routine_retrain(demo: Demo) -> None:
         )
 
 
-def _request_retrain(demo: Demo) -> int | None:
-    """``POST /v1/admin/models/credit/retrain``: the job's id, or None while it waits for labels."""
+def _request_retrain(demo: Demo, reason: str) -> int | None:
+    """``POST /v1/admin/models/credit/retrain``: the job's id (the loop's own, if it opened one first), or
+    None while it waits for labels or a cooldown."""
     with httpx.Client(base_url=demo.server.base_url, timeout=30) as http:
         answer = http.post(
             f"/v1/admin/models/{MODEL}/retrain",
-            json={"reason": "routine retrain: nothing is wrong, just checking"},
+            json={"reason": reason},
             headers={"Authorization": f"Bearer {demo.admin_token}"},
         )
     if answer.status_code == 202:
         return int(answer.json()["job"]["id"])
-    if answer.status_code == 200 and answer.json().get("suppressed_by") == "labels":
+    suppressed_by = answer.json().get("suppressed_by") if answer.status_code == 200 else None
+    if suppressed_by == "active_job":
+        return demo.ws.jobs.latest(MODEL)[0].id
+    if suppressed_by in ("labels", "cooldown"):
         time.sleep(1.0)  # the decision is an event (printed); ask again once more labels arrived
         return None
     raise ModelwardError(f"The retrain request was answered {answer.status_code}: {answer.text}")
@@ -258,11 +283,105 @@ def act_concept_drift(demo: Demo) -> None:
     )
 
 
-#: The acts, in order, with their titles. Rollouts add one more here: a canary that rolls back.
+def act_worse_on_live_traffic(demo: Demo) -> None:
+    """A temporary rule comes in and an operator asks for a retrain for it: the gate passes the challenger
+    on the newest rows; the rule ends as the canary starts, so live traffic shows the challenger worse: the
+    canary must roll it back, and the champion must stay."""
+    scenario = demo.scenario
+    champion = demo.ws.registry.get(MODEL, "champion").version
+    rule = demo.rules.changes[-1][1].function
+    start = demo.replay.made + scenario.batch  # the first row the stream has not made yet, and a margin
+    demo.rules.switch(start, scenario.temporary_rule, under=scenario.temporary_under)
+    batch = demo.wait(f"row {start}", lambda: demo.replay.batch_of(start))
+    demo.timeline.mark(
+        "demo_rule",
+        f"row {start}: a temporary approval rule for applicants under {scenario.temporary_under} (Agrawal "
+        f"concept {scenario.temporary_rule} for them, still {rule} for the others); the applicants look the same",
+        mark="drift",
+        at=demo.replay.sent_at(batch),
+    )
+    # The champion's own holdout (a split of its mixed training data) is a weak yardstick for the performance
+    # trigger here, so an operator asks, once the new rule's labels are in: the gate decides, not the demo.
+    demo.wait(
+        f"{scenario.temporary_labels} labels of the temporary rule",
+        lambda: demo.replay.labeled >= start + scenario.temporary_labels,
+    )
+    demo.timeline.mark(
+        "demo_request",
+        f"an operator asks for a retrain over HTTP for the temporary rule ({scenario.temporary_labels} of its "
+        "labels are in)",
+    )
+    job_id = demo.wait(
+        "the retrain job to open",
+        lambda: _request_retrain(demo, "a temporary approval rule: retrain for it"),
+        timeout=60,
+    )
+    rollout = demo.wait(
+        "the gate to pass a challenger and start a canary",
+        lambda: _canary(demo.ws, job_id),
+        timeout=120,
+    )
+    back = demo.replay.made + scenario.batch
+    demo.rules.switch(back, rule)
+    batch = demo.wait(f"row {back}", lambda: demo.replay.batch_of(back))
+    demo.timeline.mark(
+        "demo_rule",
+        f"row {back}: the temporary rule ends as the canary starts (concept {rule} for everyone again): "
+        f"v{rollout.challenger_version} learnt a rule that no longer holds",
+        mark="drift",
+        at=demo.replay.sent_at(batch),
+    )
+    done = demo.wait(
+        f"rollout {rollout.id} to end",
+        lambda: None if (r := demo.ws.rollouts.get(rollout.id)).active else r,
+        timeout=120,
+    )
+    if done.status != "rolled_back" or demo.ws.registry.get(MODEL, "champion").version != champion:
+        raise ModelwardError(
+            f"Rollout {rollout.id} ended {done.status}, not rolled back by the canary: {done.reason}"
+        )
+    after = demo.replay.sent
+    first = demo.wait(f"v{champion} to answer every request again", lambda: _all_by(demo, champion, after))
+    demo.timeline.mark(
+        "demo_served",
+        f"v{champion} answers every request again from row {first.first_row}; the champion never changed",
+        at=demo.replay.sent_at(first),
+    )
+    demo.wait(
+        f"{scenario.rollback_tail_rows} rows after the rollback",
+        lambda: demo.replay.sent >= after + scenario.rollback_tail_rows,
+    )
+
+
+#: The acts, in order, with their titles.
 ACTS: list[tuple[str, Callable[[Demo], None]]] = [
     ("act 1: a retrain nobody needed", act_routine_retrain),
     ("act 2: the approval rule changes", act_concept_drift),
+    ("act 3: the gate passes a challenger, live traffic does not", act_worse_on_live_traffic),
 ]
+
+
+def _all_by(demo: Demo, version: int, after: int, run: int = 20) -> Batch | None:
+    """The first batch from row ``after`` on from which ``run`` batches in a row were all answered by
+    ``version`` (the split is random: one batch by the champion is no proof the canary is gone)."""
+    batches = [b for b in demo.replay.batches if b.first_row >= after]
+    for i in range(len(batches) - run + 1):
+        if all(b.version == version for b in batches[i : i + run]):
+            return batches[i]
+    return None
+
+
+def _canary(ws: Workspace, job_id: int) -> Rollout | None:
+    """The active rollout, once job ``job_id`` started it; fails if the job ended without one."""
+    rollout = ws.rollouts.active(MODEL)
+    if rollout is not None:
+        return rollout
+    job = ws.jobs.get(job_id)
+    if not job.active and job.status != "rolling_out":
+        raise ModelwardError(
+            f"Job {job_id} ended {job.status} instead of starting a canary: {job.error or job.gate}"
+        )
+    return None
 
 
 def _ended(ws: Workspace, job_id: int) -> RetrainJob | None:
@@ -298,20 +417,28 @@ def _say(entry: Entry) -> None:
 
 
 def _summary(demo: Demo) -> dict[str, Any]:
+    """Accuracy of the served answers by rule period and version, and the decisions counted."""
     batches = demo.replay.batches
-    drift = demo.scenario.drift_row
+    starts = [row for row, _function in demo.rules.changes[1:]]
+    drift = starts[0]
+    temporary = starts[1] if len(starts) > 1 else None  # act 3's temporary rule
+    back = starts[2] if len(starts) > 2 else None  # ... and the old rule again
 
     def accuracy(chosen: list[Batch]) -> dict[str, Any]:
         rows = sum(b.rows for b in chosen)
         return {"rows": rows, "accuracy": None if not rows else sum(b.correct for b in chosen) / rows}
 
-    after = [b for b in batches if b.first_row >= drift]
+    def by_version(first: int, end: int | None) -> dict[str, Any]:
+        chosen = [b for b in batches if b.first_row >= first and (end is None or b.first_row < end)]
+        return {
+            f"v{v}": accuracy([b for b in chosen if b.version == v])
+            for v in sorted({b.version for b in chosen})
+        }
+
     return {
         "before_drift": accuracy([b for b in batches if b.first_row < drift]),
-        "after_drift": {
-            f"v{v}": accuracy([b for b in after if b.version == v])
-            for v in sorted({b.version for b in after})
-        },
+        "after_drift": by_version(drift, temporary),
+        "rule_back": {} if back is None else by_version(back, None),
         "promotions": sum(
             e.payload.get("alias") == "champion" and e.payload.get("from") is not None
             for e in demo.timeline.of_kind("alias_set")
@@ -367,13 +494,14 @@ def demo_command(
         ),
     ] = Path("demo-workspace"),
 ) -> None:
-    """The main job live: train, serve over HTTP, drift, detect, retrain, gate, canary, promote; an HTML timeline.
+    """The main job live: serve, drift, detect, retrain, gate, canary, promote, roll back; an HTML timeline.
 
     Builds a workspace in DIR, trains v1 on loan data, starts `modelward serve` (the loop inside) on a free
     127.0.0.1 port and replays traffic whose labels arrive late. A retrain nobody needed is rejected by the
     gate; then the approval rule changes and the loop detects it, retrains, gates, rolls out a canary and
-    promotes it on live evidence. Every decision is printed with its evidence; the timeline is written to
-    DIR/timeline.html and DIR/timeline.json.
+    promotes it on live evidence. Last, a challenger the gate passes on a temporary rule goes out as a canary
+    just as that rule ends, and the canary rolls it back on live evidence. Every decision is printed with its
+    evidence; the timeline is written to DIR/timeline.html and DIR/timeline.json.
     """
     started = time.monotonic()
     root = prepare_directory(directory)
@@ -402,11 +530,12 @@ def _live(ws: Workspace, timeline: Timeline, scenario: Scenario, database_url: s
     server = DemoServer(
         ws.root, ws.root / "serve.log", database_url=database_url, env={"MODELWARD_ADMIN_TOKEN": token}
     )
-    stream = drift_batches(scenario.drift_row, scenario.batch, seed=scenario.seed + 1)
+    rules = Rules(0).switch(scenario.drift_row, 2)
+    stream = rule_batches(rules, scenario.batch, seed=scenario.seed + 1)
     replay = Replay(
         server.base_url, MODEL, stream, target="approved", rate=scenario.rate, delay=scenario.label_delay
     )
-    demo = Demo(ws, server, replay, timeline, scenario, token)
+    demo = Demo(ws, server, replay, timeline, scenario, token, rules)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the demo like Ctrl-C
     try:
         server.start()
@@ -446,8 +575,15 @@ def _recap(demo: Demo, seconds: float, directory: Path, json_path: Path, html_pa
             console.print(
                 f"after the drift, answered by {version}: {figures['accuracy']:.3f} ({figures['rows']} rows)"
             )
+    for version, figures in summary["rule_back"].items():
+        if figures["rows"]:
+            console.print(
+                f"once the temporary rule ended, answered by {version}: {figures['accuracy']:.3f} "
+                f"({figures['rows']} rows)"
+            )
     console.print(
-        f"promotions: {summary['promotions']}, challengers rejected at the gate: {summary['rejections']}"
+        f"promotions: {summary['promotions']}, challengers rejected at the gate: {summary['rejections']}, "
+        f"canaries rolled back: {summary['rollbacks']}"
     )
     console.print(f"timeline: {html_path}")
     console.print(f"          {json_path}")

@@ -231,6 +231,9 @@ def _cards(doc: dict[str, Any]) -> str:
     for version, figures in summary.get("after_drift", {}).items():
         if figures.get("accuracy") is not None:
             cards.append((f"{figures['accuracy']:.3f}", f"after the drift, {version}"))
+    for version, figures in summary.get("rule_back", {}).items():
+        if figures.get("accuracy") is not None:
+            cards.append((f"{figures['accuracy']:.3f}", f"temporary rule over, {version}"))
     cards.append((str(summary.get("promotions", 0)), "promotions by the loop"))
     if summary.get("rollbacks"):
         cards.append((str(summary["rollbacks"]), "canaries rolled back"))

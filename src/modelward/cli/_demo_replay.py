@@ -56,6 +56,7 @@ class Replay:
         self.rate, self.delay = rate, delay
         self.batches: list[Batch] = []
         self.labeled = 0
+        self.made = 0  # rows taken from the stream (sent, or about to be)
         self.error: BaseException | None = None
         self.started = 0.0
         self.began: dt.datetime | None = None  # wall clock of the start
@@ -98,6 +99,7 @@ class Replay:
     def _run(self) -> None:
         try:
             for part in self.stream:
+                self.made += len(part)
                 first = self.sent
                 due = self.started + first / self.rate
                 if self._stop.wait(max(0.0, due - time.monotonic())):
