@@ -62,7 +62,9 @@ def test_the_demo_rejects_promotes_rolls_back_and_draws_its_timeline(
     # promoted by the loop on live evidence (the always-valid sequential test).
     fired = [e["payload"] for e in doc["events"] if e["kind"] == "loop_trigger_fired"]
     assert any(f["trigger"] != "manual" for f in fired), fired
-    promoted = [g for g in gates if g["promote"]]
+    promoted = [g for g in gates if g["promote"]][
+        :2
+    ]  # acts 2 and 3 (a later job of the live loop may follow)
     assert len(promoted) == 2 and all(i["passed"] for g in promoted for i in g["items"] if i["judged"])
     new, worse = (g["challenger"] for g in promoted)
     canary = [e["payload"] for e in doc["events"] if e["kind"] == "rollout_promoted"]
@@ -113,7 +115,9 @@ def test_the_demo_rejects_promotes_rolls_back_and_draws_its_timeline(
     with Workspace.open(root) as ws:
         assert ws.registry.get("credit", "champion").version == new
         statuses = [j.status for j in reversed(ws.jobs.latest("credit"))]
-        assert statuses == ["rejected", "rolling_out", "rolling_out"], statuses
+        # Act 1's job rejected, acts 2 and 3 rolled out; the live loop may open more jobs on its own triggers
+        # (e.g. the temporary rule's windows after act 3's rollback), which the demo does not wait for.
+        assert statuses[0] == "rejected" and statuses.count("rolling_out") == 2, statuses
         assert [r.status for r in reversed(ws.rollouts.latest("credit"))] == ["promoted", "rolled_back"]
 
     page = open_page(root / "timeline.html")

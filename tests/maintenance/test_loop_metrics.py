@@ -49,7 +49,11 @@ def test_the_leader_exports_rollouts_event_counts_and_limits(tmp_path: Path) -> 
         ws.jobs.record("credit", "loop_trigger_fired", {"signals": []}, now=now)
         ws.jobs.record("credit", "loop_trigger_fired", {"signals": []}, now=now)
         ws.jobs.record("credit", "not_a_loop_event", {}, now=now)
-        baselines = {"credit": ("classification", {"accuracy": 0.8})}  # as the loop judges the champion
+        # As the loop judges the champion: realized performance against the gate's rows, the estimate against
+        # the holdout its estimator is calibrated on.
+        baselines = {
+            "credit": ("classification", {"realized": {"accuracy": 0.8}, "estimated": {"accuracy": 0.7}})
+        }
         metrics.export(ws, ["credit"], leading=True, passed=now, baselines=baselines)
         after = samples(path)
     fired = ("modelward_loop_events_total", (("event", "loop_trigger_fired"), ("model", "credit")))

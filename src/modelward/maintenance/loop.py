@@ -213,11 +213,13 @@ class Loop:
                 return dict(job.gate)
         return None
 
-    def _baseline(self, model: str, champion: ModelVersion) -> dict[str, Any]:
-        """What the champion's performance is judged against (:func:`policies.baseline_metrics`)."""
-        return policies.baseline_metrics(champion.metrics, self._gate_passed(model, champion))
+    def _baseline(self, model: str, champion: ModelVersion) -> dict[str, dict[str, Any]]:
+        """What the champion's performance is judged against, per trigger kind: realized performance against
+        :func:`policies.baseline_metrics`, the estimate against the holdout its estimator is calibrated on."""
+        realized = policies.baseline_metrics(champion.metrics, self._gate_passed(model, champion))
+        return {"realized": realized, "estimated": dict(champion.metrics)}
 
-    def _baselines(self, models: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    def _baselines(self, models: Sequence[str]) -> dict[str, tuple[str, dict[str, dict[str, Any]]]]:
         """``{model: (task, baseline)}`` of each model with a champion (for the performance limits exported)."""
         out = {}
         for model in models:
@@ -232,7 +234,9 @@ class Loop:
         policy = self.ws.model_spec(model).loop
         windows = self._windows(model, champion, max(policy.drift.windows, 5))
         baseline = self._baseline(model, champion)
-        signals = policies.evaluate(policy, champion.task, baseline, windows, now=now)
+        signals = policies.evaluate(
+            policy, champion.task, champion.metrics, windows, now=now, realized=baseline["realized"]
+        )
         scheduled = self._schedule(model, policy, now)
         if scheduled is not None:
             signals.append(scheduled)

@@ -168,11 +168,11 @@ class LoopMetrics:
         *,
         leading: bool,
         passed: dt.datetime | None,
-        baselines: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+        baselines: Mapping[str, tuple[str, Mapping[str, Mapping[str, Any]]]] | None = None,
     ) -> None:
         """Read what the leader exports from the store (when ``leading``) and write the file; ``passed``:
         when the pass that just ended ended (None when this was only a try to lead or a renewal);
-        ``baselines``: ``{model: (task, metrics)}``, what the loop judges each champion against (the
+        ``baselines``: ``{model: (task, {kind: metrics})}``, what the loop judges each champion against (the
         performance limits are computed from them)."""
         with self._lock:
             if leading:
@@ -186,7 +186,7 @@ class LoopMetrics:
 
 
 def _limits(
-    ws: Workspace, baselines: Mapping[str, tuple[str, Mapping[str, Any]]]
+    ws: Workspace, baselines: Mapping[str, tuple[str, Mapping[str, Mapping[str, Any]]]]
 ) -> list[tuple[str, str, str, str, float]]:
     """``(model, metric, kind, direction, limit)`` of each enabled performance trigger; ``baselines``:
     ``{model: (task, metrics)}``, what the loop judges each champion against."""
@@ -195,7 +195,7 @@ def _limits(
         policy = ws.model_spec(model).loop
         for kind, cfg in (("realized", policy.performance), ("estimated", policy.estimated)):
             metric = cfg.metric or default_metric(task)
-            base = baseline.get(metric)
+            base = baseline[kind].get(metric)
             if not cfg.enabled or not isinstance(base, int | float) or not math.isfinite(base):
                 continue
             higher = HIGHER_IS_BETTER.get(metric, True)

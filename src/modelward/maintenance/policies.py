@@ -147,12 +147,15 @@ def evaluate(
     windows: Sequence[WindowEvidence],
     *,
     now: dt.datetime,
+    realized: Mapping[str, Any] | None = None,
 ) -> list[Signal]:
     """The window triggers that hold on ``windows`` (the champion's, newest first). ``holdout``: the
-    version's holdout metrics (what performance is compared against)."""
+    version's holdout metrics, what the estimated (CBPE/DLE) performance is compared against: the estimator
+    is calibrated on that holdout, so under no shift it estimates those values. ``realized``: what the
+    realized performance is compared against (:func:`baseline_metrics`; default ``holdout``)."""
     signals = [
         _drift(policy, windows),
-        _performance("performance", policy.performance, task, holdout, windows),
+        _performance("performance", policy.performance, task, realized or holdout, windows),
         _performance("estimated", policy.estimated, task, holdout, windows),
         _concept(policy, windows),
     ]
