@@ -27,5 +27,7 @@ def train(
         [("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)], remainder="passthrough"
     )
     weights = None if sample_weight is None else train_df[sample_weight].to_numpy()
-    model = Pipeline([("prep", prep), ("model", RandomForestClassifier(**params))])
+    rest = {k: v for k, v in params.items() if k != "random_state"}
+    forest = RandomForestClassifier(random_state=params.get("random_state", 0), **rest)
+    model = Pipeline([("prep", prep), ("model", forest)])
     return model.fit(x, y, model__sample_weight=weights)
