@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import SecretStr
 
 from modelward.errors import ModelwardError, NotFoundError
 from modelward.registry import AliasChange, Registry
@@ -54,30 +55,39 @@ RetrainBody = Annotated[
 ]
 
 
-def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
-    """The dependency checking ``Authorization: Bearer <admin_token>`` (constant-time compare)."""
-    token = workspace.settings.admin_token
-    expected = token.get_secret_value().encode() if token is not None else None
+def bearer_authorizer(
+    secret: SecretStr | None, *, missing: str, malformed: str, disabled: str, wrong: str
+) -> Callable[[Request], None]:
+    """The dependency checking ``Authorization: Bearer <secret>`` in constant time: 401 with ``missing`` or
+    ``malformed`` when no bearer token is sent, 403 with ``disabled`` when no secret is configured and with
+    ``wrong`` when it does not match. Admin endpoints and webhooks use it, each with its own secret."""
+    expected = secret.get_secret_value().encode() if secret is not None else None
 
     def authorize(request: Request) -> None:
         header = request.headers.get("authorization")
         if header is None:
-            raise AuthError(
-                "Admin endpoints need 'Authorization: Bearer <admin_token>'.",
-                details={"www_authenticate": "Bearer"},
-            )
+            raise AuthError(missing, details={"www_authenticate": "Bearer"})
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
-            raise AuthError("Send the admin token as 'Authorization: Bearer <admin_token>'.")
+            raise AuthError(malformed)
         if expected is None:
-            raise ForbiddenError(
-                "Admin endpoints are disabled: no admin_token is configured "
-                "(set MODELWARD_ADMIN_TOKEN or admin_token in modelward.yaml)."
-            )
+            raise ForbiddenError(disabled)
         if not hmac.compare_digest(given.strip().encode(), expected):
-            raise ForbiddenError("The admin token is wrong.")
+            raise ForbiddenError(wrong)
 
     return authorize
+
+
+def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
+    """The dependency checking ``Authorization: Bearer <admin_token>``."""
+    return bearer_authorizer(
+        workspace.settings.admin_token,
+        missing="Admin endpoints need 'Authorization: Bearer <admin_token>'.",
+        malformed="Send the admin token as 'Authorization: Bearer <admin_token>'.",
+        disabled="Admin endpoints are disabled: no admin_token is configured "
+        "(set MODELWARD_ADMIN_TOKEN or admin_token in modelward.yaml).",
+        wrong="The admin token is wrong.",
+    )
 
 
 def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]]) -> APIRouter:

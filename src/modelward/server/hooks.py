@@ -11,14 +11,13 @@ can ask for retraining and nothing else. No ``Authorization`` header is 401; a w
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from modelward.server.admin import AuthError, ForbiddenError
+from modelward.server.admin import bearer_authorizer
 from modelward.server.bodies import JsonBody, request_body_doc
 from modelward.server.schemas import ErrorResponse, RetrainJobOut
 from modelward.workspace import Workspace
@@ -94,29 +93,15 @@ PayloadBody = Annotated[AlertmanagerPayload, Depends(JsonBody(AlertmanagerPayloa
 
 
 def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
-    """``Authorization: Bearer <hooks.token>``, compared in constant time."""
-    token = workspace.settings.hooks.token
-    expected = token.get_secret_value().encode() if token is not None else None
-
-    def authorize(request: Request) -> None:
-        header = request.headers.get("authorization")
-        if header is None:
-            raise AuthError(
-                "Webhooks need 'Authorization: Bearer <hooks.token>' (Alertmanager: http_config.authorization).",
-                details={"www_authenticate": "Bearer"},
-            )
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            raise AuthError("Send the hooks token as 'Authorization: Bearer <hooks.token>'.")
-        if expected is None:
-            raise ForbiddenError(
-                "Webhooks are off: no hooks.token is configured (set MODELWARD_HOOKS__TOKEN or hooks.token "
-                "in modelward.yaml)."
-            )
-        if not hmac.compare_digest(given.strip().encode(), expected):
-            raise ForbiddenError("The hooks token is wrong (hooks.token).")
-
-    return authorize
+    """``Authorization: Bearer <hooks.token>`` (the admin token is not accepted: a hook may only ask)."""
+    return bearer_authorizer(
+        workspace.settings.hooks.token,
+        missing="Webhooks need 'Authorization: Bearer <hooks.token>' (Alertmanager: http_config.authorization).",
+        malformed="Send the hooks token as 'Authorization: Bearer <hooks.token>'.",
+        disabled="Webhooks are off: no hooks.token is configured (set MODELWARD_HOOKS__TOKEN or hooks.token "
+        "in modelward.yaml).",
+        wrong="The hooks token is wrong (hooks.token).",
+    )
 
 
 def hooks_router(workspace: Workspace) -> APIRouter:
