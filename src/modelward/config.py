@@ -139,6 +139,16 @@ class ServeSettings(BaseModel):
     default_model: str | None = Field(
         None, description="Model answering POST /invocations; default: the only served model."
     )
+    explain_max_rows: int = Field(
+        1000,
+        ge=1,
+        description="Most rows explained in one request (explanations cost more than predictions).",
+    )
+    explain_time_budget_ms: float = Field(
+        1000.0,
+        gt=0,
+        description="Time the model-agnostic explainer may spend sampling per request (exact explainers need none).",
+    )
 
 
 class LogSettings(BaseModel):

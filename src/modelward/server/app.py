@@ -36,7 +36,7 @@ from modelward.server.hotpath import (
 )
 from modelward.server.metrics import Metrics
 from modelward.server.openapi import install_openapi
-from modelward.server.routes import feedback_router, operations_router, predict_router
+from modelward.server.routes import explain_router, feedback_router, operations_router, predict_router
 from modelward.server.schemas import (
     FeedbackIn,
     PredictRequest,
@@ -93,6 +93,7 @@ def create_app(
     app.include_router(admin_router(workspace, lambda: state.cache.refresh(force=True)))
     app.include_router(hooks_router(workspace))
     app.include_router(predict_router(state))
+    app.include_router(explain_router(state))
     app.include_router(feedback_router(state))
     app.include_router(operations_router(state))
     return app
@@ -138,6 +139,7 @@ def _lifespan(
             await _flush_once(state)
             await asyncio.to_thread(state.predlog.close)  # drains the queue
             state.executor.shutdown(wait=True)
+            state.explanations.close()
             state.metrics.process_exited()
             if close_workspace:
                 state.ws.close()

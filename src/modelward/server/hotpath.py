@@ -29,6 +29,7 @@ from modelward.errors import ModelwardError
 from modelward.predlog import PredictionLog
 from modelward.server.bodies import ClientGoneError, Headers, decode_json, read_body, request_headers
 from modelward.server.cache import DEFAULT_ALIAS, ModelCache
+from modelward.server.explanations import Explanations
 from modelward.server.metrics import Metrics
 from modelward.server.routing import Route, Router
 from modelward.server.served import Job, ServedModel
@@ -65,6 +66,7 @@ class ServerState:
         self.cache = ModelCache(workspace, executor=self.executor, metrics=metrics, predlog=predlog)
         self.router = Router(self.cache)
         self.shadow = ShadowScorer(self.router, metrics)
+        self.explanations = Explanations(workspace)  # its own thread: never on the predict path
         self._outputs: dict[tuple[str, int], Mapping[str, Any]] = {}
 
     def outputs(self, model: str, version: int) -> Mapping[str, Any]:
@@ -137,6 +139,8 @@ async def answer_predict(
                 reason="malformed",
                 status_code=400,
             )
+        if parsed.want_explanations:
+            state.explanations.check_rows(parsed.rows)
         columns = served.validator.validate(parsed)
     except InputError as exc:
         state.metrics.input_errors.labels(served.name, exc.reason).inc()
@@ -168,7 +172,11 @@ async def answer_predict(
         out["classes"] = served.class_list
     predictions, duration = served.request_metrics(arm)
     predictions.inc(parsed.rows)
-    duration.observe(time.perf_counter() - received)
+    duration.observe(time.perf_counter() - received)  # the prediction's latency, explaining excluded
+    if parsed.want_explanations:
+        out["explanations"] = await state.explanations.explain(
+            served, columns, answer.predictions, all_classes=parsed.explain_all_classes
+        )
     return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 
 

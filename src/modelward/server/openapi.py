@@ -97,7 +97,7 @@ def model_request_schema(signature: Mapping[str, Any], max_rows: int) -> dict[st
         "type": "object",
         "properties": {
             "dataframe_records": {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows},
-            "return": {"type": "array", "items": {"enum": ["proba"]}},
+            "return": {"type": "array", "items": {"enum": ["proba", "explanations"]}},
             "routing_key": {"type": "string"},
         },
         "required": ["dataframe_records"],

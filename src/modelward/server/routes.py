@@ -12,6 +12,7 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter
@@ -19,12 +20,20 @@ from pydantic import TypeAdapter
 from modelward import __version__
 from modelward.errors import ModelwardError, StoreError
 from modelward.predlog import FeedbackItem
-from modelward.server.bodies import ClientGoneError, read_json, request_body_doc, validated
+from modelward.server.bodies import (
+    ClientGoneError,
+    Headers,
+    decode_json,
+    read_json,
+    request_body_doc,
+    validated,
+)
 from modelward.server.cache import ModelUnavailableError
 from modelward.server.hotpath import ServerState, answer_predict, arm_of, default_model, read_request
 from modelward.server.metrics import CONTENT_TYPE_LATEST
 from modelward.server.schemas import (
     ErrorResponse,
+    ExplainResponse,
     FeedbackIn,
     FeedbackOut,
     FeedbackResponse,
@@ -33,10 +42,10 @@ from modelward.server.schemas import (
     ServedEntry,
 )
 from modelward.server.served import ServedModel
-from modelward.server.validation import InputError
+from modelward.server.validation import InputError, csv_split, parse_body
 from modelward.workspace import Workspace
 
-__all__ = ["feedback_router", "operations_router", "predict_router"]
+__all__ = ["explain_router", "feedback_router", "operations_router", "predict_router"]
 
 _JSON = "application/json"
 _PREDICT_BODY = {
@@ -89,6 +98,63 @@ def predict_router(state: ServerState) -> APIRouter:
         return await _predict(state, served, request, received, arm_of(name))
 
     return router
+
+
+def explain_router(state: ServerState) -> APIRouter:
+    """``POST /v1/models/{model}/explain``: predictions and SHAP attributions (docs/explain.md).
+
+    Answered on the explain thread (:mod:`modelward.server.explanations`), never the prediction
+    thread; nothing is logged.
+    """
+    router = APIRouter()
+
+    @router.post(
+        "/v1/models/{model}/explain",
+        summary="Explain NAME's (NAME@ALIAS's, NAME@VERSION's) predictions: attributions per input column",
+        response_model=ExplainResponse,
+        responses=_PREDICT_ERRORS,
+        openapi_extra=_PREDICT_BODY,
+        tags=["explain"],
+    )
+    async def explain(model: str, request: Request) -> Response:
+        served = await state.cache.get(model)
+        try:
+            raw, headers = await read_request(state, served, request.scope, request.receive)
+        except ClientGoneError:
+            return Response(status_code=499)
+        return Response(await _explain(state, served, raw, headers), media_type=_JSON)
+
+    return router
+
+
+async def _explain(state: ServerState, served: ServedModel, raw: bytes, headers: Headers) -> bytes:
+    try:
+        if headers.content_type == "text/csv":
+            body: Any = {"dataframe_split": csv_split(raw)}
+        else:
+            body = decode_json(raw, '{"dataframe_records": [{...}]}')
+        parsed = parse_body(body, max_rows=state.settings.max_rows, explaining=True)
+        state.explanations.check_rows(parsed.rows)
+        if parsed.want_proba and served.classes is None:
+            raise InputError(
+                f"{served.version.ref} is a {served.version.task} model and has no class probabilities; "
+                'remove "return": ["proba"].',
+                reason="malformed",
+                status_code=400,
+            )
+        columns = served.validator.validate(parsed)
+        predictions, proba, explanations = await state.explanations.predict_and_explain(
+            served, columns, all_classes=parsed.explain_all_classes
+        )
+    except InputError as exc:
+        state.metrics.input_errors.labels(served.name, exc.reason).inc()
+        raise
+    out: dict[str, Any] = {"predictions": predictions, "model": served.name, "version": served.number}
+    if parsed.want_proba:
+        out["probabilities"] = proba
+        out["classes"] = served.class_list
+    out["explanations"] = explanations
+    return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def feedback_router(state: ServerState) -> APIRouter:

@@ -16,6 +16,9 @@ __all__ = [
     "AdminChange",
     "ErrorBody",
     "ErrorResponse",
+    "ExplainOptions",
+    "ExplainResponse",
+    "Explanations",
     "FeedbackIn",
     "FeedbackOut",
     "FeedbackResponse",
@@ -37,6 +40,37 @@ class DataframeSplit(BaseModel):
     index: list[Any] | None = None
 
 
+class ExplainOptions(BaseModel):
+    """Which classes' attributions an answer holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    classes: Literal["predicted", "all"] = Field(
+        "predicted", description="The predicted class's attributions per row, or every class's."
+    )
+
+
+class Explanations(BaseModel):
+    """Attributions per row: ``base_value + sum(attributions) == value``, the model's raw output."""
+
+    method: str = Field(
+        description="tree_shap, linear_shap (exact), exact_shap (exact over the background) or "
+        "permutation_shap (sampled within serve.explain_time_budget_ms)."
+    )
+    exact: bool = Field(description="Whether the values are exact Shapley values (not sampled).")
+    output: str = Field(description="What the values add up to: probability, log_odds, logit or prediction.")
+    output_meaning: str = Field(description="The output space in words.")
+    background: str = Field(description="What the base value is the expected output over.")
+    features: list[str] = Field(description="The input columns attributed.")
+    classes: list[Any] | None = Field(None, description="The model's classes (classifiers).")
+    permutations: int | None = Field(None, description="Permutations sampled (permutation_shap).")
+    fallback_reason: str | None = Field(None, description="Why no exact explainer was used.")
+    rows: list[Any] = Field(
+        description='Per row {"class", "base_value", "value", "attributions": {column: value}}; a list of '
+        'them, one per class, with "explain": {"classes": "all"}.'
+    )
+
+
 class PredictRequest(BaseModel):
     """Exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``."""
 
@@ -56,8 +90,14 @@ class PredictRequest(BaseModel):
     inputs: list[dict[str, Scalar]] | dict[str, list[Scalar]] | None = Field(
         None, description="One object per row, or one list of values per column."
     )
-    return_: list[Literal["proba"]] | None = Field(
-        None, alias="return", description='["proba"] adds class probabilities to the answer.'
+    return_: list[Literal["proba", "explanations"]] | None = Field(
+        None,
+        alias="return",
+        description='["proba"] adds class probabilities to the answer; ["explanations"] adds SHAP '
+        "attributions per row (see docs/explain.md).",
+    )
+    explain: ExplainOptions | None = Field(
+        None, description='With "return": ["explanations"] (or on /explain): which classes to explain.'
     )
     routing_key: str | None = Field(
         None, description="Sticky-routing key (or header X-Routing-Key); stored hashed."
@@ -74,9 +114,21 @@ class PredictResponse(BaseModel):
         description='Class probabilities per row (only when "return": ["proba"]), columns in class order.',
     )
     classes: list[Any] | None = Field(None, description="Class order of the probabilities.")
+    explanations: Explanations | None = Field(
+        None, description='SHAP attributions per row (only when "return": ["explanations"]).'
+    )
     prediction_ids: list[str] = Field(
         description="Time-ordered id of each prediction; send feedback with it."
     )
+    model: str
+    version: int
+
+
+class ExplainResponse(BaseModel):
+    predictions: list[Any] = Field(description="One prediction per input row, in order (not logged).")
+    probabilities: list[list[float]] | None = Field(None, description='Only when "return": ["proba"].')
+    classes: list[Any] | None = Field(None, description="Class order of the probabilities.")
+    explanations: Explanations
     model: str
     version: int
 

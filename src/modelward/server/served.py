@@ -207,7 +207,7 @@ class ServedModel:
         try:
             preds, proba = self.predict_columns(columns)
         except Exception as exc:
-            raise self._rejected(exc, total) from exc
+            raise self.rejected(exc, total) from exc
         if self._batch_metrics is None:
             m = self.metrics
             self._batch_metrics = (
@@ -261,7 +261,7 @@ class ServedModel:
         logged = Durable(self.predlog.submit(records))
         return [Answer(a.predictions, a.probabilities, a.prediction_ids, logged) for a in answers]
 
-    def _rejected(self, exc: Exception, rows: int) -> InputError:
+    def rejected(self, exc: Exception, rows: int) -> InputError:
         """A validated input the estimator refused: this request's error (a batch is split first)."""
         text = " ".join(str(exc).split())
         text = text if len(text) <= 300 else text[:297] + "..."

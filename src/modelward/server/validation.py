@@ -12,7 +12,8 @@ Accepted bodies are the formats of MLflow's scoring server:
 * ``{"dataframe_records": [{...}, ...]}`` and ``{"instances": [{...}, ...]}``
 * ``{"inputs": [{...}, ...]}`` or ``{"inputs": {"col": [...], ...}}`` (columnar)
 
-plus the optional keys ``return`` (``["proba"]``), ``routing_key`` and ``params``; and, as
+plus the optional keys ``return`` (``["proba"]``, ``["explanations"]`` or both), ``explain``
+(``{"classes": "predicted" | "all"}``: which classes' attributions), ``routing_key`` and ``params``; and, as
 MLflow's scoring server accepts, a ``text/csv`` body with a header row (:func:`csv_split`, read
 as pandas reads it, then checked like any other body).
 """
@@ -40,8 +41,9 @@ __all__ = [
 ]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-_OPTIONAL = ("return", "routing_key", "params")
-_RETURNS = ("proba",)
+_OPTIONAL = ("return", "routing_key", "params", "explain")
+_RETURNS = ("proba", "explanations")
+_EXPLAIN_CLASSES = ("predicted", "all")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # scikit-learn's trees convert inputs to float32, and no tabular model needs more: a number
 # outside float32's range would become infinite inside the model (and fail the whole batch).
@@ -93,14 +95,17 @@ class ParsedRequest:
     rows: int
     want_proba: bool
     routing_key: str | None
+    want_explanations: bool = False
+    explain_all_classes: bool = False  # attributions of every class, not only the predicted one
 
 
 def _malformed(message: str) -> InputError:
     return InputError(message, reason="malformed", status_code=400)
 
 
-def parse_body(body: Any, *, max_rows: int) -> ParsedRequest:
-    """Split a decoded JSON body into columns (name → values) and options."""
+def parse_body(body: Any, *, max_rows: int, explaining: bool = False) -> ParsedRequest:
+    """Split a decoded JSON body into columns (name → values) and options (``explaining``: the
+    body of ``/explain``, which always returns explanations)."""
     if not isinstance(body, dict):
         raise _malformed(
             f"The request body must be a JSON object with one of {', '.join(FORMATS)}; "
@@ -128,14 +133,23 @@ def parse_body(body: Any, *, max_rows: int) -> ParsedRequest:
             status_code=413,
             details={"rows": rows, "max_rows": max_rows},
         )
-    want_proba = _returns(body.get("return"))
+    returns = _returns(body.get("return"))
+    want_explanations = explaining or "explanations" in returns
+    all_classes = _explain_classes(body.get("explain"), want_explanations)
     routing_key = body.get("routing_key")
     if routing_key is not None and not isinstance(routing_key, str | int):
         raise _malformed(f"'routing_key' must be a string, got a JSON {_json_type(routing_key)}.")
     params = body.get("params")
     if params not in (None, {}):
         raise _malformed("'params' are not supported by scikit-learn models; remove them.")
-    return ParsedRequest(columns, rows, want_proba, None if routing_key is None else str(routing_key))
+    return ParsedRequest(
+        columns,
+        rows,
+        "proba" in returns,
+        None if routing_key is None else str(routing_key),
+        want_explanations,
+        all_classes,
+    )
 
 
 def csv_split(raw: bytes) -> dict[str, Any]:
@@ -157,15 +171,31 @@ def csv_split(raw: bytes) -> dict[str, Any]:
     return {"columns": columns, "data": [list(row) for row in zip(*values, strict=True)]}
 
 
-def _returns(value: Any) -> bool:
+def _returns(value: Any) -> set[str]:
     if value is None:
-        return False
+        return set()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _malformed(f"'return' must be a list such as [\"proba\"], got {value!r}.")
     bad = [v for v in value if v not in _RETURNS]
     if bad:
         raise _malformed(f"'return' may hold {', '.join(_RETURNS)}; got {', '.join(bad)}.")
-    return "proba" in value
+    return set(value)
+
+
+def _explain_classes(value: Any, wanted: bool) -> bool:
+    """Whether ``"explain": {"classes": "all"}`` asks for every class's attributions."""
+    if value is None:
+        return False
+    if not wanted:
+        raise _malformed('\'explain\' options need "return": ["explanations"] (or POST .../explain).')
+    if not isinstance(value, dict) or set(value) - {"classes"}:
+        raise _malformed(f'\'explain\' must be an object such as {{"classes": "all"}}, got {value!r}.')
+    classes = value.get("classes", "predicted")
+    if classes not in _EXPLAIN_CLASSES:
+        raise _malformed(
+            f"'explain.classes' may be {' or '.join(map(repr, _EXPLAIN_CLASSES))}; got {classes!r}."
+        )
+    return bool(classes == "all")
 
 
 def _columns(key: str, value: Any) -> tuple[dict[str, list[Any]], int]:
