@@ -13,7 +13,18 @@ from typing import Annotated
 import typer
 
 from modelward import __version__
-from modelward.cli import _backtest, _data, _demo, _drift, _loop, _models, _monitor, _rollout, _serve
+from modelward.cli import (
+    _backtest,
+    _data,
+    _demo,
+    _drift,
+    _explain,
+    _loop,
+    _models,
+    _monitor,
+    _rollout,
+    _serve,
+)
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
@@ -34,6 +45,7 @@ app.command("reproduce")(_models.reproduce_command)
 app.command("serve")(_serve.serve_command)
 app.command("monitor")(_monitor.monitor_command)
 app.command("drift")(_drift.drift_command)
+app.command("explain")(_explain.explain_command)
 app.command("retrain")(_loop.retrain_command)
 app.command("gate")(_loop.gate_command)
 app.command("loop")(_loop.loop_command)

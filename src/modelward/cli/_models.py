@@ -22,6 +22,7 @@ from modelward.cli._common import (
 )
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
+from modelward.explain import GlobalImportance
 from modelward.refs import parse_ref
 from modelward.registry import ModelVersion
 from modelward.training import Lineage, LineageError, ReproduceReport
@@ -58,7 +59,32 @@ def show_version(mv: ModelVersion) -> None:
     for key, value in mv.metrics.items():
         metrics.add_row(key, fmt(value))
     console.print(metrics)
+    console.print(importance_table(mv))
     console.print(lineage_table(mv))
+
+
+def importance_table(mv: ModelVersion, top: int = 10) -> Table | str:
+    """The version's global importance (mean |SHAP|, permutation importance), most important first."""
+    if not mv.importance:
+        return "importance: none recorded (registered before modelward 0.1 computed it, or it failed)"
+    imp = GlobalImportance.from_dict(mv.importance)
+    perm = f"permutation Δ{imp.scoring} ± sd" if imp.scoring else "permutation"
+    out = Table(
+        title=f"importance (holdout): mean |SHAP| ({imp.method}, {imp.output}) on {imp.rows} rows; "
+        f"{perm} over {imp.repeats} shuffles of {imp.permutation_rows} rows",
+        title_justify="left",
+    )
+    for name, justify in (("feature", "left"), ("mean |SHAP|", "right"), ("share", "right"), (perm, "right")):
+        out.add_column(name, justify=justify)  # type: ignore[arg-type]
+    shares = imp.shap_shares()
+    for f in imp.features[:top]:
+        spread = (
+            "-" if f.permutation_mean is None else f"{f.permutation_mean:.4f} ± {f.permutation_std or 0:.4f}"
+        )
+        out.add_row(f.feature, f"{f.mean_abs_shap:.4g}", f"{shares[f.feature]:.0%}", spread)
+    if len(imp.features) > top:
+        out.caption = f"{len(imp.features) - top} more: modelward explain {mv.ref}"
+    return out
 
 
 def lineage_table(mv: ModelVersion) -> Table | str:

@@ -124,7 +124,7 @@ def explainer_for(
         reason = f"no exact explainer for {_final_name(model)}"
     except Exception as exc:  # an exact explainer that does not apply or does not add up
         reason = f"exact explainer not usable for {_final_name(model)}: {type(exc).__name__}: {exc}"
-        log.info("%s; using the model-agnostic explainer", reason)
+        log.debug("%s; using the model-agnostic explainer", reason)
     if exact_only:
         raise TypeError(reason)
     classifier = task == "classification" and hasattr(model, "predict_proba")

@@ -54,8 +54,10 @@ class Registry:
         dataset_version_id: int | None = None,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
+        importance: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
-        """Create model ``name`` if needed and add the next version to it."""
+        """Create model ``name`` if needed and add the next version to it (``importance``: the global
+        importance of its input columns, see :mod:`modelward.explain.importance`)."""
         check_name(name, "model name")
 
         def attempt() -> int:
@@ -87,6 +89,7 @@ class Registry:
                         tags=dict(tags or {}),
                         created_at=utcnow(),
                         created_by=self.actor,
+                        importance=dict(importance) if importance is not None else None,
                     )
                 )
                 record_event(

@@ -45,6 +45,9 @@ class ModelVersion:
         created_by: the actor who registered it (setting ``actor``; default: the OS user).
         aliases: the aliases pointing at this version now (``champion``, …), sorted.
         id: its database row id.
+        importance: global importance of its input columns on the holdout, as computed at
+            registration (``GlobalImportance.to_dict()`` of :mod:`modelward.explain.importance`:
+            mean |SHAP| and permutation importance per column), or ``None``.
         created: ``True`` when the call that returned it registered it; ``False`` when an
             existing version was returned (e.g. an identical training).
     """
@@ -68,6 +71,7 @@ class ModelVersion:
     created_by: str
     aliases: list[str] = field(default_factory=list)
     id: int = 0
+    importance: dict[str, Any] | None = None
     created: bool = False  # True when this call registered the version (False: an existing one)
 
     @property
@@ -172,4 +176,5 @@ def _version(row: Any, model: Any, held: list[str]) -> ModelVersion:
         created_at=row.created_at,
         created_by=row.created_by,
         aliases=sorted(held),
+        importance=dict(row.importance) if row.importance else None,
     )

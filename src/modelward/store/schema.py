@@ -121,6 +121,7 @@ model_versions = Table(
     Column("tags", JsonType, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(200), nullable=False),
+    Column("importance", JsonType),  # GlobalImportance of its input columns on the holdout, or NULL
     UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
 )
 

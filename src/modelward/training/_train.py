@@ -14,6 +14,7 @@ from modelward.artifacts import ArtifactStore, sha256_bytes
 from modelward.config import ModelSpec
 from modelward.datasets import DatasetVersion
 from modelward.errors import ModelwardError
+from modelward.explain.importance import global_importance
 from modelward.registry import ModelVersion
 from modelward.training._context import TrainingContext
 from modelward.training._fit import Prepared, TrainingResult, fit, prepare
@@ -98,6 +99,7 @@ def register(
                     version.ref,
                 )
                 return version
+    importance = _importance(trained)
     artifact = ctx.artifacts.put(trained.blob)
     return ctx.registry.register(
         name,
@@ -114,7 +116,26 @@ def register(
         dataset_version_id=trained.dataset.id,
         description=description or spec.description,
         tags=tags,
+        importance=importance,
     )
+
+
+def _importance(trained: Trained) -> dict[str, Any] | None:
+    """Global importance on the holdout (mean |SHAP|, permutation importance); ``None`` if it fails."""
+    prepared = trained.prepared
+    try:
+        found = global_importance(
+            trained.result.model,
+            prepared.features,
+            prepared.test[prepared.features],
+            prepared.test[prepared.target].to_numpy(),
+            task=trained.spec.task,
+        )
+    except Exception:  # the version registers without it; the explanation is extra evidence
+        log.warning("global importance of the new version could not be computed", exc_info=True)
+        return None
+    log.debug("global importance: %s on %d rows in %.2f s", found.method, found.rows, found.seconds)
+    return found.to_dict()
 
 
 def load_model(artifacts: ArtifactStore, version: ModelVersion) -> Any:
