@@ -76,7 +76,7 @@ def render(
 
 
 def _bars(items: list[tuple[str, float, float | None]], unit: str) -> str:
-    width = _W - _LEFT - 90
+    width = _W - _LEFT - 160
     top = max([abs(v) + (s or 0) for _, v, s in items] + [1e-12])
     h = _ROW * len(items) + 20
     out = [f"<svg width='{_W}' height='{h}' role='img' aria-label='{_e(unit)} per column'>"]
@@ -136,7 +136,7 @@ def _beeswarm(items: list[tuple[str, np.ndarray, pd.Series]]) -> str:
 
 
 def _dependence(name: str, column: pd.Series, vals: np.ndarray) -> str:
-    w, h, left, bottom = 460, 260, 60, 40
+    w, h, left, bottom = 460, 300, 60, 80
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if numeric:
         xs = column.to_numpy(dtype=float)
@@ -165,11 +165,15 @@ def _dependence(name: str, column: pd.Series, vals: np.ndarray) -> str:
         )
     out.append(f"<text x='{left - 4}' y='{py(ylim) + 8:.1f}' text-anchor='end'>{ylim:.3g}</text>")
     out.append(f"<text x='{left - 4}' y='{py(-ylim):.1f}' text-anchor='end'>{-ylim:.3g}</text>")
+    base = h - bottom + 14
     if numeric:
-        out.append(f"<text x='{left}' y='{h - 22}'>{lo:.4g}</text>")
-        out.append(f"<text x='{w - 10}' y='{h - 22}' text-anchor='end'>{hi:.4g}</text>")
+        out.append(f"<text x='{left}' y='{base}'>{lo:.4g}</text>")
+        out.append(f"<text x='{w - 10}' y='{base}' text-anchor='end'>{hi:.4g}</text>")
     for x, text in ticks:
-        out.append(f"<text x='{px(x):.1f}' y='{h - 22}' text-anchor='middle'>{_e(text)}</text>")
+        out.append(
+            f"<text x='{px(x):.1f}' y='{base}' text-anchor='end' "
+            f"transform='rotate(-45 {px(x):.1f} {base})'>{_e(text)}</text>"
+        )
     out.append(f"<text x='{(w + left) / 2}' y='{h - 4}' text-anchor='middle'>{_e(name)}</text>")
     out.append("</svg>")
     return "".join(out)
