@@ -31,6 +31,7 @@ from typing import Any
 
 from modelward.config import MonitorSettings
 from modelward.errors import DatabaseUnavailableError, ModelwardError
+from modelward.explain import GlobalImportance
 from modelward.maintenance._exporter import MonitorGauges, WindowGauges
 from modelward.maintenance._reference import get_reference
 from modelward.monitoring import (
@@ -210,7 +211,12 @@ class Monitor:
             stored = get_reference(self.ws, mv)
             columns = stored.reference.profile.columns
             important = tuple(f for f in self.analysis.important_features if f in columns)
-            cached = (stored, dataclasses.replace(self.analysis, important_features=important))
+            cached = (
+                stored,
+                dataclasses.replace(
+                    self.analysis, important_features=important, feature_importance=_importance_shares(mv)
+                ),
+            )
             self._references[mv.version] = cached
         return cached
 
@@ -375,3 +381,14 @@ class Monitor:
                 if on_pass is not None:
                     on_pass(done)
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
+def _importance_shares(mv: ModelVersion) -> dict[str, float]:
+    """Each input column's share of ``mv``'s mean |SHAP| (recorded at registration); empty if unknown."""
+    if not mv.importance:
+        return {}
+    try:
+        return GlobalImportance.from_dict(mv.importance).shap_shares()
+    except (ValueError, KeyError, TypeError):  # another format: drift is decided without it
+        log.warning("%s: importance of an unknown format; drift not ranked by it", mv.ref)
+        return {}

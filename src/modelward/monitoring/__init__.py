@@ -42,6 +42,7 @@ from modelward.monitoring.drift import (
 )
 from modelward.monitoring.drift_report import DriftReport, FeatureResult
 from modelward.monitoring.html import render_html
+from modelward.monitoring.importance_drift import RankedDrift, rank_by_importance
 from modelward.monitoring.multivariate import FeatureAttribution, MultivariateResult, multivariate_drift
 from modelward.monitoring.outputs import OutputDriftResult, OutputReference, label_drift, prediction_drift
 from modelward.monitoring.performance import (
@@ -88,6 +89,7 @@ __all__ = [
     "OutputReference",
     "Profile",
     "Progress",
+    "RankedDrift",
     "Reference",
     "TestOutcome",
     "Wasserstein",
@@ -104,6 +106,7 @@ __all__ = [
     "label_drift",
     "multivariate_drift",
     "prediction_drift",
+    "rank_by_importance",
     "realized_metrics",
     "relabel",
     "render_html",

@@ -31,7 +31,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,6 +41,7 @@ from numpy.typing import ArrayLike
 
 from modelward.errors import DataError
 from modelward.monitoring._performance import Performance, PerformanceResult
+from modelward.monitoring.importance_drift import RankedDrift, rank_by_importance
 from modelward.monitoring.multivariate import MultivariateResult, multivariate_drift
 from modelward.monitoring.profile import MethodSpec
 from modelward.monitoring.reference import Holdout, Reference
@@ -61,6 +62,9 @@ class AnalysisSettings:
             seeds its sampling and folds.
         confidence, resample_budget, concept_drift_rows: performance intervals, the bootstrap / CBPE
             simulation budget, and how many labeled rows the concept-drift detectors see at most.
+        feature_importance: the model's use of each column (share of its mean |SHAP|); when given,
+            drifted columns are ranked by it and those the model ignores are reported, not counted
+            towards the dataset drift (:func:`~modelward.monitoring.importance_drift.rank_by_importance`).
     """
 
     method: MethodSpec = "auto"
@@ -69,6 +73,7 @@ class AnalysisSettings:
     min_effect: float | Mapping[str, float] | None = None
     drift_share: float = 0.5
     important_features: tuple[str, ...] = ()
+    feature_importance: Mapping[str, float] = field(default_factory=dict)
     multivariate_rows: int = 0
     seed: int = 0
     confidence: float = 0.95
@@ -154,6 +159,9 @@ def analyse(
             drift_share=settings.drift_share,
             important_features=list(settings.important_features),
         )
+    ranking: tuple[RankedDrift, ...] = ()
+    if settings.feature_importance:
+        drift, ranking = rank_by_importance(drift, settings.feature_importance)
     multivariate = None
     if settings.multivariate_rows > 0 and reference.rows is not None:
         with _timed(timings, "multivariate"), progress.stage("multivariate drift (domain classifier)"):
@@ -194,6 +202,7 @@ def analyse(
         concept_drift=tuple(performance.concept_drift),
         notes=(*notes, *performance.notes),
         timings=timings,
+        drift_by_importance=ranking,
     )
 
 

@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol
 from modelward.errors import DataError
 from modelward.monitoring._json import jsonable
 from modelward.monitoring.drift_report import DriftReport
+from modelward.monitoring.importance_drift import RankedDrift
 from modelward.monitoring.multivariate import MultivariateResult
 from modelward.monitoring.outputs import OutputDriftResult
 from modelward.monitoring.performance import ConceptDriftResult, MetricEstimate
@@ -53,6 +54,8 @@ class WindowReport:
         timings: seconds per stage.
         relabel_notes, labels_as_of: set when the realized figures were recomputed because labels
             arrived after the window was analysed (with labels stored up to ``labels_as_of``).
+        drift_by_importance: every tested column with the model's use of it, drifted ones first,
+            most important first; empty when the model's importance is unknown.
     """
 
     n_rows: int
@@ -68,6 +71,7 @@ class WindowReport:
     timings: dict[str, float] = field(default_factory=dict)
     relabel_notes: tuple[str, ...] | None = None
     labels_as_of: dt.datetime | None = None
+    drift_by_importance: tuple[RankedDrift, ...] = ()
 
     @property
     def dataset_drift(self) -> bool:
@@ -97,6 +101,8 @@ class WindowReport:
             doc["relabel_notes"] = list(self.relabel_notes)
         if self.labels_as_of is not None:
             doc["labels_as_of"] = self.labels_as_of.isoformat()
+        if self.drift_by_importance:
+            doc["drift_by_importance"] = [r.to_dict() for r in self.drift_by_importance]
         return doc
 
     @classmethod
@@ -120,6 +126,7 @@ class WindowReport:
             timings={str(k): float(v) for k, v in (doc.get("timings") or {}).items()},
             relabel_notes=None if relabel_notes is None else tuple(relabel_notes),
             labels_as_of=None if labels_as_of is None else dt.datetime.fromisoformat(labels_as_of),
+            drift_by_importance=tuple(RankedDrift.from_dict(r) for r in doc.get("drift_by_importance") or ()),
         )
 
     def monitoring_report(self, metadata: Mapping[str, Any] | None = None) -> MonitoringReport | None:
