@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from modelward import Workspace
 from modelward.cli import app
 from modelward.demo import agrawal_frame
+from modelward.training import record_importance
 
 CONFIG = """\
 models:
@@ -92,3 +93,30 @@ def test_explain_with_data_lacking_a_column_says_which(trained: Path, tmp_path: 
     )
     assert result.exit_code != 0  # `modelward` prints the ModelwardError's message without a traceback
     assert "lacks input column(s) age of credit@1" in str(result.exception)
+
+
+def test_importance_recorded_after_registration_once(trained: Path) -> None:
+    """The loop registers from its time-limited training subprocess without importance, then records it."""
+    with Workspace.open(trained / "ws") as ws:
+        v1 = ws.registry.get("credit", 1)
+        v2 = ws.registry.register(
+            "credit",
+            task=v1.task,
+            artifact=v1.artifact,
+            serializer=v1.serializer,
+            flavor=v1.flavor,
+            signature=v1.signature,
+            input_example=v1.input_example,
+            params=v1.params,
+            metrics=v1.metrics,
+            lineage=v1.lineage,
+            dataset_version_id=v1.dataset_version_id,
+        )
+        assert v2.importance is None
+        recorded = record_importance(ws, v2)
+        assert recorded.importance is not None and v1.importance is not None
+        # the same model on the same holdout with the same seed: the same permutation importance
+        perm = {f["feature"]: f["permutation_mean"] for f in recorded.importance["features"]}
+        assert perm == {f["feature"]: f["permutation_mean"] for f in v1.importance["features"]}
+        assert not ws.registry.set_importance("credit", 2, {"format": "other"})  # never replaced
+        assert ws.registry.get("credit", 2).importance == recorded.importance

@@ -44,7 +44,14 @@ _BACKGROUND_ROWS = 100
 
 @dataclass(frozen=True)
 class FeatureImportance:
-    """One input column's importance."""
+    """One input column's importance.
+
+    Attributes:
+        feature: the input column.
+        mean_abs_shap: its mean absolute SHAP value (over rows and outputs).
+        permutation_mean, permutation_std: the score's drop when it is shuffled, mean and standard
+            deviation over the repeats (``None`` without labels).
+    """
 
     feature: str
     mean_abs_shap: float

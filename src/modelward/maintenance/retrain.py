@@ -383,7 +383,8 @@ def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
     recipe = spec.model_copy(update={"features": list(request.features), "sample_weight": None})
     dataset = ws.resolve_dataset(recipe, request.dataset)
     trained = train(ws, recipe, dataset, sample_weight=request.weight_column if weighted else None)
-    mv = register(ws, request.model, trained, description=request.description)
+    # importance is computed by the loop once the child is done, outside the training's time limit
+    mv = register(ws, request.model, trained, description=request.description, importance=False)
     return TrainResult(mv.version, mv.created, weighted)
 
 

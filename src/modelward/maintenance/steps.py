@@ -37,6 +37,7 @@ from modelward.maintenance.retrain import TrainRequest, assemble, load_holdout
 from modelward.maintenance.rollout import start_rollout
 from modelward.maintenance.trainer import Stopped, SubprocessTrainer, Trainer
 from modelward.registry import ModelVersion, Registry
+from modelward.training import record_importance
 from modelward.workspace import Workspace
 
 __all__ = ["LOOP_ACTOR", "JobFailedError", "JobRunner", "new_owner", "owner_dead"]
@@ -310,6 +311,7 @@ class JobRunner:
                 challenger=mv.version,
             ) from exc
         self.progress(f"job {job.id}: challenger {mv.ref} registered")
+        record_importance(self.ws, mv, model)  # here, not in the time-limited training subprocess
         return self.ws.jobs.advance(
             job,
             now=self.clock(),

@@ -385,6 +385,23 @@ class Registry:
             )
             return {(r[0], r[1]): int(r[2]) for r in rows}
 
+    def set_importance(self, name: str, version: int, importance: Mapping[str, Any]) -> bool:
+        """Record the global importance of a version registered without one (derived evidence, computed
+        after registration, e.g. by the loop outside its training time limit). A recorded importance is
+        never replaced; returns whether this call recorded it."""
+        with self.store.write() as conn:
+            row = self._get(
+                conn, name, version
+            )  # inside the write transaction: no race between read and write
+            if row.importance is not None:
+                return False
+            conn.execute(
+                model_versions.update()
+                .where(model_versions.c.id == row.id)
+                .values(importance=dict(importance))
+            )
+            return True
+
     # -- tags and descriptions ----------------------------------------------------------------
 
     def set_tags(self, name: str, version: int | None, tags: Mapping[str, str]) -> None:

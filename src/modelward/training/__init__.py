@@ -46,7 +46,7 @@ from modelward.training._lineage import (
 )
 from modelward.training._rebuild import Rebuilt, rebuild, spec_of
 from modelward.training._reproduce import ReproduceReport, reproduce
-from modelward.training._train import Trained, load_model, register, train
+from modelward.training._train import Trained, load_model, record_importance, register, train
 
 __all__ = [
     "MIN_HOLDOUT_ROWS",
@@ -70,6 +70,7 @@ __all__ = [
     "predict_proba",
     "prepare",
     "rebuild",
+    "record_importance",
     "register",
     "reproduce",
     "resolve_entrypoint",

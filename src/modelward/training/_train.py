@@ -20,7 +20,7 @@ from modelward.training._context import TrainingContext
 from modelward.training._fit import Prepared, TrainingResult, fit, prepare
 from modelward.training._lineage import Lineage, LineageError
 
-__all__ = ["Trained", "load_model", "register", "train"]
+__all__ = ["Trained", "load_model", "record_importance", "register", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,15 @@ def register(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     force: bool = False,
+    importance: bool = True,
 ) -> ModelVersion:
     """Store ``trained``'s model and register it as the next version of ``name`` (``created=True``).
 
     When a version of ``name`` was trained the same way (same data content, code reference,
     entrypoint, target, features, sample weights, split, params and seed) and its model bytes are the
     same, nothing is registered: that version is returned with ``created=False``. ``force=True``
-    registers a new version anyway.
+    registers a new version anyway. ``importance``: compute the global importance of its columns on the
+    holdout now (False: later, with :func:`record_importance`).
     """
     spec, result = trained.spec, trained.result
     if not force:
@@ -99,7 +101,7 @@ def register(
                     version.ref,
                 )
                 return version
-    importance = _importance(trained)
+    found = _importance(trained.result.model, trained.prepared, trained.spec.task) if importance else None
     artifact = ctx.artifacts.put(trained.blob)
     return ctx.registry.register(
         name,
@@ -116,20 +118,39 @@ def register(
         dataset_version_id=trained.dataset.id,
         description=description or spec.description,
         tags=tags,
-        importance=importance,
+        importance=found,
     )
 
 
-def _importance(trained: Trained) -> dict[str, Any] | None:
+def record_importance(ctx: TrainingContext, version: ModelVersion, model: Any = None) -> ModelVersion:
+    """Compute and record the global importance of ``version`` (registered with ``importance=False``) on
+    its holdout, rebuilt from its lineage; best effort: a version without lineage, or whose importance
+    cannot be computed, is returned as it is."""
+    if version.importance is not None:
+        return version
+    from modelward.training._rebuild import rebuild
+
+    try:
+        prepared = rebuild(ctx, version).prepared
+        model = model if model is not None else load_model(ctx.artifacts, version)
+    except Exception:  # no lineage, data gone, model unreadable: the version stays as it is
+        log.warning("%s: no holdout to compute importance on", version.ref, exc_info=True)
+        return version
+    found = _importance(model, prepared, version.task)
+    if found is not None:
+        ctx.registry.set_importance(version.name, version.version, found)
+    return ctx.registry.get(version.name, version.version)
+
+
+def _importance(model: Any, prepared: Prepared, task: str) -> dict[str, Any] | None:
     """Global importance on the holdout (mean |SHAP|, permutation importance); ``None`` if it fails."""
-    prepared = trained.prepared
     try:
         found = global_importance(
-            trained.result.model,
+            model,
             prepared.features,
             prepared.test[prepared.features],
             prepared.test[prepared.target].to_numpy(),
-            task=trained.spec.task,
+            task=task,
         )
     except Exception:  # the version registers without it; the explanation is extra evidence
         log.warning("global importance of the new version could not be computed", exc_info=True)
