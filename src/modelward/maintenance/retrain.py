@@ -366,7 +366,9 @@ class TrainResult:
     weighted: bool
 
 
-def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
+def train_challenger(
+    ws: Workspace, request: TrainRequest, *, loaded: Callable[[str, Any], None] | None = None
+) -> TrainResult:
     """Train ``request.model`` as declared on ``request.dataset`` with the weight-column override, register it.
 
     THE one place the loop calls training, run inside the training subprocess: the model's declared
@@ -374,6 +376,8 @@ def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
     :func:`modelward.training.train`, with the weight column passed as ``sample_weight`` when the
     entrypoint takes one, then registered by :func:`modelward.training.register`. A training identical
     to an existing version returns that version (``created`` False): a resumed job does not register twice.
+    ``loaded`` (in-process callers) is handed the artifact's digest and the model as loaded back from it to
+    check it, so that the caller need not load it again.
     """
     from modelward.training import register, resolve_entrypoint, train
 
@@ -384,6 +388,8 @@ def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
     dataset = ws.resolve_dataset(recipe, request.dataset)
     trained = train(ws, recipe, dataset, sample_weight=request.weight_column if weighted else None)
     mv = register(ws, request.model, trained, description=request.description)
+    if loaded is not None and trained.loaded is not None and mv.artifact == trained.artifact:
+        loaded(mv.artifact, trained.loaded)
     return TrainResult(mv.version, mv.created, weighted)
 
 
