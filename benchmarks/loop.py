@@ -63,6 +63,7 @@ POLICIES = ("never", "scheduled", "loop")
 ROWS = (*POLICIES, "loop-now", "river")  # loop-now: the loop promoting at once (--rollout immediate)
 LABELS = {"loop-now": "loop now", "river": "river DRC"}
 BLOCK = 1_000
+JOBS = 2  # policies a backtest replays at once (--jobs)
 
 CONFIG = """\
 {extra}models:
@@ -146,7 +147,7 @@ def workspace(
 
 def run_backtest(root: Path, data: Path, out: Path, delay: int, *extra: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "modelward", "backtest", "model", "--data", str(data)]
-    cmd += ["--label-delay", str(delay), *extra]
+    cmd += ["--label-delay", str(delay), "--jobs", str(JOBS), *extra]
     done = subprocess.run([*cmd, "--json", str(out)], cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"modelward backtest failed:\n{done.stderr[-3000:]}")

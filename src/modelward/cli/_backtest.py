@@ -65,6 +65,15 @@ def backtest_command(
             "default: the model's loop.rollout.mode.",
         ),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            metavar="N",
+            min=1,
+            help="Policies replayed at once, each in a process of its own (same results).",
+        ),
+    ] = 1,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", metavar="OUT", help="Write the results as JSON here ('-': stdout)."),
@@ -100,6 +109,7 @@ def backtest_command(
             seed=seed,
             policies=chosen,
             rollout=rollout,
+            jobs=jobs,
             progress=lambda policy, done, _n: bar.update(tasks[policy], completed=done),
         )
     doc = result.to_dict()

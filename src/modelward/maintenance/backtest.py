@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -500,10 +502,12 @@ def backtest(
     policies: Sequence[str] = POLICIES,
     rollout: str | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> BacktestResult:
     """Replay ``frame`` from ``model``'s champion under each of ``policies`` (see the module docstring).
     ``ws`` is only read. ``seed`` seeds NumPy's global generator for entrypoints that draw from it.
-    ``rollout``: the loop's ``loop.rollout.mode`` in this replay (None: the model's)."""
+    ``rollout``: the loop's ``loop.rollout.mode`` in this replay (None: the model's). ``jobs``: policies
+    replayed at once, each in a process of its own (the results are the same)."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or every < 1:
         raise DataError(
@@ -518,18 +522,88 @@ def backtest(
         {str(k): v for k, v in r.items()} for r in stream.frame[stream.features].to_dict(orient="records")
     ]
     say = progress or (lambda _p, _d, _n: None)
-    results: dict[str, PolicyResult] = {}
     with tempfile.TemporaryDirectory(prefix="modelward-backtest-") as tmp, _no_bytecode():
-        for name in policies:
-            np.random.seed(seed)
-            with ws.scratch(Path(tmp) / name) as copy:
-                replay = _Replay(_Scratch(copy, rollout), model, stream, records, Path(tmp) / name / "spool")
-                try:
-                    results[name] = _RUNNERS[name](replay, name, every, _reporter(say, name, len(stream)))
-                finally:
-                    replay.close()
+        plans = [_Plan(name, model, rollout, every, seed, Path(tmp) / name) for name in policies]
+        if jobs > 1 and len(plans) > 1:
+            results = _in_processes(ws, plans, stream, records, say, jobs)
+        else:
+            results = {}
+            for plan in plans:
+                with ws.scratch(plan.directory) as copy:
+                    results[plan.policy] = plan.run(copy, stream, records, say)
     metric = "accuracy" if champion.task == "classification" else "mae"
-    return BacktestResult(model, champion.version, metric, len(stream), results)
+    return BacktestResult(model, champion.version, metric, len(stream), {p: results[p] for p in policies})
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One policy's replay: what it runs, and the directory of its scratch copy."""
+
+    policy: str
+    model: str
+    rollout: str | None
+    every: int
+    seed: int
+    directory: Path
+
+    def run(
+        self, copy: Workspace, stream: Stream, records: list[dict[str, Any]], say: Progress
+    ) -> PolicyResult:
+        np.random.seed(self.seed)
+        replay = _Replay(_Scratch(copy, self.rollout), self.model, stream, records, self.directory / "spool")
+        try:
+            return _RUNNERS[self.policy](
+                replay, self.policy, self.every, _reporter(say, self.policy, len(stream))
+            )
+        finally:
+            replay.close()
+
+
+def _in_processes(
+    ws: Workspace,
+    plans: list[_Plan],
+    stream: Stream,
+    records: list[dict[str, Any]],
+    say: Progress,
+    jobs: int,
+) -> dict[str, PolicyResult]:
+    """The plans in ``jobs`` processes at once (spawned: nothing of this process's connections or threads
+    is shared), the longest first; each opens its own scratch copy, made here."""
+    copies = []
+    for plan in plans:
+        with ws.scratch(plan.directory) as copy:
+            copies.append((plan, copy.root, copy.settings, copy.artifacts))
+    order = sorted(copies, key=lambda c: POLICIES[::-1].index(c[0].policy))
+    context = multiprocessing.get_context("spawn")
+    messages = context.Manager().Queue()
+    results: dict[str, PolicyResult] = {}
+    with ProcessPoolExecutor(min(jobs, len(plans)), mp_context=context) as pool:
+        futures = {
+            pool.submit(_run_child, plan, root, settings, artifacts, stream, records, messages): plan.policy
+            for plan, root, settings, artifacts in order
+        }
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5)
+            while not messages.empty():
+                say(*messages.get())
+            for future in done:
+                results[futures[future]] = future.result()  # a child's error is raised here
+    return results
+
+
+def _run_child(
+    plan: _Plan,
+    root: Path,
+    settings: Settings,
+    artifacts: Any,
+    stream: Stream,
+    records: list[dict[str, Any]],
+    messages: Any,
+) -> PolicyResult:
+    """A plan in a process of its own (:func:`_in_processes`), on the scratch copy made for it."""
+    with Workspace.reopen(root, settings, artifacts) as copy, _no_bytecode():
+        return plan.run(copy, stream, records, lambda policy, done, n: messages.put((policy, done, n)))
 
 
 def _reporter(say: Progress, policy: str, total: int) -> Callable[[int], None]:
