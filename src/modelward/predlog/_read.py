@@ -27,7 +27,9 @@ __all__ = [
     "LabelArrival",
     "PredictionWindow",
     "count_labeled",
+    "count_predictions",
     "labels_arrived",
+    "latency_sample",
     "read_predictions",
     "read_window",
 ]
@@ -245,6 +247,34 @@ def count_labeled(
         query = query.where(p.version == version)
     with store.read() as conn:
         return int(conn.execute(query).scalar() or 0)
+
+
+def count_predictions(store: Store, model: str, *, since: dt.datetime) -> int:
+    """How many predictions of ``model`` were logged at or after ``since`` (one COUNT over the
+    ``(model, ts)`` index: the console's prediction volume)."""
+    p = predictions.c
+    query = sa.select(sa.func.count()).where(p.model == model, p.ts >= since)
+    with store.read() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def latency_sample(
+    store: Store,
+    model: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    version: int | None = None,
+    limit: int = 2000,
+) -> list[float]:
+    """The latencies (ms) of at most ``limit`` predictions of ``model`` logged from ``start`` to ``end``
+    (inclusive; optionally of one ``version``): a bounded sample for a window's latency percentiles."""
+    p = predictions.c
+    query = sa.select(p.latency_ms).where(p.model == model, p.ts >= start, p.ts <= end).limit(limit)
+    if version is not None:
+        query = query.where(p.version == version)
+    with store.read() as conn:
+        return [float(v) for v in conn.execute(query).scalars()]
 
 
 def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from modelward.artifacts import ArtifactStore
+from modelward.errors import NotFoundError
 from modelward.monitoring import Reference, WindowReport
 from modelward.predlog import Window, WindowSpec
 from modelward.results import _references
@@ -280,6 +281,61 @@ class MonitoringResults:
             query = query.limit(limit)
         with self.store.read() as conn:
             return [_run(row) for row in conn.execute(query)]
+
+    def runs_page(self, model: str, *, offset: int = 0, limit: int = 20) -> tuple[list[MonitoringRun], int]:
+        """One page of the runs of ``model``, newest window first, and how many it has in all."""
+        r = monitoring_runs.c
+        query = (
+            sa.select(*_RUN_COLUMNS)
+            .where(r.model == model)
+            .order_by(r.end_ts.desc(), r.id.desc())
+            .offset(max(offset, 0))
+            .limit(limit)
+        )
+        with self.store.read() as conn:
+            total = conn.execute(sa.select(sa.func.count()).where(r.model == model)).scalar_one()
+            return [_run(row) for row in conn.execute(query)], int(total)
+
+    def run(self, run_id: int) -> MonitoringRun:
+        """Run ``run_id`` (without its report)."""
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(*_RUN_COLUMNS).where(monitoring_runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"No monitoring run {run_id}.", details={"run": run_id})
+        return _run(row)
+
+    def metrics_of(self, run_ids: Sequence[int], *, kinds: Sequence[str] | None = None) -> pd.DataFrame:
+        """The stored time-series rows of the runs ``run_ids`` (the columns of :data:`HISTORY_COLUMNS`),
+        oldest window first: a bounded slice of :meth:`history`."""
+        if not run_ids:
+            return pd.DataFrame([], columns=HISTORY_COLUMNS)
+        r, m = monitoring_runs.c, monitoring_metrics.c
+        query = (
+            sa.select(
+                r.id.label("run_id"),
+                r.version,
+                r.window_spec,
+                r.start_ts,
+                r.end_ts,
+                r.n_rows,
+                m.kind,
+                m.name,
+                m.feature,
+                m.value,
+                m.lower,
+                m.upper,
+                m.n,
+                m.method,
+            )
+            .join(monitoring_metrics, m.run_id == r.id)
+            .where(r.id.in_([int(i) for i in run_ids]))
+            .order_by(r.end_ts, r.id, m.id)
+        )
+        if kinds:
+            query = query.where(m.kind.in_(list(kinds)))
+        with self.store.read() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame([tuple(row) for row in rows], columns=HISTORY_COLUMNS)
 
     def report(self, run_id: int) -> WindowReport:
         """The stored report of run ``run_id``."""
