@@ -302,38 +302,33 @@ def _version_view(v: Any, ws: Workspace) -> dict[str, Any]:
     }
 
 
-def _drift_charts(frame: pd.DataFrame, labels: list[str], pos: dict[int, int]) -> dict[str, str]:
-    drift = frame[(frame.kind == "drift") & frame.feature.notna()]
-    if drift.empty:
+Row = dict[str, Any]
+
+
+def _drift_charts(rows: list[Row], labels: list[str], pos: dict[int, int]) -> dict[str, str]:
+    drift = [r for r in rows if r["kind"] == "drift" and r["feature"] is not None]
+    effects = [r for r in drift if r["name"] == "effect_size"]
+    if not effects:
         return {
             "drift_p": line_chart([], [], title="p-value per feature"),
             "drift_effect": line_chart([], [], title="effect size per feature"),
         }
-    effects = drift[drift.name == "effect_size"]
-    latest = effects[effects.run_id == effects.run_id.iloc[-1]]
-    top = list(latest.sort_values("value", ascending=False).feature.head(_DRIFT_FEATURES))
+    last = effects[-1]["run_id"]
+    latest = sorted((r for r in effects if r["run_id"] == last), key=lambda r: -(_float(r["value"]) or 0.0))
+    top = [r["feature"] for r in latest[:_DRIFT_FEATURES]]
+    method = {r["feature"]: r["method"] for r in latest}
     charts = {}
     for name, key, title in (
         ("p_value", "drift_p", "adjusted p-value per feature (drift below the line)"),
         ("effect_size", "drift_effect", "drift statistic (effect size) per feature"),
     ):
-        rows = drift[(drift.name == name) & drift.feature.isin(top)]
-        series = []
-        for feature in top:
-            f = rows[rows.feature == feature]
-            method = f.method.iloc[-1] if len(f) else ""
-            series.append(
-                Series(
-                    f"{feature} ({method})",
-                    [
-                        Point(pos[int(r["run_id"])], value)
-                        for r in _records(f)
-                        if (value := _float(r["value"])) is not None
-                    ],
-                )
-            )
+        by_feature: dict[str, list[Point]] = {f: [] for f in top}
+        for r in drift:
+            value = _float(r["value"])
+            if r["name"] == name and r["feature"] in by_feature and value is not None:
+                by_feature[r["feature"]].append(Point(pos[int(r["run_id"])], value))
         charts[key] = line_chart(
-            series,
+            [Series(f"{f} ({method.get(f) or ''})", points) for f, points in by_feature.items()],
             labels,
             title=title,
             y_range=(0.0, 1.0) if name == "p_value" else None,
@@ -343,17 +338,16 @@ def _drift_charts(frame: pd.DataFrame, labels: list[str], pos: dict[int, int]) -
     return charts
 
 
-def _performance_chart(frame: pd.DataFrame, labels: list[str], pos: dict[int, int], metric: str) -> str:
+def _performance_chart(rows: list[Row], labels: list[str], pos: dict[int, int], metric: str) -> str:
     series = []
     for kind, dashed in (("realized", False), ("estimated", True)):
-        rows = frame[(frame.kind == kind) & (frame.name == metric)]
         series.append(
             Series(
                 f"{metric} {kind}",
                 [
                     Point(pos[int(r["run_id"])], value, _float(r["lower"]), _float(r["upper"]))
-                    for r in _records(rows)
-                    if (value := _float(r["value"])) is not None
+                    for r in rows
+                    if r["kind"] == kind and r["name"] == metric and (value := _float(r["value"])) is not None
                 ],
                 dashed=dashed,
             )
@@ -364,7 +358,7 @@ def _performance_chart(frame: pd.DataFrame, labels: list[str], pos: dict[int, in
 def _latency_chart(ws: Workspace, model: str, runs: Sequence[MonitoringRun], labels: list[str]) -> str:
     p50, p95 = Series("latency p50 (ms)"), Series("latency p95 (ms)")
     for i, run in enumerate(runs):
-        sample = latency_sample(ws.store, model, run.start_ts, run.end_ts, version=run.version, limit=2000)
+        sample = latency_sample(ws.store, model, run.start_ts, run.end_ts, version=run.version, limit=500)
         if sample:
             p50.points.append(Point(i, float(np.percentile(sample, 50))))
             p95.points.append(Point(i, float(np.percentile(sample, 95))))
@@ -413,18 +407,20 @@ def model_page(
     chart_runs = list(reversed(ws.monitoring_results.runs_page(name, limit=CHART_WINDOWS)[0]))
     labels = [_short(r.end_ts) for r in chart_runs]
     pos = {r.id: i for i, r in enumerate(chart_runs)}
-    frame = ws.monitoring_results.metrics_of(
-        [r.id for r in chart_runs], kinds=["drift", "quality", "realized", "estimated"]
+    rows = _records(
+        ws.monitoring_results.metrics_of(
+            [r.id for r in chart_runs], kinds=["drift", "quality", "realized", "estimated"]
+        )
     )
     metric, _drop = _metric_name(ws, name, info.task)
     active = ws.rollouts.active(name)
     rollouts = ws.rollouts.latest(name, limit=5)
     shown = active or (rollouts[0] if rollouts else None)
-    charts = _drift_charts(frame, labels, pos)
-    charts["performance"] = _performance_chart(frame, labels, pos, metric)
+    charts = _drift_charts(rows, labels, pos)
+    charts["performance"] = _performance_chart(rows, labels, pos, metric)
     charts["latency"] = _latency_chart(ws, name, chart_runs, labels)
     charts["errors"] = _error_chart(ws, shown)
-    quality = frame[(frame.kind == "quality") & (frame.name != "findings")]
+    quality = [r for r in reversed(rows) if r["kind"] == "quality" and r["name"] != "findings"][:50]
     findings = [
         {
             "window": int(r["run_id"]),
@@ -433,7 +429,7 @@ def model_page(
             "column": r["feature"],
             "severity": r["method"],
         }
-        for r in _records(quality.iloc[::-1].head(50))
+        for r in quality
     ]
     events = ws.registry.events_page(name, before=before, limit=PAGE_SIZE + 10, exclude=QUIET)
     alias_changes = ws.registry.events_page(

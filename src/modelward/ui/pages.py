@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 ACTOR = "ui:admin"
 _FORM_LIMIT = 16_384  # bytes: a console form is a few fields
 _NOTICE_COOKIE = "modelward_notice"
+#: The window report is one self-contained file with its CSS inline and no script.
+_REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 _CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -65,9 +67,9 @@ _ENV = _environment()
 _CSS = resources.files("modelward.ui").joinpath("static/console.css").read_bytes()
 
 
-def _html(body: str, status: int = 200, started: float | None = None) -> HTMLResponse:
+def _html(body: str, status: int = 200, started: float | None = None, csp: str = _CSP) -> HTMLResponse:
     headers = {
-        "Content-Security-Policy": _CSP,
+        "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store",
     }
@@ -163,7 +165,7 @@ def console_router(
             body = await asyncio.to_thread(build)
         except ModelwardError as exc:
             return failure(request, exc, started)
-        return _html(body, 200, started)
+        return _html(body, 200, started, csp=_REPORT_CSP)
 
     @router.get("/datasets", response_class=HTMLResponse)
     async def datasets(request: Request) -> Response:
