@@ -12,6 +12,7 @@ import numpy as np
 from maintenance.loop_support import TOKEN, make_loop_workspace, traffic
 from modelward import Workspace
 from modelward.maintenance import Loop, request_retrain
+from modelward.maintenance.trainer import InProcessTrainer
 from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
 
 __all__ = ["TOKEN", "build_console_workspace", "log_traffic"]
@@ -64,7 +65,8 @@ def build_console_workspace(root: Path) -> Path:
         start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
         log_traffic(ws, n=600, seed=1, drifted=False, start=start)
         log_traffic(ws, n=600, seed=2, drifted=True, start=start + dt.timedelta(seconds=600))
-        loop = Loop(ws, models=["credit"])
+        # the training runs in this process: the console's tests need the job's events, not its subprocess
+        loop = Loop(ws, models=["credit"], trainer=InProcessTrainer())
         loop.run_once()  # monitors the six windows; the drift trigger may open a job and run it
         if not [e for e in ws.registry.events("credit") if e.kind == "loop_gate_decided"]:
             asked = request_retrain(

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
 from modelward import Workspace
 from server.process import ServerProcess
-from ui.console_support import TOKEN, build_console_workspace
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+from .console_support import TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -48,13 +48,13 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def console(console_root: Path) -> Iterator[Console]:
     assert shutil.which(CHROMIUM), "chromium is missing: apt-get install -y chromium (.ci/run does)"
-    root = build_console_workspace(tmp_path_factory.mktemp("console") / "ws")
+    root = console_root
     with Workspace.open(root) as ws:
         window_id = ws.monitoring_results.runs("credit", limit=1)[0].id
     server = ServerProcess(root, f"sqlite:///{root / 'mw.db'}", "--no-loop")
-    pw = playwright_api.sync_playwright().start()
+    pw = sync_playwright().start()
     try:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         server.wait_ready()
@@ -227,8 +227,28 @@ def test_signing_in_with_the_admin_token_allows_a_promote(console: Console) -> N
     with httpx.Client(base_url=console.url, timeout=10) as http:  # the server reloaded at once
         answer = http.post("/v1/models/credit/predict", json={"instances": ws_example(console.root)})
         assert answer.status_code == 200 and answer.json()["version"] == target, answer.text
+    # a canary of the other version, started from the console: the models page shows it live
+    page.fill("#rollout-version", str(before))
+    page.select_option("#rollout-mode", "canary")
+    page.fill("#rollout-reason", "canary from the console test")
+    page.click("form[action='/ui/models/credit/rollout'] button[type=submit]")
+    page.wait_for_load_state()
+    assert "rollout" in page.locator("p.notice").inner_text() and "started (canary" in page.content()
+    with Workspace.open(console.root) as ws:
+        live = ws.rollouts.active("credit")
+        assert live is not None and (live.challenger_version, live.created_by) == (before, "ui:admin")
+    page.goto(f"{console.url}/ui")
+    assert "canary" in page.locator("table.models").inner_text()
     shots = DOCS_IMAGES if os.environ.get("CONSOLE_SCREENSHOTS_TO_DOCS") else console.root / "shots"
     _screenshots(console, page, shots)
+    page.goto(f"{console.url}/ui/models/credit")
+    page.fill("#abort-reason", "enough")
+    page.click("form[action='/ui/models/credit/rollout/abort'] button[type=submit]")
+    page.wait_for_load_state()
+    assert f"rollout {live.id} aborted" in page.locator("p.notice").inner_text()
+    with Workspace.open(console.root) as ws:
+        assert ws.rollouts.active("credit") is None
+        assert ws.registry.get("credit", "champion").version == target
     page.context.close()
     assert console.problems == [], "\n".join(console.problems)
 

@@ -103,9 +103,10 @@ def line_chart(
             f'<text x="{left - 4}" y="{sy(y) + 4:.1f}" class="tick" text-anchor="end">{_fmt(y)}</text>'
         )
     step = max(1, math.ceil(n / 6))
-    for x in range(0, n, step):  # x ticks
+    for x in range(0, n, step):  # x ticks; the first and last stay inside the frame
+        anchor = "start" if x == 0 and n > 1 else "end" if x == n - 1 and n > 1 else "middle"
         out.append(
-            f'<text x="{sx(x):.1f}" y="{top + plot_h + 16}" class="tick" text-anchor="middle">'
+            f'<text x="{sx(x):.1f}" y="{top + plot_h + 16}" class="tick" text-anchor="{anchor}">'
             f"{esc(labels[x])}</text>"
         )
     if rule is not None:
