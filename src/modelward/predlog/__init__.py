@@ -39,7 +39,7 @@ from modelward.predlog._read import (
     count_labeled,
     count_predictions,
     labels_arrived,
-    latency_sample,
+    latency_samples,
     read_predictions,
     read_window,
 )
@@ -66,7 +66,7 @@ __all__ = [
     "count_predictions",
     "hash_routing_key",
     "labels_arrived",
-    "latency_sample",
+    "latency_samples",
     "new_prediction_id",
     "next_window",
     "parse_window",

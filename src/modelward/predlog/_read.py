@@ -29,7 +29,7 @@ __all__ = [
     "count_labeled",
     "count_predictions",
     "labels_arrived",
-    "latency_sample",
+    "latency_samples",
     "read_predictions",
     "read_window",
 ]
@@ -258,23 +258,32 @@ def count_predictions(store: Store, model: str, *, since: dt.datetime) -> int:
         return int(conn.execute(query).scalar() or 0)
 
 
-def latency_sample(
+def latency_samples(
     store: Store,
     model: str,
-    start: dt.datetime,
-    end: dt.datetime,
+    windows: Sequence[tuple[dt.datetime, dt.datetime, int]],
     *,
-    version: int | None = None,
-    limit: int = 2000,
-) -> list[float]:
-    """The latencies (ms) of at most ``limit`` predictions of ``model`` logged from ``start`` to ``end``
-    (inclusive; optionally of one ``version``): a bounded sample for a window's latency percentiles."""
+    per_window: int = 500,
+) -> list[list[float]]:
+    """For each ``(start, end, version)`` window of ``model``, the latencies (ms) of at most ``per_window`` of
+    its logged predictions (from ``start`` to ``end`` inclusive): a bounded sample for its latency
+    percentiles, all windows in one query."""
+    if not windows:
+        return []
     p = predictions.c
-    query = sa.select(p.latency_ms).where(p.model == model, p.ts >= start, p.ts <= end).limit(limit)
-    if version is not None:
-        query = query.where(p.version == version)
+    parts = [
+        sa.select(sa.literal(i).label("w"), p.latency_ms)
+        .where(p.model == model, p.version == version, p.ts >= start, p.ts <= end)
+        .limit(per_window)
+        .subquery()
+        for i, (start, end, version) in enumerate(windows)
+    ]
+    query = sa.union_all(*(sa.select(part.c.w, part.c.latency_ms) for part in parts))
+    out: list[list[float]] = [[] for _ in windows]
     with store.read() as conn:
-        return [float(v) for v in conn.execute(query).scalars()]
+        for w, latency in conn.execute(query):
+            out[int(w)].append(float(latency))
+    return out
 
 
 def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:

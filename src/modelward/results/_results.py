@@ -304,38 +304,24 @@ class MonitoringResults:
             raise NotFoundError(f"No monitoring run {run_id}.", details={"run": run_id})
         return _run(row)
 
-    def metrics_of(self, run_ids: Sequence[int], *, kinds: Sequence[str] | None = None) -> pd.DataFrame:
-        """The stored time-series rows of the runs ``run_ids`` (the columns of :data:`HISTORY_COLUMNS`),
-        oldest window first: a bounded slice of :meth:`history`."""
+    def metrics_of(
+        self, run_ids: Sequence[int], *, kinds: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The stored time-series rows of the runs ``run_ids`` as dicts (``run_id``, ``kind``, ``name``,
+        ``feature``, ``value``, ``lower``, ``upper``, ``n``, ``method``), in storage order: a bounded slice of
+        :meth:`history` for a page that draws a few windows (no frame to build)."""
         if not run_ids:
-            return pd.DataFrame([], columns=HISTORY_COLUMNS)
-        r, m = monitoring_runs.c, monitoring_metrics.c
+            return []
+        m = monitoring_metrics.c
         query = (
-            sa.select(
-                r.id.label("run_id"),
-                r.version,
-                r.window_spec,
-                r.start_ts,
-                r.end_ts,
-                r.n_rows,
-                m.kind,
-                m.name,
-                m.feature,
-                m.value,
-                m.lower,
-                m.upper,
-                m.n,
-                m.method,
-            )
-            .join(monitoring_metrics, m.run_id == r.id)
-            .where(r.id.in_([int(i) for i in run_ids]))
-            .order_by(r.end_ts, r.id, m.id)
+            sa.select(m.run_id, m.kind, m.name, m.feature, m.value, m.lower, m.upper, m.n, m.method)
+            .where(m.run_id.in_([int(i) for i in run_ids]))
+            .order_by(m.run_id, m.id)
         )
         if kinds:
             query = query.where(m.kind.in_(list(kinds)))
         with self.store.read() as conn:
-            rows = conn.execute(query).all()
-        return pd.DataFrame([tuple(row) for row in rows], columns=HISTORY_COLUMNS)
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def report(self, run_id: int) -> WindowReport:
         """The stored report of run ``run_id``."""

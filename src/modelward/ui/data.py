@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from markupsafe import Markup
 
 from modelward.cli.narration import event_lines, gate_lines
 from modelward.errors import ModelwardError
-from modelward.predlog import count_predictions, latency_sample
+from modelward.predlog import count_predictions, latency_samples
 from modelward.registry import Event, ModelInfo
 from modelward.results import MonitoringRun
 from modelward.rollouts import Rollout
@@ -37,6 +36,7 @@ __all__ = [
 
 PAGE_SIZE = 20  # rows per table page
 CHART_WINDOWS = 40  # the charts draw the latest windows, at most this many
+LATENCY_SAMPLE = 300  # logged predictions per window read for its latency percentiles, at most
 _DRIFT_FEATURES = 8  # features drawn in the drift charts (the most drifted ones)
 _LOWER_IS_BETTER = {"mae", "mse", "rmse", "log_loss", "brier", "mape"}
 #: Events the timeline leaves out: bookkeeping with no decision in it.
@@ -145,9 +145,8 @@ def _health(
     out: dict[str, Any] = {"window": None, "drift": "none", "performance": "none", "quality": "none"}
     if run is not None:
         rows = ws.monitoring_results.metrics_of([run.id], kinds=["quality", "realized", "estimated"])
-        findings = rows[(rows.kind == "quality") & (rows.name == "findings")]["value"]
+        findings = [r["value"] for r in rows if r["kind"] == "quality" and r["name"] == "findings"]
         metric, drop = _metric_name(ws, info.name, info.task)
-        perf = rows[(rows.kind.isin(["realized", "estimated"])) & (rows.name == metric)]
         out["window"] = {
             "id": run.id,
             "version": run.version,
@@ -156,7 +155,7 @@ def _health(
             "drifted_share": run.drifted_share,
         }
         out["drift"] = "bad" if run.dataset_drift else "ok"
-        n_findings = int(findings.iloc[0]) if len(findings) else 0
+        n_findings = int(findings[0] or 0) if findings else 0
         out["quality"] = "bad" if n_findings else "ok"
         out["findings"] = n_findings
         out["metric"] = metric
@@ -164,11 +163,10 @@ def _health(
         holdout = _holdout(ws, info.name, run.version, metric)
         state = "none"
         for kind in ("realized", "estimated"):
-            row = perf[perf.kind == kind]
-            if not len(row):
+            found = [r for r in rows if r["kind"] == kind and r["name"] == metric]
+            if not found:
                 continue
-            r = row.iloc[0]
-            value, lower, upper = _float(r["value"]), _float(r["lower"]), _float(r["upper"])
+            value, lower, upper = (_float(found[0][k]) for k in ("value", "lower", "upper"))
             out["figures"].append({"kind": kind, "value": value, "lower": lower, "upper": upper})
             if value is None or holdout is None:
                 continue
@@ -194,17 +192,6 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``frame`` as dicts (missing values as None)."""
-    return [
-        {
-            str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
-            for k, v in row.items()
-        }
-        for row in frame.to_dict("records")
-    ]
 
 
 def _holdout(ws: Workspace, model: str, version: int, metric: str) -> float | None:
@@ -313,7 +300,7 @@ def _drift_charts(rows: list[Row], labels: list[str], pos: dict[int, int]) -> di
             "drift_p": line_chart([], [], title="p-value per feature"),
             "drift_effect": line_chart([], [], title="effect size per feature"),
         }
-    last = effects[-1]["run_id"]
+    last = max((r["run_id"] for r in effects), key=lambda run_id: pos[int(run_id)])  # the latest window
     latest = sorted((r for r in effects if r["run_id"] == last), key=lambda r: -(_float(r["value"]) or 0.0))
     top = [r["feature"] for r in latest[:_DRIFT_FEATURES]]
     method = {r["feature"]: r["method"] for r in latest}
@@ -357,8 +344,10 @@ def _performance_chart(rows: list[Row], labels: list[str], pos: dict[int, int], 
 
 def _latency_chart(ws: Workspace, model: str, runs: Sequence[MonitoringRun], labels: list[str]) -> str:
     p50, p95 = Series("latency p50 (ms)"), Series("latency p95 (ms)")
-    for i, run in enumerate(runs):
-        sample = latency_sample(ws.store, model, run.start_ts, run.end_ts, version=run.version, limit=500)
+    samples = latency_samples(
+        ws.store, model, [(r.start_ts, r.end_ts, r.version) for r in runs], per_window=LATENCY_SAMPLE
+    )
+    for i, sample in enumerate(samples):
         if sample:
             p50.points.append(Point(i, float(np.percentile(sample, 50))))
             p95.points.append(Point(i, float(np.percentile(sample, 95))))
@@ -407,11 +396,10 @@ def model_page(
     chart_runs = list(reversed(ws.monitoring_results.runs_page(name, limit=CHART_WINDOWS)[0]))
     labels = [_short(r.end_ts) for r in chart_runs]
     pos = {r.id: i for i, r in enumerate(chart_runs)}
-    rows = _records(
-        ws.monitoring_results.metrics_of(
-            [r.id for r in chart_runs], kinds=["drift", "quality", "realized", "estimated"]
-        )
+    rows = ws.monitoring_results.metrics_of(
+        [r.id for r in chart_runs], kinds=["drift", "quality", "realized", "estimated"]
     )
+    ends = {r.id: r.end_ts for r in chart_runs}
     metric, _drop = _metric_name(ws, name, info.task)
     active = ws.rollouts.active(name)
     rollouts = ws.rollouts.latest(name, limit=5)
@@ -420,11 +408,15 @@ def model_page(
     charts["performance"] = _performance_chart(rows, labels, pos, metric)
     charts["latency"] = _latency_chart(ws, name, chart_runs, labels)
     charts["errors"] = _error_chart(ws, shown)
-    quality = [r for r in reversed(rows) if r["kind"] == "quality" and r["name"] != "findings"][:50]
+    quality = sorted(
+        (r for r in rows if r["kind"] == "quality" and r["name"] != "findings"),
+        key=lambda r: pos[int(r["run_id"])],
+        reverse=True,
+    )[:50]
     findings = [
         {
             "window": int(r["run_id"]),
-            "end": _when(r["end_ts"]),
+            "end": _when(ends[int(r["run_id"])]),
             "check": r["name"],
             "column": r["feature"],
             "severity": r["method"],
