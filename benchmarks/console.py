@@ -221,13 +221,20 @@ def main() -> int:
     parser.add_argument("--versions", type=int, default=1000)
     parser.add_argument("--windows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument(
+        "--store", type=Path, help="Fill the store in this directory and keep it; measure it again if filled."
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        ws = build(Path(tmp), args.versions, args.windows)
-        print(
-            f"store filled in {time.perf_counter() - t0:.0f} s (SQLite, {sys.platform}, {os.cpu_count()} cores)"
-        )
+        if args.store is not None and (args.store / "modelward.yaml").exists():
+            ws = Workspace.open(args.store)
+            print(f"the store filled before in {args.store} (SQLite, {sys.platform}, {os.cpu_count()} cores)")
+        else:
+            ws = build(args.store or Path(tmp), args.versions, args.windows)
+            print(
+                f"store filled in {time.perf_counter() - t0:.0f} s (SQLite, {sys.platform}, {os.cpu_count()} cores)"
+            )
         for what, n in _sizes(ws).items():
             print(f"  {what:24} {n:>9,}")
         cpu0 = time.process_time()
