@@ -178,7 +178,7 @@ def _sizes(ws: Workspace) -> dict[str, int]:
     }
 
 
-async def measure(ws: Workspace, repeat: int) -> list[tuple[str, list[float], list[float]]]:
+async def measure(ws: Workspace, repeat: int) -> list[tuple[str, list[float], list[float], list[float]]]:
     app = create_console_app(ws)
     mid = ws.registry.events_page("bench", limit=1)[0].id // 2
     run = ws.monitoring_results.runs("bench", limit=1)[0].id
@@ -198,17 +198,19 @@ async def measure(ws: Workspace, repeat: int) -> list[tuple[str, list[float], li
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
         for name, path in pages.items():
-            server, wall = [], []
+            server, wall, cpu = [], [], []
             for i in range(repeat + 1):
-                started = time.perf_counter()
+                started, cpu0 = time.perf_counter(), time.process_time()
                 answer = await client.get(path)
                 elapsed = (time.perf_counter() - started) * 1000
+                used = (time.process_time() - cpu0) * 1000
                 assert answer.status_code == 200, (path, answer.status_code, answer.text[:500])
                 timing = answer.headers["server-timing"]
                 if i:  # the first is the warm-up (template compiled, caches filled)
                     server.append(float(timing.split("dur=")[1]))
                     wall.append(elapsed)
-            out.append((f"{name} ({path})", server, wall))
+                    cpu.append(used)
+            out.append((f"{name} ({path})", server, wall, cpu))
     return out
 
 
@@ -242,16 +244,18 @@ def main() -> int:
         results = asyncio.run(measure(ws, args.repeat))
         wall_all, cpu_all = time.perf_counter() - t1, time.process_time() - cpu0
         print(
-            f"\nper page, {args.repeat} requests after one warm-up; milliseconds (budget {BUDGET_MS:.0f} ms server time)"
+            f"\nper page, {args.repeat} requests after one warm-up; milliseconds (budget {BUDGET_MS:.0f} ms server time; CPU: this process, client included)"
         )
-        print(f"{'page':70} {'server median':>13} {'p95':>7} {'max':>7} {'client median':>13}  verdict")
+        print(
+            f"{'page':70} {'server median':>13} {'p95':>7} {'max':>7} {'client median':>13} {'CPU median':>10}  verdict"
+        )
         worst = 0.0
-        for name, server, wall in results:
+        for name, server, wall, cpu in results:
             worst = max(worst, max(server))
             verdict = "ok" if _p95(server) < BUDGET_MS else "OVER BUDGET"
             print(
                 f"{name[:70]:70} {statistics.median(server):13.1f} {_p95(server):7.1f} {max(server):7.1f} "
-                f"{statistics.median(wall):13.1f}  {verdict}"
+                f"{statistics.median(wall):13.1f} {statistics.median(cpu):10.1f}  {verdict}"
             )
         load = os.getloadavg()
         print(

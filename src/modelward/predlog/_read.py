@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -270,20 +271,34 @@ def latency_samples(
     percentiles, all windows in one query."""
     if not windows:
         return []
+    params: dict[str, Any] = {"model": model, "limit": per_window}
+    for i, (start, end, version) in enumerate(windows):
+        params.update({f"v{i}": version, f"s{i}": start, f"e{i}": end})
+    out: list[list[float]] = [[] for _ in windows]
+    with store.read() as conn:
+        for w, latency in conn.execute(_latency_query(len(windows)), params):
+            out[int(w)].append(float(latency))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _latency_query(n: int) -> sa.CompoundSelect[Any]:
+    """The UNION ALL of ``n`` per-window samples, with bound parameters (built once per ``n``: building and
+    compiling 30 subqueries costs more than running them)."""
     p = predictions.c
     parts = [
         sa.select(sa.literal(i).label("w"), p.latency_ms)
-        .where(p.model == model, p.version == version, p.ts >= start, p.ts <= end)
-        .limit(per_window)
+        .where(
+            p.model == sa.bindparam("model"),
+            p.version == sa.bindparam(f"v{i}"),
+            p.ts >= sa.bindparam(f"s{i}", type_=UtcDateTime),
+            p.ts <= sa.bindparam(f"e{i}", type_=UtcDateTime),
+        )
+        .limit(sa.bindparam("limit", type_=sa.Integer, literal_execute=True))
         .subquery()
-        for i, (start, end, version) in enumerate(windows)
+        for i in range(n)
     ]
-    query = sa.union_all(*(sa.select(part.c.w, part.c.latency_ms) for part in parts))
-    out: list[list[float]] = [[] for _ in windows]
-    with store.read() as conn:
-        for w, latency in conn.execute(query):
-            out[int(w)].append(float(latency))
-    return out
+    return sa.union_all(*(sa.select(part.c.w, part.c.latency_ms) for part in parts))
 
 
 def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,11 +305,16 @@ class MonitoringResults:
         return _run(row)
 
     def metrics_of(
-        self, run_ids: Sequence[int], *, kinds: Sequence[str] | None = None
+        self,
+        run_ids: Sequence[int],
+        *,
+        kinds: Sequence[str] | None = None,
+        names: Mapping[str, Sequence[str]] | None = None,
     ) -> list[dict[str, Any]]:
         """The stored time-series rows of the runs ``run_ids`` as dicts (``run_id``, ``kind``, ``name``,
         ``feature``, ``value``, ``lower``, ``upper``, ``n``, ``method``), in storage order: a bounded slice of
-        :meth:`history` for a page that draws a few windows (no frame to build)."""
+        :meth:`history` for a page that draws a few windows (no frame to build). ``names`` keeps, for the kinds
+        it names, only those metric names (``{"drift": ["p_value"]}``); other kinds keep every name."""
         if not run_ids:
             return []
         m = monitoring_metrics.c
@@ -320,8 +325,17 @@ class MonitoringResults:
         )
         if kinds:
             query = query.where(m.kind.in_(list(kinds)))
+        if names:
+            query = query.where(
+                sa.or_(
+                    m.kind.not_in(list(names)),
+                    *(sa.and_(m.kind == kind, m.name.in_(list(keep))) for kind, keep in names.items()),
+                )
+            )
         with self.store.read() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            result = conn.execute(query)
+            keys = list(result.keys())
+            return [dict(zip(keys, row, strict=True)) for row in result]
 
     def report(self, run_id: int) -> WindowReport:
         """The stored report of run ``run_id``."""

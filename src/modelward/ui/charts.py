@@ -129,7 +129,7 @@ def line_chart(
             f'<path class="series" d="{d}" stroke="{colour}" data-name="{esc(s.name)}" '
             f'data-points="{len(pts)}"{dash}><title>{esc(s.name)}</title></path>'
         )
-        for p in pts:
+        for p in pts if len(drawn) <= 3 else ():  # a point's own tooltip; many series: the line's only
             interval = (
                 f" [{_fmt(p.lower)}, {_fmt(p.upper)}]" if p.lower is not None and p.upper is not None else ""
             )

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from markupsafe import Markup
 
 from modelward.cli.narration import event_lines, gate_lines
@@ -35,8 +34,8 @@ __all__ = [
 ]
 
 PAGE_SIZE = 20  # rows per table page
-CHART_WINDOWS = 40  # the charts draw the latest windows, at most this many
-LATENCY_SAMPLE = 300  # logged predictions per window read for its latency percentiles, at most
+CHART_WINDOWS = 30  # the charts draw the latest windows, at most this many
+LATENCY_SAMPLE = 200  # logged predictions per window read for its latency percentiles, at most
 _DRIFT_FEATURES = 8  # features drawn in the drift charts (the most drifted ones)
 _LOWER_IS_BETTER = {"mae", "mse", "rmse", "log_loss", "brier", "mape"}
 #: Events the timeline leaves out: bookkeeping with no decision in it.
@@ -349,21 +348,27 @@ def _latency_chart(ws: Workspace, model: str, runs: Sequence[MonitoringRun], lab
     )
     for i, sample in enumerate(samples):
         if sample:
-            p50.points.append(Point(i, float(np.percentile(sample, 50))))
-            p95.points.append(Point(i, float(np.percentile(sample, 95))))
+            ordered = sorted(sample)
+            p50.points.append(Point(i, _rank(ordered, 0.50)))
+            p95.points.append(Point(i, _rank(ordered, 0.95)))
     return line_chart([p50, p95], labels, title="latency per window (from the prediction log)")
+
+
+def _rank(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values, nearest rank (numpy's per-call overhead is most of 30 windows)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def _error_chart(ws: Workspace, rollout: Rollout | None) -> str:
     """Error rate per arm per interval of the latest rollout (the servers' counters: server and input
-    errors over requests); a model without rollout has no stored error counters."""
+    errors over requests), its last :data:`CHART_WINDOWS` intervals; a model without rollout has no stored
+    error counters."""
     if rollout is None:
         return line_chart([], [], title="error rate")
-    span = ((rollout.finished_at or dt.datetime.now(dt.UTC)) - rollout.started_at).total_seconds()
-    interval = max(
-        float(rollout.settings.get("guardrails", {}).get("interval", 60)), span / CHART_WINDOWS, 1.0
-    )
-    counts = ws.rollouts.counts(rollout, interval=interval)
+    interval = max(float(rollout.settings.get("guardrails", {}).get("interval", 60)), 1.0)
+    end = rollout.finished_at or dt.datetime.now(dt.UTC)
+    since = max(rollout.started_at, end - dt.timedelta(seconds=interval * CHART_WINDOWS))
+    counts = ws.rollouts.counts(rollout, interval=interval, since=since)
     series: list[Series] = []
     width = 0
     for arm, c in counts.items():
@@ -376,7 +381,7 @@ def _error_chart(ws: Workspace, rollout: Rollout | None) -> str:
                 [Point(i, e / r) for i, (e, r) in enumerate(zip(errors, requests, strict=True)) if r > 0],
             )
         )
-    labels = [_short(rollout.started_at + dt.timedelta(seconds=interval * (i + 1))) for i in range(width)]
+    labels = [_short(since + dt.timedelta(seconds=interval * (i + 1))) for i in range(width)]
     return line_chart(series, labels, title=f"error rate per arm, rollout {rollout.id}")
 
 
@@ -390,17 +395,22 @@ def model_page(
     info = found[0]
     vpage = Page(page_number(versions_page), PAGE_SIZE, info.versions)
     versions, _ = ws.registry.versions_page(name, offset=vpage.offset, limit=vpage.size)
-    runs_total = ws.monitoring_results.runs_page(name, limit=0)[1]
+    latest, runs_total = ws.monitoring_results.runs_page(name, limit=CHART_WINDOWS)
     wpage = Page(page_number(windows_page), PAGE_SIZE, runs_total)
-    table_runs, _ = ws.monitoring_results.runs_page(name, offset=wpage.offset, limit=wpage.size)
-    chart_runs = list(reversed(ws.monitoring_results.runs_page(name, limit=CHART_WINDOWS)[0]))
+    if wpage.number == 1:
+        table_runs = latest[: wpage.size]
+    else:
+        table_runs, _ = ws.monitoring_results.runs_page(name, offset=wpage.offset, limit=wpage.size)
+    chart_runs = list(reversed(latest))
     labels = [_short(r.end_ts) for r in chart_runs]
     pos = {r.id: i for i, r in enumerate(chart_runs)}
+    metric, _drop = _metric_name(ws, name, info.task)
     rows = ws.monitoring_results.metrics_of(
-        [r.id for r in chart_runs], kinds=["drift", "quality", "realized", "estimated"]
+        [r.id for r in chart_runs],
+        kinds=["drift", "quality", "realized", "estimated"],
+        names={"drift": ["p_value", "effect_size"], "realized": [metric], "estimated": [metric]},
     )
     ends = {r.id: r.end_ts for r in chart_runs}
-    metric, _drop = _metric_name(ws, name, info.task)
     active = ws.rollouts.active(name)
     rollouts = ws.rollouts.latest(name, limit=5)
     shown = active or (rollouts[0] if rollouts else None)
