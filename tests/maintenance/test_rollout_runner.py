@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from modelward import Workspace
-from modelward.cli._loop import history_entries
+from modelward.cli.narration import history_entries
 from modelward.loop_settings import RolloutSettings
 from modelward.maintenance.rollout import RolloutRunner, abort_rollout, start_rollout
 from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id

@@ -115,12 +115,17 @@ def _label_shadow(shadow: ArmRows, champion: ArmRows) -> None:
             shadow.labels[j], shadow.label_ts[j] = champion.labels[i], champion.label_ts[i]
 
 
-def read_counts(store: Store, rollout_id: int, start: dt.datetime, interval: float) -> dict[str, ArmCounts]:
-    """Per-arm counters of a rollout summed per ``interval`` seconds from ``start``."""
+def read_counts(
+    store: Store, rollout_id: int, start: dt.datetime, interval: float, *, only_since: bool = False
+) -> dict[str, ArmCounts]:
+    """Per-arm counters of a rollout summed per ``interval`` seconds from ``start`` (``only_since``: the
+    counters stored from ``start`` on only, a bounded read of a long rollout's recent part)."""
     c = rollout_counts.c
     query = sa.select(c.ts, c.arm, c.requests, c.server_errors, c.input_errors).where(
         c.rollout_id == rollout_id
     )
+    if only_since:
+        query = query.where(c.ts >= start)
     with store.read() as conn:
         rows = list(conn.execute(query))
     if not rows:
