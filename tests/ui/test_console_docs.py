@@ -15,18 +15,13 @@ import pytest
 
 from modelward import Workspace
 from server.conftest import free_port
+from support.docs import console_commands
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "console.md"
 
 
 def commands() -> list[str]:
-    """Every ``$ …`` command of the doc's console blocks."""
-    return [
-        line[2:]
-        for block in re.findall(r"```console\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-        for line in block.splitlines()
-        if line.startswith("$ ")
-    ]
+    return console_commands(DOC)
 
 
 def test_the_doc_shows_its_screenshots() -> None:
