@@ -20,11 +20,12 @@ from modelward import Workspace
 from server.process import ServerProcess
 
 from .console_support import TOKEN
+from .test_console_docs import check_the_docs_command_serves_the_console_read_only_with_the_loop_timeline
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @dataclass
@@ -85,7 +86,7 @@ def main_pages(console: Console) -> dict[str, str]:
     }
 
 
-def test_every_page_loads_with_no_console_message_and_no_failed_request(console: Console) -> None:
+def check_every_page_loads_with_no_console_message_and_no_failed_request(console: Console) -> None:
     page = console.page()
     for name, path in main_pages(console).items():
         answer = page.goto(console.url + path)
@@ -99,7 +100,7 @@ def test_every_page_loads_with_no_console_message_and_no_failed_request(console:
     assert console.problems == [], "\n".join(console.problems)
 
 
-def test_the_charts_draw_their_series(console: Console) -> None:
+def check_the_charts_draw_their_series(console: Console) -> None:
     page = console.page()
     page.goto(f"{console.url}/ui/models/credit")
     charts = page.locator("figure svg.chart")
@@ -125,7 +126,7 @@ def test_the_charts_draw_their_series(console: Console) -> None:
     assert console.problems == [], "\n".join(console.problems)
 
 
-def test_the_loop_timeline_shows_its_decisions_with_their_evidence(console: Console) -> None:
+def check_the_loop_timeline_shows_its_decisions_with_their_evidence(console: Console) -> None:
     page = console.page()
     page.goto(f"{console.url}/ui/models/credit")
     kinds = page.eval_on_selector_all("ol.timeline > li", "items => items.map(i => i.dataset.kind)")
@@ -143,7 +144,7 @@ def test_the_loop_timeline_shows_its_decisions_with_their_evidence(console: Cons
     assert console.problems == [], "\n".join(console.problems)
 
 
-def test_an_action_without_sign_in_or_without_the_csrf_token_is_refused(console: Console) -> None:
+def check_an_action_without_sign_in_or_without_the_csrf_token_is_refused(console: Console) -> None:
     with Workspace.open(console.root) as ws:
         champion = ws.registry.get("credit", "champion").version
     page = console.page()
@@ -178,7 +179,7 @@ def test_an_action_without_sign_in_or_without_the_csrf_token_is_refused(console:
     console.problems.clear()  # the 403s above were expected
 
 
-def test_the_keyboard_reaches_every_action(console: Console) -> None:
+def check_the_keyboard_reaches_every_action(console: Console) -> None:
     page = console.page()
     sign_in(console, page)
     targets = page.eval_on_selector_all(
@@ -204,7 +205,7 @@ def test_the_keyboard_reaches_every_action(console: Console) -> None:
     assert console.problems == [], "\n".join(console.problems)
 
 
-def test_signing_in_with_the_admin_token_allows_a_promote(console: Console) -> None:
+def check_signing_in_with_the_admin_token_allows_a_promote(console: Console) -> None:
     with Workspace.open(console.root) as ws:
         before = ws.registry.get("credit", "champion").version
     target = 1 if before != 1 else 2
@@ -251,6 +252,18 @@ def test_signing_in_with_the_admin_token_allows_a_promote(console: Console) -> N
         assert ws.registry.get("credit", "champion").version == target
     page.context.close()
     assert console.problems == [], "\n".join(console.problems)
+
+
+def test_the_console_in_a_real_chromium(console: Console) -> None:
+    """One test, one workspace, one server and one browser (under `pytest -n 2` separate tests would each
+    build them on both workers): the checks run in order, the actions last."""
+    check_every_page_loads_with_no_console_message_and_no_failed_request(console)
+    check_the_charts_draw_their_series(console)
+    check_the_loop_timeline_shows_its_decisions_with_their_evidence(console)
+    check_the_docs_command_serves_the_console_read_only_with_the_loop_timeline(console.root)
+    check_an_action_without_sign_in_or_without_the_csrf_token_is_refused(console)
+    check_the_keyboard_reaches_every_action(console)
+    check_signing_in_with_the_admin_token_allows_a_promote(console)
 
 
 def ws_example(root: Path) -> list[dict[str, Any]]:

@@ -1,32 +1,29 @@
-"""docs/console.md as written: its one command brings the console up alone on a workspace built like the demo's
-(``demo-workspace`` beside ``.venv/``), read-only, with the loop's timeline on the model's page."""
+"""docs/console.md as written: it shows its screenshots, and its one command brings the console up alone on a
+workspace built like the demo's (``demo-workspace`` beside ``.venv/``), read-only, with the loop's timeline on
+the model's page (that check runs inside test_console_browser.py, on the workspace it builds)."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from modelward import Workspace
 from server.conftest import free_port
+from support.docs import console_commands
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "console.md"
 
 
 def commands() -> list[str]:
-    """Every ``$ …`` command of the doc's console blocks."""
-    return [
-        line[2:]
-        for block in re.findall(r"```console\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-        for line in block.splitlines()
-        if line.startswith("$ ")
-    ]
+    return console_commands(DOC)
 
 
 def test_the_doc_shows_its_screenshots() -> None:
@@ -38,11 +35,9 @@ def test_the_doc_shows_its_screenshots() -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-def test_the_docs_command_serves_the_console_read_only_with_the_loop_timeline(
-    tmp_path: Path, console_root: Path
-) -> None:
+def check_the_docs_command_serves_the_console_read_only_with_the_loop_timeline(console_root: Path) -> None:
+    """Run by test_console_browser.py on its workspace (one build for both)."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="console-docs-"))
     assert commands() == [".venv/bin/modelward ui demo-workspace"], commands()
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     (tmp_path / ".venv" / "bin" / "modelward").symlink_to(Path(sys.executable).parent / "modelward")
@@ -86,6 +81,7 @@ def test_the_docs_command_serves_the_console_read_only_with_the_loop_timeline(
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     output = log.read_text()
+    shutil.rmtree(tmp_path, ignore_errors=True)
     assert f"http://127.0.0.1:{port}/ui" in output and "Traceback" not in output, output
     with Workspace.open(console_root) as ws:
         assert ws.registry.get("credit", "champion").version == champion
