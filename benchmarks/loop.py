@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/loop.py --quick              # 1 seed, 8k rows, drift at 4k (smoke test)
     .venv/bin/python benchmarks/loop.py --json benchmarks/results/loop.json
 
-Issue 10, acceptance 3. Streams (river 0.26), 40,000 rows, the drift at row 20,000, labels 500 rows late:
+Issue 10, acceptance 3, and issue 11, acceptance 4. Streams (river 0.26), 40,000 rows, the drift at row 20,000, labels 500 rows late:
 
 * ``agrawal-abrupt``: Agrawal classification function 0, then function 2 (river's ``ConceptDriftStream``
   overflows ``math.exp`` for a width under ~113 at 20,000 rows, so the abrupt case switches generators at the
@@ -19,7 +19,10 @@ Agrawal streams carry river's 5 % attribute perturbation (as modelward's demo da
 Per stream and seed a fresh workspace is made: the model (``_loop_models.train``: the demo's 100-tree random
 forest, taking the loop's weights) trained on 5,000 rows of the first concept (other seeds) and promoted, with
 the default loop policy. Then ``modelward backtest`` runs as a subprocess with ``--label-delay 500`` (the
-scheduled policy retrains every 2,000 rows) and its ``--json`` is read. The reference row is river's
+scheduled policy retrains every 2,000 rows) and its ``--json`` is read; the loop rolls a challenger that
+passed its gate out as its default says (a canary, 5 -> 25 -> 50 -> 100 %, replayed on the simulated clock
+with the live rollout code). A second backtest of the same stream, ``--policies loop --rollout immediate``,
+is part 1's loop, which promoted at once (row ``loop now``). The reference row is river's
 ``DriftRetrainingClassifier`` (a Hoeffding tree retrained when ADWIN signals on its errors; ADWIN raises no
 warnings, so it retrains from scratch) through ``evaluate.iter_progressive_val_score(delay=500)`` on the
 same rows.
@@ -27,10 +30,12 @@ same rows.
 Printed per stream and policy (means over seeds): prequential accuracy over all rows; accuracy over the
 10,000 rows after the drift; recovery rows (from the drift to the end of the first 1,000-row block within 2
 points of the policy's own level over the 5,000 rows before the drift; ``-`` when none); retrains; worse
-promotions (summed). Targets, PASS/FAIL: on Agrawal the loop is >= never + 10 points over the 10,000 rows
+promotions (summed); the rows the loop's canaries ran before their promotions. Then, per stream, what the
+canary cost against immediate promotion: its added recovery rows (the canary's recovery minus immediate
+promotion's, per seed) and the worse promotions of each. Targets, PASS/FAIL: on Agrawal the loop is >= never + 10 points over the 10,000 rows
 after the drift; on every drift stream the loop is >= scheduled - 1 point overall with <= 25 % of its
-retrains; no worse promotion of the loop in any seed; at most 1 retrain of the loop per 40,000 stationary rows
-(in every seed).
+retrains; no worse promotion of the loop in any seed (with its canary, and promoting at once); at most 1
+retrain of the loop per 40,000 stationary rows (in every seed).
 """
 
 from __future__ import annotations
@@ -55,7 +60,10 @@ from river.datasets import synth
 HERE = Path(__file__).resolve().parent
 STREAMS = ("agrawal-abrupt", "agrawal-gradual", "sea-abrupt", "stationary")
 POLICIES = ("never", "scheduled", "loop")
+ROWS = (*POLICIES, "loop-now", "river")  # loop-now: the loop promoting at once (--rollout immediate)
+LABELS = {"loop-now": "loop now", "river": "river DRC"}
 BLOCK = 1_000
+JOBS = 2  # policies a backtest replays at once (--jobs)
 
 CONFIG = """\
 {extra}models:
@@ -66,7 +74,7 @@ CONFIG = """\
     entrypoint: train:train
     params: {{n_estimators: {trees}, random_state: 0, n_jobs: {jobs}}}
     split: {{kind: random, test_size: 0.25, seed: 0}}
-"""
+{model_extra}"""
 
 
 NOISE = (
@@ -112,15 +120,21 @@ def frame(data: list[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
     return out
 
 
-# --quick scales the monitor's windows down with the stream (count windows of 500 rows, a pass every minute).
+# --quick scales the monitor's windows down with the stream (count windows of 500 rows, a pass every minute),
+# and the canary's steps (2 minutes rather than 10).
 QUICK = 'monitor: {window: "500"}\nloop: {interval_seconds: 60}\n'
+QUICK_MODEL = "    loop: {rollout: {step_seconds: 120}}\n"
 
 
-def workspace(root: Path, stream: str, seed: int, jobs: int, extra: str = "", trees: int = 100) -> None:
+def workspace(
+    root: Path, stream: str, seed: int, jobs: int, extra: str = "", trees: int = 100, model_extra: str = ""
+) -> None:
     """A workspace whose champion learnt the first concept (5,000 rows of other seeds)."""
     root.mkdir(parents=True)
     shutil.copy(HERE / "_loop_models.py", root / "train.py")
-    (root / "modelward.yaml").write_text(CONFIG.format(jobs=jobs, extra=extra, trees=trees))
+    (root / "modelward.yaml").write_text(
+        CONFIG.format(jobs=jobs, extra=extra, trees=trees, model_extra=model_extra)
+    )
     frame(first_concept(stream, 10_000 + seed, 5_000)).to_csv(root / "train.csv", index=False)
     script = (
         "from modelward import Workspace\n"
@@ -131,9 +145,9 @@ def workspace(root: Path, stream: str, seed: int, jobs: int, extra: str = "", tr
     subprocess.run([sys.executable, "-B", "-c", script], cwd=root, check=True, capture_output=True)
 
 
-def run_backtest(root: Path, data: Path, out: Path, delay: int) -> dict[str, Any]:
+def run_backtest(root: Path, data: Path, out: Path, delay: int, *extra: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "modelward", "backtest", "model", "--data", str(data)]
-    cmd += ["--label-delay", str(delay)]
+    cmd += ["--label-delay", str(delay), "--jobs", str(JOBS), *extra]
     done = subprocess.run([*cmd, "--json", str(out)], cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"modelward backtest failed:\n{done.stderr[-3000:]}")
@@ -189,32 +203,39 @@ def one(
     extra: str = "",
     delay: int = 500,
     trees: int = 100,
+    model_extra: str = "",
 ) -> dict[str, Any]:
     """One backtest of ``stream`` (its figures per policy, river's reference and the loop's events)."""
     data = pairs(stream, seed, rows, at)
     root = tmp / f"{stream}-{seed}"
-    workspace(root, stream, seed, jobs, extra, trees)
+    workspace(root, stream, seed, jobs, extra, trees, model_extra)
     table = tmp / f"{stream}-{seed}.csv"
     frame(data).to_csv(table, index=False)
     started = time.perf_counter()
     doc = run_backtest(root, table, tmp / f"{stream}-{seed}.json", delay)
     seconds = time.perf_counter() - started
-    out: dict[str, Any] = {"seconds": seconds, "policies": {}}
-    for name in POLICIES:
-        p = doc["policies"][name]
+    now = run_backtest(
+        root, table, tmp / f"{stream}-{seed}-now.json", delay, "--policies", "loop", "--rollout", "immediate"
+    )
+    out: dict[str, Any] = {"seconds": seconds, "seconds_now": time.perf_counter() - started - seconds}
+    out["policies"] = {}
+    for name, p in [*((n, doc["policies"][n]) for n in POLICIES), ("loop-now", now["policies"]["loop"])]:
         out["policies"][name] = {
             **summarise(p["curve"], at, rows, stream != "stationary"),
             "retrains": p["retrains"],
             "promotions": p["promotions"],
             "worse": p["worse_promotions"],
+            "rollout_rows": p["rollout_rows"],
         }
     out["policies"]["river"] = {
         **summarise(river_curve(data, delay), at, rows, stream != "stationary"),
         "retrains": float("nan"),
         "promotions": float("nan"),
         "worse": float("nan"),
+        "rollout_rows": float("nan"),
     }
     out["events"] = [e for e in doc["events"] if e["policy"] == "loop"]
+    out["events_now"] = now["events"]
     return out
 
 
@@ -227,24 +248,40 @@ def _fmt(x: float, pct: bool = True) -> str:
 def report(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
     print(
         f"\n{'stream':<16} {'policy':<10} {'overall %':>9} {'after drift %':>13} {'recovery rows':>13} "
-        f"{'retrains':>8} {'worse':>5}"
+        f"{'retrains':>8} {'worse':>5} {'rollout rows':>12}"
     )
     for stream, runs in results.items():
-        for name in (*POLICIES, "river"):
+        for name in ROWS:
             ps = [r["policies"][name] for r in runs]
             mean = {
                 k: float(np.nanmean([p[k] for p in ps]))
                 if any(np.isfinite(p[k]) for p in ps)
                 else float("nan")
-                for k in ("overall", "post", "recovery", "retrains")
+                for k in ("overall", "post", "recovery", "retrains", "rollout_rows")
             }
             worse = sum(p["worse"] for p in ps) if name != "river" else float("nan")
-            label = "river DRC" if name == "river" else name
             print(
-                f"{stream:<16} {label:<10} {_fmt(mean['overall']):>9} {_fmt(mean['post']):>13} "
-                f"{_fmt(mean['recovery'], False):>13} {_fmt(mean['retrains'], False):>8} {_fmt(worse, False):>5}"
+                f"{stream:<16} {LABELS.get(name, name):<10} {_fmt(mean['overall']):>9} {_fmt(mean['post']):>13} "
+                f"{_fmt(mean['recovery'], False):>13} {_fmt(mean['retrains'], False):>8} {_fmt(worse, False):>5} "
+                f"{_fmt(mean['rollout_rows'], False):>12}"
             )
+    print("\nThe canary against promoting at once (issue 11, acceptance 4), per stream over its seeds:")
+    for stream, runs in results.items():
+        added = [added_recovery(r) for r in runs]
+        known = [a for a in added if np.isfinite(a)]
+        canary, now = (sum(r["policies"][p]["worse"] for r in runs) for p in ("loop", "loop-now"))
+        mean = f"{np.mean(known):+,.0f}" if known else "-"
+        each = ", ".join("-" if not np.isfinite(a) else f"{a:+,.0f}" for a in added)
+        print(
+            f"{stream:<16} worse promotions {canary} (canary) vs {now} (at once); added recovery rows: mean "
+            f"{mean} (per seed: {each})"
+        )
     return targets(results, rows)
+
+
+def added_recovery(run: dict[str, Any]) -> float:
+    """The canary's recovery rows minus those of immediate promotion (NaN when either never recovered)."""
+    return float(run["policies"]["loop"]["recovery"] - run["policies"]["loop-now"]["recovery"])
 
 
 def targets(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
@@ -278,6 +315,14 @@ def targets(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
             )
         worst = max(r["policies"]["loop"]["worse"] for r in results[stream])
         checks.append((f"{stream}: 0 worse promotions of the loop in every seed", worst == 0, f"max {worst}"))
+        worst = max(r["policies"]["loop-now"]["worse"] for r in results[stream])
+        checks.append(
+            (
+                f"{stream}: 0 worse promotions of the loop promoting at once, every seed",
+                worst == 0,
+                f"max {worst}",
+            )
+        )
         if stream == "stationary":
             most = max(r["policies"]["loop"]["retrains"] for r in results[stream])
             limit = max(1, rows // 40_000)
@@ -312,13 +357,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="modelward-loop-bench-") as tmp:
         for stream in streams:
             for seed in range(args.first_seed, args.first_seed + seeds):
-                extra, delay = (QUICK, 100) if args.quick else ("", 500)
-                run = one(stream, seed, rows, at, args.jobs, Path(tmp), extra=extra, delay=delay)
+                extra, model_extra, delay = (QUICK, QUICK_MODEL, 100) if args.quick else ("", "", 500)
+                run = one(
+                    stream,
+                    seed,
+                    rows,
+                    at,
+                    args.jobs,
+                    Path(tmp),
+                    extra=extra,
+                    delay=delay,
+                    model_extra=model_extra,
+                )
                 results.setdefault(stream, []).append(run)
                 loop = run["policies"]["loop"]
+                now = run["policies"]["loop-now"]
                 print(
-                    f"{stream} seed {seed}: {run['seconds']:.0f} s; loop {100 * loop['overall']:.1f} % overall, "
-                    f"{100 * loop['post']:.1f} % after the drift, {loop['retrains']} retrains",
+                    f"{stream} seed {seed}: {run['seconds']:.0f} s (+ {run['seconds_now']:.0f} s at once); loop "
+                    f"{100 * loop['overall']:.1f} % overall, {100 * loop['post']:.1f} % after the drift, "
+                    f"{loop['retrains']} retrains, {loop['rollout_rows']} canary rows; promoting at once "
+                    f"{100 * now['overall']:.1f} %, {100 * now['post']:.1f} %, {now['retrains']} retrains",
                     flush=True,
                 )
     ok = report(results, rows)

@@ -15,11 +15,11 @@ from modelward.store.schema import dataset_versions, datasets, events, model_ver
 def test_open_migrates_to_head(database_url: str) -> None:
     store = Store.open(database_url)
     try:
-        assert store.current_revision() == store.head_revision() == "0008"
+        assert store.current_revision() == store.head_revision() == "0009"
         names = set(sa.inspect(store.engine).get_table_names())
         assert {"datasets", "dataset_versions", "models", "model_versions", "aliases", "events"} <= names
         Store.open(database_url).close()  # opening again is a no-op
-        assert store.current_revision() == "0008"
+        assert store.current_revision() == "0009"
     finally:
         store.close()
 
@@ -100,14 +100,14 @@ def test_upgrade_from_first_revision_keeps_data(database_url: str) -> None:
             payload={"version": 1},
         )
     store.upgrade()
-    assert store.current_revision() == "0008"
+    assert store.current_revision() == "0009"
     with store.read() as conn:
         dv = conn.execute(sa.select(dataset_versions)).one()
         mv = conn.execute(sa.select(model_versions)).one()
         ev = conn.execute(sa.select(events)).one()
     assert dv.stats == {"x": {"mean": 1.5}} and dv.rows == 10 and dv.columns_schema == {"x": "numeric"}
     assert mv.metrics == {"accuracy": 0.9} and mv.input_example == [{"x": 1}] and mv.params == {"p": 2}
-    assert mv.importance is None  # 0008: versions registered before have no importance
+    assert mv.importance is None  # 0009: versions registered before have no importance
     assert ev.payload == {"version": 1}
     assert abs((mv.created_at - now).total_seconds()) < 1e-3
     assert mv.created_at.tzinfo is not None and mv.created_at.utcoffset() == dt.timedelta(0)

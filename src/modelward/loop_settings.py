@@ -184,6 +184,12 @@ class RetrainSettings(_Section):
         "the recent labeled rows rose at one row (a change point beyond anchor_z), only the rows from there "
         "on (at least the rows training and the gate need) are used.",
     )
+    anchor_reference: bool = Field(
+        False,
+        description="With production rows anchored on a regime change, also train on the reference data "
+        "(the champion's training rows: the old regime's, weighted 1 - new_share). Off: the new regime is "
+        "learnt from its own rows only, since the old regime's labels contradict it wherever the two differ.",
+    )
     anchor_z: float = Field(
         5.0,
         gt=0,

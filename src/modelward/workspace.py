@@ -124,6 +124,13 @@ class Workspace:
         artifacts = ArtifactStore(_artifact_location(root, settings.artifacts))
         return cls(root, settings, store, artifacts)
 
+    @classmethod
+    def reopen(cls, root: Path, settings: Settings, artifacts: ArtifactStore) -> Workspace:
+        """A workspace opened again from its parts, e.g. a :meth:`scratch` copy in another process (the
+        database must exist)."""
+        store = Store.open(_database_url(root, settings), busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        return cls(root, settings, store, artifacts)
+
     def scratch(self, directory: str | Path) -> Workspace:
         """A scratch copy of this workspace in ``directory``: a new SQLite database holding a copy of the
         catalog (datasets, models, versions, aliases; no log, results, jobs or events) and an artifact

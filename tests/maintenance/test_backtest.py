@@ -3,11 +3,13 @@ is byte-identical after; the JSON has the documented shape; the HTML is self-con
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,9 @@ from maintenance.loop_support import TRAIN_PY, traffic
 from modelward import Workspace
 from modelward.cli import app
 from modelward.demo import agrawal_frame
+from modelward.maintenance.backtest import _Replay
+from modelward.rollouts import Rollout
+from modelward.server.routing import Router
 
 CONFIG = """\
 database_url: {database_url}
@@ -35,6 +40,7 @@ models:
       estimated: {{enabled: false}}
       retrain: {{min_new_rows: 100}}
       gate: {{min_rows: 100, bootstrap_resamples: 200}}
+      rollout: {{steps: [20, 50, 100], step_seconds: 60, guardrails: {{min_requests: 20}}}}
 """
 
 
@@ -66,14 +72,15 @@ def test_three_policies_on_a_drift_leave_the_workspace_untouched(workspace: Path
     out, page = tmp_path / "bt.json", tmp_path / "bt.html"
     args = ["backtest", "credit", "--data", str(tmp_path / "stream.csv"), "--label-delay", "100"]
     args += ["--every", "600", "--json", str(out), "--html", str(page), "-w", str(workspace)]
-    result = CliRunner().invoke(app, args, terminal_width=150)
+    result = CliRunner().invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert _files(workspace) == before  # nothing written, nothing changed: not even __pycache__
 
     doc = json.loads(out.read_text())
     assert set(doc) == {"policies", "events"}
     assert list(doc["policies"]) == ["never", "scheduled", "loop"]
-    keys = {"prequential_accuracy", "retrains", "promotions", "rollbacks", "worse_promotions", "curve"}
+    keys = {"prequential_accuracy", "retrains", "promotions", "rollbacks", "worse_promotions", "rollout_rows"}
+    keys.add("curve")
     assert all(set(p) == keys for p in doc["policies"].values())
     never, scheduled, loop = (doc["policies"][p] for p in ("never", "scheduled", "loop"))
 
@@ -101,12 +108,20 @@ def test_three_policies_on_a_drift_leave_the_workspace_untouched(workspace: Path
     assert all(e["row"] > 1200 for e in looped if e["kind"] == "promotion")
     assert loop["retrains"] >= loop["promotions"]
     assert loop["curve"][-1][1] > never["curve"][-1][1] + 0.1
+    # ... through its canary (20 -> 50 -> 100 %), replayed: promoted once the sequential test allows it.
+    started = {e["version"]: e["row"] for e in looped if e["kind"] == "rollout"}
+    promoted = [(e["version"], e["row"]) for e in looped if e["kind"] == "promotion"]
+    assert [v for v, _ in promoted] == list(started), looped  # every promotion came out of a rollout
+    assert [e["detail"][:4] for e in looped if e["kind"] == "step"][:1] == ["50 %"], looped
+    assert loop["rollout_rows"] == sum(row - started[v] for v, row in promoted) > 0
+    assert "latency, server errors and input errors are not measured" in " ".join(result.output.split())
     assert all(set(e) == {"row", "time", "policy", "kind", "version", "detail"} for e in doc["events"])
 
     html = page.read_text()
     assert html.count("<polyline") == 3 and "<svg" in html
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert "backtest of credit" in result.output and "scheduled" in result.output
+    words = " ".join(result.output.split())  # the table's title wraps
+    assert "backtest of credit" in words and "scheduled" in words
 
 
 @pytest.mark.slow
@@ -136,3 +151,31 @@ def test_rows_arrive_by_their_time_column_and_labels_rows_later(workspace: Path)
     assert stream.times.is_monotonic_increasing
     assert stream.label_at[:4].tolist() == stream.times.asi8[2:].tolist()
     assert (stream.label_at[4:] == np.iinfo(np.int64).max).all()
+
+
+def _rollout(mode: str, step: int) -> Rollout:
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    return Rollout(
+        id=7, model="credit", mode=mode, status="running", champion_version=1, challenger_version=2,
+        steps=[5.0, 25.0, 50.0, 100.0] if mode == "canary" else [50.0 if mode == "ab" else 100.0],
+        step=step, settings={}, test=None, evaluation=None, job_id=None, reason=None, created_by="loop",
+        started_at=at, step_started_at=at, updated_at=at, finished_at=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "step"), [("canary", 0), ("canary", 2), ("ab", 0), ("shadow", 0)])
+def test_a_replayed_rollout_routes_each_row_as_the_server_does(mode: str, step: int) -> None:
+    """The replay's route of row i (routing key ``row-i``) is the server Router's for that key."""
+    rollout = _rollout(mode, step)
+    champion, challenger = SimpleNamespace(name="credit", number=1), SimpleNamespace(name="credit", number=2)
+    router = Router(SimpleNamespace(rollouts={"credit": (rollout, challenger)}))  # type: ignore[arg-type]
+    arms = []
+    for i in range(4000):
+        route = router.route(champion, "champion", f"row-{i}")  # type: ignore[arg-type]
+        shadow = None if route.shadow is None else route.shadow.number
+        assert _Replay._route(rollout, 1, f"row-{i}") == (route.arm, route.served.number, shadow)
+        arms.append(route.arm)
+    share = {"canary": [0.05, 0.25, 0.5][step], "ab": 0.5, "shadow": 0.0}[mode]
+    got = sum(a != "champion" for a in arms) / len(arms)
+    assert abs(got - share) <= 4 * (share * (1 - share) / len(arms)) ** 0.5  # binomial, 4 standard errors
+    assert _Replay._route(None, 3, "row-1") == ("champion", 3, None)

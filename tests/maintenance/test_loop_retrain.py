@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from maintenance.conftest import T0, Logger
 from modelward import Workspace
+from modelward.demo import agrawal_frame
 from modelward.errors import DataError
 from modelward.loop_settings import GateSettings, RetrainSettings
 from modelward.maintenance.retrain import (
@@ -18,6 +20,7 @@ from modelward.maintenance.retrain import (
     TS,
     TrainRequest,
     anchor,
+    assemble,
     build_training_set,
     change_point,
     rows_needed,
@@ -173,3 +176,31 @@ def test_the_production_rows_start_at_the_regime_change_but_keep_what_training_a
     assert how["anchored"] and len(kept) == rows_needed(gate, RetrainSettings(min_new_rows=50)) == 80
     off, how = anchor(prod, "y", task="classification", retrain=RetrainSettings(anchor=False), gate=gate)
     assert off is prod and how == {"anchored": False}
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_an_anchored_retraining_leaves_the_old_regime_out(
+    workspace: Workspace, logger: Logger, keep: bool
+) -> None:
+    """credit@1 learnt Agrawal function 2; from row 400 of its log on, every label is the opposite of its
+    answer (a new rule). Anchored on that change, the training set holds the regime's rows only (the
+    reference would contradict them), unless ``anchor_reference`` keeps it with its share of the weight."""
+    after = agrawal_frame(600, seed=22, function=2)
+    model = logger.trained["credit"]
+    after["approved"] = 1 - model.estimator.predict(after[list(model.version.lineage["features"])])
+    rows = pd.concat([agrawal_frame(400, seed=21, function=2), after])
+    ids = logger.log("credit", rows.reset_index(drop=True), T0)
+    now = T0 + dt.timedelta(seconds=1100)
+    logger.feedback(ids, rows["approved"].to_numpy(), now=now)
+    retrain = RetrainSettings(anchor_reference=keep)
+    built = assemble(
+        workspace, workspace.registry.get("credit", 1), job=1, trigger_event=None, trigger="manual", now=now,
+        retrain=retrain, gate=GateSettings(),
+    )  # fmt: skip
+    s = built.summary
+    assert s["anchored"] and s["reference_left_out"] is not keep, s
+    assert 300 <= s["rows_before_change_dropped"] <= 450  # the change is at row 400
+    assert (s["reference_rows"] > 0) is keep and s["new_share"] == (retrain.new_share if keep else 1.0)
+    train = workspace.datasets.load(built.dataset)
+    assert len(train) == s["reference_rows"] + s["production_rows"]
+    assert ("loop.retrain.anchor_reference is off" in built.dataset.source) is not keep

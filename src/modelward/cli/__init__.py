@@ -24,6 +24,7 @@ from modelward.cli import (
     _monitor,
     _rollout,
     _serve,
+    _ui,
 )
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.cli._help import App
@@ -50,6 +51,7 @@ app.command("retrain")(_loop.retrain_command)
 app.command("gate")(_loop.gate_command)
 app.command("loop")(_loop.loop_command)
 app.command("backtest")(_backtest.backtest_command)
+app.command("ui")(_ui.ui_command)
 
 
 def _version_callback(value: bool) -> None:

@@ -48,6 +48,32 @@ def backtest_command(
         ),
     ] = 1.0,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of NumPy's global generator.")] = 0,
+    policies: Annotated[
+        str,
+        typer.Option(
+            "--policies",
+            metavar="LIST",
+            help="Comma-separated policies to replay, among never,scheduled,loop.",
+        ),
+    ] = "never,scheduled,loop",
+    rollout: Annotated[
+        str | None,
+        typer.Option(
+            "--rollout",
+            metavar="MODE",
+            help="The loop's rollout mode in this replay (canary, shadow, ab, immediate); "
+            "default: the model's loop.rollout.mode.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            metavar="N",
+            min=1,
+            help="Policies replayed at once, each in a process of its own (same results).",
+        ),
+    ] = 1,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", metavar="OUT", help="Write the results as JSON here ('-': stdout)."),
@@ -60,17 +86,18 @@ def backtest_command(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Replay FILE from MODEL's champion under three policies: never (frozen), scheduled (retrain every --every
-    rows, no gate) and loop (the model's loop policy: the live triggers, retraining and gate, on a simulated
-    clock). The workspace is only read: each policy runs on a scratch copy."""
+    rows, no gate) and loop (the model's loop policy: the live triggers, retraining, gate and rollout, on a
+    simulated clock). The workspace is only read: each policy runs on a scratch copy."""
     from modelward.datasets import read_table
-    from modelward.maintenance.backtest import POLICIES, backtest, render_html, rollout_note
+    from modelward.maintenance.backtest import backtest, render_html, rollout_note
 
+    chosen = [p.strip() for p in policies.split(",") if p.strip()]
     frame = read_table(data)
     with open_workspace(workspace, database_url) as ws, _progress() as bar:
-        note = rollout_note(ws, model)
+        note = rollout_note(ws, model, rollout) if "loop" in chosen else None
         if note is not None:
             err_console.print(f"note: {note}", markup=False)
-        tasks = {p: bar.add_task(p, total=len(frame)) for p in POLICIES}
+        tasks = {p: bar.add_task(p, total=len(frame)) for p in chosen}
         result = backtest(
             ws,
             model,
@@ -80,6 +107,9 @@ def backtest_command(
             time_column=time_column,
             rate=rate,
             seed=seed,
+            policies=chosen,
+            rollout=rollout,
+            jobs=jobs,
             progress=lambda policy, done, _n: bar.update(tasks[policy], completed=done),
         )
     doc = result.to_dict()
@@ -96,13 +126,21 @@ def backtest_command(
     if json_out is None or str(json_out) != "-":
         metric = f"prequential {result.metric}"
         rows = [
-            (name, f"{p.value:.4f}", p.retrains, p.promotions, p.rollbacks, p.worse_promotions)
+            (
+                name,
+                f"{p.value:.4f}",
+                p.retrains,
+                p.promotions,
+                p.rollbacks,
+                p.worse_promotions,
+                p.rollout_rows,
+            )
             for name, p in result.policies.items()
         ]
         console.print(
             table(
                 f"backtest of {model} from v{result.champion}: {result.rows} rows, labels {label_delay} rows late",
-                ["policy", metric, "retrains", "promotions", "rollbacks", "worse promotions"],
+                ["policy", metric, "retrains", "promoted", "rollbacks", "worse", "rollout rows"],
                 rows,
             )
         )

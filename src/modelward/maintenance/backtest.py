@@ -6,9 +6,18 @@ A labeled, time-ordered table is replayed from the model's champion, three times
 * ``scheduled``: from row ``every``, every ``every`` rows, a retrain job with the same data recipe on the labels
   arrived so far, promoted at once without a gate (:class:`~modelward.maintenance.steps.JobRunner` with
   ``gated=False``);
-* ``loop``: the live :class:`~modelward.maintenance.Loop` (monitor, triggers, retraining, gate, promotion) with
-  the model's configured policy, a pass every ``loop.interval_seconds`` of simulated time (skipped when no
-  row and no label arrived since the last one: it would see what the last one saw).
+* ``loop``: the live :class:`~modelward.maintenance.Loop` (monitor, triggers, retraining, gate, rollout,
+  promotion) with the model's configured policy, a pass every ``loop.interval_seconds`` of simulated time
+  (skipped when no row and no label arrived since the last one: it would see what the last one saw).
+
+**Rollouts are replayed** (``loop.rollout``, a canary by default; ``rollout=`` overrides the mode): while
+one runs, each arriving row is routed as the server routes a request, by
+:func:`modelward.routing.assign_arm` with the rollout's salt and the row's number as its routing key
+(``row-I``); the challenger's rows are logged under its arm, a shadow's copies under ``shadow``, and the
+live :class:`~modelward.maintenance.rollout.RolloutRunner` decides on the simulated clock from the labels
+arrived so far (the always-valid sequential test, the steps, the deadline). A replay has no server, so the
+latency, server-error and input-error guardrails have no data: they are left out of its decisions, and
+every evaluation says so (:data:`~modelward.maintenance.rollout.NOT_MEASURED`).
 
 Nothing is reimplemented: both retraining policies run the live job code in process
 (:class:`~modelward.maintenance.InProcessTrainer`) on a simulated clock, each on a scratch copy of the workspace
@@ -22,17 +31,21 @@ The results (:class:`BacktestResult`): per policy the prequential metric (accura
 mean over all rows), its curve over blocks of 1,000 rows, retrains (jobs started, failed and rejected
 included), promotions (not counting the initial champion), rollbacks and worse promotions (a promotion after
 which the promoted version's metric on the next 2,000 labeled rows, which both versions score, is more than
-1 point of accuracy below the version it replaced, or its MAE more than 1 % higher); and the events (triggers,
-gates, promotions, rejections, failures, rollbacks) with the row and simulated time they happened at.
+1 point of accuracy below the version it replaced, or its MAE more than 1 % higher), rollout rows (the rows
+between a gate's pass and its challenger's promotion, summed over the promotions); and the events (triggers,
+gates, rollouts and their steps, promotions, rejections, failures, rollbacks) with the row and simulated
+time they happened at.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +56,21 @@ import pandas as pd
 
 from modelward.config import Settings
 from modelward.errors import DataError
+from modelward.loop_settings import ROLLOUT_MODES
 from modelward.maintenance.loop import Loop, request_retrain
+from modelward.maintenance.rollout import NOT_MEASURED
 from modelward.maintenance.steps import JobRunner, new_owner
 from modelward.maintenance.trainer import InProcessTrainer
-from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
+from modelward.predlog import (
+    FeedbackItem,
+    PredictionLog,
+    PredictionRecord,
+    hash_routing_key,
+    new_prediction_id,
+)
 from modelward.registry import ModelVersion
+from modelward.rollouts import Rollout, shadow_twin
+from modelward.routing import assign_arm
 from modelward.training import predict_proba
 from modelward.workspace import Workspace
 
@@ -72,6 +95,7 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 NEVER = np.iinfo(np.int64).max
 BLOCK = 1_000  # rows per point of a curve
 AFTER = 2_000  # labeled rows after a promotion on which it is judged worse or not
+SCORE_BLOCK = 4_000  # rows a version scores at a time (its next rows are asked for at the next pass)
 ACTOR = "backtest"
 
 Progress = Callable[[str, int, int], None]  # (policy, rows done, rows in all)
@@ -85,6 +109,12 @@ _KINDS = {
     "loop_training_failed": "failure",
     "loop_training_timed_out": "failure",
     "alias_rollback": "rollback",
+    "rollout_started": "rollout",
+    "rollout_step": "step",
+    "rollout_promoted": "promotion",
+    "rollout_rolled_back": "rollback",
+    "rollout_expired": "rollback",
+    "rollout_held": "held",
 }
 
 
@@ -161,6 +191,7 @@ class PolicyResult:
     promotions: int = 0
     rollbacks: int = 0
     worse_promotions: int = 0
+    rollout_rows: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -201,6 +232,7 @@ class BacktestResult:
                     "promotions": p.promotions,
                     "rollbacks": p.rollbacks,
                     "worse_promotions": p.worse_promotions,
+                    "rollout_rows": p.rollout_rows,
                     "curve": p.curve(),
                 }
                 for name, p in self.policies.items()
@@ -209,26 +241,23 @@ class BacktestResult:
         }
 
 
-def immediate_rollouts(settings: Settings) -> Settings:
-    """``settings`` with every model's ``loop.rollout.mode`` immediate: the replay serves every row from the
-    champion, so a canary, shadow or A/B rollout is not replayed; a challenger that passes the gate is promoted
-    at once (:func:`rollout_note` says so)."""
+def with_rollout(settings: Settings, mode: str | None) -> Settings:
+    """``settings`` with every model's ``loop.rollout.mode`` set to ``mode`` (None: unchanged)."""
+    if mode is None:
+        return settings
     models = {}
     for name, spec in settings.models.items():
-        rollout = spec.loop.rollout.model_copy(update={"mode": "immediate"})
+        rollout = spec.loop.rollout.model_copy(update={"mode": mode})
         models[name] = spec.model_copy(update={"loop": spec.loop.model_copy(update={"rollout": rollout})})
     return settings.model_copy(update={"models": models})
 
 
-def rollout_note(ws: Workspace, model: str) -> str | None:
-    """What the backtest does instead of the model's rollout, when that is not immediate."""
-    mode = ws.model_spec(model).loop.rollout.mode
+def rollout_note(ws: Workspace, model: str, rollout: str | None = None) -> str | None:
+    """What the replay of the model's rollout leaves out, when it rolls out at all."""
+    mode = rollout or ws.model_spec(model).loop.rollout.mode
     if mode == "immediate":
         return None
-    return (
-        f"{model}'s loop.rollout.mode is {mode!r}: the backtest does not replay rollouts yet, so a challenger "
-        "that passes the gate is promoted at once (as with mode 'immediate')"
-    )
+    return f"the loop's {mode} rollouts are replayed on the simulated clock, but {NOT_MEASURED}"
 
 
 class _Scratch(Workspace):
@@ -236,8 +265,8 @@ class _Scratch(Workspace):
     for every job (monitor reference, load check, gate) and the skops audit of a 100-tree forest costs seconds.
     Models are only ever used to predict here."""
 
-    def __init__(self, base: Workspace) -> None:
-        super().__init__(base.root, immediate_rollouts(base.settings), base.store, base.artifacts)
+    def __init__(self, base: Workspace, rollout: str | None = None) -> None:
+        super().__init__(base.root, with_rollout(base.settings, rollout), base.store, base.artifacts)
         self._loaded: dict[str, Any] = {}
 
     def load_model(self, version: ModelVersion) -> Any:
@@ -245,36 +274,72 @@ class _Scratch(Workspace):
             self._loaded[version.artifact] = super().load_model(version)
         return self._loaded[version.artifact]
 
+    def remember(self, artifact: str, model: Any) -> None:
+        """A model the replay's training loaded back from its new artifact to check it: loaded once."""
+        self._loaded.setdefault(artifact, model)
+
 
 class _Scores:
-    """Each version's scores of the whole table, computed once (the version serving a row takes its score)."""
+    """Each version's scores of the rows it is asked about (the version serving a row takes its score),
+    computed in blocks of rows ahead (:data:`SCORE_BLOCK`) and kept: a version scores the rows it served
+    and those a worse-promotion check compares, not the whole table."""
 
     def __init__(self, ws: Workspace, model: str, stream: Stream) -> None:
         self.ws, self.model, self.stream = ws, model, stream
         self.x = stream.frame[stream.features]
-        self._cache: dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]] = {}
+        self._cache: dict[int, _Scored] = {}
         self.task = ws.registry.get(model).task
 
-    def get(self, version: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
-        if version not in self._cache:
+    def get(
+        self, version: int, rows: slice | np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        """``version``'s predictions (and class probabilities) of ``rows``."""
+        scored = self._cache.get(version)
+        if scored is None:
             estimator = self.ws.load_model(self.ws.registry.get(self.model, version))
-            pred = np.asarray(estimator.predict(self.x))
-            proba = predict_proba(estimator, self.x) if self.task == "classification" else None
-            self._cache[version] = (pred, proba)
-        return self._cache[version]
+            scored = self._cache[version] = _Scored(estimator, self.task == "classification", len(self.x))
+        index = np.arange(*rows.indices(len(self.x))) if isinstance(rows, slice) else np.asarray(rows)
+        missing = index[~scored.done[index]]
+        while len(missing):  # score from the first missing row on, a block at a time
+            block = np.arange(missing[0], min(missing[0] + SCORE_BLOCK, len(self.x)))
+            block = block[~scored.done[block]]
+            scored.fill(block, self.x.iloc[block])
+            missing = missing[~scored.done[missing]]
+        return scored.pred[index], None if scored.proba is None else scored.proba[index]
 
     def values(self, version: int, rows: slice | np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Per row: 1.0 where ``version`` is right (classifiers), else its absolute error."""
-        pred, y = self.get(version)[0][rows], self.stream.y[rows]
+        pred, y = self.get(version, rows)[0], self.stream.y[rows]
         if self.task == "classification":
             return np.asarray(pred == y, dtype=float)
         return np.asarray(np.abs(pred.astype(float) - y.astype(float)), dtype=float)
 
 
+class _Scored:
+    """One version's predictions (and probabilities) of the table's rows, filled in as they are asked for."""
+
+    def __init__(self, estimator: Any, classifier: bool, n: int) -> None:
+        self.estimator, self.classifier, self.n = estimator, classifier, n
+        self.done = np.zeros(n, dtype=bool)
+        self.pred: np.ndarray[Any, Any] = np.empty(0)
+        self.proba: np.ndarray[Any, Any] | None = None
+
+    def fill(self, rows: np.ndarray[Any, Any], x: pd.DataFrame) -> None:
+        pred = np.asarray(self.estimator.predict(x))
+        proba = predict_proba(self.estimator, x) if self.classifier else None
+        if not self.done.any():
+            self.pred = np.empty(self.n, dtype=pred.dtype)
+            self.proba = None if proba is None else np.empty((self.n, *proba.shape[1:]), dtype=proba.dtype)
+        self.pred[rows] = pred
+        if self.proba is not None and proba is not None:
+            self.proba[rows] = proba
+        self.done[rows] = True
+
+
 class _Replay:
     """Logs the rows that arrived and delivers the labels that did, up to a simulated instant."""
 
-    def __init__(self, ws: Workspace, model: str, stream: Stream, records: list[dict[str, Any]], spool: Path):
+    def __init__(self, ws: _Scratch, model: str, stream: Stream, records: list[dict[str, Any]], spool: Path):
         self.ws, self.model, self.stream, self.records = ws, model, stream, records
         self.scores = _Scores(ws, model, stream)
         self.served = np.zeros(len(stream), dtype=np.int64)
@@ -301,28 +366,64 @@ class _Replay:
             self.labeled = ready
 
     def _log(self, start: int, end: int) -> None:
-        version = self.ws.registry.get(self.model, "champion").version
-        pred, proba = self.scores.get(version)
-        self.served[start:end] = version
+        """Log rows ``start:end`` as the server would: each from the champion, or split by the model's active
+        rollout (:meth:`_route`)."""
+        champion = self.ws.registry.get(self.model, "champion").version
+        rollout = self.ws.rollouts.active(self.model)
+        if rollout is not None and rollout.champion_version != champion:
+            rollout = None  # the champion moved and the rollout is being closed: the server routes no split
+        routes = [self._route(rollout, champion, f"row-{i}") for i in range(start, end)]
+        rows = np.arange(start, end)
+        versions = np.array([version for _arm, version, _shadow in routes], dtype=np.int64)
+        shadows = np.array([-1 if shadow is None else shadow for *_, shadow in routes], dtype=np.int64)
+        used = np.unique(np.r_[versions, shadows[shadows >= 0]])
+        scores = {int(v): self.scores.get(int(v), rows) for v in used}  # each scores the batch (a block)
+        self.served[start:end] = versions
         batch = []
-        for i in range(start, end):
+        for k, (arm, version, shadow) in enumerate(routes):
+            i = start + k
             pid = new_prediction_id()
             self.ids.append(pid)
-            batch.append(
-                PredictionRecord(
-                    pid,
-                    self.stream.times[i].to_pydatetime(),
-                    self.model,
-                    version,
-                    "champion",
-                    None,
-                    self.records[i],
-                    _plain(pred[i]),
-                    None if proba is None else proba[i].tolist(),
-                    0.0,
-                )
-            )
+            batch.append(self._record(i, k, pid, version, arm, scores[version]))
+            if shadow is not None:
+                batch.append(self._record(i, k, shadow_twin(pid), shadow, "shadow", scores[shadow]))
         self.plog.submit(batch).result(timeout=300)
+
+    @staticmethod
+    def _route(rollout: Rollout | None, champion: int, key: str) -> tuple[str, int, int | None]:
+        """The arm and version that answer ``key`` (and the shadow's version), as the server's router."""
+        if rollout is None:
+            return "champion", champion, None
+        if rollout.mode == "shadow":
+            return "champion", champion, rollout.challenger_version
+        split = [("champion", 1.0 - rollout.share), (rollout.arm, rollout.share)]
+        if assign_arm(key, split, salt=rollout.salt) == "champion":
+            return "champion", champion, None
+        return rollout.arm, rollout.challenger_version, None
+
+    def _record(
+        self,
+        i: int,
+        k: int,
+        pid: str,
+        version: int,
+        arm: str,
+        scores: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None],
+    ) -> PredictionRecord:
+        """Row ``i`` (the ``k``-th of its batch, whose ``scores`` are given) as ``version`` answered it."""
+        pred, proba = scores
+        return PredictionRecord(
+            pid,
+            self.stream.times[i].to_pydatetime(),
+            self.model,
+            version,
+            arm,
+            hash_routing_key(f"row-{i}"),
+            self.records[i],
+            _plain(pred[k]),
+            None if proba is None else proba[k].tolist(),
+            0.0,
+        )
 
     def new_events(self, policy: str) -> list[dict[str, Any]]:
         """The job and alias events since the last call, with the row and time they happened at."""
@@ -332,9 +433,14 @@ class _Replay:
                 continue
             self._seen_event = event.id
             kind = _KINDS.get(event.kind)
-            if kind is None or (kind == "rollback" and event.payload.get("alias") != "champion"):
+            if kind is None or (event.kind == "alias_rollback" and event.payload.get("alias") != "champion"):
                 continue
-            out.append(_event(event.kind, kind, event.payload, event.ts, self.arrived, policy))
+            payload = dict(event.payload)
+            if event.kind.startswith("rollout_"):
+                rollout = self.ws.rollouts.get(int(payload["rollout"]))
+                payload.update({"from": rollout.champion_version, "to": rollout.challenger_version})
+                payload.setdefault("challenger", rollout.challenger_version)
+            out.append(_event(event.kind, kind, payload, event.ts, self.arrived, policy))
         return out
 
     def close(self) -> None:
@@ -344,11 +450,18 @@ class _Replay:
 def _event(
     raw: str, kind: str, payload: dict[str, Any], ts: dt.datetime, row: int, policy: str
 ) -> dict[str, Any]:
-    version = payload.get("to") if kind in ("promotion", "rollback") else payload.get("challenger")
+    if raw == "alias_rollback" or kind == "promotion":
+        version = payload.get("to")
+    else:
+        version = payload.get("challenger")
     if kind in ("trigger", "gate"):
         detail = payload.get("reason", "")
     elif kind == "promotion":
         detail = f"v{payload.get('from')} -> v{payload.get('to')}"
+    elif kind == "rollout":
+        detail = f"{payload.get('mode')} of v{payload.get('challenger')} against v{payload.get('champion')}"
+    elif kind == "step":
+        detail = f"{payload.get('percent'):g} % of requests: {payload.get('reason', '')}"
     else:
         detail = str(payload.get("reason") or payload.get("error") or raw)
     return {
@@ -387,34 +500,110 @@ def backtest(
     rate: float = 1.0,
     seed: int = 0,
     policies: Sequence[str] = POLICIES,
+    rollout: str | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> BacktestResult:
     """Replay ``frame`` from ``model``'s champion under each of ``policies`` (see the module docstring).
-    ``ws`` is only read. ``seed`` seeds NumPy's global generator for entrypoints that draw from it."""
+    ``ws`` is only read. ``seed`` seeds NumPy's global generator for entrypoints that draw from it.
+    ``rollout``: the loop's ``loop.rollout.mode`` in this replay (None: the model's). ``jobs``: policies
+    replayed at once, each in a process of its own (the results are the same)."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or every < 1:
         raise DataError(
             f"policies must be among {', '.join(POLICIES)} and --every >= 1; got {unknown}, {every}"
         )
     ws.model_spec(model)
+    if rollout is not None and rollout not in ROLLOUT_MODES:
+        raise DataError(f"--rollout must be one of {', '.join(ROLLOUT_MODES)}, got {rollout!r}")
     champion = ws.registry.get(model, "champion")
     stream = make_stream(frame, champion, label_delay=label_delay, time_column=time_column, rate=rate)
     records: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()} for r in stream.frame[stream.features].to_dict(orient="records")
     ]
     say = progress or (lambda _p, _d, _n: None)
-    results: dict[str, PolicyResult] = {}
     with tempfile.TemporaryDirectory(prefix="modelward-backtest-") as tmp, _no_bytecode():
-        for name in policies:
-            np.random.seed(seed)
-            with ws.scratch(Path(tmp) / name) as copy:
-                replay = _Replay(_Scratch(copy), model, stream, records, Path(tmp) / name / "spool")
-                try:
-                    results[name] = _RUNNERS[name](replay, name, every, _reporter(say, name, len(stream)))
-                finally:
-                    replay.close()
+        plans = [_Plan(name, model, rollout, every, seed, Path(tmp) / name) for name in policies]
+        if jobs > 1 and len(plans) > 1:
+            results = _in_processes(ws, plans, stream, records, say, jobs)
+        else:
+            results = {}
+            for plan in plans:
+                with ws.scratch(plan.directory) as copy:
+                    results[plan.policy] = plan.run(copy, stream, records, say)
     metric = "accuracy" if champion.task == "classification" else "mae"
-    return BacktestResult(model, champion.version, metric, len(stream), results)
+    return BacktestResult(model, champion.version, metric, len(stream), {p: results[p] for p in policies})
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One policy's replay: what it runs, and the directory of its scratch copy."""
+
+    policy: str
+    model: str
+    rollout: str | None
+    every: int
+    seed: int
+    directory: Path
+
+    def run(
+        self, copy: Workspace, stream: Stream, records: list[dict[str, Any]], say: Progress
+    ) -> PolicyResult:
+        np.random.seed(self.seed)
+        replay = _Replay(_Scratch(copy, self.rollout), self.model, stream, records, self.directory / "spool")
+        try:
+            return _RUNNERS[self.policy](
+                replay, self.policy, self.every, _reporter(say, self.policy, len(stream))
+            )
+        finally:
+            replay.close()
+
+
+def _in_processes(
+    ws: Workspace,
+    plans: list[_Plan],
+    stream: Stream,
+    records: list[dict[str, Any]],
+    say: Progress,
+    jobs: int,
+) -> dict[str, PolicyResult]:
+    """The plans in ``jobs`` processes at once (spawned: nothing of this process's connections or threads
+    is shared), the longest first; each opens its own scratch copy, made here."""
+    copies = []
+    for plan in plans:
+        with ws.scratch(plan.directory) as copy:
+            copies.append((plan, copy.root, copy.settings, copy.artifacts))
+    order = sorted(copies, key=lambda c: POLICIES[::-1].index(c[0].policy))
+    context = multiprocessing.get_context("spawn")
+    messages = context.Manager().Queue()
+    results: dict[str, PolicyResult] = {}
+    with ProcessPoolExecutor(min(jobs, len(plans)), mp_context=context) as pool:
+        futures = {
+            pool.submit(_run_child, plan, root, settings, artifacts, stream, records, messages): plan.policy
+            for plan, root, settings, artifacts in order
+        }
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5)
+            while not messages.empty():
+                say(*messages.get())
+            for future in done:
+                results[futures[future]] = future.result()  # a child's error is raised here
+    return results
+
+
+def _run_child(
+    plan: _Plan,
+    root: Path,
+    settings: Settings,
+    artifacts: Any,
+    stream: Stream,
+    records: list[dict[str, Any]],
+    messages: Any,
+) -> PolicyResult:
+    """A plan in a process of its own (:func:`_in_processes`), on the scratch copy made for it."""
+    with Workspace.reopen(root, settings, artifacts) as copy, _no_bytecode():
+        return plan.run(copy, stream, records, lambda policy, done, n: messages.put((policy, done, n)))
 
 
 def _reporter(say: Progress, policy: str, total: int) -> Callable[[int], None]:
@@ -435,7 +624,7 @@ def _scheduled(replay: _Replay, name: str, every: int, say: Callable[[int], None
         owner=new_owner(),
         clock=lambda: clock[0],
         settings=replay.ws.settings.loop,
-        trainer=InProcessTrainer(),
+        trainer=InProcessTrainer(loaded=replay.ws.remember),
         gated=False,
     )
     events: list[dict[str, Any]] = []
@@ -469,8 +658,9 @@ def _loop(replay: _Replay, name: str, _every: int, say: Callable[[int], None]) -
         replay.ws,
         models=[replay.model],
         clock=lambda: clock[0],
-        trainer=InProcessTrainer(),
+        trainer=InProcessTrainer(loaded=replay.ws.remember),
         progress=lambda msg: log.debug("%s", msg),
+        guardrails=False,  # a replay measures no latency or errors (NOT_MEASURED)
     )
     events: list[dict[str, Any]] = []
     now = times[0].to_pydatetime()
@@ -486,7 +676,7 @@ def _loop(replay: _Replay, name: str, _every: int, say: Callable[[int], None]) -
         result = loop.run_once(now)
         if result.errors:
             log.warning("backtest loop pass at row %d: %s", replay.arrived, result.errors)
-        if result.decisions or result.jobs:
+        if result.decisions or result.jobs or result.rollouts:
             events += replay.new_events(name)
         say(replay.arrived)
         if now >= end:
@@ -505,6 +695,8 @@ def _finish(replay: _Replay, name: str, events: list[dict[str, Any]]) -> PolicyR
     promotions = [e for e in events if e["kind"] == "promotion"]
     jobs = replay.ws.jobs.latest(replay.model, limit=None)
     worse = sum(_worse(replay, e) for e in promotions)
+    started = {e["version"]: e["row"] for e in events if e["kind"] == "rollout"}
+    rolled = sum(e["row"] - started[e["version"]] for e in promotions if e["version"] in started)
     return PolicyResult(
         name,
         served,
@@ -513,6 +705,7 @@ def _finish(replay: _Replay, name: str, events: list[dict[str, Any]]) -> PolicyR
         promotions=len(promotions),
         rollbacks=sum(e["kind"] == "rollback" for e in events),
         worse_promotions=worse,
+        rollout_rows=rolled,
         events=events,
     )
 

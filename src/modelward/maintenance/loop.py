@@ -18,7 +18,9 @@ whose ``loop.enabled`` is true and that has a champion:
 Every pass first takes or renews the loop's lease (:class:`~modelward.maintenance.leader.Leader`): with
 several processes on one database only the leader does the steps above, and its writes are fenced by the
 lease epoch; a process that loses the lease stops at once. The clock is injected (``clock``;
-``run_once(now)``) and the trainer swappable, so the same code runs on a simulated clock in process. :meth:`Loop.run_forever` repeats passes every ``loop.interval_seconds``;
+``run_once(now)``) and the trainer swappable, so the same code runs on a simulated clock in process
+(with ``guardrails=False`` the rollouts' latency and error guardrails, which a replay cannot measure, are
+left out: :data:`~modelward.maintenance.rollout.NOT_MEASURED`). :meth:`Loop.run_forever` repeats passes every ``loop.interval_seconds``;
 :func:`request_retrain` is the manual trigger (CLI and admin API); :class:`BackgroundLoop` runs the loop in a
 thread of ``modelward serve``.
 """
@@ -95,6 +97,7 @@ class Loop:
         progress: Callable[[str], None] | None = None,
         holder: str | None = None,
         metrics: LoopMetrics | None = None,
+        guardrails: bool = True,
     ) -> None:
         self.ws = ws
         self.metrics = metrics
@@ -115,9 +118,13 @@ class Loop:
         self.leader = Leader(
             ws, settings=self.settings.lease, clock=self.clock, holder=holder, progress=self.progress
         )
-        self.rollouts = RolloutRunner(ws, clock=self.clock, actor=LOOP_ACTOR, progress=self.progress)
+        self.rollouts = RolloutRunner(
+            ws, clock=self.clock, actor=LOOP_ACTOR, progress=self.progress, guardrails=guardrails
+        )
         self.monitor = monitor
         self._monitors: dict[str, Monitor] = {}
+        # per model, the windows the triggers judged last: run id -> (its updated_at, its evidence)
+        self._evidence: dict[str, dict[int, tuple[dt.datetime, WindowEvidence]]] = {}
         self._only = list(models) if models is not None else None
 
     def models(self) -> list[str]:
@@ -204,7 +211,15 @@ class Loop:
             for r in results.runs(model, limit=max(50, 4 * count))
             if r.version == champion.version and r.window_spec == spec
         ][:count]
-        return [WindowEvidence.of(run, results.report(run.id)) for run in runs]
+        # A stored report is read again only when its run changed since (new labels recomputed it).
+        before, now = self._evidence.get(model, {}), {}
+        for run in runs:
+            cached = before.get(run.id)
+            if cached is None or cached[0] != run.updated_at:
+                cached = (run.updated_at, WindowEvidence.of(run, results.report(run.id)))
+            now[run.id] = cached
+        self._evidence[model] = now
+        return [now[run.id][1] for run in runs]
 
     def _gate_passed(self, model: str, champion: ModelVersion) -> dict[str, Any] | None:
         """The report of the gate ``champion`` passed, when the loop trained it (else None)."""

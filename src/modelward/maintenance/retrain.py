@@ -3,7 +3,9 @@
 The training data (:func:`build_training_set`, pure) is
 
 * the **reference data**: the champion's training rows, rebuilt from its lineage, without its evaluation
-  rows (so the champion's original test set stays unseen by the challenger and the gate can use it);
+  rows (so the champion's original test set stays unseen by the challenger and the gate can use it); left
+  out when the production rows are anchored on a regime change (unless ``anchor_reference``): the old
+  regime's labels contradict the new one's wherever the two differ;
 * plus the **labeled production rows** (predictions joined with their feedback) logged within
   ``loop.retrain.recent``, in log order, **anchored on the regime change** (``loop.retrain.anchor``): when the
   served models' errors rose at one row (:func:`change_point`), only the rows from there on are kept (at
@@ -300,6 +302,10 @@ def assemble(
     )
     logged, anchored = anchor(logged, target, task=champion.task, retrain=retrain, gate=gate)
     prod = _align(logged.drop(columns=[PRED]), reference)
+    left_out = anchored["anchored"] and not retrain.anchor_reference
+    if left_out:  # the old regime's labels would contradict the new one's (``anchor_reference``)
+        reference = reference.iloc[:0]
+    anchored["reference_left_out"] = left_out
     built = build_training_set(
         reference,
         prod,
@@ -314,8 +320,14 @@ def assemble(
     source = (
         f"modelward loop, job {job} of {champion.name} (trigger {trigger}"
         f"{'' if trigger_event is None else f', event {trigger_event}'}): {s['reference_rows']} reference rows "
-        f"from {data.source} (training rows of {champion.ref}, its {len(data.holdout)} evaluation rows left out) + "
-        f"{s['production_rows']} labeled production rows of {champion.name} logged since "
+        + (
+            f"(the training rows of {champion.ref} from {data.source} left out: the production rows are anchored "
+            "on a regime change, loop.retrain.anchor_reference is off) + "
+            if left_out
+            else f"from {data.source} (training rows of {champion.ref}, its {len(data.holdout)} evaluation rows "
+            "left out) + "
+        )
+        + f"{s['production_rows']} labeled production rows of {champion.name} logged since "
         f"{anchored.get('change_at', since.isoformat())}{' (anchored on the regime change)' if anchored['anchored'] else ''} "
         f"(the newest {s['holdout_rows']} held out for the gate); half-life {retrain.half_life:g} s, new share "
         f"{s['new_share']:.2f}, {s['duplicates_dropped']} duplicates and {s['equal_to_gate_rows_dropped']} rows "
@@ -366,7 +378,9 @@ class TrainResult:
     weighted: bool
 
 
-def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
+def train_challenger(
+    ws: Workspace, request: TrainRequest, *, loaded: Callable[[str, Any], None] | None = None
+) -> TrainResult:
     """Train ``request.model`` as declared on ``request.dataset`` with the weight-column override, register it.
 
     THE one place the loop calls training, run inside the training subprocess: the model's declared
@@ -374,6 +388,8 @@ def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
     :func:`modelward.training.train`, with the weight column passed as ``sample_weight`` when the
     entrypoint takes one, then registered by :func:`modelward.training.register`. A training identical
     to an existing version returns that version (``created`` False): a resumed job does not register twice.
+    ``loaded`` (in-process callers) is handed the artifact's digest and the model as loaded back from it to
+    check it, so that the caller need not load it again.
     """
     from modelward.training import register, resolve_entrypoint, train
 
@@ -385,6 +401,8 @@ def train_challenger(ws: Workspace, request: TrainRequest) -> TrainResult:
     trained = train(ws, recipe, dataset, sample_weight=request.weight_column if weighted else None)
     # importance is computed by the loop once the child is done, outside the training's time limit
     mv = register(ws, request.model, trained, description=request.description, importance=False)
+    if loaded is not None and trained.loaded is not None and mv.artifact == trained.artifact:
+        loaded(mv.artifact, trained.loaded)
     return TrainResult(mv.version, mv.created, weighted)
 
 

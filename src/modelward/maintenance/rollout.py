@@ -16,7 +16,12 @@ Each pass, :class:`RolloutRunner` reads the rollout's arms from the prediction l
 * **guardrails** on all the rollout's traffic: the error budget on server errors per interval, the p99
   latency and the input-error rate, each against the champion's over the same time;
 
-then :func:`~modelward.maintenance.rollout_policy.decide` says what to do, and the runner does it: a step
+A runner made with ``guardrails=False`` (the backtest: a replay with no server) measures no latency,
+server error or input error, so those guardrails are left out of its decisions, and every evaluation says
+so (``guardrails_not_measured``); only the traffic they would need (``guardrails.min_requests`` challenger
+requests, counted in the log) still holds a canary at its step.
+
+Then :func:`~modelward.maintenance.rollout_policy.decide` says what to do, and the runner does it: a step
 (an event: every server picks it up at its next reload), a promotion (the champion alias moves), a
 rollback, or the deadline's action. Every evaluation is stored with the rollout (``rollout status``); every
 change is an event with its evidence.
@@ -44,11 +49,17 @@ from modelward.registry import Registry
 from modelward.rollouts import ArmCounts, ArmRows, Rollout
 from modelward.workspace import Workspace
 
-__all__ = ["RolloutRunner", "abort_rollout", "describe", "start_rollout"]
+__all__ = ["NOT_MEASURED", "RolloutRunner", "abort_rollout", "describe", "start_rollout"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+NOT_MEASURED = (
+    "a replay has no server: latency, server errors and input errors are not measured, so the p99-latency, "
+    "error-budget and input-error guardrails are left out of this decision (only the sequential test, the "
+    "steps, the traffic the guardrails need and the deadline decide)"
+)
 
 
 def start_rollout(
@@ -109,9 +120,16 @@ class RolloutRunner:
     """Judges each model's active rollout once per loop pass (see the module docstring)."""
 
     def __init__(
-        self, ws: Workspace, *, clock: Clock, actor: str, progress: Callable[[str], None] | None = None
+        self,
+        ws: Workspace,
+        *,
+        clock: Clock,
+        actor: str,
+        progress: Callable[[str], None] | None = None,
+        guardrails: bool = True,
     ) -> None:
         self.ws, self.clock, self.actor = ws, clock, actor
+        self.guardrails = guardrails
         self.registry = Registry(ws.store, actor)
         self.progress = progress or (lambda msg: log.info("%s", msg))
 
@@ -135,8 +153,11 @@ class RolloutRunner:
             _outcomes(rows["champion"], task),
             _outcomes(rows[rollout.arm], task),
         )
-        counts = self.ws.rollouts.counts(rollout, interval=settings.guardrails.interval)
-        guardrails = _guardrails(rows, counts, rollout.arm, settings)
+        if self.guardrails:
+            counts = self.ws.rollouts.counts(rollout, interval=settings.guardrails.interval)
+            guardrails = _guardrails(rows, counts, rollout.arm, settings)
+        else:
+            guardrails = _replay_traffic(len(rows[rollout.arm]), settings)
         verdict = decide(
             mode=rollout.mode,
             step=rollout.step,
@@ -155,6 +176,8 @@ class RolloutRunner:
             "labeled": {arm: r.labeled for arm, r in rows.items()},
             "at": now.isoformat(),
         }
+        if not self.guardrails:
+            evidence["guardrails_not_measured"] = NOT_MEASURED
         try:
             rollout = self.ws.rollouts.save(
                 rollout, test={"sprt": test.to_dict()}, evaluation=evidence, now=now
@@ -302,6 +325,16 @@ def _guardrails(
         min_requests=g.min_requests,
     )
     return [budget, latency, inputs]
+
+
+def _replay_traffic(requests: int, settings: RolloutSettings) -> list[GuardrailResult]:
+    """In a replay (no guardrail measured): the challenger traffic the live guardrails would need before they
+    could pass, counted in the log; nothing once it is there (see :data:`NOT_MEASURED`)."""
+    need = settings.guardrails.min_requests
+    if requests >= need:
+        return []
+    reason = f"{requests} challenger requests, {need} needed before a guardrail can judge (guardrails.min_requests)"
+    return [GuardrailResult("traffic", "insufficient_data", reason, None, float(requests), float(need))]
 
 
 def describe(rollout: Rollout) -> str:

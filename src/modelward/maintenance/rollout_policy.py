@@ -98,13 +98,14 @@ def decide(
     if harmed(test):
         return Verdict("roll_back", f"the sequential test shows the challenger worse: {_test_words(test)}")
     waiting = [g for g in guardrails if g.status == "insufficient_data"]
+    # A replay (the backtest) measures no guardrail: none is listed, and the reasons say so.
+    guards = "every guardrail passes" if guardrails else "no guardrail is measured"
     step_done = step_elapsed >= settings.step_seconds
     last = last_traffic_step(steps) if mode == "canary" else 0
     if mode == "canary" and step < last and step_done and not waiting:
         return Verdict(
             "advance",
-            f"every guardrail passes at {steps[step]:g} % after {step_elapsed:.0f} s: moving to "
-            f"{steps[step + 1]:g} %",
+            f"{guards} at {steps[step]:g} % after {step_elapsed:.0f} s: moving to {steps[step + 1]:g} %",
         )
     wanted = ("benefit",) if settings.promote_when == "superior" else ("benefit", "non_inferior")
     shown = test.decision in wanted
@@ -112,7 +113,7 @@ def decide(
         return Verdict(
             "promote",
             f"the sequential test shows the challenger {'better' if test.decision == 'benefit' else 'not worse'} "
-            f"({_test_words(test)}) and every guardrail passes",
+            f"({_test_words(test)}) and {guards}",
         )
     missing = _missing(test, waiting, shown, step_done, step < last, settings)
     if elapsed >= settings.deadline:

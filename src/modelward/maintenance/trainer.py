@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from modelward.errors import ModelwardError
 from modelward.jobs.lease import Lease, held
@@ -74,7 +74,12 @@ class Trainer(Protocol):
 
 
 class InProcessTrainer:
-    """Trains in the calling process, without a time limit (the backtest, on a simulated clock)."""
+    """Trains in the calling process, without a time limit (the backtest, on a simulated clock).
+    ``loaded`` is handed each new artifact's digest and the model loaded back from it
+    (:func:`~modelward.maintenance.retrain.train_challenger`)."""
+
+    def __init__(self, loaded: Callable[[str, Any], None] | None = None) -> None:
+        self.loaded = loaded
 
     def run(
         self,
@@ -87,7 +92,7 @@ class InProcessTrainer:
     ) -> TrainOutcome:
         started = time.perf_counter()
         try:
-            result = train_challenger(ws, request)
+            result = train_challenger(ws, request, loaded=self.loaded)
         except ModelwardError as exc:
             return TrainOutcome(None, error=exc.message, seconds=time.perf_counter() - started)
         return TrainOutcome(result, seconds=time.perf_counter() - started)

@@ -165,6 +165,7 @@ predictions = Table(
     Column("probabilities", JsonType),
     Column("latency_ms", Float, nullable=False),
     Index("ix_predictions_model_ts", "model", "ts"),
+    Index("ix_predictions_model_version_ts", "model", "version", "ts"),  # migration 0008
 )
 
 # Ground truth, by prediction id. No foreign key: labels may name predictions that are still

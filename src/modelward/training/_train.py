@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelward import persistence
@@ -35,6 +35,7 @@ class Trained:
         prepared: its train and evaluation rows.
         result: the fitted model, holdout metrics, signature, lineage and params.
         blob: the model serialised with ``spec.serializer`` (its SHA-256 is :attr:`artifact`).
+        loaded: the model as loaded back from :attr:`blob` to check it (skops), else None.
     """
 
     spec: ModelSpec  # as trained: with any sample-weight override applied
@@ -42,6 +43,7 @@ class Trained:
     prepared: Prepared  # its train and evaluation rows
     result: TrainingResult  # model, holdout metrics, signature, lineage, params
     blob: bytes  # the model, serialised with ``spec.serializer``
+    loaded: Any = field(default=None, compare=False, repr=False)  # loaded back from the blob (skops)
 
     @property
     def artifact(self) -> str:
@@ -67,9 +69,12 @@ def train(
     prepared = prepare(ctx.datasets.load(dataset), spec, dataset=dataset.ref)
     result = fit(spec, prepared, dataset, params={**spec.params, **(params or {})}, root=ctx.root)
     blob = persistence.dumps(result.model, spec.serializer)
+    loaded = None
     if spec.serializer == "skops":  # refuse now, not at load time, what could never be loaded
-        persistence.loads(blob, "skops", trusted=spec.trusted_types, name=f"the model from {spec.entrypoint}")
-    return Trained(spec, dataset, prepared, result, blob)
+        loaded = persistence.loads(
+            blob, "skops", trusted=spec.trusted_types, name=f"the model from {spec.entrypoint}"
+        )
+    return Trained(spec, dataset, prepared, result, blob, loaded)
 
 
 def register(

@@ -3,8 +3,8 @@
 ``model_versions.importance`` holds the JSON of :class:`modelward.explain.importance.GlobalImportance`,
 computed on the holdout at registration; versions registered before, or without a holdout, have none.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from alembic import op
 
 from modelward.store.schema import JsonType
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
