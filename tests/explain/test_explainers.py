@@ -208,10 +208,10 @@ def test_fallback_samples_within_its_time_budget_and_stays_additive() -> None:
 
 def test_unsupported_exact_model_falls_back_and_says_why() -> None:
     x, y = numeric()
-    gb = GradientBoostingRegressor(n_estimators=5).fit(x, x["a"])
+    gb = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(x, x["a"])
     assert explainer_for(gb, FEATURES, x, task="regression").method == "tree_shap"
     y3 = y + (x["d"].to_numpy() > 1)
-    multi = GradientBoostingClassifier(n_estimators=5).fit(x, y3)  # shap: binary only
+    multi = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(x, y3)  # shap: binary only
     ex = explainer_for(multi, FEATURES, x.iloc[:30], task="classification", time_budget_s=0.2)
     assert ex.method == "permutation_shap" and "GradientBoostingClassifier" in str(ex.fallback_reason)
     check_additive(ex, x.iloc[:2])
