@@ -40,14 +40,16 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
+# Two workers (most tests wait on subprocesses and sockets), then the tests marked `serial` alone.
 pytest: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 test: lint typecheck pytest
 
 # The edit-test loop: every test but those marked `slow` (make test runs them all).
 test-fast: install-dev
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 
 # docs/cli.md is generated from the CLI; tests/test_cli_docs.py fails when it is out of date.
 docs: install

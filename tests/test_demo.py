@@ -39,6 +39,7 @@ def _demo(*args: str, cwd: Path, timeout: float = 400) -> tuple[subprocess.Compl
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # it checks the 3-minute budget: not beside another worker
 @pytest.mark.timeout(600)
 def test_the_demo_rejects_promotes_rolls_back_and_draws_its_timeline(
     tmp_path: Path,

@@ -80,10 +80,10 @@ def test_arm_rows_carry_labels_and_shadow_rows_take_their_twins(ws: Workspace, t
     try:
         champ = [new_prediction_id() for _ in range(3)]
         records = [
-            PredictionRecord(
-                pid, NOW + dt.timedelta(seconds=1), "credit", 1, "champion", None, {}, 1, None, 2.0
+            PredictionRecord(  # two requests in one micro-batch: rows 0-1 (2 ms) and row 2 (3 ms)
+                pid, NOW + dt.timedelta(seconds=1), "credit", 1, "champion", None, {}, 1, None, 2.0 + (i == 2)
             )
-            for pid in champ
+            for i, pid in enumerate(champ)
         ] + [
             PredictionRecord(
                 shadow_twin(pid), NOW + dt.timedelta(seconds=1), "credit", 2, "shadow", None, {}, 0, None, 9.0
@@ -112,6 +112,7 @@ def test_arm_rows_carry_labels_and_shadow_rows_take_their_twins(ws: Workspace, t
     assert rows["champion"].labels == [1, None, 0] and rows["champion"].labeled == 2
     assert rows["shadow"].ids == [shadow_twin(p) for p in champ]
     assert rows["shadow"].labels == [1, None, 0] and rows["shadow"].predictions == [0, 0, 0]
-    assert rows["shadow"].latency_ms == [9.0] * 3
+    # one latency per request, not per row: the shadow scored its three rows as one request
+    assert rows["shadow"].latency_ms == [9.0] and sorted(rows["champion"].latency_ms) == [2.0, 3.0]
     past = ws.rollouts.rows(rollout, labels_until=NOW)  # labels that arrived later are not read yet
     assert past["champion"].labeled == 0 and past["shadow"].labeled == 0

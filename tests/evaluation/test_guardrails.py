@@ -50,6 +50,17 @@ def test_one_slow_request_is_not_enough_to_fail_or_pass() -> None:
     assert r.status == "insufficient_data"
 
 
+def test_a_quantile_above_the_limit_by_chance_neither_fails_nor_passes() -> None:
+    # 57 requests: the p99 is nearly the maximum, and two hiccups put it above the limit, yet 2 of 57
+    # above a p99 limit (expected 0.57) is p = 0.11: not beyond chance at alpha 0.001
+    r = latency_guardrail([10.0] * 2000, [10.0] * 55 + [90.0, 95.0], min_samples=10)
+    assert r.challenger is not None and r.limit is not None and r.challenger > r.limit
+    assert r.status == "insufficient_data" and "could be chance" in r.reason
+    assert r.details["above_limit"] == 2 and 0.05 < r.details["p_value_exceedances"] < 0.2
+    slow = latency_guardrail([10.0] * 2000, [10.0] * 50 + [90.0] * 7, min_samples=10)
+    assert slow.failed  # seven of 57: p < 0.001
+
+
 def test_similar_latency_passes() -> None:
     rng = np.random.default_rng(8)
     r = latency_guardrail(rng.gamma(4, 5, 5000), rng.gamma(4, 5, 5000))

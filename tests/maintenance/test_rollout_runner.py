@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from modelward import Workspace
-from modelward.cli._loop import history_entries
+from modelward.cli.narration import history_entries
 from modelward.loop_settings import RolloutSettings
 from modelward.maintenance.rollout import RolloutRunner, abort_rollout, start_rollout
 from modelward.predlog import FeedbackItem, PredictionLog, PredictionRecord, new_prediction_id
@@ -77,8 +77,9 @@ class Traffic:
         version = self.rollout.champion_version if arm == "champion" else self.rollout.challenger_version
         ids = [new_prediction_id() for _ in range(n)]
         wrong = self.rng.random(n) < errors
-        records = [
-            PredictionRecord(pid, at(when), "credit", version, arm, None, {}, 1, None, latency) for pid in ids
+        records = [  # one-row requests, each timed on its own (a request is its rows' (ts, latency))
+            PredictionRecord(pid, at(when), "credit", version, arm, None, {}, 1, None, latency + i * 1e-6)
+            for i, pid in enumerate(ids)
         ]
         self.log.submit(records).result(timeout=30)
         self.log.add_feedback([FeedbackItem(pid, 0 if w else 1) for pid, w in zip(ids, wrong, strict=True)])
@@ -152,10 +153,15 @@ def test_a_shadow_is_judged_on_its_twins_labels(ws: Workspace, tmp_path: Path) -
         ids = [new_prediction_id() for _ in range(1500)]
         wrong = np.random.default_rng(3).random(len(ids)) < 0.05
         log.submit(
-            [PredictionRecord(p, at(1), "credit", 1, "champion", None, {}, 1, None, 2.0) for p in ids]
+            [
+                PredictionRecord(p, at(1), "credit", 1, "champion", None, {}, 1, None, 2.0 + i * 1e-6)
+                for i, p in enumerate(ids)
+            ]
             + [
-                PredictionRecord(shadow_twin(p), at(1), "credit", 2, "shadow", None, {}, 1, None, 2.5)
-                for p in ids
+                PredictionRecord(
+                    shadow_twin(p), at(1), "credit", 2, "shadow", None, {}, 1, None, 2.5 + i * 1e-6
+                )
+                for i, p in enumerate(ids)
             ]
         ).result(timeout=30)
         log.add_feedback([FeedbackItem(p, 0 if w else 1) for p, w in zip(ids, wrong, strict=True)])

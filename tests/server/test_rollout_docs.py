@@ -4,7 +4,6 @@ curl commands against `modelward serve` (port substituted); none answers an erro
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import orjson
 import pytest
 
 from modelward import Workspace
+from support.docs import console_commands
 
 from .conftest import TOKEN, Trained, make_workspace, register
 from .process import ServerProcess
@@ -21,22 +21,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "rollout.md"
 
 
 def commands() -> list[str]:
-    """Every ``$ …`` command of the doc's console blocks, continuation lines joined."""
-    found: list[str] = []
-    for block in re.findall(r"```console\n(.*?)```", DOC.read_text(), flags=re.S):
-        lines = block.splitlines()
-        i = 0
-        while i < len(lines):
-            if not lines[i].startswith("$ "):
-                i += 1
-                continue
-            parts = [lines[i][2:]]
-            i += 1
-            while i < len(lines) and (parts[-1].endswith("\\") or "\n".join(parts).count("'") % 2):
-                parts.append(lines[i])
-                i += 1
-            found.append("\n".join(parts))
-    return found
+    return console_commands(DOC)
 
 
 def _run(command: str, root: Path, env: dict[str, str], port: int) -> str:

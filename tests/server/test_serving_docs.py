@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
 import orjson
+
+from support.docs import console_commands
 
 from .conftest import TOKEN, Trained, make_workspace, register
 from .process import ServerProcess
@@ -16,24 +17,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
 
 
 def curl_commands() -> list[str]:
-    """Every ``$ curl …`` command of the doc's console blocks, continuation lines joined."""
-    commands: list[str] = []
-    for block in re.findall(r"```console\n(.*?)```", DOC.read_text(), flags=re.S):
-        lines = block.splitlines()
-        i = 0
-        while i < len(lines):
-            if not lines[i].startswith("$ "):
-                i += 1
-                continue
-            parts = [lines[i][2:]]
-            i += 1
-            # a command goes on after a trailing backslash or while a quote is open
-            while i < len(lines) and (parts[-1].endswith("\\") or "\n".join(parts).count("'") % 2):
-                parts.append(lines[i])
-                i += 1
-            if parts[0].startswith("curl "):
-                commands.append("\n".join(parts))
-    return commands
+    return [c for c in console_commands(DOC) if c.startswith("curl ")]
 
 
 def test_the_docs_curl_commands_work_as_written(tmp_path: Path, trained: dict[str, Trained]) -> None:

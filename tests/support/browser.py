@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,18 @@ class Page:
 def open_page(file: Path, timeout: float = 120) -> Page:
     """Open ``file`` in headless Chromium (no network, no GPU) and return its DOM and console messages."""
     assert shutil.which("chromium"), "chromium is missing: apt-get install -y chromium (.ci/run does)"
-    done = subprocess.run(
+    with tempfile.TemporaryDirectory(prefix="mw-chromium-") as profile:  # two test workers, two profiles
+        done = _chromium(file, profile, timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Page(done.stdout, _CONSOLE.findall(done.stderr), done.stderr)
+
+
+def _chromium(file: Path, profile: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             "chromium",
             "--headless",
+            f"--user-data-dir={profile}",
             "--no-sandbox",
             "--disable-gpu",
             "--disable-background-networking",
@@ -43,5 +52,3 @@ def open_page(file: Path, timeout: float = 120) -> Page:
         timeout=timeout,
         check=False,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return Page(done.stdout, _CONSOLE.findall(done.stderr), done.stderr)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from modelward import __version__
-from modelward.cli import _backtest, _data, _demo, _drift, _loop, _models, _monitor, _rollout, _serve
+from modelward.cli import _backtest, _data, _demo, _drift, _loop, _models, _monitor, _rollout, _serve, _ui
 from modelward.cli._common import DatabaseOpt, console, err_console, fmt
 from modelward.cli._help import App
 from modelward.errors import ModelwardError
@@ -38,6 +38,7 @@ app.command("retrain")(_loop.retrain_command)
 app.command("gate")(_loop.gate_command)
 app.command("loop")(_loop.loop_command)
 app.command("backtest")(_backtest.backtest_command)
+app.command("ui")(_ui.ui_command)
 
 
 def _version_callback(value: bool) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from modelward.cli._loop import event_lines
+from modelward.cli.narration import event_lines
 from modelward.registry import Event
 
 __all__ = ["Entry", "Timeline", "entry_of"]

@@ -176,7 +176,7 @@ def history(
     json: JsonOpt = False,
 ) -> None:
     """Every alias change (when, from, to, who, why) and the loop's decisions with their evidence."""
-    from modelward.cli._loop import history_entries
+    from modelward.cli.narration import history_entries
 
     with open_workspace(workspace, database_url) as ws:
         changes = ws.registry.history(name, alias)

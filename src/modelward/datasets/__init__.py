@@ -249,6 +249,24 @@ class DatasetStore:
             out = [self._find(conn, r.name, r.id) for r in rows]
             return [v for v in out if v is not None]
 
+    def versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 20
+    ) -> tuple[list[DatasetVersion], int]:
+        """One page of the versions of ``name``, newest first, and how many it has in all."""
+        latest = self.get(name)  # the clear error for an unknown name
+        with self.store.read() as conn:
+            dataset_id = self._dataset_id(conn, name, create=False)
+            parent = dataset_versions.alias("parent")
+            rows = conn.execute(
+                sa.select(dataset_versions, parent.c.version.label("parent_version"))
+                .outerjoin(parent, parent.c.id == dataset_versions.c.parent_id)
+                .where(dataset_versions.c.dataset_id == dataset_id)
+                .order_by(dataset_versions.c.version.desc())
+                .offset(max(offset, 0))
+                .limit(limit)
+            ).all()
+        return [_version(r, name) for r in rows], latest.version
+
     def versions(self, name: str) -> list[DatasetVersion]:
         latest = self.get(name)
         return [self.get(name, v) for v in range(1, latest.version + 1)]

@@ -145,6 +145,13 @@ def latency_guardrail(
 ) -> GuardrailResult:
     """Compare a latency quantile (p99 by default) of the challenger with the champion's.
 
+    It fails only when the challenger's requests above the limit are too many to be chance (an exact
+    binomial test against the ``1 - quantile`` share the champion's quantile allows): a quantile estimated
+    from few requests is nearly their maximum, so one scheduler hiccup would otherwise roll back a good
+    challenger. A point estimate above the limit that the test does not confirm is not a pass either: the
+    result is ``insufficient_data`` until more requests decide. Pass one latency per request (the rows of
+    one request share it).
+
     >>> latency_guardrail([1.0] * 10, [100.0] * 7 + [1.0] * 3).status       # spinnaker#6278's fixture
     'fail'
     >>> import numpy as np
@@ -215,12 +222,13 @@ def latency_guardrail(
             limit,
             details,
         )
-    if q_chall > limit:
+    if q_chall > limit:  # above on the point estimate, not beyond chance: neither a pass nor a rollback
         return GuardrailResult(
             name,
-            "fail",
+            "insufficient_data",
             f"challenger {label} {q_chall:.4g} ms > limit {limit:.4g} ms "
-            f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g})",
+            f"(champion {q_champ:.4g} ms x {max_ratio:g} + {slack_ms:g}) but {above} of {n} requests above "
+            f"the limit could be chance (p = {p:.2g} >= {alpha:g}): watching more requests",
             q_champ,
             q_chall,
             limit,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ __all__ = [
     "LabelArrival",
     "PredictionWindow",
     "count_labeled",
+    "count_predictions",
     "labels_arrived",
+    "latency_samples",
     "read_predictions",
     "read_window",
 ]
@@ -256,6 +259,57 @@ def count_labeled(
         query = query.where(p.version == version)
     with store.read() as conn:
         return int(conn.execute(query).scalar() or 0)
+
+
+def count_predictions(store: Store, model: str, *, since: dt.datetime) -> int:
+    """How many predictions of ``model`` were logged at or after ``since`` (one COUNT over the
+    ``(model, ts)`` index: the console's prediction volume)."""
+    p = predictions.c
+    query = sa.select(sa.func.count()).where(p.model == model, p.ts >= since)
+    with store.read() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def latency_samples(
+    store: Store,
+    model: str,
+    windows: Sequence[tuple[dt.datetime, dt.datetime, int]],
+    *,
+    per_window: int = 500,
+) -> list[list[float]]:
+    """For each ``(start, end, version)`` window of ``model``, the latencies (ms) of at most ``per_window`` of
+    its logged predictions (from ``start`` to ``end`` inclusive): a bounded sample for its latency
+    percentiles, all windows in one query."""
+    if not windows:
+        return []
+    params: dict[str, Any] = {"model": model, "limit": per_window}
+    for i, (start, end, version) in enumerate(windows):
+        params.update({f"v{i}": version, f"s{i}": start, f"e{i}": end})
+    out: list[list[float]] = [[] for _ in windows]
+    with store.read() as conn:
+        for w, latency in conn.execute(_latency_query(len(windows)), params):
+            out[int(w)].append(float(latency))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _latency_query(n: int) -> sa.CompoundSelect[Any]:
+    """The UNION ALL of ``n`` per-window samples, with bound parameters (built once per ``n``: building and
+    compiling 30 subqueries costs more than running them)."""
+    p = predictions.c
+    parts = [
+        sa.select(sa.literal(i).label("w"), p.latency_ms)
+        .where(
+            p.model == sa.bindparam("model"),
+            p.version == sa.bindparam(f"v{i}"),
+            p.ts >= sa.bindparam(f"s{i}", type_=UtcDateTime),
+            p.ts <= sa.bindparam(f"e{i}", type_=UtcDateTime),
+        )
+        .limit(sa.bindparam("limit", type_=sa.Integer, literal_execute=True))
+        .subquery()
+        for i in range(n)
+    ]
+    return sa.union_all(*(sa.select(part.c.w, part.c.latency_ms) for part in parts))
 
 
 def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:

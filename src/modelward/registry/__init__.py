@@ -213,7 +213,34 @@ class Registry:
             ).all()
             return [_version(r, model, [a for a, v in held.items() if v == r.version]) for r in rows]
 
-    def list_models(self) -> list[ModelInfo]:
+    def count_models(self) -> int:
+        """How many models are registered."""
+        with self.store.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(models)).scalar_one())
+
+    def versions_page(self, name: str, *, offset: int = 0, limit: int = 20) -> tuple[list[ModelVersion], int]:
+        """One page of the versions of ``name``, newest first, and how many it has in all (bounded: one
+        ``limit``-row query and a count, however many versions there are)."""
+        with self.store.read() as conn:
+            model = self._model_row(conn, name)
+            held = self._aliases(conn, model.id)
+            total = conn.execute(
+                sa.select(sa.func.count()).where(model_versions.c.model_id == model.id)
+            ).scalar_one()
+            rows = conn.execute(
+                sa.select(model_versions)
+                .where(model_versions.c.model_id == model.id)
+                .order_by(model_versions.c.version.desc())
+                .offset(max(offset, 0))
+                .limit(limit)
+            ).all()
+            versions = [_version(r, model, [a for a, v in held.items() if v == r.version]) for r in rows]
+            return versions, int(total)
+
+    def list_models(
+        self, *, offset: int = 0, limit: int | None = None, name: str | None = None
+    ) -> list[ModelInfo]:
+        """Registered models by name (``offset``/``limit``: one page of them; ``name``: that one alone)."""
         with self.store.read() as conn:
             stats = (
                 sa.select(
@@ -227,7 +254,10 @@ class Registry:
             rows = conn.execute(
                 sa.select(models, stats.c.latest, stats.c.n)
                 .outerjoin(stats, stats.c.model_id == models.c.id)
+                .where(sa.true() if name is None else models.c.name == name)
                 .order_by(models.c.name)
+                .offset(max(offset, 0))
+                .limit(limit)
             ).all()
             return [
                 ModelInfo(
@@ -365,6 +395,36 @@ class Registry:
             query = sa.select(events).order_by(events.c.id)
             if name is not None:
                 query = query.where(events.c.subject_type == subject_type, events.c.subject == name)
+            return [
+                Event(r.id, r.ts, r.actor, r.kind, r.subject_type, r.subject, dict(r.payload))
+                for r in conn.execute(query)
+            ]
+
+    def events_page(
+        self,
+        name: str,
+        *,
+        before: int | None = None,
+        limit: int = 50,
+        kinds: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        subject_type: str = "model",
+    ) -> list[Event]:
+        """Up to ``limit`` events of ``name``, newest first, older than event id ``before`` (the next page
+        starts before the last id of this one); ``kinds`` keeps only those kinds, ``exclude`` drops some."""
+        query = (
+            sa.select(events)
+            .where(events.c.subject_type == subject_type, events.c.subject == name)
+            .order_by(events.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(events.c.id < before)
+        if kinds is not None:
+            query = query.where(events.c.kind.in_(list(kinds)))
+        if exclude:
+            query = query.where(events.c.kind.not_in(list(exclude)))
+        with self.store.read() as conn:
             return [
                 Event(r.id, r.ts, r.actor, r.kind, r.subject_type, r.subject, dict(r.payload))
                 for r in conn.execute(query)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from modelward.artifacts import ArtifactStore
+from modelward.errors import NotFoundError
 from modelward.monitoring import Reference, WindowReport
 from modelward.predlog import Window, WindowSpec
 from modelward.results import _references
@@ -280,6 +281,61 @@ class MonitoringResults:
             query = query.limit(limit)
         with self.store.read() as conn:
             return [_run(row) for row in conn.execute(query)]
+
+    def runs_page(self, model: str, *, offset: int = 0, limit: int = 20) -> tuple[list[MonitoringRun], int]:
+        """One page of the runs of ``model``, newest window first, and how many it has in all."""
+        r = monitoring_runs.c
+        query = (
+            sa.select(*_RUN_COLUMNS)
+            .where(r.model == model)
+            .order_by(r.end_ts.desc(), r.id.desc())
+            .offset(max(offset, 0))
+            .limit(limit)
+        )
+        with self.store.read() as conn:
+            total = conn.execute(sa.select(sa.func.count()).where(r.model == model)).scalar_one()
+            return [_run(row) for row in conn.execute(query)], int(total)
+
+    def run(self, run_id: int) -> MonitoringRun:
+        """Run ``run_id`` (without its report)."""
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(*_RUN_COLUMNS).where(monitoring_runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"No monitoring run {run_id}.", details={"run": run_id})
+        return _run(row)
+
+    def metrics_of(
+        self,
+        run_ids: Sequence[int],
+        *,
+        kinds: Sequence[str] | None = None,
+        names: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The stored time-series rows of the runs ``run_ids`` as dicts (``run_id``, ``kind``, ``name``,
+        ``feature``, ``value``, ``lower``, ``upper``, ``n``, ``method``), in storage order: a bounded slice of
+        :meth:`history` for a page that draws a few windows (no frame to build). ``names`` keeps, for the kinds
+        it names, only those metric names (``{"drift": ["p_value"]}``); other kinds keep every name."""
+        if not run_ids:
+            return []
+        m = monitoring_metrics.c
+        query = (
+            sa.select(m.run_id, m.kind, m.name, m.feature, m.value, m.lower, m.upper, m.n, m.method)
+            .where(m.run_id.in_([int(i) for i in run_ids]))
+            .order_by(m.run_id, m.id)
+        )
+        if kinds:
+            query = query.where(m.kind.in_(list(kinds)))
+        if names:
+            query = query.where(
+                sa.or_(
+                    m.kind.not_in(list(names)),
+                    *(sa.and_(m.kind == kind, m.name.in_(list(keep))) for kind, keep in names.items()),
+                )
+            )
+        with self.store.read() as conn:
+            result = conn.execute(query)
+            keys = list(result.keys())
+            return [dict(zip(keys, row, strict=True)) for row in result]
 
     def report(self, run_id: int) -> WindowReport:
         """The stored report of run ``run_id``."""

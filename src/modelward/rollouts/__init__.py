@@ -398,9 +398,14 @@ class RolloutStore:
                 ],
             )
 
-    def counts(self, rollout: Rollout, *, interval: float) -> dict[str, ArmCounts]:
-        """Per-arm counters of ``rollout``, summed per ``interval`` seconds since it started."""
-        return read_counts(self.store, rollout.id, rollout.started_at, interval)
+    def counts(
+        self, rollout: Rollout, *, interval: float, since: dt.datetime | None = None
+    ) -> dict[str, ArmCounts]:
+        """Per-arm counters of ``rollout``, summed per ``interval`` seconds since it started (``since``: since
+        then only, the intervals counted from there)."""
+        if since is None or since <= rollout.started_at:
+            return read_counts(self.store, rollout.id, rollout.started_at, interval)
+        return read_counts(self.store, rollout.id, since, interval, only_since=True)
 
     def rows(self, rollout: Rollout, *, labels_until: dt.datetime) -> dict[str, ArmRows]:
         """The champion's and challenger's logged predictions since the rollout started, with labels that

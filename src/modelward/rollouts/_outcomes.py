@@ -39,7 +39,12 @@ def shadow_twin(prediction_id: str) -> str:
 
 @dataclass
 class ArmRows:
-    """One arm's predictions since the rollout started, oldest first."""
+    """One arm's predictions since the rollout started, oldest first.
+
+    ``latency_ms`` has one entry per *request*, not per row: the rows of one request share its latency, and
+    counting a slow ten-row request ten times would make the latency guardrail's binomial test (which
+    assumes independent requests) fail on one hiccup. A request is recognised by its rows' shared
+    ``(ts, latency_ms)``: ``ts`` is its micro-batch's time, the latency its own arrival-to-answer time."""
 
     ids: list[str] = field(default_factory=list)
     latency_ms: list[float] = field(default_factory=list)
@@ -79,16 +84,19 @@ def read_arm_rows(
     for name, (arm, version) in arms.items():
         joined = predictions.outerjoin(feedback, sa.and_(f.prediction_id == p.id, f.ts < labels_until))
         query = (
-            sa.select(p.id, p.latency_ms, p.prediction, f.label, f.ts)
+            sa.select(p.id, p.ts, p.latency_ms, p.prediction, f.label, f.ts)
             .select_from(joined)
             .where(p.model == model, p.arm == arm, p.version == version, p.ts >= since)
             .order_by(p.ts, p.id)
         )
         rows = ArmRows()
+        requests: set[tuple[dt.datetime, float]] = set()
         with store.read() as conn:
-            for pid, latency, prediction, label, label_ts in conn.execute(query):
+            for pid, ts, latency, prediction, label, label_ts in conn.execute(query):
                 rows.ids.append(pid)
-                rows.latency_ms.append(float(latency))
+                if (ts, latency) not in requests:
+                    requests.add((ts, latency))
+                    rows.latency_ms.append(float(latency))
                 rows.predictions.append(prediction)
                 rows.labels.append(label)
                 rows.label_ts.append(label_ts)
@@ -107,12 +115,17 @@ def _label_shadow(shadow: ArmRows, champion: ArmRows) -> None:
             shadow.labels[j], shadow.label_ts[j] = champion.labels[i], champion.label_ts[i]
 
 
-def read_counts(store: Store, rollout_id: int, start: dt.datetime, interval: float) -> dict[str, ArmCounts]:
-    """Per-arm counters of a rollout summed per ``interval`` seconds from ``start``."""
+def read_counts(
+    store: Store, rollout_id: int, start: dt.datetime, interval: float, *, only_since: bool = False
+) -> dict[str, ArmCounts]:
+    """Per-arm counters of a rollout summed per ``interval`` seconds from ``start`` (``only_since``: the
+    counters stored from ``start`` on only, a bounded read of a long rollout's recent part)."""
     c = rollout_counts.c
     query = sa.select(c.ts, c.arm, c.requests, c.server_errors, c.input_errors).where(
         c.rollout_id == rollout_id
     )
+    if only_since:
+        query = query.where(c.ts >= start)
     with store.read() as conn:
         rows = list(conn.execute(query))
     if not rows:

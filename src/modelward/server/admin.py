@@ -35,7 +35,7 @@ from modelward.server.schemas import (
 )
 from modelward.workspace import Workspace
 
-__all__ = ["AuthError", "ForbiddenError", "admin_router"]
+__all__ = ["AuthError", "ForbiddenError", "admin_router", "bearer_authorizer", "retrain_of"]
 
 
 class AuthError(ModelwardError):
@@ -158,27 +158,27 @@ def _add_retrain(router: APIRouter, workspace: Workspace) -> None:
         openapi_extra=request_body_doc(RetrainRequest.model_json_schema()),
     )
     async def retrain(name: str, body: RetrainBody, response: Response) -> RetrainResponse:
-        from modelward.maintenance.loop import request_retrain
-
-        if name not in workspace.settings.models:
-            raise NotFoundError(
-                f"Model {name!r} is not declared in modelward.yaml, so the loop cannot retrain it.",
-                details={"model": name},
-            )
-        asked = await asyncio.to_thread(
-            request_retrain,
-            workspace,
-            name,
-            actor=f"api:{body.actor or 'admin'}",
-            reason=body.reason,
-            force=body.force,
-        )
-        job = asked.job or asked.active
-        if asked.job is None:
+        answer = await asyncio.to_thread(retrain_of, workspace, name, body, f"api:{body.actor or 'admin'}")
+        if not answer.started:
             response.status_code = 200
-        return RetrainResponse(
-            started=asked.job is not None,
-            reason=asked.decision.reason,
-            suppressed_by=asked.decision.suppressed_by,
-            job=None if job is None else RetrainJobOut(**job.summary()),
+        return answer
+
+
+def retrain_of(workspace: Workspace, name: str, body: RetrainRequest, actor: str) -> RetrainResponse:
+    """The loop's manual trigger for ``name`` (the admin endpoint's and the web console's action): the job it
+    opened, or why none was."""
+    from modelward.maintenance.loop import request_retrain
+
+    if name not in workspace.settings.models:
+        raise NotFoundError(
+            f"Model {name!r} is not declared in modelward.yaml, so the loop cannot retrain it.",
+            details={"model": name},
         )
+    asked = request_retrain(workspace, name, actor=actor, reason=body.reason, force=body.force)
+    job = asked.job or asked.active
+    return RetrainResponse(
+        started=asked.job is not None,
+        reason=asked.decision.reason,
+        suppressed_by=asked.decision.suppressed_by,
+        job=None if job is None else RetrainJobOut(**job.summary()),
+    )

@@ -25,7 +25,7 @@ from modelward.server.bodies import JsonBody, request_body_doc
 from modelward.server.schemas import RolloutAbortRequest, RolloutOut, RolloutResponse, RolloutStartRequest
 from modelward.workspace import Workspace
 
-__all__ = ["add_rollout_routes"]
+__all__ = ["abort_rollout_of", "add_rollout_routes", "start_rollout_of"]
 
 StartBody = Annotated[
     RolloutStartRequest, Depends(JsonBody(RolloutStartRequest, '{"version": 2, "mode": "canary"}'))
@@ -58,25 +58,40 @@ def _settings(ws: Workspace, name: str, body: RolloutStartRequest) -> RolloutSet
         raise ConfigError(f"{where}: {first['msg']}", details={"field": where}) from exc
 
 
+def start_rollout_of(
+    workspace: Workspace, name: str, body: RolloutStartRequest, actor: str
+) -> RolloutResponse:
+    """Start the rollout ``body`` asks for (the admin endpoint's and the web console's action)."""
+    from modelward.maintenance.rollout import start_rollout
+
+    _declared(workspace, name)
+    rollout = start_rollout(
+        workspace,
+        name,
+        body.version,
+        settings=_settings(workspace, name, body),
+        actor=actor,
+        now=dt.datetime.now(dt.UTC),
+        reason=body.reason,
+    )
+    return _out(rollout, workspace.registry.get(name, "champion").version)
+
+
+def abort_rollout_of(
+    workspace: Workspace, name: str, body: RolloutAbortRequest, actor: str
+) -> RolloutResponse:
+    """Abort the model's active rollout (the admin endpoint's and the web console's action)."""
+    from modelward.maintenance.rollout import abort_rollout
+
+    _declared(workspace, name)
+    rollout = abort_rollout(workspace, name, actor=actor, reason=body.reason, now=dt.datetime.now(dt.UTC))
+    return _out(rollout, workspace.registry.get(name, "champion").version)
+
+
 def add_rollout_routes(
     router: APIRouter, workspace: Workspace, on_change: Callable[[], Awaitable[object]]
 ) -> None:
     """The three rollout endpoints on the admin router."""
-
-    def start(name: str, body: RolloutStartRequest) -> RolloutResponse:
-        from modelward.maintenance.rollout import start_rollout
-
-        _declared(workspace, name)
-        rollout = start_rollout(
-            workspace,
-            name,
-            body.version,
-            settings=_settings(workspace, name, body),
-            actor=f"api:{body.actor or 'admin'}",
-            now=dt.datetime.now(dt.UTC),
-            reason=body.reason,
-        )
-        return _out(rollout, workspace.registry.get(name, "champion").version)
 
     @router.post(
         "/models/{name}/rollout",
@@ -87,7 +102,9 @@ def add_rollout_routes(
         openapi_extra=request_body_doc(RolloutStartRequest.model_json_schema()),
     )
     async def start_rollout_route(name: str, body: StartBody, response: Response) -> RolloutResponse:
-        answer = await asyncio.to_thread(start, name, body)
+        answer = await asyncio.to_thread(
+            start_rollout_of, workspace, name, body, f"api:{body.actor or 'admin'}"
+        )
         await on_change()
         if answer.rollout is None:
             response.status_code = 200
@@ -108,14 +125,6 @@ def add_rollout_routes(
     async def rollout_status(name: str) -> RolloutResponse:
         return await asyncio.to_thread(status, name)
 
-    def abort(name: str, body: RolloutAbortRequest) -> RolloutResponse:
-        from modelward.maintenance.rollout import abort_rollout
-
-        _declared(workspace, name)
-        actor = f"api:{body.actor or 'admin'}"
-        rollout = abort_rollout(workspace, name, actor=actor, reason=body.reason, now=dt.datetime.now(dt.UTC))
-        return _out(rollout, workspace.registry.get(name, "champion").version)
-
     @router.post(
         "/models/{name}/rollout/abort",
         response_model=RolloutResponse,
@@ -123,6 +132,8 @@ def add_rollout_routes(
         openapi_extra=request_body_doc(RolloutAbortRequest.model_json_schema()),
     )
     async def abort_rollout_route(name: str, body: AbortBody) -> RolloutResponse:
-        answer = await asyncio.to_thread(abort, name, body)
+        answer = await asyncio.to_thread(
+            abort_rollout_of, workspace, name, body, f"api:{body.actor or 'admin'}"
+        )
         await on_change()
         return answer

@@ -43,6 +43,7 @@ from modelward.server.schemas import (
     PromoteRequest,
     RollbackRequest,
 )
+from modelward.ui.pages import console_router
 from modelward.workspace import Workspace
 
 __all__ = ["create_app"]
@@ -95,6 +96,9 @@ def create_app(
     app.include_router(predict_router(state))
     app.include_router(feedback_router(state))
     app.include_router(operations_router(state))
+    app.include_router(
+        console_router(workspace, actions=True, on_change=lambda: state.cache.refresh(force=True))
+    )
     return app
 
 
