@@ -20,7 +20,7 @@ from maintenance.loop_support import TRAIN_PY, traffic
 from modelward import Workspace
 from modelward.cli import app
 from modelward.demo import agrawal_frame
-from modelward.maintenance.backtest import _Replay
+from modelward.maintenance.backtest_replay import Replay
 from modelward.rollouts import Rollout
 from modelward.server.routing import Router
 
@@ -173,9 +173,9 @@ def test_a_replayed_rollout_routes_each_row_as_the_server_does(mode: str, step: 
     for i in range(4000):
         route = router.route(champion, "champion", f"row-{i}")  # type: ignore[arg-type]
         shadow = None if route.shadow is None else route.shadow.number
-        assert _Replay._route(rollout, 1, f"row-{i}") == (route.arm, route.served.number, shadow)
+        assert Replay._route(rollout, 1, f"row-{i}") == (route.arm, route.served.number, shadow)
         arms.append(route.arm)
     share = {"canary": [0.05, 0.25, 0.5][step], "ab": 0.5, "shadow": 0.0}[mode]
     got = sum(a != "champion" for a in arms) / len(arms)
     assert abs(got - share) <= 4 * (share * (1 - share) / len(arms)) ** 0.5  # binomial, 4 standard errors
-    assert _Replay._route(None, 3, "row-1") == ("champion", 3, None)
+    assert Replay._route(None, 3, "row-1") == ("champion", 3, None)
