@@ -4,7 +4,6 @@ then the curl commands against `modelward serve` on the workspace they made (por
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -12,28 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from support.docs import console_commands
+
 from .process import ServerProcess
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "explain.md"
 
 
 def commands() -> list[str]:
-    """Every ``$ …`` command of the doc's console blocks, continuation lines joined."""
-    found: list[str] = []
-    for block in re.findall(r"```console\n(.*?)```", DOC.read_text(), flags=re.S):
-        lines = block.splitlines()
-        i = 0
-        while i < len(lines):
-            if not lines[i].startswith("$ "):
-                i += 1
-                continue
-            parts = [lines[i][2:]]
-            i += 1
-            while i < len(lines) and (parts[-1].endswith("\\") or "\n".join(parts).count("'") % 2):
-                parts.append(lines[i])
-                i += 1
-            found.append("\n".join(parts))
-    return found
+    return console_commands(DOC)
 
 
 @pytest.mark.slow
