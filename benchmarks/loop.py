@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/loop.py --seeds 3            # fewer seeds
     .venv/bin/python benchmarks/loop.py --quick              # 1 seed, 8k rows, drift at 4k (smoke test)
     .venv/bin/python benchmarks/loop.py --json benchmarks/results/loop.json
+    .venv/bin/python benchmarks/loop.py --merge benchmarks/results/loop/*.json   # the report of runs made apart
 
 Issue 10, acceptance 3, and issue 11, acceptance 4. Streams (river 0.26), 40,000 rows, the drift at row 20,000, labels 500 rows late:
 
@@ -236,6 +237,7 @@ def one(
         "worse": float("nan"),
         "rollout_rows": float("nan"),
     }
+    out["seed"] = seed
     out["events"] = [e for e in doc["events"] if e["policy"] == "loop"]
     out["events_now"] = now["events"]
     return out
@@ -248,6 +250,9 @@ def _fmt(x: float, pct: bool = True) -> str:
 
 
 def report(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
+    for stream, runs in results.items():
+        seeds = ", ".join(str(r.get("seed", "?")) for r in runs)
+        print(f"{stream}: {len(runs)} seed{'s' if len(runs) != 1 else ''} ({seeds})")
     print(
         f"\n{'stream':<16} {'policy':<10} {'overall %':>9} {'after drift %':>13} {'recovery rows':>13} "
         f"{'retrains':>8} {'worse':>5} {'rollout rows':>12}"
@@ -333,6 +338,23 @@ def targets(results: dict[str, list[dict[str, Any]]], rows: int) -> bool:
     return all(ok for _, ok, _, counts in checks if counts)
 
 
+def merged(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of several ``--json`` files by stream; a (stream, seed) found twice is an error."""
+    results: dict[str, list[dict[str, Any]]] = {}
+    seen: dict[tuple[str, Any], Path] = {}
+    for path in files:
+        for stream, runs in json.loads(path.read_text()).items():
+            for run in runs:
+                key = (stream, run.get("seed"))
+                if run.get("seed") is not None and key in seen:
+                    raise SystemExit(
+                        f"{stream} seed {key[1]} is in both {seen[key]} and {path}: merge one of them"
+                    )
+                seen[key] = path
+                results.setdefault(stream, []).append(run)
+    return {s: results[s] for s in STREAMS if s in results}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds per stream (default 10)")
@@ -345,7 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", default=",".join(STREAMS), help="comma-separated subset of the streams")
     parser.add_argument("--jobs", type=int, default=1, help="n_jobs of the random forest (default 1)")
     parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="run nothing: report the runs of these --json files together (seeds run apart, one stream each)",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        return 0 if report(merged(args.merge), 40_000) else 1
     rows, at, seeds = (8_000, 4_000, 1) if args.quick else (40_000, 20_000, args.seeds)
     streams = [s for s in args.streams.split(",") if s]
     unknown = set(streams) - set(STREAMS)
