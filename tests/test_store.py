@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +23,23 @@ def test_open_migrates_to_head(database_url: str) -> None:
         assert store.current_revision() == "0009"
     finally:
         store.close()
+
+
+def test_the_head_read_from_file_names_is_alembics_head() -> None:
+    """Store.head_revision reads the newest numbered file; Alembic, loading every script, must agree, and each
+    file's revision is its number, after the one before (one line of history)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import modelward.store as store_module
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(store_module._MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    assert Store.head_revision() == scripts.get_current_head()
+    revisions = sorted(scripts.walk_revisions(), key=lambda r: r.revision)
+    assert [Path(r.path).name[:4] for r in revisions] == [r.revision for r in revisions]
+    assert [r.down_revision for r in revisions] == [None, *(r.revision for r in revisions[:-1])]
 
 
 def test_sqlite_uses_wal_and_busy_timeout(tmp_path) -> None:

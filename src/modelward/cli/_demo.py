@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import httpx
 import typer
@@ -44,11 +44,13 @@ from modelward.cli._demo_replay import Batch, Replay
 from modelward.cli._demo_server import DemoServer
 from modelward.cli._demo_timeline import Timeline
 from modelward.config import STATE_DIR
-from modelward.demo import Rules, agrawal_frame, rule_batches
 from modelward.errors import ModelwardError
 from modelward.jobs import RetrainJob
 from modelward.rollouts import Rollout
 from modelward.workspace import Workspace
+
+if TYPE_CHECKING:  # modelward.demo imports river and scikit-learn: only the demo itself pays for them
+    from modelward.demo import Rules
 
 __all__ = ["MARKER", "demo_command"]
 
@@ -202,6 +204,8 @@ def prepare_directory(directory: Path) -> Path:
 
 
 def _train_v1(ws: Workspace, scenario: Scenario, timeline: Timeline) -> None:
+    from modelward.demo import agrawal_frame
+
     csv = ws.root / "data" / "loans.csv"
     csv.parent.mkdir(exist_ok=True)
     agrawal_frame(scenario.train_rows, seed=scenario.seed, function=0).to_csv(csv, index=False)
@@ -435,6 +439,8 @@ def _live(ws: Workspace, timeline: Timeline, scenario: Scenario, database_url: s
     server = DemoServer(
         ws.root, ws.root / "serve.log", database_url=database_url, env={"MODELWARD_ADMIN_TOKEN": token}
     )
+    from modelward.demo import Rules, rule_batches
+
     rules = Rules(0).switch(scenario.drift_row, 2)
     stream = rule_batches(rules, scenario.batch, seed=scenario.seed + 1)
     replay = Replay(

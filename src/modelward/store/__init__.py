@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -36,11 +33,15 @@ from modelward.store._errors import (
     unavailable_error,
 )
 
+if TYPE_CHECKING:  # Alembic is imported only to migrate: opening an up-to-date database needs none of it
+    from alembic.config import Config
+
 __all__ = ["Fence", "Store", "is_unavailable", "is_unique_violation", "retry_allocation", "schema"]
 
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_NUMBERED = re.compile(r"^(\d{4})_\w+\.py$")
 Fence = Callable[[Connection], None]
 # The fence of the running context (thread): (store, check). See Store.fenced.
 _FENCE: ContextVar[tuple[Store, Fence] | None] = ContextVar("modelward_store_fence", default=None)
@@ -155,18 +156,25 @@ class Store:
     # -- migrations -------------------------------------------------------------------------
 
     def current_revision(self) -> str | None:
+        """The migration this database is at (Alembic's ``alembic_version`` row); ``None`` when new."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
-    def head_revision(self) -> str:
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-        assert head is not None
-        return head
+    @staticmethod
+    def head_revision() -> str:
+        """The newest migration. Migrations are numbered files (``0009_version_importance.py`` is revision
+        ``"0009"``, one line of history; tests/test_store.py checks Alembic agrees), so the head is read from
+        the file names without loading Alembic or its scripts."""
+        return max(m.group(1) for f in (_MIGRATIONS / "versions").iterdir() if (m := _NUMBERED.match(f.name)))
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to ``revision``, serialised across processes."""
         if revision == "head" and self.current_revision() == self.head_revision():
             return
+        from alembic import command
+
         cfg = _alembic_config()
         with self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -280,6 +288,8 @@ def _require_sqlite_file(url: str) -> None:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
