@@ -76,6 +76,11 @@ class ModelSpec(BaseModel):
         description="Extra fully-qualified types a skops model may contain, trusted deliberately.",
     )
     description: str | None = Field(None, description="Free text shown in the registry.")
+    importance: bool = Field(
+        True,
+        description="Compute a new version's global importance (mean |SHAP|, permutation importance) on its "
+        "holdout when it is registered; false skips it (`modelward explain` still computes it on demand).",
+    )
     loop: LoopPolicy = Field(
         default_factory=LoopPolicy, description="The maintenance loop's policy for this model (docs/loop.md)."
     )

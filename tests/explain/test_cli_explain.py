@@ -120,3 +120,16 @@ def test_importance_recorded_after_registration_once(trained: Path) -> None:
         assert perm == {f["feature"]: f["permutation_mean"] for f in v1.importance["features"]}
         assert not ws.registry.set_importance("credit", 2, {"format": "other"})  # never replaced
         assert ws.registry.get("credit", 2).importance == recorded.importance
+
+
+def test_a_model_can_register_without_importance(tmp_path: Path) -> None:
+    """`importance: false` in the model's entry: nothing computed at registration; `explain` still works."""
+    agrawal_frame(600, seed=1).to_csv(tmp_path / "loans.csv", index=False)
+    config = CONFIG.replace("    params:", "    importance: false\n    params:")
+    with Workspace.init(tmp_path / "ws", config=config) as ws:
+        ws.datasets.add(tmp_path / "loans.csv", "loans")
+        mv = ws.train("credit", params={"n_estimators": 5})
+        assert mv.importance is None and ws.registry.get("credit", mv.version).importance is None
+    out = invoke("explain", "credit@1", "-w", str(tmp_path / "ws"), "--json", str(tmp_path / "e.json"))
+    assert "SHAP" in out, out
+    assert json.loads((tmp_path / "e.json").read_text())["importance"]["features"]

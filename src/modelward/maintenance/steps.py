@@ -311,7 +311,8 @@ class JobRunner:
                 challenger=mv.version,
             ) from exc
         self.progress(f"job {job.id}: challenger {mv.ref} registered")
-        record_importance(self.ws, mv, model)  # here, not in the time-limited training subprocess
+        if self.ws.model_spec(job.model).importance:
+            record_importance(self.ws, mv, model)  # here, not in the time-limited training subprocess
         return self.ws.jobs.advance(
             job,
             now=self.clock(),

@@ -106,7 +106,8 @@ def register(
                     version.ref,
                 )
                 return version
-    found = _importance(trained.result.model, trained.prepared, trained.spec.task) if importance else None
+    wanted = importance and trained.spec.importance
+    found = _importance(trained.result.model, trained.prepared, trained.spec.task) if wanted else None
     artifact = ctx.artifacts.put(trained.blob)
     return ctx.registry.register(
         name,
