@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip
 CONSTRAINTS = requirements/constraints.txt
 
-.PHONY: demo test test-fast lint typecheck pytest install install-dev docs clean
+.PHONY: demo test test-fast lint typecheck checks pytest pytest-serial install install-dev docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,16 +40,26 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-# Two workers (most tests wait on subprocesses and sockets), then the tests marked `serial` alone.
+# The suite on WORKERS processes (many tests wait on subprocesses and sockets, so three keep two cores busy),
+# and the tests marked `serial` (the demo, which times itself against its 3-minute budget) without them.
+WORKERS ?= 3
 pytest: install-dev
-	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not serial"
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal -m "not serial"
 	$(BIN)/python -m pytest -m serial
 
-test: lint typecheck pytest
+pytest-serial: install-dev
+	$(BIN)/python -m pytest -m serial
+
+checks: lint typecheck
+
+# lint and types use one core: the serial tests run beside them, then the rest of the suite.
+test: install-dev
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks pytest-serial
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal -m "not serial"
 
 # The edit-test loop: every test but those marked `slow` (make test runs them all).
 test-fast: install-dev
-	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal -m "not slow"
 
 # docs/cli.md is generated from the CLI; tests/test_cli_docs.py fails when it is out of date.
 docs: install

@@ -131,6 +131,18 @@ def test_dataset_versions_page(ws: Workspace) -> None:
         ws.datasets.versions_page("nope")
 
 
+def test_datasets_page(ws: Workspace) -> None:
+    frame = agrawal_frame(30, seed=0)
+    for name in ("e", "c", "a", "d", "b"):
+        ws.datasets.add_frame(frame, name)
+    ws.datasets.add_frame(frame.assign(salary=frame["salary"] + 1), "c")
+    everything = ws.datasets.list_datasets()
+    assert [(d.name, d.version) for d in everything] == [("a", 1), ("b", 1), ("c", 2), ("d", 1), ("e", 1)]
+    assert ws.datasets.list_datasets(offset=1, limit=2) == everything[1:3]
+    assert ws.datasets.list_datasets(offset=4, limit=2) == everything[4:]
+    assert ws.datasets.count_datasets() == 5
+
+
 def test_prediction_volume_and_latency_samples_per_window(ws: Workspace) -> None:
     plog = PredictionLog(ws.store, spool_dir=ws.root / "spool")
     plog.start()

@@ -44,6 +44,18 @@ def test_an_empty_workspace_says_what_to_do(ws: Workspace) -> None:
     assert get(ws, "/ui/static/console.css").headers["content-type"].startswith("text/css")
 
 
+def test_the_datasets_list_is_paginated(ws: Workspace) -> None:
+    import pandas as pd
+
+    for i in range(23):
+        ws.datasets.add_frame(pd.DataFrame({"x": [i, i + 1]}), f"data-{i:02d}")
+    first, second = get(ws, "/ui/datasets").text, get(ws, "/ui/datasets?page=2").text
+    assert "data-00" in first and "data-19" in first and "data-20" not in first
+    assert "page 1 of 2 (23)" in first and 'href="/ui/datasets?page=2" rel="next">next →' in first
+    assert "data-20" in second and "data-22" in second and "data-19" not in second
+    assert 'href="/ui/datasets?page=1" rel="prev">← previous' in second
+
+
 def test_a_registered_model_and_its_names_are_escaped(ws: Workspace) -> None:
     for _ in range(3):
         ws.registry.register(

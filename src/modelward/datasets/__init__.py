@@ -242,12 +242,18 @@ class DatasetStore:
             assert found is not None
             return found
 
-    def list_datasets(self) -> list[DatasetVersion]:
-        """The latest version of every dataset."""
+    def list_datasets(self, *, offset: int = 0, limit: int | None = None) -> list[DatasetVersion]:
+        """The latest version of every dataset (by name; ``offset``/``limit`` give one page of them)."""
         with self.store.read() as conn:
-            rows = conn.execute(sa.select(datasets.c.id, datasets.c.name).order_by(datasets.c.name)).all()
+            query = sa.select(datasets.c.id, datasets.c.name).order_by(datasets.c.name).offset(max(offset, 0))
+            rows = conn.execute(query if limit is None else query.limit(limit)).all()
             out = [self._find(conn, r.name, r.id) for r in rows]
             return [v for v in out if v is not None]
+
+    def count_datasets(self) -> int:
+        """How many datasets there are."""
+        with self.store.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(datasets)).scalar_one())
 
     def versions_page(
         self, name: str, *, offset: int = 0, limit: int = 20

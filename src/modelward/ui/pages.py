@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from modelward.errors import ModelwardError, NotFoundError
 from modelward.registry import Registry
 from modelward.server.bodies import ClientGoneError, read_body, request_headers
-from modelward.ui import data
+from modelward.ui import data, views
 from modelward.ui.session import LOGIN_COOKIE, MAX_AGE, SESSION_COOKIE, SessionKeys
 from modelward.workspace import Workspace
 
@@ -58,7 +58,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = data._num
+    env.filters["num"] = views.num
     env.globals["quote"] = lambda s: quote(str(s), safe="")
     return env
 
@@ -168,8 +168,8 @@ def console_router(
         return _html(body, 200, started, csp=_REPORT_CSP)
 
     @router.get("/datasets", response_class=HTMLResponse)
-    async def datasets(request: Request) -> Response:
-        return await page(request, "datasets.html", lambda: data.datasets_page(workspace))
+    async def datasets(request: Request, page_: int = Query(1, alias="page")) -> Response:
+        return await page(request, "datasets.html", lambda: data.datasets_page(workspace, page_))
 
     @router.get("/datasets/{name}", response_class=HTMLResponse)
     async def dataset(
