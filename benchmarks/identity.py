@@ -98,6 +98,10 @@ def diff(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {json.dumps(a)[:160]} != {json.dumps(b)[:160]}"]
 
 
+def _lines(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
 class Checks:
     def __init__(self) -> None:
         self.failed: list[str] = []
@@ -106,6 +110,9 @@ class Checks:
     def same(self, label: str, before: Any, after: Any) -> None:
         self.count += 1
         found = diff(before, after)
+        if found and _lines(before) and _lines(after):  # text outputs (the textfile): the lines of one side only
+            found = [f"only before: {x}" for x in before if x not in after]
+            found += [f"only after:  {x}" for x in after if x not in before]
         print(f"  {'identical' if not found else 'DIFFERENT'}: {label}")
         for line in found[:20]:
             print(f"      {line}")
