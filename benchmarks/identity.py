@@ -110,7 +110,7 @@ class Checks:
     def same(self, label: str, before: Any, after: Any) -> None:
         self.count += 1
         found = diff(before, after)
-        if found and _lines(before) and _lines(after):  # text outputs (the textfile): the lines of one side only
+        if found and _lines(before) and _lines(after):  # a text output (the textfile): lines of one side only
             found = [f"only before: {x}" for x in before if x not in after]
             found += [f"only after:  {x}" for x in after if x not in before]
         print(f"  {'identical' if not found else 'DIFFERENT'}: {label}")
