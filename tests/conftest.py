@@ -96,3 +96,16 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     in the test that leaked it, not in whatever test the collector happens to run in later."""
     if "[postgresql" in item.nodeid or "pg_url" in getattr(item, "fixturenames", ()):
         gc.collect()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with tests marked ``slow`` first, in their order, then the rest: a worker that draws the
+    README tour or an end-to-end loop test last keeps the others waiting at the end of the run. A module's
+    tests stay together (its module-scoped fixtures are set up once per worker)."""
+    slow_modules = {_module(item) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _module(item) not in slow_modules)
+
+
+def _module(item: pytest.Item) -> str:
+    module = getattr(item, "module", None)
+    return module.__name__ if module is not None else ""
