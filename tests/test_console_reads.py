@@ -23,6 +23,7 @@ from modelward.predlog import (
     parse_window,
 )
 from modelward.results import ReferenceSource
+from support.registry import register_stub_versions
 from test_results import _reference, _window_report
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -35,19 +36,7 @@ def ws(tmp_path: Path, database_url: str) -> Iterator[Workspace]:
 
 
 def _register(ws: Workspace, n: int) -> None:
-    for _ in range(n):
-        ws.registry.register(
-            "m",
-            task="classification",
-            artifact="0" * 64,
-            serializer="skops",
-            flavor="sklearn",
-            signature={},
-            input_example=[],
-            params={},
-            metrics={"accuracy": 0.9},
-            lineage={},
-        )
+    register_stub_versions(ws, "m", n)
 
 
 def test_pages_of_versions_models_and_events_are_slices_of_the_whole(ws: Workspace) -> None:

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from modelward import Workspace
 from modelward.ui import create_console_app
 from modelward.ui.session import MAX_AGE, SessionKeys
+from support.registry import register_stub_versions
 
 
 @pytest.fixture
@@ -57,19 +58,14 @@ def test_the_datasets_list_is_paginated(ws: Workspace) -> None:
 
 
 def test_a_registered_model_and_its_names_are_escaped(ws: Workspace) -> None:
-    for _ in range(3):
-        ws.registry.register(
-            "m-1",
-            task="classification",
-            artifact="0" * 64,
-            serializer="skops",
-            flavor="sklearn",
-            signature={},
-            input_example=[],
-            params={"depth": "<b>4</b>"},
-            metrics={"accuracy": 0.91234},
-            lineage={"entrypoint": "train:<script>alert(1)</script>"},
-        )
+    register_stub_versions(
+        ws,
+        "m-1",
+        3,
+        params={"depth": "<b>4</b>"},
+        metrics={"accuracy": 0.91234},
+        lineage={"entrypoint": "train:<script>alert(1)</script>"},
+    )
     ws.registry.promote("m-1", 2, reason="<i>why</i>")
     page = get(ws, "/ui/models/m-1")
     assert page.status_code == 200
