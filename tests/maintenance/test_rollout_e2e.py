@@ -64,6 +64,11 @@ def _served(http: httpx.Client, key: str | None = None) -> int:
     return int(answer.json()["version"])
 
 
+def _grew(test: dict[str, Any], saved: dict[str, Any]) -> bool:
+    """Both arms of ``test`` hold more labeled rows than they did in ``saved``."""
+    return all(test["arms"][arm]["n"] > saved["arms"][arm]["n"] for arm in ("champion", "challenger"))
+
+
 def _finished(ws: Workspace, rollout_id: int) -> Rollout | None:
     rollout = ws.rollouts.get(rollout_id)
     return None if rollout.active else rollout
@@ -214,13 +219,15 @@ def test_kill_9_mid_rollout_then_restart_resumes_it(tmp_path: Path, database_url
         assert {k: _served(http, k) for k in keys} == before  # sticky across the restart
         send(http, traffic(100, seed=71), batch=5)
         with Workspace.open(root, database_url=database_url) as ws:
+            # A look comes with any newly labeled row, so the first look after the restart may have
+            # seen new rows of one arm only: wait until both arms have grown.
             resumed = wait_for(
-                "the resumed test's next look",
-                lambda: (r := ws.rollouts.get(rollout_id)).test["sprt"]["looks"] > saved["looks"] and r,
+                "the resumed test's looks at new rows of both arms",
+                lambda: _grew((r := ws.rollouts.get(rollout_id)).test["sprt"], saved) and r,
             )
             assert resumed.id == rollout_id and resumed.active
             assert resumed.test["sprt"]["tau_"] == saved["tau_"]  # the same test, not a new one
-            assert resumed.test["sprt"]["arms"]["champion"]["n"] > saved["arms"]["champion"]["n"]
+            assert resumed.test["sprt"]["looks"] > saved["looks"]  # counted on from the saved looks
             assert _kinds(ws) == ["rollout_started"]  # nothing decided twice, nothing restarted
     finally:
         http.close()
