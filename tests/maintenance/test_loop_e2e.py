@@ -12,11 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from modelward import Workspace
 from server.process import ServerProcess
 
 from .loop_support import AUTH, events, kinds, make_loop_workspace, send, set_mode, traffic, wait_for
+
+pytestmark = pytest.mark.slow  # subprocess servers and training children, 10-70 s each
 
 
 def _champion(http: httpx.Client) -> int:
