@@ -76,7 +76,9 @@ docs: install
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache
 
-# Seeded simulations: the gate's false promotions and power, the rollout test under peeking (a few minutes).
+# Seeded simulations: the gate's false promotions and power, the rollout test under peeking, the fairness
+# check's false flags and power (a few minutes).
 .PHONY: validate
 validate: install-dev
 	$(BIN)/python benchmarks/gate_validity.py
+	$(BIN)/python benchmarks/fairness_validity.py

@@ -9,6 +9,7 @@ import pytest
 from modelward.config import (
     HooksSettings,
     LogSettings,
+    ModelMonitorSpec,
     ModelSpec,
     ServeSettings,
     Settings,
@@ -110,6 +111,7 @@ def test_every_setting_is_documented() -> None:
         (Settings, ""),
         (ModelSpec, "models.NAME."),
         (SplitSpec, "models.NAME.split."),
+        (ModelMonitorSpec, "models.NAME.monitor."),
         (ServeSettings, "serve."),
         (HooksSettings, "hooks."),
         (LeaseSettings, "loop.lease."),

@@ -52,6 +52,31 @@ class SplitSpec(BaseModel):
     stratify: bool = Field(True, description="Stratify a random split by the target (classification).")
 
 
+class ModelMonitorSpec(BaseModel):
+    """``models.NAME.monitor:`` — what is checked in this model's windows beyond drift and performance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sensitive_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns of the logged features whose groups are compared in every window (selection "
+        "rate, TPR/FPR, accuracy; demographic parity and equalized odds differences with intervals). Binary "
+        "classifiers only.",
+    )
+    fairness_tolerance: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="A gap between groups is flagged when its interval's lower bound exceeds this.",
+    )
+    fairness_min_group_rows: int = Field(
+        30, ge=2, description="Groups with fewer rows (labeled rows, for TPR/FPR) are reported as too small."
+    )
+    positive_label: str | int | None = Field(
+        None, description="The class that counts as selected; default: the larger of the two classes."
+    )
+
+
 class ModelSpec(BaseModel):
     """A model declared in ``modelward.yaml`` under ``models:``."""
 
@@ -83,6 +108,10 @@ class ModelSpec(BaseModel):
     )
     loop: LoopPolicy = Field(
         default_factory=LoopPolicy, description="The maintenance loop's policy for this model (docs/loop.md)."
+    )
+    monitor: ModelMonitorSpec = Field(
+        default_factory=ModelMonitorSpec,
+        description="This model's fairness checks in every monitored window (docs/fairness.md).",
     )
 
     @field_validator("entrypoint")

@@ -357,3 +357,62 @@ def test_important_feature_drift_is_dataset_drift(workspace: Workspace, logger: 
     )
     assert [w.report.dataset_drift for w in again.windows] == [True, True, True]  # 3 half-hour-offset windows
     assert "age" in again.windows[0].report.drift.dataset_reason  # type: ignore[union-attr]
+
+
+def test_a_sensitive_column_gets_its_fairness_checked_stored_and_exported(
+    workspace: Workspace, logger: Logger, database_url: str
+) -> None:
+    """models.NAME.monitor.sensitive_columns: each window compares the column's groups; the result is the
+    pure check's, survives the store, and is exported as gauges."""
+    from prometheus_client import generate_latest
+
+    from modelward.maintenance._exporter import MonitorGauges, WindowGauges
+    from modelward.monitoring import render_html
+    from modelward.monitoring.fairness import fairness
+
+    config = workspace.root / "modelward.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "    params: {max_iter: 300}\n",
+            "    params: {max_iter: 300}\n    monitor: {sensitive_columns: [car, nosuch], fairness_min_group_rows: 20}\n",
+        )
+    )
+    frame = data(600, 11)
+    ids = logger.log("credit", frame, T0, spacing_s=5)
+    logger.feedback(ids[:400], frame["approved"].to_numpy()[:400])
+    with Workspace.open(workspace.root, database_url=database_url) as ws:
+        (window,) = Monitor(ws, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR).windows
+        (result,) = window.report.fairness
+        assert (
+            "fairness: sensitive column 'nosuch' is not in the window's logged features"
+            in window.report.notes
+        )
+        prediction = logger.trained["credit"].estimator.predict(
+            frame[logger.trained["credit"].version.lineage["features"]]
+        )
+        labeled = np.arange(600) < 400
+        expected = fairness(
+            frame["approved"].to_numpy(),
+            prediction,
+            frame["car"].to_numpy(),
+            labeled=labeled,
+            column="car",
+            tests=2,
+            min_group_rows=20,
+        )
+        assert result.to_dict() == expected.to_dict()
+        assert sum(g.rows for g in result.groups) == 600 and sum(g.labeled for g in result.groups) == 400
+        (stored,) = ws.monitoring_results.runs("credit")
+        assert ws.monitoring_results.report(stored.id).fairness == (result,)
+        gauges = MonitorGauges()
+        gauges.update(WindowGauges.from_report("credit", 1, T0 + HOUR, T0 + 2 * HOUR, window.report))
+        text = generate_latest(gauges.registry).decode()
+        dp = result.demographic_parity
+        assert (
+            f'modelward_monitor_fairness_gap{{bound="lower",column="car",gap="demographic_parity",model="credit"}} '
+            f"{dp.lower!r}" in text
+        )
+        assert 'modelward_monitor_fairness_flagged{column="car",gap="equalized_odds",model="credit"}' in text
+        page = render_html(window.report.monitoring_report())
+        assert "Fairness between groups" in page and "<h3>car</h3>" in page and "selection rate" in page
+        assert window.report.monitoring_report().to_dict()["fairness"] == [result.to_dict()]

@@ -43,6 +43,7 @@ class WindowGauges:
     realized: dict[str, float | None] = field(default_factory=dict)
     estimated: dict[str, float | None] = field(default_factory=dict)
     quality: dict[str, int] = field(default_factory=dict)
+    fairness: dict[tuple[str, str], tuple[float, float, bool]] = field(default_factory=dict)
 
     @classmethod
     def from_report(
@@ -77,6 +78,15 @@ class WindowGauges:
             realized={k: m.value for k, m in report.realized.items()},
             estimated={k: m.value for k, m in report.estimated.items()},
             quality=_count_checks(() if drift is None else drift.quality),
+            fairness={
+                (f.column, key): (gap.value, gap.lower, gap.flagged)
+                for f in report.fairness
+                for key, gap in (
+                    ("demographic_parity", f.demographic_parity),
+                    ("equalized_odds", f.equalized_odds),
+                )
+                if gap.value is not None and gap.lower is not None
+            },
         )
 
 
@@ -155,7 +165,22 @@ class MonitorGauges(Collector):
             "Data-quality findings of the latest window, per check (every check exported, from zero).",
             ("model", "check"),
         )
+        gap = family(
+            "fairness_gap",
+            "Gap between the groups of a sensitive column in the latest window (gap: demographic_parity or "
+            "equalized_odds difference): its value (bound=value) and its interval's lower bound (bound=lower).",
+            ("model", "column", "gap", "bound"),
+        )
+        flagged = family(
+            "fairness_flagged",
+            "1 when the gap's interval lies above the tolerance in the latest window, else 0.",
+            ("model", "column", "gap"),
+        )
         for g in latest:
+            for (column, name), (value, lower, hit) in sorted(g.fairness.items()):
+                gap.add_metric([g.model, column, name, "value"], value)
+                gap.add_metric([g.model, column, name, "lower"], lower)
+                flagged.add_metric([g.model, column, name], float(hit))
             for check in sorted({*QUALITY_CHECKS, *g.quality}):
                 quality.add_metric([g.model, check], float(g.quality.get(check, 0)))
             drift.add_metric([g.model], float(g.dataset_drift))
@@ -177,7 +202,21 @@ class MonitorGauges(Collector):
                 for name, number in sorted(values.items()):
                     if number is not None and math.isfinite(number):
                         metric.add_metric([g.model, name, kind], float(number))
-        yield from (drift, share, pred, rows, labeled, end, run, version, score, metric, quality)
+        yield from (
+            drift,
+            share,
+            pred,
+            rows,
+            labeled,
+            end,
+            run,
+            version,
+            score,
+            metric,
+            quality,
+            gap,
+            flagged,
+        )
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve the gauges over HTTP at ``/metrics`` from a daemon thread; returns the bound port."""

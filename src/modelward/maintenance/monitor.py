@@ -197,6 +197,16 @@ class Monitor:
             resample_budget=s.resample_budget,
             concept_drift_rows=s.concept_drift_rows,
         )
+        declared = ws.settings.models.get(model)
+        if declared is not None:  # the model's own checks (models.NAME.monitor)
+            m = declared.monitor
+            self.analysis = dataclasses.replace(
+                self.analysis,
+                sensitive_columns=tuple(m.sensitive_columns),
+                fairness_tolerance=m.fairness_tolerance,
+                fairness_min_group_rows=m.fairness_min_group_rows,
+                positive_label=m.positive_label,
+            )
         self._references: dict[int, tuple[StoredReference, AnalysisSettings]] = {}
         ws.registry.get(model)  # a clear error now if the model is unknown or has no versions
 

@@ -10,7 +10,9 @@
    and the window both have outputs / labels;
 4. realized performance on the labeled rows and label-free estimates (CBPE / DLE) on every row, when
    the reference has the model's :class:`~modelward.monitoring.Holdout` and the window the model's logged
-   outputs.
+   outputs;
+5. fairness between the groups of each of ``settings.sensitive_columns``, when the window has the model's
+   logged outputs (:func:`~modelward.monitoring.fairness.fairness`; binary classifiers).
 
 Pure: frames and arrays in, a :class:`~modelward.monitoring.WindowReport` out.
 
@@ -41,6 +43,7 @@ from numpy.typing import ArrayLike
 
 from modelward.errors import DataError
 from modelward.monitoring._performance import Performance, PerformanceResult
+from modelward.monitoring.fairness import MIN_GROUP_ROWS, TOLERANCE, FairnessResult, fairness
 from modelward.monitoring.importance_drift import RankedDrift, rank_by_importance
 from modelward.monitoring.multivariate import MultivariateResult, multivariate_drift
 from modelward.monitoring.profile import MethodSpec
@@ -65,6 +68,9 @@ class AnalysisSettings:
         feature_importance: the model's use of each column (share of its mean |SHAP|); when given,
             drifted columns are ranked by it and those the model ignores are reported, not counted
             towards the dataset drift (:func:`~modelward.monitoring.importance_drift.rank_by_importance`).
+        sensitive_columns, fairness_tolerance, fairness_min_group_rows, positive_label: the fairness
+            check of each sensitive column's groups (:func:`~modelward.monitoring.fairness.fairness`, both
+            gaps of every column tested together at ``alpha``).
     """
 
     method: MethodSpec = "auto"
@@ -79,6 +85,10 @@ class AnalysisSettings:
     confidence: float = 0.95
     resample_budget: int = 6_000_000
     concept_drift_rows: int = 10_000
+    sensitive_columns: tuple[str, ...] = ()
+    fairness_tolerance: float = TOLERANCE
+    fairness_min_group_rows: int = MIN_GROUP_ROWS
+    positive_label: Any = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,10 @@ def analyse(
     performance = PerformanceResult()
     if reference.holdout is not None and current.logged is not None:
         _performance(reference.holdout, current, settings, performance, timings)
+    groups: tuple[FairnessResult, ...] = ()
+    if settings.sensitive_columns and current.logged is not None:
+        with _timed(timings, "fairness"), progress.stage("fairness between groups"):
+            groups = _fairness(reference.holdout, current, settings, notes)
     return WindowReport(
         n_rows=n_rows,
         n_labeled=n_labeled,
@@ -203,6 +217,7 @@ def analyse(
         notes=(*notes, *performance.notes),
         timings=timings,
         drift_by_importance=ranking,
+        fairness=groups,
     )
 
 
@@ -217,6 +232,41 @@ def _outputs_and_labels(
     labeled = np.flatnonzero(logged.labeled)
     outputs = holdout.output_frame(logged.prediction, logged.probabilities)
     return outputs, holdout.label_frame(logged.label[labeled]) if len(labeled) else None, len(labeled)
+
+
+def _fairness(
+    holdout: Holdout | None, current: Current, settings: AnalysisSettings, notes: list[str]
+) -> tuple[FairnessResult, ...]:
+    """The fairness of each sensitive column found in the window (a note for each one that is not)."""
+    logged = current.logged
+    assert logged is not None
+    if holdout is not None and holdout.task != "classification":
+        notes.append("fairness skipped: it compares the selection rates of a classifier, not a regression")
+        return ()
+    present = [c for c in settings.sensitive_columns if c in current.features.columns]
+    for missing in (c for c in settings.sensitive_columns if c not in current.features.columns):
+        notes.append(f"fairness: sensitive column {missing!r} is not in the window's logged features")
+    out = []
+    for column in present:
+        try:
+            out.append(
+                fairness(
+                    logged.label,
+                    logged.prediction,
+                    current.features[column].to_numpy(dtype=object),
+                    labeled=logged.labeled,
+                    column=column,
+                    positive_label=settings.positive_label,
+                    alpha=settings.alpha,
+                    tests=2 * len(present),
+                    tolerance=settings.fairness_tolerance,
+                    min_group_rows=settings.fairness_min_group_rows,
+                    seed=settings.seed,
+                )
+            )
+        except DataError as exc:  # e.g. more than two classes: the rest of the report still stands
+            notes.append(f"fairness of {column!r} skipped: {exc.message}")
+    return tuple(out)
 
 
 def _multivariate(

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from modelward.monitoring.drift_report import DriftReport, FeatureResult
+from modelward.monitoring.fairness import FairnessResult
 from modelward.monitoring.multivariate import MultivariateResult
 from modelward.monitoring.outputs import OutputDriftResult
 from modelward.monitoring.window_report import MonitoringReport
@@ -419,6 +420,44 @@ def _performance_section(performance: dict[str, Any]) -> str:
     )
 
 
+def _fairness_section(results: Sequence[FairnessResult]) -> str:
+    parts = ["<h2>Fairness between groups</h2>"]
+    for r in results:
+        gaps = []
+        for gap in (r.demographic_parity, r.equalized_odds):
+            interval = "—" if gap.lower is None else f"[{fmt(gap.lower)}, {fmt(gap.upper)}]"
+            between = "—" if gap.between is None else " vs ".join(map(esc, gap.between))
+            verdict = (
+                esc(gap.reason)
+                if gap.value is None
+                else '<span class="badge b-drift">flagged</span>'
+                if gap.flagged
+                else '<span class="badge b-ok">within tolerance</span>'
+            )
+            gaps.append(
+                f"<tr><td>{esc(gap.name)}</td><td class='num'>{fmt(gap.value)}</td><td class='num'>{interval}</td>"
+                f"<td class='num'>{fmt(gap.tolerance)}</td><td>{verdict}</td><td>{between}</td></tr>"
+            )
+        groups = "".join(
+            f"<tr><td>{esc(_short(g.group))}</td><td class='num'>{g.rows}</td><td class='num'>{g.labeled}</td>"
+            + "".join(f"<td class='num'>{fmt(v)}</td>" for v in (g.selection_rate, g.tpr, g.fpr, g.accuracy))
+            + f"<td>{'too small' if g.too_small else ''}</td></tr>"
+            for g in r.groups
+        )
+        rates = [(g.group, g.selection_rate) for g in r.groups if g.selection_rate is not None]
+        parts.append(
+            f"<h3>{esc(r.column)}</h3><p class='note'>Positive class {esc(r.positive_label)}; intervals at "
+            f"{_pct(r.demographic_parity.confidence)} (both gaps of every column tested together), "
+            f"{r.resamples} bootstrap resamples within groups.</p>"
+            "<table><thead><tr><th>gap</th><th>value</th><th>interval</th><th>tolerance</th><th>verdict</th>"
+            f"<th>widest between</th></tr></thead><tbody>{''.join(gaps)}</tbody></table>"
+            "<table><thead><tr><th>group</th><th>rows</th><th>labeled</th><th>selection rate</th><th>TPR</th>"
+            f"<th>FPR</th><th>accuracy</th><th></th></tr></thead><tbody>{groups}</tbody></table>"
+            + (f"<div class='note'>Selection rate by group</div>{bars_svg(rates)}" if rates else "")
+        )
+    return "".join(parts)
+
+
 def _header(report: MonitoringReport, title: str) -> str:
     drift = report.drift
     tested = [f for f in drift.features if f.status == "ok"]
@@ -476,6 +515,8 @@ def render_html(report: MonitoringReport | DriftReport, *, title: str = "modelwa
         sections.append(_output_section(bundle.label_drift))
     if bundle.multivariate is not None:
         sections.append(_multivariate_section(bundle.multivariate))
+    if bundle.fairness:
+        sections.append(_fairness_section(bundle.fairness))
     sections.append(_quality_section(bundle.drift))
     sections.append(_features_section("Features (drifted first)", bundle.drift.features, "f"))
     sections.append(

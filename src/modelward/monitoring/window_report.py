@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol
 from modelward.errors import DataError
 from modelward.monitoring._json import jsonable
 from modelward.monitoring.drift_report import DriftReport
+from modelward.monitoring.fairness import FairnessResult
 from modelward.monitoring.importance_drift import RankedDrift
 from modelward.monitoring.multivariate import MultivariateResult
 from modelward.monitoring.outputs import OutputDriftResult
@@ -56,6 +57,7 @@ class WindowReport:
             arrived after the window was analysed (with labels stored up to ``labels_as_of``).
         drift_by_importance: every tested column with the model's use of it, drifted ones first,
             most important first; empty when the model's importance is unknown.
+        fairness: the fairness check of each sensitive column (empty when none is declared).
     """
 
     n_rows: int
@@ -72,6 +74,7 @@ class WindowReport:
     relabel_notes: tuple[str, ...] | None = None
     labels_as_of: dt.datetime | None = None
     drift_by_importance: tuple[RankedDrift, ...] = ()
+    fairness: tuple[FairnessResult, ...] = ()
 
     @property
     def dataset_drift(self) -> bool:
@@ -103,6 +106,8 @@ class WindowReport:
             doc["labels_as_of"] = self.labels_as_of.isoformat()
         if self.drift_by_importance:
             doc["drift_by_importance"] = [r.to_dict() for r in self.drift_by_importance]
+        if self.fairness:
+            doc["fairness"] = [f.to_dict() for f in self.fairness]
         return doc
 
     @classmethod
@@ -127,6 +132,7 @@ class WindowReport:
             relabel_notes=None if relabel_notes is None else tuple(relabel_notes),
             labels_as_of=None if labels_as_of is None else dt.datetime.fromisoformat(labels_as_of),
             drift_by_importance=tuple(RankedDrift.from_dict(r) for r in doc.get("drift_by_importance") or ()),
+            fairness=tuple(FairnessResult.from_dict(f) for f in doc.get("fairness") or ()),
         )
 
     def monitoring_report(self, metadata: Mapping[str, Any] | None = None) -> MonitoringReport | None:
@@ -143,6 +149,7 @@ class WindowReport:
             label_drift=self.label_drift,
             performance=performance or None,
             metadata=dict(metadata or {}),
+            fairness=self.fairness,
         )
 
 
@@ -216,6 +223,8 @@ class MonitoringReport:
         performance: metric name → ``{value, lower, upper, method}`` (mappings, numbers or objects with
             ``to_dict()`` such as ``modelward.monitoring.performance.MetricEstimate``).
         metadata: free-form context shown in the report header (file names, model, window, timings).
+        fairness: the fairness check of each sensitive column, when declared (``fairness`` in the JSON
+            only then).
     """
 
     drift: DriftReport
@@ -224,6 +233,7 @@ class MonitoringReport:
     label_drift: OutputDriftResult | None = None
     performance: Mapping[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    fairness: tuple[FairnessResult, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.drift, DriftReport):
@@ -257,7 +267,7 @@ class MonitoringReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "summary": self.summary(),
             "metadata": jsonable(self.metadata),
             "drift": self.drift.to_dict(),
@@ -266,6 +276,9 @@ class MonitoringReport:
             "label_drift": None if self.label_drift is None else self.label_drift.to_dict(),
             "performance": None if self.performance is None else dict(self.performance),
         }
+        if self.fairness:
+            doc["fairness"] = [f.to_dict() for f in self.fairness]
+        return doc
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)

@@ -8,6 +8,7 @@ FastAPI's middleware and routing (see :mod:`modelward.server.hotpath`); everythi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import logging
@@ -132,12 +133,15 @@ def _lifespan(
             gc.collect()
             gc.freeze()
         poller = asyncio.create_task(state.cache.poll())
-        flusher = asyncio.create_task(_flush_counts(state))
+        stop_flushing = asyncio.Event()
+        flusher = asyncio.create_task(_flush_counts(state, stop_flushing))
         try:
             yield
         finally:
             poller.cancel()
-            flusher.cancel()
+            # Not cancelled: a flush being written finishes (a cancelled one left its counters to a thread
+            # nobody waited for, and a reader after shutdown could miss them).
+            stop_flushing.set()
             await asyncio.gather(poller, flusher, return_exceptions=True)
             await state.shadow.drain()
             await _flush_once(state)
@@ -167,10 +171,11 @@ async def _flush_once(state: ServerState) -> None:
         state.router.restore(rows)
 
 
-async def _flush_counts(state: ServerState) -> None:
-    """Flush the rollout counters every ``serve.reload_poll_seconds`` until cancelled."""
-    while True:
-        await asyncio.sleep(state.settings.reload_poll_seconds)
+async def _flush_counts(state: ServerState, stop: asyncio.Event) -> None:
+    """Flush the rollout counters every ``serve.reload_poll_seconds`` until ``stop`` is set."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=state.settings.reload_poll_seconds)
         await _flush_once(state)
 
 
