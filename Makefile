@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip
 CONSTRAINTS = requirements/constraints.txt
 
-.PHONY: demo test test-fast lint typecheck checks pytest pytest-serial niced-checks niced-pytest install install-dev docs clean
+.PHONY: demo test test-fast lint typecheck checks pytest pytest-serial install install-dev docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,18 +52,13 @@ pytest-serial: install-dev
 
 checks: lint typecheck
 
-# make test: the serial tests (the demo, timed against its 3-minute budget) at normal priority and, beside
-# them at a lower one (nice 10), lint, types and the rest of the suite. The demo leaves most of a core idle
-# while it waits on its server; the niced part takes that CPU and cannot take the demo's.
-NICE = nice -n 10
+# lint and types use one core: the serial tests run beside them, then the rest of the suite. (Running the
+# rest beside the demo at a lower priority, with `nice`, was tried: in one of two runs the demo's act 3 then
+# missed its gate, p 0.016 against its alpha 0.001 on 100 rows. Its retraining takes the rows of the last 8
+# seconds, so its pace matters, and nice shares neither the disk nor the memory.)
 test: install-dev
-	$(MAKE) --no-print-directory -j3 --output-sync=target pytest-serial niced-checks niced-pytest
-
-niced-checks: install-dev
-	$(NICE) $(MAKE) --no-print-directory checks
-
-niced-pytest: install-dev
-	$(NICE) $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal -m "not serial"
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks pytest-serial
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal -m "not serial"
 
 # The edit-test loop: every test but those marked `slow` (make test runs them all).
 test-fast: install-dev

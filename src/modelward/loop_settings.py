@@ -231,6 +231,13 @@ class GateSettings(_Section):
     behavioral_tests: str | None = Field(
         None, description="Behavioral-test YAML file (relative to the workspace) the challenger must pass."
     )
+    fairness_margin: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="With sensitive columns declared (models.NAME.monitor), the challenger is refused when "
+        "the upper bound of a fairness gap exceeds the champion's by more than this.",
+    )
     holdout_share: float = Field(
         0.3, gt=0, lt=1, description="Share of the recent labeled rows, the newest, held out for the gate."
     )

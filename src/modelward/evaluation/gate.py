@@ -74,10 +74,10 @@ class GatePolicy:
 
 @dataclass(frozen=True)
 class GateItem:
-    """One judged item: a comparison or a behavioral test, whether it passed, and why."""
+    """One judged item: a comparison, a behavioral test or a fairness rule, whether it passed, and why."""
 
     name: str
-    kind: Literal["comparison", "behavioral"]
+    kind: Literal["comparison", "behavioral", "fairness"]
     passed: bool
     reason: str
     evidence: dict[str, Any] = field(default_factory=dict)

@@ -10,7 +10,11 @@ each, with :mod:`modelward.evaluation`:
 * the **secondary metrics** (default F1 by a paired BCa bootstrap and ROC AUC by DeLong for binary
   classifiers, RMSE by a paired bootstrap for regressors) must be non-inferior within
   ``secondary_margin``;
-* the **behavioral tests** (``loop.gate.behavioral_tests``) must all pass on the challenger.
+* the **behavioral tests** (``loop.gate.behavioral_tests``) must all pass on the challenger;
+* with **sensitive columns** declared (``models.NAME.monitor.sensitive_columns``), each fairness gap of the
+  challenger (:func:`~modelward.monitoring.fairness.fairness`, the monitor's check) must have an upper
+  bound at most ``loop.gate.fairness_margin`` above the champion's: a rule on the two bounds, as the
+  rollout's error budget is, not a paired test.
 
 The recent rows decide; the original test set is compared and shown (``original_test_set: report``) or
 judged non-inferior too. The challenger is promoted only when every judged item passes (an
@@ -28,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelward.errors import ModelwardError
+from modelward.config import ModelMonitorSpec
+from modelward.errors import DataError, ModelwardError
 from modelward.evaluation import (
     BehavioralReport,
     BehavioralSuite,
@@ -45,10 +50,11 @@ from modelward.evaluation import (
 )
 from modelward.loop_settings import CLASSIFICATION_METRICS, GateSettings
 from modelward.maintenance._reference import training_data
+from modelward.monitoring.fairness import fairness
 from modelward.registry import ModelVersion
 from modelward.workspace import Workspace
 
-__all__ = ["GateReport", "compare_models", "gate_rows", "load_behavioral", "run_gate"]
+__all__ = ["GateReport", "compare_models", "fairness_items", "gate_rows", "load_behavioral", "run_gate"]
 
 
 @dataclass(frozen=True)
@@ -273,6 +279,16 @@ def run_gate(
         judged_primary |= _judge_section(
             collect, section, x, y, models, champion.task, judges, gate, decisive=decisive
         )
+        if decisive:
+            monitor = ws.settings.models.get(champion.name)
+            if (
+                monitor is not None
+                and monitor.monitor.sensitive_columns
+                and champion.task == "classification"
+            ):
+                preds = (np.asarray(models[0].predict(x)), np.asarray(models[1].predict(x)))
+                for item, judged in fairness_items(frame, y, preds, monitor.monitor, gate, collect.notes):
+                    collect.add(section, item, judged)
         if decisive and suite is not None:
             behavioral = run_suite(
                 suite,
@@ -357,6 +373,70 @@ def _report(
         policy,
         tuple(collect.notes),
     )
+
+
+def fairness_items(
+    frame: pd.DataFrame,
+    y: Any,
+    predictions: tuple[Any, Any],
+    monitor: ModelMonitorSpec,
+    gate: GateSettings,
+    notes: list[str],
+) -> list[tuple[GateItem, bool]]:
+    """The fairness items of the gate: per sensitive column of ``frame`` and per gap, the challenger's upper
+    bound against the champion's plus ``gate.fairness_margin`` (judged), or, when a gap cannot be computed
+    on these rows (groups too small), the numbers shown and not judged: small groups never fail."""
+    present = [c for c in monitor.sensitive_columns if c in frame.columns]
+    for missing in (c for c in monitor.sensitive_columns if c not in frame.columns):
+        notes.append(f"fairness: sensitive column {missing!r} is not in the gate's rows")
+    out: list[tuple[GateItem, bool]] = []
+    for column in present:
+        groups = frame[column].to_numpy(dtype=object)
+        try:
+            champion, challenger = (
+                fairness(
+                    y,
+                    pred,
+                    groups,
+                    column=column,
+                    positive_label=monitor.positive_label,
+                    alpha=gate.alpha,
+                    tests=2 * len(present),
+                    tolerance=monitor.fairness_tolerance,
+                    min_group_rows=monitor.fairness_min_group_rows,
+                    seed=gate.seed,
+                )
+                for pred in predictions
+            )
+        except DataError as exc:
+            notes.append(f"fairness of {column!r} not compared: {exc.message}")
+            continue
+        for a, b in (
+            (champion.demographic_parity, challenger.demographic_parity),
+            (champion.equalized_odds, challenger.equalized_odds),
+        ):
+            name = f"{column}: {b.name}"
+            evidence = {
+                "champion": a.to_dict(),
+                "challenger": b.to_dict(),
+                "margin": gate.fairness_margin,
+                "groups": {
+                    "champion": [g.to_dict() for g in champion.groups],
+                    "challenger": [g.to_dict() for g in challenger.groups],
+                },
+            }
+            if a.upper is None or b.upper is None:
+                reason = f"{name}: not computed on these rows ({b.reason or a.reason})"
+                out.append((GateItem(name, "fairness", True, reason, evidence), False))
+                continue
+            passed = b.upper <= a.upper + gate.fairness_margin
+            reason = (
+                f"{name}: the challenger's {b.value:.3f} (upper bound {b.upper:.3f}) against the champion's "
+                f"{a.value:.3f} (upper bound {a.upper:.3f}); refused above {a.upper + gate.fairness_margin:.3f} "
+                f"(the champion's bound + fairness_margin {gate.fairness_margin:g})"
+            )
+            out.append((GateItem(name, "fairness", passed, reason, evidence), True))
+    return out
 
 
 def gate_rows(
