@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from modelward.config import ModelMonitorSpec
-from modelward.errors import DataError, ModelwardError
+from modelward.errors import ModelwardError
 from modelward.evaluation import (
     BehavioralReport,
     BehavioralSuite,
@@ -50,7 +50,7 @@ from modelward.evaluation import (
 )
 from modelward.loop_settings import CLASSIFICATION_METRICS, GateSettings
 from modelward.maintenance._reference import training_data
-from modelward.monitoring.fairness import fairness
+from modelward.monitoring.fairness import fairness_of_columns
 from modelward.registry import ModelVersion
 from modelward.workspace import Workspace
 
@@ -386,31 +386,21 @@ def fairness_items(
     """The fairness items of the gate: per sensitive column of ``frame`` and per gap, the challenger's upper
     bound against the champion's plus ``gate.fairness_margin`` (judged), or, when a gap cannot be computed
     on these rows (groups too small), the numbers shown and not judged: small groups never fail."""
-    present = [c for c in monitor.sensitive_columns if c in frame.columns]
-    for missing in (c for c in monitor.sensitive_columns if c not in frame.columns):
-        notes.append(f"fairness: sensitive column {missing!r} is not in the gate's rows")
+    options = {
+        "positive_label": monitor.positive_label,
+        "alpha": gate.alpha,
+        "tolerance": monitor.fairness_tolerance,
+        "min_group_rows": monitor.fairness_min_group_rows,
+        "seed": gate.seed,
+    }
+    (champions, missing, errors), (challengers, _, errors_b) = (
+        fairness_of_columns(y, pred, frame, monitor.sensitive_columns, **options) for pred in predictions
+    )
+    notes += [f"fairness: sensitive column {c!r} is not in the gate's rows" for c in missing]
+    notes += [f"fairness of {c!r} not compared: {why}" for c, why in {**errors_b, **errors}.items()]
     out: list[tuple[GateItem, bool]] = []
-    for column in present:
-        groups = frame[column].to_numpy(dtype=object)
-        try:
-            champion, challenger = (
-                fairness(
-                    y,
-                    pred,
-                    groups,
-                    column=column,
-                    positive_label=monitor.positive_label,
-                    alpha=gate.alpha,
-                    tests=2 * len(present),
-                    tolerance=monitor.fairness_tolerance,
-                    min_group_rows=monitor.fairness_min_group_rows,
-                    seed=gate.seed,
-                )
-                for pred in predictions
-            )
-        except DataError as exc:
-            notes.append(f"fairness of {column!r} not compared: {exc.message}")
-            continue
+    for column in (c for c in champions if c in challengers):
+        champion, challenger = champions[column], challengers[column]
         for a, b in (
             (champion.demographic_parity, challenger.demographic_parity),
             (champion.equalized_odds, challenger.equalized_odds),

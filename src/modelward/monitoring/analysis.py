@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 
 from modelward.errors import DataError
 from modelward.monitoring._performance import Performance, PerformanceResult
-from modelward.monitoring.fairness import MIN_GROUP_ROWS, TOLERANCE, FairnessResult, fairness
+from modelward.monitoring.fairness import MIN_GROUP_ROWS, TOLERANCE, FairnessResult, fairness_of_columns
 from modelward.monitoring.importance_drift import RankedDrift, rank_by_importance
 from modelward.monitoring.multivariate import MultivariateResult, multivariate_drift
 from modelward.monitoring.profile import MethodSpec
@@ -243,30 +243,21 @@ def _fairness(
     if holdout is not None and holdout.task != "classification":
         notes.append("fairness skipped: it compares the selection rates of a classifier, not a regression")
         return ()
-    present = [c for c in settings.sensitive_columns if c in current.features.columns]
-    for missing in (c for c in settings.sensitive_columns if c not in current.features.columns):
-        notes.append(f"fairness: sensitive column {missing!r} is not in the window's logged features")
-    out = []
-    for column in present:
-        try:
-            out.append(
-                fairness(
-                    logged.label,
-                    logged.prediction,
-                    current.features[column].to_numpy(dtype=object),
-                    labeled=logged.labeled,
-                    column=column,
-                    positive_label=settings.positive_label,
-                    alpha=settings.alpha,
-                    tests=2 * len(present),
-                    tolerance=settings.fairness_tolerance,
-                    min_group_rows=settings.fairness_min_group_rows,
-                    seed=settings.seed,
-                )
-            )
-        except DataError as exc:  # e.g. more than two classes: the rest of the report still stands
-            notes.append(f"fairness of {column!r} skipped: {exc.message}")
-    return tuple(out)
+    results, missing, errors = fairness_of_columns(
+        logged.label,
+        logged.prediction,
+        current.features,
+        settings.sensitive_columns,
+        labeled=logged.labeled,
+        positive_label=settings.positive_label,
+        alpha=settings.alpha,
+        tolerance=settings.fairness_tolerance,
+        min_group_rows=settings.fairness_min_group_rows,
+        seed=settings.seed,
+    )
+    notes += [f"fairness: sensitive column {c!r} is not in the window's logged features" for c in missing]
+    notes += [f"fairness of {c!r} skipped: {why}" for c, why in errors.items()]  # the rest still stands
+    return tuple(results.values())
 
 
 def _multivariate(

@@ -49,7 +49,7 @@ import pandas as pd
 
 from modelward.errors import ConfigError, DataError
 
-__all__ = ["FairnessResult", "Gap", "GroupRates", "fairness"]
+__all__ = ["FairnessResult", "Gap", "GroupRates", "fairness", "fairness_of_columns"]
 
 MIN_GROUP_ROWS = 30
 TOLERANCE = 0.05
@@ -235,6 +235,31 @@ def fairness(
         rng,
     )
     return FairnessResult(column, table, dp, eo, positive, resamples)
+
+
+def fairness_of_columns(
+    y_true: Any,
+    y_pred: Any,
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    **options: Any,
+) -> tuple[dict[str, FairnessResult], list[str], dict[str, str]]:
+    """:func:`fairness` of each of ``columns`` found in ``frame``, both gaps of all of them tested together
+    (``tests = 2 x found``); ``options`` are :func:`fairness`'s. Returns the results by column, the columns
+    ``frame`` lacks, and the columns that could not be checked with the reason (e.g. more than two classes):
+    the callers (the monitor's window, the loop's gate) say so in their own words and go on."""
+    present = [c for c in columns if c in frame.columns]
+    results: dict[str, FairnessResult] = {}
+    errors: dict[str, str] = {}
+    for column in present:
+        groups = frame[column].to_numpy(dtype=object)
+        try:
+            results[column] = fairness(
+                y_true, y_pred, groups, column=column, tests=2 * len(present), **options
+            )
+        except DataError as exc:
+            errors[column] = exc.message
+    return results, [c for c in columns if c not in frame.columns], errors
 
 
 def _check(alpha: float, tests: int, tolerance: float, min_group_rows: int, resamples: int) -> None:
