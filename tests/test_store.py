@@ -16,11 +16,11 @@ from modelward.store.schema import dataset_versions, datasets, events, model_ver
 def test_open_migrates_to_head(database_url: str) -> None:
     store = Store.open(database_url)
     try:
-        assert store.current_revision() == store.head_revision() == "0009"
+        assert store.current_revision() == store.head_revision() == "0010"
         names = set(sa.inspect(store.engine).get_table_names())
         assert {"datasets", "dataset_versions", "models", "model_versions", "aliases", "events"} <= names
         Store.open(database_url).close()  # opening again is a no-op
-        assert store.current_revision() == "0009"
+        assert store.current_revision() == "0010"
     finally:
         store.close()
 
@@ -118,7 +118,7 @@ def test_upgrade_from_first_revision_keeps_data(database_url: str) -> None:
             payload={"version": 1},
         )
     store.upgrade()
-    assert store.current_revision() == "0009"
+    assert store.current_revision() == "0010"
     with store.read() as conn:
         dv = conn.execute(sa.select(dataset_versions)).one()
         mv = conn.execute(sa.select(model_versions)).one()
@@ -173,3 +173,34 @@ def test_an_empty_postgresql_database_is_migrated_on_open(tmp_path, pg_url: str)
     with Workspace.open(tmp_path, database_url=pg_url) as ws:
         assert ws.store.current_revision() == ws.store.head_revision()
     assert not (tmp_path / ".modelward" / "modelward.db").exists()
+
+
+def test_predictions_logged_before_0010_read_back_with_no_context(database_url: str) -> None:
+    """0010 adds ``predictions.context``: a prediction logged before it reads back with none."""
+    from modelward.predlog import read_predictions, read_window
+    from modelward.store.schema import predictions
+
+    store = Store(database_url)
+    store.upgrade("0009")
+    before = sa.table(
+        "predictions",
+        *(sa.column(c.name, c.type) for c in predictions.columns if c.name != "context"),
+    )
+    with store.write() as conn:
+        conn.execute(
+            before.insert().values(
+                id="0190a0b0-0000-7000-8000-000000000001",
+                ts=utcnow(),
+                model="m",
+                version=1,
+                features={"x": 1.5},
+                prediction=1,
+                latency_ms=2.0,
+            )
+        )
+    store.upgrade()
+    assert store.current_revision() == "0010"
+    assert read_predictions(store, "m")["context"].tolist() == [None]
+    window = read_window(store, "m")
+    assert window.features.to_dict("records") == [{"x": 1.5}] and window.context.shape == (1, 0)
+    store.close()

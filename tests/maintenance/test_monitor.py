@@ -384,7 +384,7 @@ def test_a_sensitive_column_gets_its_fairness_checked_stored_and_exported(
         (window,) = Monitor(ws, "credit", window=parse_window("1h")).run_once(now=T0 + 2 * HOUR).windows
         (result,) = window.report.fairness
         assert (
-            "fairness: sensitive column 'nosuch' is not in the window's logged features"
+            "fairness: sensitive column 'nosuch' is neither a logged feature nor sent as the predict body's context"
             in window.report.notes
         )
         prediction = logger.trained["credit"].estimator.predict(

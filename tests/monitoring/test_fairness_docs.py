@@ -39,3 +39,15 @@ def test_the_python_example_runs_as_written(tmp_path: Path) -> None:
     first, *groups = done.stdout.splitlines()
     assert first.startswith("demographic parity difference: 0.1") and first.endswith("flagged: True"), first
     assert [g.split()[:2] for g in groups] == [["f", "1000"], ["m", "1000"]]
+
+
+def test_the_context_body_parses_as_the_server_parses_it() -> None:
+    """The body shown for a sensitive column that is not a model input is accepted, one context per row."""
+    import json
+
+    from modelward.server.validation import parse_body
+
+    body = json.loads(_block("json"))
+    parsed = parse_body(body, max_rows=10)
+    assert parsed.rows == 2 and parsed.context == [{"gender": "f"}, {"gender": "m"}]
+    assert "gender" not in parsed.columns

@@ -197,7 +197,7 @@ BAD_INPUTS = [
         400,
         "malformed",
         "Unknown key(s) 'records' in the request body. Valid keys: dataframe_split, dataframe_records, "
-        "instances, inputs, return, routing_key, params, explain.",
+        "instances, inputs, return, routing_key, params, explain, context.",
     ),
     (
         {"dataframe_split": {"columns": ["age"], "data": [[1, 2]]}},

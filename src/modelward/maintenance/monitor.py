@@ -277,7 +277,9 @@ class Monitor:
         stored, settings = self.reference(mv)
         t_ref = time.perf_counter() - t
         self.progress(f"checking {len(data)} predictions of {mv.ref}")
-        report = analyse(stored.reference, Current(data.features, logged=_outputs(data)), settings)
+        report = analyse(
+            stored.reference, Current(data.features, logged=_outputs(data), context=data.context), settings
+        )
         t = time.perf_counter()
         run_id = self.results.save_run(self.model, window, stored.id, report, labels_as_of)
         timings = {"read": t_read, "reference": t_ref, **report.timings, "store": time.perf_counter() - t}
@@ -335,10 +337,16 @@ class Monitor:
                 continue
             self.progress(f"recomputing realized metrics of {mv.ref} window {run.start_ts:%Y-%m-%d %H:%M:%S}")
             labels_as_of = self.clock()
-            labeled = read_window(self.ws.store, self.model, run.window, labeled_only=True)
             stored, settings = self.reference(mv)
+            whole: Current | None = None
+            if settings.sensitive_columns:  # fairness is recomputed too: it needs every row of the window
+                data = read_window(self.ws.store, self.model, run.window)
+                whole = Current(data.features, logged=_outputs(data), context=data.context)
+                labeled = _outputs(data).subset(data.labeled)
+            else:
+                labeled = _outputs(read_window(self.ws.store, self.model, run.window, labeled_only=True))
             report = relabel(
-                self.results.report(run.id), stored.reference, _outputs(labeled), settings, labels_as_of
+                self.results.report(run.id), stored.reference, labeled, settings, labels_as_of, window=whole
             )
             self.results.update_realized(run, report)
             if self.gauges is not None:

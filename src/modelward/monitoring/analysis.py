@@ -104,6 +104,11 @@ class LoggedOutputs:
     label: npt.NDArray[Any]
     labeled: npt.NDArray[np.bool_]
 
+    def subset(self, rows: npt.NDArray[np.bool_]) -> LoggedOutputs:
+        """The outputs of the rows where ``rows`` is true."""
+        proba = None if self.probabilities is None else self.probabilities[rows]
+        return LoggedOutputs(self.prediction[rows], proba, self.label[rows], self.labeled[rows])
+
 
 @dataclass(frozen=True)
 class Current:
@@ -112,13 +117,16 @@ class Current:
     ``features`` holds the window's feature columns. Then either output/label columns as given
     (``outputs``: the model's output column(s); ``labels``: the ground truth), or ``logged``: the
     model's raw logged outputs and labels, which are encoded with the reference's
-    :class:`~modelward.monitoring.Holdout` and also give the window's performance.
+    :class:`~modelward.monitoring.Holdout` and also give the window's performance. ``context``: columns
+    logged beside the features that are not model inputs (a sensitive column sent as a predict body's
+    ``"context"``): the fairness check reads them, drift does not test them.
     """
 
     features: pd.DataFrame
     outputs: pd.DataFrame | pd.Series | ArrayLike | None = None
     labels: pd.DataFrame | pd.Series | ArrayLike | None = None
     logged: LoggedOutputs | None = None
+    context: pd.DataFrame | None = None
 
 
 class Progress(Protocol):
@@ -243,10 +251,17 @@ def _fairness(
     if holdout is not None and holdout.task != "classification":
         notes.append("fairness skipped: it compares the selection rates of a classifier, not a regression")
         return ()
+    frame = current.features
+    extra = [] if current.context is None else [c for c in current.context.columns if c not in frame.columns]
+    if extra:
+        assert current.context is not None
+        frame = pd.concat(
+            [frame.reset_index(drop=True), current.context[extra].reset_index(drop=True)], axis=1
+        )
     results, missing, errors = fairness_of_columns(
         logged.label,
         logged.prediction,
-        current.features,
+        frame,
         settings.sensitive_columns,
         labeled=logged.labeled,
         positive_label=settings.positive_label,
@@ -255,7 +270,10 @@ def _fairness(
         min_group_rows=settings.fairness_min_group_rows,
         seed=settings.seed,
     )
-    notes += [f"fairness: sensitive column {c!r} is not in the window's logged features" for c in missing]
+    notes += [
+        f"fairness: sensitive column {c!r} is neither a logged feature nor sent as the predict body's context"
+        for c in missing
+    ]
     notes += [f"fairness of {c!r} skipped: {why}" for c, why in errors.items()]  # the rest still stands
     return tuple(results.values())
 
@@ -321,19 +339,27 @@ def relabel(
     labeled: LoggedOutputs,
     settings: AnalysisSettings,
     labels_as_of: dt.datetime,
+    *,
+    window: Current | None = None,
 ) -> WindowReport:
     """``report`` with its realized performance recomputed on ``labeled`` (the window's labeled rows, read
-    again because labels arrived after it was analysed); estimates and drift stay as they were."""
+    again because labels arrived after it was analysed); estimates and drift stay as they were. With
+    ``window`` (the whole window again, its ``logged`` outputs and labels) and sensitive columns declared,
+    the fairness between groups is recomputed too: its equalized-odds gap needs the labels."""
     result = PerformanceResult()
     if reference.holdout is not None:
         _estimators(reference.holdout, settings).realized(
             labeled.label, labeled.prediction, labeled.probabilities, result
         )
+    groups, notes = report.fairness, list(result.notes)
+    if window is not None and window.logged is not None and settings.sensitive_columns:
+        groups = _fairness(reference.holdout, window, settings, notes)
     return dataclasses.replace(
         report,
         n_labeled=len(labeled.label),
         realized=result.realized,
         concept_drift=tuple(result.concept_drift),
-        relabel_notes=tuple(result.notes),
+        relabel_notes=tuple(notes),
         labels_as_of=labels_as_of,
+        fairness=groups,
     )

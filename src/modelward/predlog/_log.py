@@ -446,7 +446,7 @@ class _JsonText(sa.types.TypeDecorator[Any]):
         return orjson.dumps(value).decode()
 
 
-_JSON_COLUMNS = ("features", "prediction", "probabilities")
+_JSON_COLUMNS = ("features", "prediction", "probabilities", "context")
 
 
 def _insert_if_absent(store: Store) -> sa.Insert:

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,11 +49,12 @@ COLUMNS = [
     "prediction",
     "probabilities",
     "latency_ms",
+    "context",
     "label",
     "label_ts",
 ]
 # JSON values keep their Python form (dicts, lists, None), whatever pandas would infer.
-_JSON_COLUMNS = frozenset({"features", "prediction", "probabilities", "label"})
+_JSON_COLUMNS = frozenset({"features", "prediction", "probabilities", "context", "label"})
 
 
 def read_predictions(
@@ -126,6 +127,8 @@ class PredictionWindow:
             NaN), or ``None`` when no row has any.
         label: the feedback label (``None`` where none arrived).
         labeled: where a label arrived.
+        context: one column per key of the rows' ``"context"`` (what callers sent beside the inputs,
+            such as a sensitive column; missing keys are NaN); no columns when no row has any.
     """
 
     ids: npt.NDArray[np.object_]
@@ -136,6 +139,7 @@ class PredictionWindow:
     probabilities: npt.NDArray[np.float64] | None
     label: npt.NDArray[np.object_]
     labeled: npt.NDArray[np.bool_]
+    context: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -328,6 +332,7 @@ def _rows_query(model: str, labeled_only: bool) -> sa.Select[Any]:
             sa.cast(p.probabilities, sa.Text).label("probabilities"),
             sa.cast(feedback.c.label, sa.Text).label("label"),
             feedback.c.prediction_id.label("labeled"),
+            sa.cast(p.context, sa.Text).label("context"),
         )
         .select_from(joined)
         .where(p.model == model)
@@ -386,6 +391,17 @@ def _concat(parts: list[PredictionWindow]) -> PredictionWindow:
         probabilities=probabilities,
         label=np.concatenate([p.label for p in parts]),
         labeled=np.concatenate([p.labeled for p in parts]),
+        context=_concat_context(parts),
+    )
+
+
+def _concat_context(parts: list[PredictionWindow]) -> pd.DataFrame:
+    """The parts' context frames, one row per row of every part (a part with no context has NaN rows)."""
+    if all(p.context.empty and len(p.context.columns) == 0 for p in parts):
+        return pd.DataFrame(index=pd.RangeIndex(sum(len(p) for p in parts)))
+    return pd.concat(
+        [p.context if len(p.context.columns) else pd.DataFrame(index=pd.RangeIndex(len(p))) for p in parts],
+        ignore_index=True,
     )
 
 
@@ -400,9 +416,11 @@ def _json_values(texts: Sequence[str | None]) -> list[Any]:
 
 def _decode(rows: Sequence[Any], features: Sequence[str] | None) -> PredictionWindow:
     if rows:
-        ids, ts_raw, versions, feat_txt, pred_txt, proba_txt, label_txt, labeled_ids = zip(*rows, strict=True)
+        ids, ts_raw, versions, feat_txt, pred_txt, proba_txt, label_txt, labeled_ids, context_txt = zip(
+            *rows, strict=True
+        )
     else:
-        ids = ts_raw = versions = feat_txt = pred_txt = proba_txt = label_txt = labeled_ids = ()
+        ids = ts_raw = versions = feat_txt = pred_txt = proba_txt = label_txt = labeled_ids = context_txt = ()
     records = _json_values(feat_txt)
     if features is None:
         frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
@@ -443,4 +461,12 @@ def _decode(rows: Sequence[Any], features: Sequence[str] | None) -> PredictionWi
         probabilities=probabilities,
         label=labels,
         labeled=np.fromiter((i is not None for i in labeled_ids), dtype=bool, count=len(rows)),
+        context=_context_frame(context_txt),
     )
+
+
+def _context_frame(texts: Sequence[str | None]) -> pd.DataFrame:
+    """One column per context key (rows without a context: NaN); no columns when no row has one."""
+    if not any(t is not None and t != "null" for t in texts):
+        return pd.DataFrame(index=pd.RangeIndex(len(texts)))
+    return pd.DataFrame.from_records([v if isinstance(v, dict) else {} for v in _json_values(texts)])

@@ -50,6 +50,9 @@ class PredictionRecord:
             ``None`` (regression, or a model without ``predict_proba``).
         latency_ms: milliseconds from the request's arrival to the model's answer (shared by
             the rows of one request).
+        context: what the caller sent beside the inputs for this row (the predict body's
+            ``"context"``: e.g. a sensitive column that is not a model input), or ``None``; never
+            passed to the model.
     """
 
     id: str
@@ -62,6 +65,7 @@ class PredictionRecord:
     prediction: Any
     probabilities: list[float] | None
     latency_ms: float
+    context: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ def decode_line(line: bytes) -> dict[str, Any]:
     """The database row of an encoded record."""
     row: dict[str, Any] = orjson.loads(line)
     row["ts"] = dt.datetime.fromisoformat(row["ts"])
+    row.setdefault("context", None)  # a line spooled by a version without the context key
     return row
 
 

@@ -148,7 +148,9 @@ async def answer_predict(
             state.router.count(route, "input_errors")
         raise
     try:
-        answer = await served.batcher.submit(Job(columns, parsed.rows, received, arm, routing_key))
+        answer = await served.batcher.submit(
+            Job(columns, parsed.rows, received, arm, routing_key, context=parsed.context)
+        )
         if answer.logged is not None:
             await answer.logged.wait()
     except InputError as exc:  # the estimator refused these rows (their batch was split first)

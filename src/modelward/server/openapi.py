@@ -21,7 +21,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from modelward.registry import ModelVersion
-from modelward.server.validation import Column, Validator
+from modelward.server.validation import (
+    MAX_CONTEXT_KEY_CHARS,
+    MAX_CONTEXT_KEYS,
+    MAX_CONTEXT_VALUE_CHARS,
+    Column,
+    Validator,
+)
 
 __all__ = ["install_openapi", "model_request_schema"]
 
@@ -99,6 +105,21 @@ def model_request_schema(signature: Mapping[str, Any], max_rows: int) -> dict[st
             "dataframe_records": {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows},
             "return": {"type": "array", "items": {"enum": ["proba", "explanations"]}},
             "routing_key": {"type": "string"},
+            "context": {  # one object for every row (the list form is in the generic schema)
+                "type": "object",
+                "maxProperties": MAX_CONTEXT_KEYS,
+                "propertyNames": {
+                    "minLength": 1,
+                    "maxLength": MAX_CONTEXT_KEY_CHARS,
+                    "not": {"enum": [c.name for c in columns]},
+                },
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "string", "maxLength": MAX_CONTEXT_VALUE_CHARS},
+                        {"type": ["number", "boolean", "null"]},
+                    ]
+                },
+            },
         },
         "required": ["dataframe_records"],
         "additionalProperties": False,

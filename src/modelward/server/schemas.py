@@ -105,6 +105,12 @@ class PredictRequest(BaseModel):
     params: dict[str, Any] | None = Field(
         None, description="Accepted for MLflow compatibility; must be empty."
     )
+    context: dict[str, Scalar] | list[dict[str, Scalar]] | None = Field(
+        None,
+        description="Logged beside the inputs, never passed to the model: e.g. a sensitive column the "
+        'fairness check needs ({"gender": "f"}). One object for every row, or a list of one per row; '
+        "at most 20 keys, strings of at most 200 characters (see docs/fairness.md).",
+    )
 
 
 class PredictResponse(BaseModel):

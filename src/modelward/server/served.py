@@ -45,6 +45,7 @@ class Job:
     arm: str
     routing_key: str | None
     ids: list[str] | None = None  # given for a shadow copy (its champion twins' ids); else made here
+    context: list[dict[str, Any]] | None = None  # per row, logged beside the inputs (never predicted on)
 
 
 class Durable:
@@ -235,6 +236,7 @@ class ServedModel:
             end = start + job.rows
             latency = (now - job.received) * 1000
             key_hash = hash_routing_key(job.routing_key) if job.routing_key is not None else None
+            context = job.context
             for i in range(start, end):
                 records.append(
                     PredictionRecord(
@@ -248,6 +250,7 @@ class ServedModel:
                         prediction=preds[i],
                         probabilities=proba[i] if proba is not None else None,
                         latency_ms=latency,
+                        context=None if context is None else context[i - start],
                     )
                 )
             answers.append(

@@ -68,7 +68,7 @@ class ShadowScorer:
         ids = [shadow_twin(pid) for pid in champion_ids]
         try:
             answer = await challenger.batcher.submit(
-                Job(columns, parsed.rows, received, SHADOW_ARM, routing_key, ids)
+                Job(columns, parsed.rows, received, SHADOW_ARM, routing_key, ids, parsed.context)
             )
             if answer.logged is not None:
                 await answer.logged.wait()

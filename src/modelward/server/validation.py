@@ -13,7 +13,10 @@ Accepted bodies are the formats of MLflow's scoring server:
 * ``{"inputs": [{...}, ...]}`` or ``{"inputs": {"col": [...], ...}}`` (columnar)
 
 plus the optional keys ``return`` (``["proba"]``, ``["explanations"]`` or both), ``explain``
-(``{"classes": "predicted" | "all"}``: which classes' attributions), ``routing_key`` and ``params``; and, as
+(``{"classes": "predicted" | "all"}``: which classes' attributions), ``routing_key``, ``params`` and
+``context`` (what is logged beside the inputs but never passed to the model, such as a sensitive column
+the fairness check needs: one object for every row, or a list of one object per row; flat, with string,
+number, boolean or null values); and, as
 MLflow's scoring server accepts, a ``text/csv`` body with a header row (:func:`csv_split`, read
 as pandas reads it, then checked like any other body).
 """
@@ -31,6 +34,9 @@ from modelward.errors import ModelwardError
 
 __all__ = [
     "FORMATS",
+    "MAX_CONTEXT_KEYS",
+    "MAX_CONTEXT_KEY_CHARS",
+    "MAX_CONTEXT_VALUE_CHARS",
     "REASONS",
     "Column",
     "InputError",
@@ -41,10 +47,12 @@ __all__ = [
 ]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-_OPTIONAL = ("return", "routing_key", "params", "explain")
+_OPTIONAL = ("return", "routing_key", "params", "explain", "context")
 _RETURNS = ("proba", "explanations")
 _EXPLAIN_CLASSES = ("predicted", "all")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# A row's context is a few descriptive columns, not a second payload.
+MAX_CONTEXT_KEYS, MAX_CONTEXT_KEY_CHARS, MAX_CONTEXT_VALUE_CHARS = 20, 100, 200
 # scikit-learn's trees convert inputs to float32, and no tabular model needs more: a number
 # outside float32's range would become infinite inside the model (and fail the whole batch).
 FLOAT32_MAX = 3.4028234663852886e38
@@ -97,6 +105,7 @@ class ParsedRequest:
     routing_key: str | None
     want_explanations: bool = False
     explain_all_classes: bool = False  # attributions of every class, not only the predicted one
+    context: list[dict[str, Any]] | None = None  # one per row: logged beside the inputs, never predicted on
 
 
 def _malformed(message: str) -> InputError:
@@ -149,7 +158,76 @@ def parse_body(body: Any, *, max_rows: int, explaining: bool = False) -> ParsedR
         None if routing_key is None else str(routing_key),
         want_explanations,
         all_classes,
+        _context(body.get("context"), rows, columns),
     )
+
+
+def _context(value: Any, rows: int, columns: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The ``context`` of each row: one object for all of them, or a list of one per row."""
+    if value is None:
+        return None
+    example = '{"context": {"gender": "f"}} or one object per row: {"context": [{"gender": "f"}, ...]}'
+    if isinstance(value, dict):
+        _check_context(value, None, columns)
+        return [value] * rows
+    if not isinstance(value, list):
+        raise _malformed(
+            f"'context' must be an object or a list of objects, got a JSON {_json_type(value)}; send {example}."
+        )
+    if len(value) != rows:
+        raise _malformed(
+            f"'context' holds {len(value)} object(s) for {rows} row(s); send one per row, or one object for all "
+            f"of them: {example}."
+        )
+    for row, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _malformed(
+                f"'context' item {row} must be an object, got a JSON {_json_type(item)}; send {example}."
+            )
+        _check_context(item, row, columns)
+    return value
+
+
+def _check_context(item: dict[str, Any], row: int | None, columns: Mapping[str, Any]) -> None:
+    where = "'context'" if row is None else f"'context' item {row}"
+    if len(item) > MAX_CONTEXT_KEYS:
+        raise _malformed(f"{where} has {len(item)} keys; at most {MAX_CONTEXT_KEYS} are accepted.")
+    for key, value in item.items():
+        column = f"context.{key}"
+        if not key or len(key) > MAX_CONTEXT_KEY_CHARS:
+            raise _malformed(f"{where} has a key of {len(key)} characters; use 1 to {MAX_CONTEXT_KEY_CHARS}.")
+        if key in columns:
+            raise InputError(
+                f"{where} repeats {key!r}, which the request sends as an input column; a column is either a "
+                "model input (in the rows) or context (never passed to the model), not both.",
+                reason="unexpected_column",
+                column=column,
+                row=row,
+            )
+        if isinstance(value, str):
+            if len(value) > MAX_CONTEXT_VALUE_CHARS:
+                raise InputError(
+                    f"{where}: {key!r} is a string of {len(value)} characters; at most "
+                    f"{MAX_CONTEXT_VALUE_CHARS} are accepted.",
+                    reason="out_of_range",
+                    column=column,
+                    row=row,
+                )
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InputError(
+                f"{where}: {key!r} is {value}; send a finite number.",
+                reason="out_of_range",
+                column=column,
+                row=row,
+            )
+        elif value is not None and not isinstance(value, bool | int | float):
+            raise InputError(
+                f"{where}: {key!r} is a JSON {_json_type(value)}; context values are strings, numbers, "
+                "booleans or null.",
+                reason="wrong_type",
+                column=column,
+                row=row,
+            )
 
 
 def csv_split(raw: bytes) -> dict[str, Any]:

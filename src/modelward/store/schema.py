@@ -164,6 +164,7 @@ predictions = Table(
     Column("prediction", JsonType),
     Column("probabilities", JsonType),
     Column("latency_ms", Float, nullable=False),
+    Column("context", JsonType),  # what the caller sent beside the inputs (migration 0010)
     Index("ix_predictions_model_ts", "model", "ts"),
     Index("ix_predictions_model_version_ts", "model", "version", "ts"),  # migration 0008
 )
