@@ -1,5 +1,5 @@
-"""The HTML report: self-contained, escaped, drifted features first, every section when present, and a size
-that depends on the columns, not the rows."""
+"""The HTML report: self-contained, escaped, drifted features first, every section when present (drift ranked by
+the model's use when its importance is known), and a size that depends on the columns, not the rows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelward.monitoring import MonitoringReport, Profile
+from modelward.monitoring import MonitoringReport, Profile, WindowReport, rank_by_importance
 from modelward.monitoring.html import render_html
 from modelward.monitoring.multivariate import multivariate_drift
 from modelward.monitoring.outputs import label_drift, prediction_drift
@@ -184,3 +184,35 @@ def test_skipped_features_and_quality_errors_are_shown_last_and_explained() -> N
     assert "column missing from the current data" in features and "type changed" in features
     quality = page[page.index("<h2>Data quality") : page.index("<h2>Features")]
     assert quality.count("badge b-err") >= 2 and "missing_column" in quality and "type_changed" in quality
+
+
+def test_drift_is_ranked_by_the_models_use_when_its_importance_is_known() -> None:
+    rng = np.random.default_rng(6)
+    ref, cur = frames(rng, 2000, columns=6), frames(rng, 2000, columns=6, shift=True)
+    cur[EVIL + "col"] += 1.0  # drifts too, but the model hardly uses it
+    drift = Profile.fit(ref).compare(cur)
+    assert sorted(drift.drifted_features) == sorted(["x3", EVIL + "col"])
+    importance = {"x3": 0.5, "x0": 0.3, "x1": 0.1, "x2": 0.09, "city": 0.0094, EVIL + "col": 0.0006}
+    decided, ranking = rank_by_importance(drift, importance)
+    window = WindowReport(n_rows=2000, n_labeled=0, drift=decided, drift_by_importance=ranking)
+    bundle = window.monitoring_report()
+    assert bundle is not None and bundle.to_dict()["drift_by_importance"] == [r.to_dict() for r in ranking]
+    page = render_html(bundle)
+    assert EVIL not in page
+    start = page.index("<h2>Drift ranked by the model's use</h2>")
+    section = page[start : page.index("<h2>", start + 1)]
+    rows = re.findall(r"<tr( class=\"drifted\")?><td>([^<]+)</td><td class='num'>([^<]+)</td>", section)
+    escaped = EVIL.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    assert [column for _, column, _ in rows] == ["x3", escaped + "col", "x0", "x1", "x2", "city"]
+    assert [share for _, _, share in rows] == ["50.0%", "0.1%", "30.0%", "10.0%", "9.0%", "0.9%"]
+    assert [bool(cls) for cls, _, _ in rows] == [True, False, False, False, False, False]  # alarmed: x3 only
+    cells = section.split("<tr")[2:]
+    assert "counts towards the alarm" in cells[0]
+    assert "ignored by the model" in cells[1] and "drifted: reported, not alarmed on" in cells[1]
+    assert all("no drift" in cell for cell in cells[2:])
+    assert "(1 in this window)" in section and "under 0.2 times an equal share" in section
+    # without the model's importance there is no ranking to show
+    plain = render_html(MonitoringReport(drift=drift))
+    assert (
+        "Drift ranked" not in plain and "drift_by_importance" not in MonitoringReport(drift=drift).to_dict()
+    )

@@ -104,24 +104,40 @@ def check_the_charts_draw_their_series(console: Console) -> None:
     page = console.page()
     page.goto(f"{console.url}/ui/models/credit")
     charts = page.locator("figure svg.chart")
-    assert charts.count() == 5
+    assert charts.count() == 8  # five over the windows, two of the champion's importance, one of fairness
     drawn = page.eval_on_selector_all(
         "figure",
         """figs => figs.map(f => ({
             caption: f.querySelector('figcaption').textContent,
             series: [...f.querySelectorAll('path.series')].map(p => Number(p.dataset.points)),
+            bars: f.querySelectorAll('svg.chart rect.bar').length,
+            bands: f.querySelectorAll('svg.chart polygon.band').length,
             width: f.querySelector('svg').getBoundingClientRect().width,
         }))""",
     )
     by_caption = {d["caption"].split(":")[0]: d for d in drawn}
     # six monitored windows: drift per feature, realized and estimated accuracy, latency from the log
-    for caption in ("Drift", "Performance", "Latency per window (sample of the prediction log)"):
+    for caption in (
+        "Drift",
+        "Performance",
+        "Latency per window (sample of the prediction log)",
+        "Fairness of elevel",
+    ):
         series = [d for d in drawn if d["caption"].startswith(caption)]
         assert series and all(d["series"] and min(d["series"]) >= 2 for d in series), (caption, drawn)
         assert all(d["width"] > 200 for d in series), drawn
     assert len([s for d in drawn if d["caption"].startswith("Drift") for s in d["series"]]) >= 8
     assert by_caption["Performance"]["series"] and len(by_caption["Performance"]["series"]) == 2
     assert page.locator("svg.chart polygon.band").count() >= 1  # the realized metric's interval
+    # both fairness gaps of the sensitive column, each with its interval band
+    fairness = [d for d in drawn if d["caption"].startswith("Fairness of elevel")]
+    assert len(fairness) == 1 and len(fairness[0]["series"]) == 2 and fairness[0]["bands"] == 2, fairness
+    # the champion's importance: one bar per input column of Agrawal's nine, mean |SHAP| and permutation
+    importance = [d for d in drawn if d["caption"].startswith("Importance of v")]
+    assert [d["bars"] for d in importance] == [9, 9], importance
+    assert all(d["width"] > 200 for d in [*fairness, *importance]), drawn
+    ranked = page.eval_on_selector_all("table.ranked tbody tr", "rows => rows.map(r => r.dataset.column)")
+    assert sorted(ranked) == sorted(agrawal_features()), ranked  # the latest window's drift, ranked
     page.context.close()
     assert console.problems == [], "\n".join(console.problems)
 
@@ -264,6 +280,10 @@ def test_the_console_in_a_real_chromium(console: Console) -> None:
     check_an_action_without_sign_in_or_without_the_csrf_token_is_refused(console)
     check_the_keyboard_reaches_every_action(console)
     check_signing_in_with_the_admin_token_allows_a_promote(console)
+
+
+def agrawal_features() -> list[str]:
+    return ["salary", "commission", "age", "elevel", "car", "zipcode", "hvalue", "hyears", "loan"]
 
 
 def ws_example(root: Path) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from modelward.monitoring.drift_report import DriftReport, FeatureResult
 from modelward.monitoring.fairness import FairnessResult
+from modelward.monitoring.importance_drift import IGNORED_BELOW, RankedDrift
 from modelward.monitoring.multivariate import MultivariateResult
 from modelward.monitoring.outputs import OutputDriftResult
 from modelward.monitoring.window_report import MonitoringReport
@@ -420,6 +421,51 @@ def _performance_section(performance: dict[str, Any]) -> str:
     )
 
 
+def _share_bar(share: float, width: int = 120) -> str:
+    """A small inline bar for a share in [0, 1]."""
+    w = max(min(share, 1.0), 0.0) * width
+    return (
+        f'<svg width="{width}" height="10" role="img" aria-label="{esc(_pct(share))}">'
+        f'<rect x="0" y="0" width="{width}" height="10" fill="#eee"/>'
+        f'<rect x="0" y="0" width="{w:.1f}" height="10" fill="{REF_COLOR}"/></svg>'
+    )
+
+
+def _importance_section(ranking: Sequence[RankedDrift], settings: dict[str, Any]) -> str:
+    """The tested columns ranked by the model's use of them: drifted first, most important first."""
+    rows = []
+    for r in ranking:
+        if r.ignored:
+            verdict = (
+                '<span class="badge b-skip">ignored by the model</span> '
+                '<span class="note">drifted: reported, not alarmed on</span>'
+            )
+        elif r.drifted:
+            verdict = (
+                '<span class="badge b-drift">drift</span> <span class="note">counts towards the alarm</span>'
+            )
+        else:
+            verdict = '<span class="badge b-ok">no drift</span>'
+        share = "—" if r.importance is None else _pct(r.importance)
+        bar = "" if r.importance is None else _share_bar(r.importance)
+        cls = ' class="drifted"' if r.drifted and not r.ignored else ""
+        rows.append(
+            f"<tr{cls}><td>{esc(r.column)}</td><td class='num'>{share}</td><td>{bar}</td>"
+            f"<td>{fmt(r.drifted)}</td><td class='num'>{fmt(r.effect_size)}</td><td>{verdict}</td></tr>"
+        )
+    below = settings.get("ignored_below", IGNORED_BELOW)
+    ignored = sum(r.ignored for r in ranking)
+    return (
+        "<h2>Drift ranked by the model's use</h2>"
+        "<p class='note'>Each tested column with its share of the model's mean |SHAP| on its holdout: "
+        "drifted columns first, the most used first. A drifted column whose share is under "
+        f"{fmt(float(below))} times an equal share (1 / the model's columns) is ignored by the model: "
+        f"reported here, not counted towards the dataset's drift alarm ({ignored} in this window).</p>"
+        "<table><thead><tr><th>column</th><th>importance share</th><th></th><th>drifted</th>"
+        f"<th>effect size</th><th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _fairness_section(results: Sequence[FairnessResult]) -> str:
     parts = ["<h2>Fairness between groups</h2>"]
     for r in results:
@@ -509,6 +555,8 @@ def render_html(report: MonitoringReport | DriftReport, *, title: str = "modelwa
     sections = [_header(bundle, title)]
     if bundle.performance:
         sections.append(_performance_section(dict(bundle.performance)))
+    if bundle.drift_by_importance:
+        sections.append(_importance_section(bundle.drift_by_importance, dict(bundle.drift.settings)))
     if bundle.prediction_drift is not None:
         sections.append(_output_section(bundle.prediction_drift))
     if bundle.label_drift is not None:

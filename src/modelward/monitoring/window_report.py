@@ -150,6 +150,7 @@ class WindowReport:
             performance=performance or None,
             metadata=dict(metadata or {}),
             fairness=self.fairness,
+            drift_by_importance=self.drift_by_importance,
         )
 
 
@@ -225,6 +226,8 @@ class MonitoringReport:
         metadata: free-form context shown in the report header (file names, model, window, timings).
         fairness: the fairness check of each sensitive column, when declared (``fairness`` in the JSON
             only then).
+        drift_by_importance: the tested columns ranked by the model's use of them, when its importance
+            is known (``drift_by_importance`` in the JSON only then).
     """
 
     drift: DriftReport
@@ -234,6 +237,7 @@ class MonitoringReport:
     performance: Mapping[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     fairness: tuple[FairnessResult, ...] = ()
+    drift_by_importance: tuple[RankedDrift, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.drift, DriftReport):
@@ -278,6 +282,8 @@ class MonitoringReport:
         }
         if self.fairness:
             doc["fairness"] = [f.to_dict() for f in self.fairness]
+        if self.drift_by_importance:
+            doc["drift_by_importance"] = [r.to_dict() for r in self.drift_by_importance]
         return doc
 
     def to_json(self, indent: int | None = None) -> str:

@@ -16,6 +16,7 @@ from modelward.predlog import count_predictions
 from modelward.registry import ModelInfo
 from modelward.results import MonitoringRun
 from modelward.rollouts import Rollout
+from modelward.ui.evidence import fairness_badge, model_evidence
 from modelward.ui.model_charts import (
     CHART_WINDOWS,
     drift_charts,
@@ -68,8 +69,10 @@ def _metric_name(ws: Workspace, model: str, task: str) -> tuple[str, float]:
 def _health(
     ws: Workspace, info: ModelInfo, run: MonitoringRun | None, rollout: Rollout | None
 ) -> dict[str, Any]:
-    """Drift, performance, data quality and guardrails of the latest window, each ``ok``/``bad``/``none``."""
+    """Drift, performance, data quality and fairness of the latest window, and the live rollout's guardrails,
+    each ``ok``/``bad``/``none``."""
     out: dict[str, Any] = {"window": None, "drift": "none", "performance": "none", "quality": "none"}
+    out["fairness"], out["fairness_flags"] = fairness_badge(ws, info.name, run)
     if run is not None:
         rows = ws.monitoring_results.metrics_of([run.id], kinds=["quality", "realized", "estimated"])
         findings = [r["value"] for r in rows if r["kind"] == "quality" and r["name"] == "findings"]
@@ -151,7 +154,8 @@ def models_page(ws: Workspace, number: int, *, now: dt.datetime) -> dict[str, An
 def model_page(
     ws: Workspace, name: str, *, versions_page: int, windows_page: int, before: int | None
 ) -> dict[str, Any]:
-    """One model: versions, alias history, charts over its latest windows, quality findings, timeline."""
+    """One model: versions, alias history, charts over its latest windows, the champion's importance, the
+    latest window's drift ranked by it, fairness over the windows, quality findings, timeline."""
     found = ws.registry.list_models(name=name)
     if not found:
         ws.registry.list_aliases(name)  # raises the registry's NotFoundError, naming the known models
@@ -201,6 +205,7 @@ def model_page(
         name, limit=PAGE_SIZE, kinds=["alias_set", "alias_rollback", "alias_removed"]
     )
     return {
+        **model_evidence(ws, name, chart_runs, labels),
         "charts": {key: Markup(svg) for key, svg in charts.items()},  # noqa: S704 - line_chart escapes every name
         "info": info,
         "versions": [version_view(v) for v in versions],
