@@ -50,9 +50,17 @@ class Logger:
         self.plog.start()
 
     def log(
-        self, model: str, frame: pd.DataFrame, start: dt.datetime, *, spacing_s: float = 1.0, version: int = 1
+        self,
+        model: str,
+        frame: pd.DataFrame,
+        start: dt.datetime,
+        *,
+        spacing_s: float = 1.0,
+        version: int = 1,
+        context: list[dict[str, Any]] | None = None,
     ) -> list[str]:
-        """Predict ``frame``'s rows and log them ``spacing_s`` apart from ``start``; returns the ids."""
+        """Predict ``frame``'s rows and log them ``spacing_s`` apart from ``start`` (with ``context``: each
+        row's predict-body context); returns the ids."""
         t = self.trained[model]
         features = list(t.version.lineage["features"])
         x = frame[features]
@@ -75,6 +83,7 @@ class Logger:
                     pred[i].item(),
                     None if proba is None else proba[i].tolist(),
                     1.0,
+                    None if context is None else context[i],
                 )
             )
         for k in range(0, len(records), 2000):

@@ -4,7 +4,9 @@ than loop.gate.fairness_margin above the champion's is refused; the numbers are 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,9 +14,13 @@ import pandas as pd
 from modelward import Workspace
 from modelward.config import ModelMonitorSpec
 from modelward.demo import agrawal_frame
-from modelward.loop_settings import GateSettings
+from modelward.loop_settings import GateSettings, RetrainSettings
 from modelward.maintenance.gate import fairness_items, run_gate
+from modelward.maintenance.retrain import assemble, load_holdout, production_rows
 from modelward.monitoring.fairness import fairness
+from support.configs import register
+
+from .conftest import Logger
 
 MONITOR = ModelMonitorSpec(sensitive_columns=["group", "absent"])
 
@@ -86,3 +92,62 @@ models:
         expected = fairness(recent["approved"], predicted, recent["elevel"], column="elevel", tests=2)
         assert items[0]["evidence"]["challenger"] == expected.demographic_parity.to_dict()
         assert not report.promote or all(i["passed"] for i in items)  # a failed fairness item refuses
+
+
+def test_a_sensitive_column_sent_as_context_reaches_the_gate_rows_but_never_training(
+    workspace: Workspace, logger: Logger, database_url: str
+) -> None:
+    """``gender`` is not an input of credit: callers send it as the predict body's context. The retrain job
+    keeps it with the rows it holds out for the gate (mixed types stored as strings), never in the training
+    data, and the gate judges the challenger's fairness on it."""
+    config = workspace.root / "modelward.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "    params: {max_iter: 300}\n",
+            "    params: {max_iter: 300}\n    monitor: {sensitive_columns: [gender]}\n",
+            1,
+        )
+    )
+    frame = agrawal_frame(900, seed=12)
+    genders: list[Any] = ["f" if i % 2 else "m" for i in range(900)]
+    genders[5] = 1  # a caller sent a number once: a group of its own, as a string
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    ids = logger.log("credit", frame, start, spacing_s=0.1, context=[{"gender": g} for g in genders])
+    logger.feedback(ids, frame["approved"].to_numpy())
+    with Workspace.open(workspace.root, database_url=database_url) as ws:
+        champion = ws.registry.get("credit", 1)
+        assert ws.settings.models["credit"].monitor.sensitive_columns == ["gender"]
+        rows = production_rows(
+            ws,
+            "credit",
+            list(champion.lineage["features"]),
+            "approved",
+            since=start,
+            max_rows=10_000,
+            context=["gender"],
+        )
+        assert rows["gender"].tolist() == [str(g) for g in genders]
+        built = assemble(
+            ws,
+            champion,
+            job=1,
+            trigger_event=None,
+            trigger="manual",
+            now=dt.datetime.now(dt.UTC),
+            retrain=RetrainSettings(recent=3600, min_new_rows=100),
+            gate=GateSettings(min_rows=300),
+        )
+        holdout = load_holdout(ws, built.holdout)
+        assert len(holdout) == 300 and holdout["gender"].tolist() == [str(g) for g in genders[-300:]]
+        training = ws.datasets.load(built.dataset)
+        assert "gender" not in training.columns
+        challenger = register(ws, logger.trained["credit"])
+        report = run_gate(ws, champion, challenger, recent=holdout, gate=GateSettings(min_rows=30))
+        items = [i for i in report.items if i["kind"] == "fairness"]
+        assert [(i["name"], i["judged"]) for i in items] == [
+            ("gender: demographic parity difference", True),
+            ("gender: equalized odds difference", True),
+        ]
+        predicted = ws.load_model(challenger).predict(holdout[list(champion.lineage["features"])])
+        expected = fairness(holdout["approved"], predicted, holdout["gender"], column="gender", tests=2)
+        assert items[0]["evidence"]["challenger"] == expected.demographic_parity.to_dict()

@@ -435,7 +435,7 @@ def gate_rows(
     """The recent rows to gate ``challenger`` on, and where they come from: the rows its retrain job held
     out, else the labeled rows logged after it was registered (which it cannot have been trained on) within
     ``loop.retrain.recent``; None when fewer than ``loop.gate.min_rows``."""
-    from modelward.maintenance.retrain import load_holdout, production_rows
+    from modelward.maintenance.retrain import load_holdout, production_rows, sensitive_columns
 
     job = ws.jobs.with_challenger(challenger.name, challenger.version)
     if job is not None and job.holdout is not None:
@@ -450,6 +450,7 @@ def gate_rows(
         lineage["target"],
         since=since,
         max_rows=policy.retrain.max_rows,
+        context=sensitive_columns(ws, champion.name),
     )
     if len(rows) < policy.gate.min_rows:
         return None, (

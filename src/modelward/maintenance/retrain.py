@@ -54,6 +54,7 @@ __all__ = [
     "change_point",
     "load_holdout",
     "rows_needed",
+    "sensitive_columns",
     "train_challenger",
     "weight_column_name",
 ]
@@ -156,10 +157,13 @@ def build_training_set(
     now: dt.datetime,
     retrain: RetrainSettings,
     gate: GateSettings,
+    carry: Sequence[str] = (),
 ) -> TrainingSet:
     """The recipe (see the module docstring). ``reference``: features, target and optionally
     ``weight_column`` (existing weights are kept, relatively). ``production``: features, target, ``_ts``
-    (tz-aware) and ``_prediction_id``, any order."""
+    (tz-aware) and ``_prediction_id``, any order. ``carry``: columns of ``production`` that are not
+    features but go with the gate's rows (the sensitive columns its fairness check reads); never
+    trained on."""
     cols = [*features, target]
     prod = production.sort_values([TS, ID], kind="stable").reset_index(drop=True)
     n = len(prod)
@@ -214,7 +218,8 @@ def build_training_set(
         "holdout_through": pd.Timestamp(holdout[TS].iloc[-1]).isoformat(),
         "weight_column": weight_column,
     }
-    return TrainingSet(rows, holdout[[*cols, ID, TS]], summary)
+    extra = [c for c in carry if c in holdout.columns and c not in cols]
+    return TrainingSet(rows, holdout[[*cols, *extra, ID, TS]], summary)
 
 
 def _row_keys(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray[Any, Any]:
@@ -267,11 +272,18 @@ def production_rows(
     since: dt.datetime,
     max_rows: int,
     prediction: bool = False,
+    context: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Labeled predictions of ``model`` logged since ``since``: features, the label as ``target``, ``_ts``,
-    ``_prediction_id`` and with ``prediction`` the served output as ``_prediction`` (the newest ``max_rows``)."""
+    ``_prediction_id`` and with ``prediction`` the served output as ``_prediction`` (the newest ``max_rows``).
+    ``context``: columns sent as the predict body's context (a sensitive column that is not a model input)
+    added where they are not features; None where a row has none."""
     window = read_window(ws.store, model, since=since, labeled_only=True, features=list(features))
     frame = window.features.copy()
+    for column in context:
+        if column not in frame.columns and column != target:
+            values = window.context[column] if column in window.context.columns else None
+            frame[column] = None if values is None else _one_type(values.to_numpy(dtype=object))
     frame[target] = window.label
     frame[TS] = window.ts
     frame[ID] = window.ids
@@ -297,8 +309,16 @@ def assemble(
     features, target = list(data.features), data.target
     weight_column = weight_column_name(ws.model_spec(champion.name).sample_weight, features)
     since = now - dt.timedelta(seconds=retrain.recent)
+    sensitive = sensitive_columns(ws, champion.name)
     logged = production_rows(
-        ws, champion.name, features, target, since=since, max_rows=retrain.max_rows, prediction=True
+        ws,
+        champion.name,
+        features,
+        target,
+        since=since,
+        max_rows=retrain.max_rows,
+        prediction=True,
+        context=sensitive,
     )
     logged, anchored = anchor(logged, target, task=champion.task, retrain=retrain, gate=gate)
     prod = _align(logged.drop(columns=[PRED]), reference)
@@ -315,6 +335,7 @@ def assemble(
         now=now,
         retrain=retrain,
         gate=gate,
+        carry=sensitive,
     )
     s = built.summary
     source = (
@@ -348,6 +369,22 @@ def assemble(
     }
     summary = {**s, **anchored, "dataset": dataset.ref, "reference": data.source, "source": source}
     return Assembled(dataset, holdout, summary)
+
+
+def _one_type(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Context values of one type (strings where callers mixed types: a group is a group), missing as None:
+    the gate's rows are stored as Parquet, whose columns have one type."""
+    missing = pd.isna(values)
+    if len({type(v) for v in values[~missing]}) > 1:
+        values = np.array([str(v) for v in values], dtype=object)
+    values[missing] = None
+    return values
+
+
+def sensitive_columns(ws: Workspace, model: str) -> list[str]:
+    """The model's declared sensitive columns (``models.NAME.monitor.sensitive_columns``)."""
+    spec = ws.settings.models.get(model)
+    return [] if spec is None else list(spec.monitor.sensitive_columns)
 
 
 def load_holdout(ws: Workspace, holdout: dict[str, Any]) -> pd.DataFrame:
