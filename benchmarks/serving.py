@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/serving.py                 # 15 s per cell, concurrency 8 and 32
     .venv/bin/python benchmarks/serving.py --duration 20 --servers modelward mlflow --models rf
+    .venv/bin/python benchmarks/serving.py --explain       # modelward, rf, c=8: predict vs explain
 
 For a RandomForestClassifier (100 trees, max_depth 10, 20 numeric features) and a
 LogisticRegression, trained once here (seeded; see ``_serving_models.py``) and served from the
@@ -17,6 +18,16 @@ Prints req/s, p50, p99 and non-2xx/socket errors per server x model x concurrenc
 ratios modelward/MLflow and modelward/BentoML against the targets, and writes the table to
 ``benchmarks/results/serving-<UTC time>.{json,md}``. ``wrk`` comes from Debian:
 ``apt-get install -y wrk``.
+
+``--explain`` (issue 13, acceptance 3) measures modelward alone (no peer venv is built), by
+default on ``rf`` at concurrency 8 with one worker, and sends three kinds of request to the
+same server one after another, each after its own warm-up: ``POST .../predict``, ``POST
+.../explain`` (the same bodies) and ``POST .../predict`` with ``"return": ["explanations"]``.
+Before the load, one request of each kind must answer 200 (with ``explanations`` where asked
+for), which also builds the explainer. It prints req/s, p50, p99, non-2xx and socket errors
+for each, and each one's 2xx req/s and p99 divided by plain predict's (only 2xx answers
+count towards a ratio's req/s), and writes ``benchmarks/results/serving-explain-<UTC
+time>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -34,6 +45,9 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -50,6 +64,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SERVERS = ("modelward", "mlflow", "bentoml")
 # Throughput targets of issue 3: modelward req/s ÷ peer req/s, per model.
 TARGETS = {("rf", "mlflow"): 10.0, ("rf", "bentoml"): 4.0, ("lr", "mlflow"): 5.0, ("lr", "bentoml"): 2.0}
+# --explain: request kind -> (modelward route, keys added to every body); plain predict first.
+EXPLAIN_REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "predict": ("predict", {}),
+    "explain": ("explain", {}),
+    "predict+explanations": ("predict", {"return": ["explanations"]}),
+}
 
 LUA = """\
 -- POST single-row JSON bodies, cycling through a fixed set of rows.
@@ -77,6 +97,12 @@ class Cell:
     non_2xx: int
     socket_errors: int
     load_before: float  # 1-minute load average when the cell started
+    request: str = "predict"  # a key of EXPLAIN_REQUESTS
+
+    @property
+    def ok_rps(self) -> float:
+        """wrk's req/s counting only the answers with a 2xx status: an error is not a fast answer."""
+        return self.rps * (self.requests - self.non_2xx) / self.requests if self.requests else 0.0
 
 
 def require_wrk() -> str:
@@ -86,13 +112,15 @@ def require_wrk() -> str:
     return wrk
 
 
-def bodies() -> list[bytes]:
-    return [json.dumps({"dataframe_records": [row]}).encode() for row in request_rows(64)]
+def bodies(extra: dict[str, Any] | None = None) -> list[bytes]:
+    """The 64 single-row bodies, each with the keys of ``extra`` added (e.g. ``"return"``)."""
+    return [json.dumps({"dataframe_records": [row], **(extra or {})}).encode() for row in request_rows(64)]
 
 
-def lua_script(directory: Path) -> Path:
-    quoted = ", ".join(json.dumps(b.decode()) for b in bodies())  # JSON strings are valid Lua strings here
-    path = directory / "post.lua"
+def lua_script(directory: Path, extra: dict[str, Any] | None = None, name: str = "post") -> Path:
+    # JSON strings are valid Lua strings here
+    quoted = ", ".join(json.dumps(b.decode()) for b in bodies(extra))
+    path = directory / f"{name}.lua"
     path.write_text(LUA.replace("{BODIES}", "{" + quoted + "}"))
     return path
 
@@ -166,13 +194,41 @@ def start(server: str, model_pkl: Path, kind: str, args: argparse.Namespace) -> 
     return start_modelward(model_pkl, kind, ["--workers", workers] if workers else [])
 
 
+def requests(args: argparse.Namespace) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The kinds of request each server gets: plain predict, or with ``--explain`` all of EXPLAIN_REQUESTS."""
+    return EXPLAIN_REQUESTS if args.explain else {"predict": EXPLAIN_REQUESTS["predict"]}
+
+
+def route_url(srv: Server, route: str) -> str:
+    """The server's predict URL, or modelward's route beside it (``.../v1/models/rf/explain``)."""
+    if route == "predict":
+        return srv.url
+    if not srv.url.endswith("/predict"):
+        raise ValueError(f"{srv.name} has no {route} route beside {srv.url}")
+    return srv.url.removesuffix("predict") + route
+
+
+def check_answer(srv: Server, url: str, body: bytes, *, explained: bool) -> None:
+    """One request before the load (it also builds the explainer): 200, with explanations when asked for.
+
+    wrk counts statuses only, so this is where an answer that drops the explanations would show.
+    """
+    r = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=120)
+    rows = r.json().get("explanations", {}).get("rows") if r.status_code == 200 else None
+    if r.status_code != 200 or (explained and not rows):
+        raise RuntimeError(f"POST {url} answered {r.status_code}: {r.text[:500]}\n{srv.tail()}")
+
+
 def measure(args: argparse.Namespace) -> list[Cell]:
     wrk = require_wrk()
     if set(args.servers) - {"modelward"}:
         build_peers()
     cells: list[Cell] = []
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
-        script = lua_script(Path(tmp))
+        scripts = {
+            request: lua_script(Path(tmp), extra, request.replace("+", "-"))
+            for request, (_, extra) in requests(args).items()
+        }
         first_body = bodies()[0]
         for kind in args.models:
             model_pkl = Path(tmp) / f"{kind}.pkl"
@@ -182,19 +238,25 @@ def measure(args: argparse.Namespace) -> list[Cell]:
                 srv = start(server, model_pkl, kind, args)
                 try:
                     srv.wait_ready(first_body)
+                    urls = {request: route_url(srv, route) for request, (route, _) in requests(args).items()}
+                    if args.explain:
+                        for request, (_, extra) in requests(args).items():
+                            check_answer(srv, urls[request], bodies(extra)[0], explained=request != "predict")
                     for c in args.concurrency:
-                        run_wrk(wrk, srv.url, script, c, args.warmup)
-                        load = os.getloadavg()[0]
-                        r = run_wrk(wrk, srv.url, script, c, args.duration)
-                        cell = Cell(server, kind, c, load_before=load, **r)  # type: ignore[arg-type]
-                        cells.append(cell)
-                        print(
-                            f"[bench] {server:9} {kind} c={c:<3} {cell.rps:8.1f} req/s  p50 {cell.p50_ms:7.1f} ms"
-                            f"  p99 {cell.p99_ms:7.1f} ms  non-2xx {cell.non_2xx}  socket errors "
-                            f"{cell.socket_errors}  (load {load:.2f})",
-                            file=sys.stderr,
-                            flush=True,
-                        )
+                        for request, url in urls.items():
+                            run_wrk(wrk, url, scripts[request], c, args.warmup)
+                            load = os.getloadavg()[0]
+                            r = run_wrk(wrk, url, scripts[request], c, args.duration)
+                            cell = Cell(server, kind, c, load_before=load, request=request, **r)  # type: ignore[arg-type]
+                            cells.append(cell)
+                            label = f"{kind} {request}" if args.explain else kind
+                            print(
+                                f"[bench] {server:9} {label} c={c:<3} {cell.rps:8.1f} req/s  p50 {cell.p50_ms:7.1f} ms"
+                                f"  p99 {cell.p99_ms:7.1f} ms  non-2xx {cell.non_2xx}  socket errors "
+                                f"{cell.socket_errors}  (load {load:.2f})",
+                                file=sys.stderr,
+                                flush=True,
+                            )
                 finally:
                     srv.stop()
                     if srv.proc.returncode not in (0, -2, 130) and server == "modelward":
@@ -202,11 +264,47 @@ def measure(args: argparse.Namespace) -> list[Cell]:
     return cells
 
 
-def _find(cells: list[Cell], server: str, kind: str, c: int) -> Cell | None:
-    return next((x for x in cells if (x.server, x.model, x.concurrency) == (server, kind, c)), None)
+def _find(cells: list[Cell], server: str, kind: str, c: int, request: str = "predict") -> Cell | None:
+    key = (server, kind, c, request)
+    return next((x for x in cells if (x.server, x.model, x.concurrency, x.request) == key), None)
+
+
+def explain_report(cells: list[Cell]) -> tuple[str, list[dict[str, object]]]:
+    """``--explain``: every request kind beside plain predict's, measured on the same server."""
+    lines = [
+        "| server | model | concurrency | request | req/s | 2xx req/s | p50 ms | p99 ms | non-2xx | socket errors "
+        "| 2xx req/s ÷ predict's | p99 ÷ predict's |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios: list[dict[str, object]] = []
+    for x in cells:
+        predict = _find(cells, x.server, x.model, x.concurrency)
+        assert predict is not None  # measured first on every server
+        rps = x.ok_rps / predict.ok_rps if predict.ok_rps else float("nan")
+        p99 = x.p99_ms / predict.p99_ms if predict.p99_ms else float("nan")
+        errors = x.non_2xx + x.socket_errors
+        ratios.append(
+            {
+                "server": x.server,
+                "model": x.model,
+                "concurrency": x.concurrency,
+                "request": x.request,
+                "ok_rps": x.ok_rps,
+                "ok_rps_ratio_to_predict": rps,
+                "p99_ratio_to_predict": p99,
+                "errors": errors,
+            }
+        )
+        lines.append(
+            f"| {x.server} | {x.model} | {x.concurrency} | {x.request} | {x.rps:.1f} | {x.ok_rps:.1f} | "
+            f"{x.p50_ms:.1f} | {x.p99_ms:.1f} | {x.non_2xx} | {x.socket_errors} | {rps:.3f} | {p99:.2f} |"
+        )
+    return "\n".join(lines), ratios
 
 
 def report(cells: list[Cell], args: argparse.Namespace) -> tuple[str, list[dict[str, object]]]:
+    if args.explain:
+        return explain_report(cells)
     lines = [
         "| model | concurrency | server | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
@@ -259,17 +357,33 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=15, help="Seconds measured per cell (default 15).")
     parser.add_argument("--warmup", type=int, default=3, help="Seconds of load before each cell (default 3).")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32], help="wrk connections.")
-    parser.add_argument("--models", nargs="+", choices=KINDS, default=list(KINDS))
-    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", help="wrk connections (default: 8 32; with --explain: 8)."
+    )
+    parser.add_argument("--models", nargs="+", choices=KINDS, help="Default: rf lr; with --explain: rf.")
+    parser.add_argument(
+        "--servers", nargs="+", choices=SERVERS, help="Default: all; with --explain: modelward."
+    )
     parser.add_argument(
         "--also-workers",
         type=int,
         nargs="*",
-        default=[2],
-        help="Also run modelward serve --workers N for each N (default: 2; none: --also-workers).",
+        help="Also run modelward serve --workers N for each N (default: 2, with --explain none; "
+        "none: --also-workers).",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="modelward only: predict, /explain and predict with explanations on the same server (issue 13).",
     )
     args = parser.parse_args()
+    if args.explain and set(args.servers or ()) - {"modelward"}:
+        parser.error("--explain measures modelward only (the peers have no explain route): drop --servers")
+    args.concurrency = args.concurrency or ([8] if args.explain else [8, 32])
+    args.models = args.models or (["rf"] if args.explain else list(KINDS))
+    args.servers = args.servers or (["modelward"] if args.explain else list(SERVERS))
+    if args.also_workers is None:
+        args.also_workers = [] if args.explain else [2]
 
     started = dt.datetime.now(dt.UTC)
     load = os.getloadavg()
@@ -280,9 +394,14 @@ def main() -> None:
         f"load average at start {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}; wrk -t1, {args.duration:g} s per cell "
         f"after {args.warmup:g} s warm-up; single-row JSON; modelward with durable logging (sync, SQLite)."
     )
+    if args.explain:
+        header += (
+            ' Requests, one after another on the same server: predict; explain (logs nothing); predict with "return": '
+            '["explanations"] (logged). Ratios count 2xx answers only.'
+        )
     print(f"\n{header}\n\n{table}")
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"serving-{started:%Y%m%dT%H%M%S}"
+    stem = RESULTS / f"serving{'-explain' if args.explain else ''}-{started:%Y%m%dT%H%M%S}"
     stem.with_suffix(".md").write_text(f"{header}\n\n{table}\n")
     stem.with_suffix(".json").write_text(
         json.dumps(
