@@ -59,9 +59,9 @@ class ModelMonitorSpec(BaseModel):
 
     sensitive_columns: list[str] = Field(
         default_factory=list,
-        description="Columns of the logged features whose groups are compared in every window (selection "
-        "rate, TPR/FPR, accuracy; demographic parity and equalized odds differences with intervals). Binary "
-        "classifiers only.",
+        description="Columns of the logged features, or sent as the predict body's context, whose groups "
+        "are compared in every window (selection rate, TPR/FPR, accuracy; demographic parity and equalized "
+        "odds differences with intervals). Binary classifiers only.",
     )
     fairness_tolerance: float = Field(
         0.05,
@@ -74,6 +74,19 @@ class ModelMonitorSpec(BaseModel):
     )
     positive_label: str | int | None = Field(
         None, description="The class that counts as selected; default: the larger of the two classes."
+    )
+    attribution_rows: int = Field(
+        300,
+        ge=0,
+        description="Rows of each window, and of the version's holdout, explained for attribution drift "
+        "(the change of each column's mean |SHAP|); 0: off. Exact explainers only (trees, linear models).",
+    )
+    attribution_min_change: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="A column's attribution drifted when its change, as a share of the holdout's total mean "
+        "|SHAP|, is at least this and significant.",
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "CLASSIFICATION_METRICS",
     "REGRESSION_METRICS",
     "ROLLOUT_MODES",
+    "AttributionTrigger",
     "ConceptDriftTrigger",
     "DriftTrigger",
     "FollowUpTrigger",
@@ -82,6 +83,18 @@ class DriftTrigger(_Section):
     enabled: bool = Field(True, description="Data drift is a trigger.")
     windows: int = Field(
         3, ge=1, description="Fire when this many consecutive windows of the champion show dataset drift."
+    )
+
+
+class AttributionTrigger(_Section):
+    """``loop.attribution_drift``: retrain when the model leans on its inputs differently (attribution drift,
+    ``models.NAME.monitor.attribution_rows``) in consecutive monitored windows."""
+
+    enabled: bool = Field(True, description="Attribution drift is a trigger.")
+    windows: int = Field(
+        3,
+        ge=1,
+        description="Fire when this many consecutive windows of the champion show attribution drift in a column.",
     )
 
 
@@ -373,6 +386,9 @@ class LoopPolicy(_Section):
 
     enabled: bool = Field(True, description="The loop watches this model (monitoring, triggers, jobs).")
     drift: DriftTrigger = Field(default_factory=DriftTrigger, description="Data-drift trigger.")
+    attribution_drift: AttributionTrigger = Field(
+        default_factory=AttributionTrigger, description="Attribution-drift trigger."
+    )
     performance: PerformanceTrigger = Field(
         default_factory=PerformanceTrigger, description="Realized-performance trigger (labeled rows)."
     )

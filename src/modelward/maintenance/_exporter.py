@@ -44,6 +44,7 @@ class WindowGauges:
     estimated: dict[str, float | None] = field(default_factory=dict)
     quality: dict[str, int] = field(default_factory=dict)
     fairness: dict[tuple[str, str], tuple[float, float, bool]] = field(default_factory=dict)
+    attribution: dict[str, tuple[float, bool]] = field(default_factory=dict)  # column -> (change, drifted)
 
     @classmethod
     def from_report(
@@ -87,6 +88,9 @@ class WindowGauges:
                 )
                 if gap.value is not None and gap.lower is not None
             },
+            attribution={}
+            if report.attribution_drift is None
+            else {c.column: (c.change, c.drifted) for c in report.attribution_drift.columns},
         )
 
 
@@ -176,7 +180,23 @@ class MonitorGauges(Collector):
             "1 when the gap's interval lies above the tolerance in the latest window, else 0.",
             ("model", "column", "gap"),
         )
+        change = family(
+            "attribution_change",
+            "Change of each input column's mean |SHAP| from the holdout to the latest window, as a share of "
+            "the holdout's total mean |SHAP| (attribution drift).",
+            ("model", "column"),
+        )
+        moved = family(
+            "attribution_drifted",
+            "1 when the column's attribution drifted in the latest window (significant and at least the "
+            "minimum change), else 0.",
+            ("model", "column"),
+        )
         for g in latest:
+            for column, (delta, hit) in sorted(g.attribution.items()):
+                if math.isfinite(delta):
+                    change.add_metric([g.model, column], delta)
+                moved.add_metric([g.model, column], float(hit))
             for (column, name), (value, lower, hit) in sorted(g.fairness.items()):
                 gap.add_metric([g.model, column, name, "value"], value)
                 gap.add_metric([g.model, column, name, "lower"], lower)
@@ -216,6 +236,8 @@ class MonitorGauges(Collector):
             quality,
             gap,
             flagged,
+            change,
+            moved,
         )
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:

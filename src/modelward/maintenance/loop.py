@@ -247,7 +247,9 @@ class Loop:
 
     def _triggers(self, model: str, champion: ModelVersion, now: dt.datetime) -> dict[str, Any] | None:
         policy = self.ws.model_spec(model).loop
-        windows = self._windows(model, champion, max(policy.drift.windows, 5))
+        windows = self._windows(
+            model, champion, max(policy.drift.windows, policy.attribution_drift.windows, 5)
+        )
         baseline = self._baseline(model, champion)
         signals = policies.evaluate(
             policy, champion.task, champion.metrics, windows, now=now, realized=baseline["realized"]

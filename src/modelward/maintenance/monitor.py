@@ -29,11 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelward.config import MonitorSettings
+import pandas as pd
+
+from modelward.config import ModelMonitorSpec, MonitorSettings
 from modelward.errors import DatabaseUnavailableError, ModelwardError
 from modelward.explain import GlobalImportance
 from modelward.maintenance._exporter import MonitorGauges, WindowGauges
 from modelward.maintenance._reference import get_reference
+from modelward.maintenance.attribution import Attributor, attributor_for
 from modelward.monitoring import (
     AnalysisSettings,
     Current,
@@ -198,6 +201,8 @@ class Monitor:
             concept_drift_rows=s.concept_drift_rows,
         )
         declared = ws.settings.models.get(model)
+        self._model_monitor = ModelMonitorSpec() if declared is None else declared.monitor
+        self._attributors: dict[int, Attributor | str] = {}
         if declared is not None:  # the model's own checks (models.NAME.monitor)
             m = declared.monitor
             self.analysis = dataclasses.replace(
@@ -229,6 +234,32 @@ class Monitor:
             )
             self._references[mv.version] = cached
         return cached
+
+    def _attribution(
+        self, mv: ModelVersion, stored: StoredReference, features: pd.DataFrame, report: WindowReport
+    ) -> WindowReport:
+        """``report`` with the window's attribution drift (or a note saying why there is none)."""
+        attributor = self._attributors.get(mv.version)
+        if attributor is None:
+            rows = self._model_monitor.attribution_rows
+            attributor = attributor_for(self.ws, mv, stored.reference.rows, rows)
+            self._attributors[mv.version] = attributor
+        if isinstance(attributor, str):
+            quiet = attributor.startswith("attribution drift off")
+            return report if quiet else dataclasses.replace(report, notes=(*report.notes, attributor))
+        started = time.perf_counter()
+        try:
+            found = attributor.compare(
+                features,
+                alpha=self.analysis.alpha,
+                correction=self.analysis.correction,
+                min_change=self._model_monitor.attribution_min_change,
+            )
+        except (ModelwardError, ValueError, TypeError, KeyError) as exc:
+            note = f"attribution drift skipped: {type(exc).__name__}: {exc}"
+            return dataclasses.replace(report, notes=(*report.notes, note))
+        timings = {**report.timings, "attribution": time.perf_counter() - started}
+        return dataclasses.replace(report, attribution_drift=found, timings=timings)
 
     # -- one pass ----------------------------------------------------------------------------
 
@@ -280,6 +311,8 @@ class Monitor:
         report = analyse(
             stored.reference, Current(data.features, logged=_outputs(data), context=data.context), settings
         )
+        if report.n_rows:
+            report = self._attribution(mv, stored, data.features, report)
         t = time.perf_counter()
         run_id = self.results.save_run(self.model, window, stored.id, report, labels_as_of)
         timings = {"read": t_read, "reference": t_ref, **report.timings, "store": time.perf_counter() - t}

@@ -8,6 +8,8 @@ same code runs live and on a simulated clock (the backtest).
 Triggers (each configured under ``models.NAME.loop``):
 
 * ``drift``: the last ``windows`` consecutive windows of the champion all show dataset drift;
+* ``attribution_drift``: the last ``windows`` consecutive windows all show attribution drift (the model leans
+  on a column differently: :mod:`modelward.monitoring.attribution_drift`);
 * ``performance``: the realized metric of the newest window with enough labeled rows is worse than the
   version's holdout value by more than ``drop`` (relative), **judged on its interval**: the upper bound
   below ``holdout x (1 - drop)`` (for errors such as MAE: the lower bound above ``holdout x (1 + drop)``);
@@ -59,7 +61,17 @@ __all__ = [
     "schedule_due",
 ]
 
-TRIGGERS = ("drift", "performance", "estimated", "concept_drift", "schedule", "follow_up", "manual", "alert")
+TRIGGERS = (
+    "drift",
+    "attribution_drift",
+    "performance",
+    "estimated",
+    "concept_drift",
+    "schedule",
+    "follow_up",
+    "manual",
+    "alert",
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ class WindowEvidence:
     realized: Mapping[str, MetricEstimate] = field(default_factory=dict)
     estimated: Mapping[str, MetricEstimate] = field(default_factory=dict)
     concept_drift: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    attribution_drifted: tuple[str, ...] | None = None  # None: not computed for this window
 
     @classmethod
     def of(cls, run: MonitoringRun, report: WindowReport) -> WindowEvidence:
@@ -95,6 +108,9 @@ class WindowEvidence:
             realized=dict(report.realized),
             estimated=dict(report.estimated),
             concept_drift={c.detector: tuple(c.detections) for c in report.concept_drift},
+            attribution_drifted=None
+            if report.attribution_drift is None
+            else tuple(report.attribution_drift.drifted_columns),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -155,6 +171,7 @@ def evaluate(
     realized performance is compared against (:func:`baseline_metrics`; default ``holdout``)."""
     signals = [
         _drift(policy, windows),
+        _attribution(policy, windows),
         _performance("performance", policy.performance, task, realized or holdout, windows),
         _performance("estimated", policy.estimated, task, holdout, windows),
         _concept(policy, windows),
@@ -182,6 +199,28 @@ def _drift(policy: LoopPolicy, windows: Sequence[WindowEvidence]) -> Signal | No
                 }
                 for w in recent
             ],
+            "required": k,
+        },
+    )
+
+
+def _attribution(policy: LoopPolicy, windows: Sequence[WindowEvidence]) -> Signal | None:
+    k = policy.attribution_drift.windows
+    recent = list(windows[:k])
+    if (
+        not policy.attribution_drift.enabled
+        or len(recent) < k
+        or not all(w.attribution_drifted for w in recent)
+    ):
+        return None
+    columns = sorted({c for w in recent for c in w.attribution_drifted or ()})
+    return Signal(
+        "attribution_drift",
+        f"run:{recent[0].run_id}",
+        f"attribution drift in {k} consecutive window{'s' if k > 1 else ''} of v{recent[0].version}: the "
+        f"model leans differently on {', '.join(columns)}",
+        {
+            "windows": [{**w.describe(), "columns": list(w.attribution_drifted or ())} for w in recent],
             "required": k,
         },
     )

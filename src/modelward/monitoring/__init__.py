@@ -24,6 +24,7 @@ from __future__ import annotations
 from modelward.monitoring._columns import dtype_family
 from modelward.monitoring._decision import adjust_p_values
 from modelward.monitoring.analysis import AnalysisSettings, Current, LoggedOutputs, Progress, analyse, relabel
+from modelward.monitoring.attribution_drift import AttributionDrift, AttributionShift, attribution_drift
 from modelward.monitoring.drift import (
     PSI,
     REGISTRY,
@@ -68,6 +69,8 @@ __all__ = [
     "REGISTRY",
     "AnalysisSettings",
     "AndersonDarling",
+    "AttributionDrift",
+    "AttributionShift",
     "ChiSquare",
     "ConceptDriftResult",
     "CramerVonMises",
@@ -97,6 +100,7 @@ __all__ = [
     "ZTest",
     "adjust_p_values",
     "analyse",
+    "attribution_drift",
     "available_tests",
     "check_quality",
     "compare_estimates",

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from modelward.monitoring.attribution_drift import AttributionDrift
 from modelward.monitoring.drift_report import DriftReport, FeatureResult
 from modelward.monitoring.fairness import FairnessResult
 from modelward.monitoring.importance_drift import IGNORED_BELOW, RankedDrift
@@ -466,6 +467,40 @@ def _importance_section(ranking: Sequence[RankedDrift], settings: dict[str, Any]
     )
 
 
+def _attribution_section(result: AttributionDrift) -> str:
+    """Each input column's mean |SHAP| on the holdout and in the window: the model leaning differently."""
+    rows = []
+    for c in sorted(result.columns, key=lambda c: (not c.drifted, -abs(c.change))):
+        if c.drifted:
+            verdict = '<span class="badge b-drift">attribution drift</span>'
+        elif c.adjusted_p < result.alpha:
+            verdict = (
+                '<span class="badge b-ok">small</span> <span class="note">significant, under the '
+                "minimum change: reported, not alarmed on</span>"
+            )
+        else:
+            verdict = '<span class="badge b-ok">no change</span>'
+        cls = ' class="drifted"' if c.drifted else ""
+        rows.append(
+            f"<tr{cls}><td>{esc(c.column)}</td><td class='num'>{fmt(c.reference)}</td>"
+            f"<td class='num'>{fmt(c.current)}</td><td class='num'>{_pct(c.reference_share)}</td>"
+            f"<td>{_share_bar(c.reference_share)}</td><td class='num'>{_pct(c.current_share)}</td>"
+            f"<td>{_share_bar(c.current_share)}</td><td class='num'>{c.change:+.3f}</td>"
+            f"<td class='num'>{fmt(c.adjusted_p)}</td><td>{verdict}</td></tr>"
+        )
+    return (
+        "<h2>Attribution drift</h2>"
+        f"<p class='note'>Each input column's mean |SHAP| ({esc(result.method)}, {esc(result.output)} space) on "
+        f"{result.reference_rows} holdout rows and on {result.current_rows} rows of this window, explained by "
+        "the same model: how much the column moves the model's answers. Change: the difference as a share of "
+        f"the holdout's total mean |SHAP|; drifted when at least {fmt(result.min_change)} and significant "
+        f"(Welch's t-test, {esc(result.correction)}-corrected, alpha {fmt(result.alpha)}).</p>"
+        "<table><thead><tr><th>column</th><th>holdout</th><th>window</th><th>holdout share</th><th></th>"
+        "<th>window share</th><th></th><th>change</th><th>adjusted p</th><th>verdict</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _fairness_section(results: Sequence[FairnessResult]) -> str:
     parts = ["<h2>Fairness between groups</h2>"]
     for r in results:
@@ -557,6 +592,8 @@ def render_html(report: MonitoringReport | DriftReport, *, title: str = "modelwa
         sections.append(_performance_section(dict(bundle.performance)))
     if bundle.drift_by_importance:
         sections.append(_importance_section(bundle.drift_by_importance, dict(bundle.drift.settings)))
+    if bundle.attribution_drift is not None:
+        sections.append(_attribution_section(bundle.attribution_drift))
     if bundle.prediction_drift is not None:
         sections.append(_output_section(bundle.prediction_drift))
     if bundle.label_drift is not None:

@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol
 
 from modelward.errors import DataError
 from modelward.monitoring._json import jsonable
+from modelward.monitoring.attribution_drift import AttributionDrift
 from modelward.monitoring.drift_report import DriftReport
 from modelward.monitoring.fairness import FairnessResult
 from modelward.monitoring.importance_drift import RankedDrift
@@ -58,6 +59,8 @@ class WindowReport:
         drift_by_importance: every tested column with the model's use of it, drifted ones first,
             most important first; empty when the model's importance is unknown.
         fairness: the fairness check of each sensitive column (empty when none is declared).
+        attribution_drift: the change of each input column's mean |SHAP| from the reference rows to
+            the window's (None when not computed: no exact explainer, or ``attribution_rows: 0``).
     """
 
     n_rows: int
@@ -75,6 +78,7 @@ class WindowReport:
     labels_as_of: dt.datetime | None = None
     drift_by_importance: tuple[RankedDrift, ...] = ()
     fairness: tuple[FairnessResult, ...] = ()
+    attribution_drift: AttributionDrift | None = None
 
     @property
     def dataset_drift(self) -> bool:
@@ -108,6 +112,8 @@ class WindowReport:
             doc["drift_by_importance"] = [r.to_dict() for r in self.drift_by_importance]
         if self.fairness:
             doc["fairness"] = [f.to_dict() for f in self.fairness]
+        if self.attribution_drift is not None:
+            doc["attribution_drift"] = self.attribution_drift.to_dict()
         return doc
 
     @classmethod
@@ -133,6 +139,9 @@ class WindowReport:
             labels_as_of=None if labels_as_of is None else dt.datetime.fromisoformat(labels_as_of),
             drift_by_importance=tuple(RankedDrift.from_dict(r) for r in doc.get("drift_by_importance") or ()),
             fairness=tuple(FairnessResult.from_dict(f) for f in doc.get("fairness") or ()),
+            attribution_drift=None
+            if doc.get("attribution_drift") is None
+            else AttributionDrift.from_dict(doc["attribution_drift"]),
         )
 
     def monitoring_report(self, metadata: Mapping[str, Any] | None = None) -> MonitoringReport | None:
@@ -151,6 +160,7 @@ class WindowReport:
             metadata=dict(metadata or {}),
             fairness=self.fairness,
             drift_by_importance=self.drift_by_importance,
+            attribution_drift=self.attribution_drift,
         )
 
 
@@ -228,6 +238,8 @@ class MonitoringReport:
             only then).
         drift_by_importance: the tested columns ranked by the model's use of them, when its importance
             is known (``drift_by_importance`` in the JSON only then).
+        attribution_drift: the change of each input column's mean |SHAP|, when computed
+            (``attribution_drift`` in the JSON only then).
     """
 
     drift: DriftReport
@@ -238,6 +250,7 @@ class MonitoringReport:
     metadata: dict[str, Any] = field(default_factory=dict)
     fairness: tuple[FairnessResult, ...] = ()
     drift_by_importance: tuple[RankedDrift, ...] = ()
+    attribution_drift: AttributionDrift | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.drift, DriftReport):
@@ -284,6 +297,8 @@ class MonitoringReport:
             doc["fairness"] = [f.to_dict() for f in self.fairness]
         if self.drift_by_importance:
             doc["drift_by_importance"] = [r.to_dict() for r in self.drift_by_importance]
+        if self.attribution_drift is not None:
+            doc["attribution_drift"] = self.attribution_drift.to_dict()
         return doc
 
     def to_json(self, indent: int | None = None) -> str:
