@@ -16,11 +16,11 @@ from modelward.store.schema import dataset_versions, datasets, events, model_ver
 def test_open_migrates_to_head(database_url: str) -> None:
     store = Store.open(database_url)
     try:
-        assert store.current_revision() == store.head_revision() == "0010"
+        assert store.current_revision() == store.head_revision() == "0011"
         names = set(sa.inspect(store.engine).get_table_names())
         assert {"datasets", "dataset_versions", "models", "model_versions", "aliases", "events"} <= names
         Store.open(database_url).close()  # opening again is a no-op
-        assert store.current_revision() == "0010"
+        assert store.current_revision() == "0011"
     finally:
         store.close()
 
@@ -118,7 +118,7 @@ def test_upgrade_from_first_revision_keeps_data(database_url: str) -> None:
             payload={"version": 1},
         )
     store.upgrade()
-    assert store.current_revision() == "0010"
+    assert store.current_revision() == "0011"
     with store.read() as conn:
         dv = conn.execute(sa.select(dataset_versions)).one()
         mv = conn.execute(sa.select(model_versions)).one()
@@ -199,7 +199,7 @@ def test_predictions_logged_before_0010_read_back_with_no_context(database_url: 
             )
         )
     store.upgrade()
-    assert store.current_revision() == "0010"
+    assert store.current_revision() == "0011"
     assert read_predictions(store, "m")["context"].tolist() == [None]
     window = read_window(store, "m")
     assert window.features.to_dict("records") == [{"x": 1.5}] and window.context.shape == (1, 0)

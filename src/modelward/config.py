@@ -215,6 +215,11 @@ class LogSettings(BaseModel):
     spool_dir: str = Field(
         f"{STATE_DIR}/spool", description="Directory of the spool file (relative to the workspace)."
     )
+    explanations: bool = Field(
+        False,
+        description='Also log the explanations a predict request asked for ("return": ["explanations"]), '
+        "by prediction id; read back with modelward.predlog.read_explanations. /explain answers are not logged.",
+    )
 
 
 class MonitorSettings(BaseModel):

@@ -30,6 +30,7 @@ reads it in bulk as a :class:`PredictionWindow` (features as a frame, outputs an
 
 from __future__ import annotations
 
+from modelward.predlog._explanations import ExplanationRecord, read_explanations, record_explanations
 from modelward.predlog._ids import hash_routing_key, new_prediction_id
 from modelward.predlog._log import PredictionLog
 from modelward.predlog._read import (
@@ -53,6 +54,7 @@ from modelward.predlog._windows import Window, WindowSpec, next_window, parse_wi
 
 __all__ = [
     "Cursor",
+    "ExplanationRecord",
     "FeedbackItem",
     "FeedbackResult",
     "LabelArrival",
@@ -70,6 +72,8 @@ __all__ = [
     "new_prediction_id",
     "next_window",
     "parse_window",
+    "read_explanations",
     "read_predictions",
     "read_window",
+    "record_explanations",
 ]

@@ -10,6 +10,7 @@ explanations waits for them, a plain predict never does.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import pandas as pd
 
 from modelward.errors import ModelwardError
 from modelward.explain import ModelExplainer, explainer_for
+from modelward.predlog import ExplanationRecord, record_explanations
 from modelward.server.served import ServedModel
 from modelward.server.validation import InputError
 from modelward.workspace import Workspace
@@ -59,13 +61,36 @@ class Explanations:
         predictions: Sequence[Any],
         *,
         all_classes: bool,
+        log_ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """The ``explanations`` member of a predict answer whose ``predictions`` are known."""
+        """The ``explanations`` member of a predict answer whose ``predictions`` are known; with ``log_ids``
+        (``log.explanations``), each row is also stored by its prediction id before the answer goes."""
         loop = asyncio.get_running_loop()
         _, _, out = await loop.run_in_executor(
             self.executor, self._run, served, columns, predictions, all_classes
         )
+        if log_ids is not None:
+            try:
+                await loop.run_in_executor(self.executor, self._record, served, log_ids, out)
+            except (
+                Exception
+            ) as exc:  # the predictions are logged and answered; their explanations can be redone
+                log.warning(
+                    "%s: %d explanations not logged: %s: %s",
+                    served.version.ref,
+                    len(log_ids),
+                    type(exc).__name__,
+                    exc,
+                )
         return out
+
+    def _record(self, served: ServedModel, ids: Sequence[str], out: dict[str, Any]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        records = [
+            ExplanationRecord(pid, served.name, served.number, now, out["method"], out["output"], row)
+            for pid, row in zip(ids, out["rows"], strict=True)
+        ]
+        record_explanations(self.ws.store, records)
 
     async def predict_and_explain(
         self, served: ServedModel, columns: dict[str, list[Any]], *, all_classes: bool

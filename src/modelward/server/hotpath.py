@@ -177,7 +177,11 @@ async def answer_predict(
     duration.observe(time.perf_counter() - received)  # the prediction's latency, explaining excluded
     if parsed.want_explanations:
         out["explanations"] = await state.explanations.explain(
-            served, columns, answer.predictions, all_classes=parsed.explain_all_classes
+            served,
+            columns,
+            answer.predictions,
+            all_classes=parsed.explain_all_classes,
+            log_ids=answer.prediction_ids if state.ws.settings.log.explanations else None,
         )
     return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 

@@ -169,6 +169,21 @@ predictions = Table(
     Index("ix_predictions_model_version_ts", "model", "version", "ts"),  # migration 0008
 )
 
+# Explanations answered with predictions (log.explanations, migration 0011), by prediction id: each row's
+# explanation as the caller got it, with the method and the output space it is in.
+prediction_explanations = Table(
+    "prediction_explanations",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("ts", UtcDateTime, nullable=False),
+    Column("method", String(50), nullable=False),
+    Column("output", String(50), nullable=False),
+    Column("explanation", JsonType, nullable=False),
+    Index("ix_prediction_explanations_model_ts", "model", "ts"),
+)
+
 # Ground truth, by prediction id. No foreign key: labels may name predictions that are still
 # spooled on a server, and the predictions table must stay cheap to append to.
 feedback = Table(
