@@ -131,12 +131,13 @@ class Workspace:
         store = Store.open(_database_url(root, settings), busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         return cls(root, settings, store, artifacts)
 
-    def scratch(self, directory: str | Path) -> Workspace:
+    def scratch(self, directory: str | Path, *, settings: Settings | None = None) -> Workspace:
         """A scratch copy of this workspace in ``directory``: a new SQLite database holding a copy of the
         catalog (datasets, models, versions, aliases; no log, results, jobs or events) and an artifact
         store there that reads through to this one and never writes to it. The root (modelward.yaml, the
         training code) is the same, so entrypoints import as they do here. Nothing it does changes this
-        workspace: the backtest replays on it."""
+        workspace: the backtest replays on it. ``settings``: the copy's settings instead of this workspace's
+        (its database and artifact store are the copy's whatever they say)."""
         where = Path(directory).resolve()
         where.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{where / 'scratch.db'}"
@@ -147,10 +148,10 @@ class Workspace:
             store.close()
             raise
         artifacts = ArtifactStore(where / "artifacts", fallback=self.artifacts)
-        settings = self.settings.model_copy(
+        copied = (settings or self.settings).model_copy(
             update={"database_url": url, "artifacts": str(where / "artifacts")}
         )
-        return Workspace(self.root, settings, store, artifacts)
+        return Workspace(self.root, copied, store, artifacts)
 
     def close(self) -> None:
         self.store.close()

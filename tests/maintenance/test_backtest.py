@@ -179,3 +179,19 @@ def test_a_replayed_rollout_routes_each_row_as_the_server_does(mode: str, step: 
     got = sum(a != "champion" for a in arms) / len(arms)
     assert abs(got - share) <= 4 * (share * (1 - share) / len(arms)) ** 0.5  # binomial, 4 standard errors
     assert Replay._route(None, 3, "row-1") == ("champion", 3, None)
+
+
+def test_the_replay_leaves_attribution_drift_out_unless_asked(workspace: Path, tmp_path: Path) -> None:
+    """Explaining every simulated window would cost minutes over a replay: its copy's settings turn attribution
+    drift off (``--attribution`` keeps the model's own); the workspace's settings are not changed."""
+    from modelward.maintenance.backtest import _without_attribution
+
+    with Workspace.open(workspace) as ws:
+        off = _without_attribution(ws.settings, "credit")
+        assert off.models["credit"].monitor.attribution_rows == 0
+        assert ws.settings.models["credit"].monitor.attribution_rows == 300
+        with ws.scratch(tmp_path / "copy", settings=off) as copy:
+            assert copy.settings.models["credit"].monitor.attribution_rows == 0
+            assert copy.settings.database_url == f"sqlite:///{(tmp_path / 'copy' / 'scratch.db').resolve()}"
+        with ws.scratch(tmp_path / "same") as copy:
+            assert copy.settings.models["credit"].monitor.attribution_rows == 300

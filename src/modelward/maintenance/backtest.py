@@ -17,7 +17,10 @@ one runs, each arriving row is routed as the server routes a request, by
 live :class:`~modelward.maintenance.rollout.RolloutRunner` decides on the simulated clock from the labels
 arrived so far (the always-valid sequential test, the steps, the deadline). A replay has no server, so the
 latency, server-error and input-error guardrails have no data: they are left out of its decisions, and
-every evaluation says so (:data:`~modelward.maintenance.rollout.NOT_MEASURED`).
+every evaluation says so (:data:`~modelward.maintenance.rollout.NOT_MEASURED`). **Attribution drift** is left
+out unless asked for (``attribution=True``): explaining a few hundred rows of every simulated window costs
+seconds each for a deep forest, minutes over a replay, so by default the replay's monitor does not compute it
+and the ``attribution_drift`` trigger cannot fire in it.
 
 Nothing is reimplemented: both retraining policies run the live job code in process
 (:class:`~modelward.maintenance.InProcessTrainer`) on a simulated clock, each on a scratch copy of the workspace
@@ -187,11 +190,13 @@ def backtest(
     rollout: str | None = None,
     progress: Progress | None = None,
     jobs: int = 1,
+    attribution: bool = False,
 ) -> BacktestResult:
     """Replay ``frame`` from ``model``'s champion under each of ``policies`` (see the module docstring).
     ``ws`` is only read. ``seed`` seeds NumPy's global generator for entrypoints that draw from it.
     ``rollout``: the loop's ``loop.rollout.mode`` in this replay (None: the model's). ``jobs``: policies
-    replayed at once, each in a process of its own (the results are the same)."""
+    replayed at once, each in a process of its own (the results are the same). ``attribution``: compute the
+    attribution drift of every window as the live monitor does (see the module docstring)."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or every < 1:
         raise DataError(
@@ -208,12 +213,13 @@ def backtest(
     say = progress or (lambda _p, _d, _n: None)
     with tempfile.TemporaryDirectory(prefix="modelward-backtest-") as tmp, _no_bytecode():
         plans = [_Plan(name, model, rollout, every, seed, Path(tmp) / name) for name in policies]
+        settings = ws.settings if attribution else _without_attribution(ws.settings, model)
         if jobs > 1 and len(plans) > 1:
-            results = _in_processes(ws, plans, stream, records, say, jobs)
+            results = _in_processes(ws, settings, plans, stream, records, say, jobs)
         else:
             results = {}
             for plan in plans:
-                with ws.scratch(plan.directory) as copy:
+                with ws.scratch(plan.directory, settings=settings) as copy:
                     results[plan.policy] = plan.run(copy, stream, records, say)
     metric = "accuracy" if champion.task == "classification" else "mae"
     return BacktestResult(model, champion.version, metric, len(stream), {p: results[p] for p in policies})
@@ -243,8 +249,17 @@ class _Plan:
             replay.close()
 
 
+def _without_attribution(settings: Settings, model: str) -> Settings:
+    """``settings`` with ``model``'s attribution drift off (``monitor.attribution_rows: 0``)."""
+    spec = settings.models[model]
+    monitor = spec.monitor.model_copy(update={"attribution_rows": 0})
+    models = {**settings.models, model: spec.model_copy(update={"monitor": monitor})}
+    return settings.model_copy(update={"models": models})
+
+
 def _in_processes(
     ws: Workspace,
+    settings: Settings,
     plans: list[_Plan],
     stream: Stream,
     records: list[dict[str, Any]],
@@ -255,7 +270,7 @@ def _in_processes(
     is shared), the longest first; each opens its own scratch copy, made here."""
     copies = []
     for plan in plans:
-        with ws.scratch(plan.directory) as copy:
+        with ws.scratch(plan.directory, settings=settings) as copy:
             copies.append((plan, copy.root, copy.settings, copy.artifacts))
     order = sorted(copies, key=lambda c: POLICIES[::-1].index(c[0].policy))
     context = multiprocessing.get_context("spawn")
