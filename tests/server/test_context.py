@@ -19,7 +19,8 @@ from modelward.maintenance import Monitor
 from modelward.monitoring.fairness import fairness
 from modelward.predlog import parse_window, read_predictions, read_window
 from modelward.server import create_app
-from modelward.server.validation import MAX_CONTEXT_KEYS, InputError, parse_body
+from modelward.server.context import MAX_CONTEXT_KEYS
+from modelward.server.validation import InputError, parse_body
 
 from .conftest import AppClient, Trained, make_workspace, rows
 

@@ -15,22 +15,15 @@ not of rows. Every string that comes from the data (column names, categories, me
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from modelward.monitoring.attribution_drift import AttributionDrift
+from modelward.monitoring._html_model import attribution_section, fairness_section, importance_section
+from modelward.monitoring._html_parts import CUR_COLOR, REF_COLOR, bars_svg, esc, fmt, pct, short
 from modelward.monitoring.drift_report import DriftReport, FeatureResult
-from modelward.monitoring.fairness import FairnessResult
-from modelward.monitoring.importance_drift import IGNORED_BELOW, RankedDrift
 from modelward.monitoring.multivariate import MultivariateResult
 from modelward.monitoring.outputs import OutputDriftResult
 from modelward.monitoring.window_report import MonitoringReport
-
-REF_COLOR = "#4c78a8"
-CUR_COLOR = "#f58518"
-_MAX_LABEL = 28
 
 _CSS = """
 :root{--ref:@REF@;--cur:@CUR@;--bad:#c0392b;--ok:#2e7d32;--warn:#b7791f;--muted:#666;--line:#ddd}
@@ -66,39 +59,6 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .note{color:var(--muted);font-size:12.5px}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 """.replace("@REF@", REF_COLOR).replace("@CUR@", CUR_COLOR)
-
-
-def esc(value: object) -> str:
-    """``value`` as text safe inside HTML elements and attribute values."""
-    return html.escape(str(value), quote=True)
-
-
-def _short(text: object, limit: int = _MAX_LABEL) -> str:
-    s = str(text)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    """A number for display: ``—`` for missing, ``3 sig. digits`` for p-values and small values."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
-        if value == 0:
-            return "0"
-        if abs(value) < 10 ** -(digits - 1) or abs(value) >= 10**6:
-            return f"{value:.3g}"
-        return f"{value:.{digits}g}"
-    return esc(value)
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 def _badge(drifted: bool | None, skipped: bool = False) -> str:
@@ -146,7 +106,7 @@ def histogram_svg(dist: dict[str, Any], width: int = 520, height: int = 200) -> 
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
         parts.append(
             f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#666">'
-            f"{esc(_pct(frac * ymax))}</text>"
+            f"{esc(pct(frac * ymax))}</text>"
         )
     for i in range(bins):
         x = left + i * bw
@@ -198,7 +158,7 @@ def categories_svg(dist: dict[str, Any], width: int = 520) -> str:
         y = 4 + i * row_h
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 15}" font-size="11" text-anchor="end" fill="#333">'
-            f"<title>{esc(label)}</title>{esc(_short(label, 26))}</text>"
+            f"<title>{esc(label)}</title>{esc(short(label, 26))}</text>"
         )
         for j, (share, color) in enumerate(((ref[i], REF_COLOR), (cur[i], CUR_COLOR))):
             w = share / xmax * pw
@@ -208,37 +168,8 @@ def categories_svg(dist: dict[str, Any], width: int = 520) -> str:
             )
             parts.append(
                 f'<text x="{label_w + w + 4:.1f}" y="{yy + 8}" font-size="9" fill="#555">'
-                f"{esc(_pct(share))}</text>"
+                f"{esc(pct(share))}</text>"
             )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def bars_svg(items: Sequence[tuple[str, float]], width: int = 560, fmt_value: str = "pct") -> str:
-    """One horizontal bar per ``(label, value in [0, 1])``."""
-    if not items:
-        return ""
-    label_w, row_h = 180, 20
-    pw = width - label_w - 60
-    height = row_h * len(items) + 6
-    vmax = max(max(v for _, v in items), 1e-12)
-    parts = [
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="bars">'
-    ]
-    for i, (label, value) in enumerate(items):
-        y = 3 + i * row_h
-        w = max(value, 0.0) / vmax * pw
-        text = _pct(value) if fmt_value == "pct" else f"{value:.3g}"
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + 13}" font-size="11" text-anchor="end" fill="#333">'
-            f"<title>{esc(label)}</title>{esc(_short(label, 28))}</text>"
-        )
-        parts.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 0.5):.2f}" height="12" fill="{REF_COLOR}"/>'
-        )
-        parts.append(
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" font-size="10" fill="#555">{esc(text)}</text>'
-        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -294,7 +225,7 @@ def _feature_facts(f: FeatureResult) -> str:
     dist = f.distribution
     if dist:
         r, c = dist.get("reference", {}), dist.get("current", {})
-        rows.append(("missing", f"{_pct(r.get('missing_rate', 0.0))} → {_pct(c.get('missing_rate', 0.0))}"))
+        rows.append(("missing", f"{pct(r.get('missing_rate', 0.0))} → {pct(c.get('missing_rate', 0.0))}"))
         if "mean" in r and "mean" in c:
             rows.append(("mean", f"{fmt(r['mean'])} → {fmt(c['mean'])}"))
             rows.append(("std", f"{fmt(r['std'])} → {fmt(c['std'])}"))
@@ -310,9 +241,9 @@ def _feature_facts(f: FeatureResult) -> str:
             )
     details = f.details or {}
     if details.get("new_categories"):
-        shown = ", ".join(esc(_short(c, 20)) for c in details["new_categories"])
+        shown = ", ".join(esc(short(c, 20)) for c in details["new_categories"])
         rows.append(
-            ("new categories", f"{shown} ({_pct(float(details.get('new_category_share', 0.0)))} of rows)")
+            ("new categories", f"{shown} ({pct(float(details.get('new_category_share', 0.0)))} of rows)")
         )
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     return f'<table>{body}</table><p class="why"><b>Why this method:</b> {esc(f.reason)}</p>'
@@ -422,123 +353,6 @@ def _performance_section(performance: dict[str, Any]) -> str:
     )
 
 
-def _share_bar(share: float, width: int = 120) -> str:
-    """A small inline bar for a share in [0, 1]."""
-    w = max(min(share, 1.0), 0.0) * width
-    return (
-        f'<svg width="{width}" height="10" role="img" aria-label="{esc(_pct(share))}">'
-        f'<rect x="0" y="0" width="{width}" height="10" fill="#eee"/>'
-        f'<rect x="0" y="0" width="{w:.1f}" height="10" fill="{REF_COLOR}"/></svg>'
-    )
-
-
-def _importance_section(ranking: Sequence[RankedDrift], settings: dict[str, Any]) -> str:
-    """The tested columns ranked by the model's use of them: drifted first, most important first."""
-    rows = []
-    for r in ranking:
-        if r.ignored:
-            verdict = (
-                '<span class="badge b-skip">ignored by the model</span> '
-                '<span class="note">drifted: reported, not alarmed on</span>'
-            )
-        elif r.drifted:
-            verdict = (
-                '<span class="badge b-drift">drift</span> <span class="note">counts towards the alarm</span>'
-            )
-        else:
-            verdict = '<span class="badge b-ok">no drift</span>'
-        share = "—" if r.importance is None else _pct(r.importance)
-        bar = "" if r.importance is None else _share_bar(r.importance)
-        cls = ' class="drifted"' if r.drifted and not r.ignored else ""
-        rows.append(
-            f"<tr{cls}><td>{esc(r.column)}</td><td class='num'>{share}</td><td>{bar}</td>"
-            f"<td>{fmt(r.drifted)}</td><td class='num'>{fmt(r.effect_size)}</td><td>{verdict}</td></tr>"
-        )
-    below = settings.get("ignored_below", IGNORED_BELOW)
-    ignored = sum(r.ignored for r in ranking)
-    return (
-        "<h2>Drift ranked by the model's use</h2>"
-        "<p class='note'>Each tested column with its share of the model's mean |SHAP| on its holdout: "
-        "drifted columns first, the most used first. A drifted column whose share is under "
-        f"{fmt(float(below))} times an equal share (1 / the model's columns) is ignored by the model: "
-        f"reported here, not counted towards the dataset's drift alarm ({ignored} in this window).</p>"
-        "<table><thead><tr><th>column</th><th>importance share</th><th></th><th>drifted</th>"
-        f"<th>effect size</th><th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _attribution_section(result: AttributionDrift) -> str:
-    """Each input column's mean |SHAP| on the holdout and in the window: the model leaning differently."""
-    rows = []
-    for c in sorted(result.columns, key=lambda c: (not c.drifted, -abs(c.change))):
-        if c.drifted:
-            verdict = '<span class="badge b-drift">attribution drift</span>'
-        elif c.adjusted_p < result.alpha:
-            verdict = (
-                '<span class="badge b-ok">small</span> <span class="note">significant, under the '
-                "minimum change: reported, not alarmed on</span>"
-            )
-        else:
-            verdict = '<span class="badge b-ok">no change</span>'
-        cls = ' class="drifted"' if c.drifted else ""
-        rows.append(
-            f"<tr{cls}><td>{esc(c.column)}</td><td class='num'>{fmt(c.reference)}</td>"
-            f"<td class='num'>{fmt(c.current)}</td><td class='num'>{_pct(c.reference_share)}</td>"
-            f"<td>{_share_bar(c.reference_share)}</td><td class='num'>{_pct(c.current_share)}</td>"
-            f"<td>{_share_bar(c.current_share)}</td><td class='num'>{c.change:+.3f}</td>"
-            f"<td class='num'>{fmt(c.adjusted_p)}</td><td>{verdict}</td></tr>"
-        )
-    return (
-        "<h2>Attribution drift</h2>"
-        f"<p class='note'>Each input column's mean |SHAP| ({esc(result.method)}, {esc(result.output)} space) on "
-        f"{result.reference_rows} holdout rows and on {result.current_rows} rows of this window, explained by "
-        "the same model: how much the column moves the model's answers. Change: the difference as a share of "
-        f"the holdout's total mean |SHAP|; drifted when at least {fmt(result.min_change)} and significant "
-        f"(Welch's t-test, {esc(result.correction)}-corrected, alpha {fmt(result.alpha)}).</p>"
-        "<table><thead><tr><th>column</th><th>holdout</th><th>window</th><th>holdout share</th><th></th>"
-        "<th>window share</th><th></th><th>change</th><th>adjusted p</th><th>verdict</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _fairness_section(results: Sequence[FairnessResult]) -> str:
-    parts = ["<h2>Fairness between groups</h2>"]
-    for r in results:
-        gaps = []
-        for gap in (r.demographic_parity, r.equalized_odds):
-            interval = "—" if gap.lower is None else f"[{fmt(gap.lower)}, {fmt(gap.upper)}]"
-            between = "—" if gap.between is None else " vs ".join(map(esc, gap.between))
-            verdict = (
-                esc(gap.reason)
-                if gap.value is None
-                else '<span class="badge b-drift">flagged</span>'
-                if gap.flagged
-                else '<span class="badge b-ok">within tolerance</span>'
-            )
-            gaps.append(
-                f"<tr><td>{esc(gap.name)}</td><td class='num'>{fmt(gap.value)}</td><td class='num'>{interval}</td>"
-                f"<td class='num'>{fmt(gap.tolerance)}</td><td>{verdict}</td><td>{between}</td></tr>"
-            )
-        groups = "".join(
-            f"<tr><td>{esc(_short(g.group))}</td><td class='num'>{g.rows}</td><td class='num'>{g.labeled}</td>"
-            + "".join(f"<td class='num'>{fmt(v)}</td>" for v in (g.selection_rate, g.tpr, g.fpr, g.accuracy))
-            + f"<td>{'too small' if g.too_small else ''}</td></tr>"
-            for g in r.groups
-        )
-        rates = [(g.group, g.selection_rate) for g in r.groups if g.selection_rate is not None]
-        parts.append(
-            f"<h3>{esc(r.column)}</h3><p class='note'>Positive class {esc(r.positive_label)}; intervals at "
-            f"{_pct(r.demographic_parity.confidence)} (both gaps of every column tested together), "
-            f"{r.resamples} bootstrap resamples within groups.</p>"
-            "<table><thead><tr><th>gap</th><th>value</th><th>interval</th><th>tolerance</th><th>verdict</th>"
-            f"<th>widest between</th></tr></thead><tbody>{''.join(gaps)}</tbody></table>"
-            "<table><thead><tr><th>group</th><th>rows</th><th>labeled</th><th>selection rate</th><th>TPR</th>"
-            f"<th>FPR</th><th>accuracy</th><th></th></tr></thead><tbody>{groups}</tbody></table>"
-            + (f"<div class='note'>Selection rate by group</div>{bars_svg(rates)}" if rates else "")
-        )
-    return "".join(parts)
-
-
 def _header(report: MonitoringReport, title: str) -> str:
     drift = report.drift
     tested = [f for f in drift.features if f.status == "ok"]
@@ -591,9 +405,9 @@ def render_html(report: MonitoringReport | DriftReport, *, title: str = "modelwa
     if bundle.performance:
         sections.append(_performance_section(dict(bundle.performance)))
     if bundle.drift_by_importance:
-        sections.append(_importance_section(bundle.drift_by_importance, dict(bundle.drift.settings)))
+        sections.append(importance_section(bundle.drift_by_importance, dict(bundle.drift.settings)))
     if bundle.attribution_drift is not None:
-        sections.append(_attribution_section(bundle.attribution_drift))
+        sections.append(attribution_section(bundle.attribution_drift))
     if bundle.prediction_drift is not None:
         sections.append(_output_section(bundle.prediction_drift))
     if bundle.label_drift is not None:
@@ -601,7 +415,7 @@ def render_html(report: MonitoringReport | DriftReport, *, title: str = "modelwa
     if bundle.multivariate is not None:
         sections.append(_multivariate_section(bundle.multivariate))
     if bundle.fairness:
-        sections.append(_fairness_section(bundle.fairness))
+        sections.append(fairness_section(bundle.fairness))
     sections.append(_quality_section(bundle.drift))
     sections.append(_features_section("Features (drifted first)", bundle.drift.features, "f"))
     sections.append(

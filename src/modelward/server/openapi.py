@@ -21,13 +21,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from modelward.registry import ModelVersion
-from modelward.server.validation import (
-    MAX_CONTEXT_KEY_CHARS,
-    MAX_CONTEXT_KEYS,
-    MAX_CONTEXT_VALUE_CHARS,
-    Column,
-    Validator,
-)
+from modelward.server.context import MAX_CONTEXT_KEY_CHARS, MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE_CHARS
+from modelward.server.validation import Column, Validator
 
 __all__ = ["install_openapi", "model_request_schema"]
 

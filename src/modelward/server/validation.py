@@ -30,13 +30,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from modelward.errors import ModelwardError
+from modelward.server.context import parse_context
+from modelward.server.input_errors import REASONS, InputError
+from modelward.server.input_errors import json_type as _json_type
+from modelward.server.input_errors import malformed as _malformed
 
 __all__ = [
     "FORMATS",
-    "MAX_CONTEXT_KEYS",
-    "MAX_CONTEXT_KEY_CHARS",
-    "MAX_CONTEXT_VALUE_CHARS",
     "REASONS",
     "Column",
     "InputError",
@@ -51,48 +51,10 @@ _OPTIONAL = ("return", "routing_key", "params", "explain", "context")
 _RETURNS = ("proba", "explanations")
 _EXPLAIN_CLASSES = ("predicted", "all")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-# A row's context is a few descriptive columns, not a second payload.
-MAX_CONTEXT_KEYS, MAX_CONTEXT_KEY_CHARS, MAX_CONTEXT_VALUE_CHARS = 20, 100, 200
 # scikit-learn's trees convert inputs to float32, and no tabular model needs more: a number
 # outside float32's range would become infinite inside the model (and fail the whole batch).
 FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT, _INT = {float}, {int}
-
-# Every reason an input can be refused; the `reason` label of modelward_input_errors_total.
-REASONS = (
-    "malformed",
-    "body_too_large",
-    "too_many_rows",
-    "missing_column",
-    "unexpected_column",
-    "wrong_type",
-    "null_not_allowed",
-    "unknown_category",
-    "out_of_range",
-    "model_rejected",
-)
-
-
-class InputError(ModelwardError):
-    """A request body that does not fit the model's signature."""
-
-    code = "invalid_input"
-    status_code = 422
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str,
-        column: str | None = None,
-        row: int | None = None,
-        status_code: int = 422,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        assert reason in REASONS, reason
-        super().__init__(message, details={"reason": reason, "column": column, "row": row, **(details or {})})
-        self.reason = reason
-        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -106,10 +68,6 @@ class ParsedRequest:
     want_explanations: bool = False
     explain_all_classes: bool = False  # attributions of every class, not only the predicted one
     context: list[dict[str, Any]] | None = None  # one per row: logged beside the inputs, never predicted on
-
-
-def _malformed(message: str) -> InputError:
-    return InputError(message, reason="malformed", status_code=400)
 
 
 def parse_body(body: Any, *, max_rows: int, explaining: bool = False) -> ParsedRequest:
@@ -158,76 +116,8 @@ def parse_body(body: Any, *, max_rows: int, explaining: bool = False) -> ParsedR
         None if routing_key is None else str(routing_key),
         want_explanations,
         all_classes,
-        _context(body.get("context"), rows, columns),
+        parse_context(body.get("context"), rows, columns),
     )
-
-
-def _context(value: Any, rows: int, columns: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    """The ``context`` of each row: one object for all of them, or a list of one per row."""
-    if value is None:
-        return None
-    example = '{"context": {"gender": "f"}} or one object per row: {"context": [{"gender": "f"}, ...]}'
-    if isinstance(value, dict):
-        _check_context(value, None, columns)
-        return [value] * rows
-    if not isinstance(value, list):
-        raise _malformed(
-            f"'context' must be an object or a list of objects, got a JSON {_json_type(value)}; send {example}."
-        )
-    if len(value) != rows:
-        raise _malformed(
-            f"'context' holds {len(value)} object(s) for {rows} row(s); send one per row, or one object for all "
-            f"of them: {example}."
-        )
-    for row, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise _malformed(
-                f"'context' item {row} must be an object, got a JSON {_json_type(item)}; send {example}."
-            )
-        _check_context(item, row, columns)
-    return value
-
-
-def _check_context(item: dict[str, Any], row: int | None, columns: Mapping[str, Any]) -> None:
-    where = "'context'" if row is None else f"'context' item {row}"
-    if len(item) > MAX_CONTEXT_KEYS:
-        raise _malformed(f"{where} has {len(item)} keys; at most {MAX_CONTEXT_KEYS} are accepted.")
-    for key, value in item.items():
-        column = f"context.{key}"
-        if not key or len(key) > MAX_CONTEXT_KEY_CHARS:
-            raise _malformed(f"{where} has a key of {len(key)} characters; use 1 to {MAX_CONTEXT_KEY_CHARS}.")
-        if key in columns:
-            raise InputError(
-                f"{where} repeats {key!r}, which the request sends as an input column; a column is either a "
-                "model input (in the rows) or context (never passed to the model), not both.",
-                reason="unexpected_column",
-                column=column,
-                row=row,
-            )
-        if isinstance(value, str):
-            if len(value) > MAX_CONTEXT_VALUE_CHARS:
-                raise InputError(
-                    f"{where}: {key!r} is a string of {len(value)} characters; at most "
-                    f"{MAX_CONTEXT_VALUE_CHARS} are accepted.",
-                    reason="out_of_range",
-                    column=column,
-                    row=row,
-                )
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise InputError(
-                f"{where}: {key!r} is {value}; send a finite number.",
-                reason="out_of_range",
-                column=column,
-                row=row,
-            )
-        elif value is not None and not isinstance(value, bool | int | float):
-            raise InputError(
-                f"{where}: {key!r} is a JSON {_json_type(value)}; context values are strings, numbers, "
-                "booleans or null.",
-                reason="wrong_type",
-                column=column,
-                row=row,
-            )
 
 
 def csv_split(raw: bytes) -> dict[str, Any]:
@@ -359,20 +249,6 @@ def _from_columnar(value: dict[str, Any]) -> tuple[dict[str, list[Any]], int]:
         raise _malformed(f"inputs columns have different lengths: {lengths}. Send one value per row in each.")
     n = next(iter(lengths.values()), 0)
     return {name: list(v) for name, v in value.items()}, n
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 # -- validation against a signature -----------------------------------------------------------
