@@ -33,9 +33,10 @@ from modelward.server.schemas import (
     RetrainResponse,
     RollbackRequest,
 )
+from modelward.server.throttle import FailedAttempts
 from modelward.workspace import Workspace
 
-__all__ = ["AuthError", "ForbiddenError", "admin_router", "bearer_authorizer", "retrain_of"]
+__all__ = ["AuthError", "ForbiddenError", "admin_router", "bearer_authorizer", "client_address", "retrain_of"]
 
 
 class AuthError(ModelwardError):
@@ -56,11 +57,19 @@ RetrainBody = Annotated[
 
 
 def bearer_authorizer(
-    secret: SecretStr | None, *, missing: str, malformed: str, disabled: str, wrong: str
+    secret: SecretStr | None,
+    *,
+    missing: str,
+    malformed: str,
+    disabled: str,
+    wrong: str,
+    attempts: FailedAttempts | None = None,
 ) -> Callable[[Request], None]:
     """The dependency checking ``Authorization: Bearer <secret>`` in constant time: 401 with ``missing`` or
     ``malformed`` when no bearer token is sent, 403 with ``disabled`` when no secret is configured and with
-    ``wrong`` when it does not match. Admin endpoints and webhooks use it, each with its own secret."""
+    ``wrong`` when it does not match; with ``attempts``, a client that sent too many wrong tokens lately gets
+    429 instead (:mod:`modelward.server.throttle`). Admin endpoints and webhooks use it, each with its own
+    secret."""
     expected = secret.get_secret_value().encode() if secret is not None else None
 
     def authorize(request: Request) -> None:
@@ -72,16 +81,28 @@ def bearer_authorizer(
             raise AuthError(malformed)
         if expected is None:
             raise ForbiddenError(disabled)
+        client = client_address(request)
+        if attempts is not None:
+            attempts.check(client)
         if not hmac.compare_digest(given.strip().encode(), expected):
+            if attempts is not None:
+                attempts.failed(client)
             raise ForbiddenError(wrong)
 
     return authorize
 
 
-def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
+def client_address(request: Request) -> str:
+    """The address a request came from (the peer's; behind a proxy, the proxy's unless uvicorn is told to
+    trust its forwarded headers)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _authorizer(workspace: Workspace, attempts: FailedAttempts) -> Callable[[Request], None]:
     """The dependency checking ``Authorization: Bearer <admin_token>``."""
     return bearer_authorizer(
         workspace.settings.admin_token,
+        attempts=attempts,
         missing="Admin endpoints need 'Authorization: Bearer <admin_token>'.",
         malformed="Send the admin token as 'Authorization: Bearer <admin_token>'.",
         disabled="Admin endpoints are disabled: no admin_token is configured "
@@ -90,11 +111,18 @@ def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
     )
 
 
-def admin_router(workspace: Workspace, on_change: Callable[[], Awaitable[object]]) -> APIRouter:
-    authorize = _authorizer(workspace)
+def admin_router(
+    workspace: Workspace, on_change: Callable[[], Awaitable[object]], attempts: FailedAttempts | None = None
+) -> APIRouter:
+    """The admin endpoints; ``attempts``: the wrong admin tokens counted (shared with the console's sign-in)."""
+    authorize = _authorizer(workspace, attempts or FailedAttempts())
     errors: dict[int | str, dict[str, object]] = {
         401: {"model": ErrorResponse, "description": "No bearer token."},
         403: {"model": ErrorResponse, "description": "Wrong token, or admin disabled."},
+        429: {
+            "model": ErrorResponse,
+            "description": "Too many wrong tokens from this address lately (Retry-After).",
+        },
         404: {"model": ErrorResponse, "description": "No such model or version."},
         409: {"model": ErrorResponse, "description": "Nothing to roll back to."},
     }

@@ -44,6 +44,7 @@ from modelward.server.schemas import (
     PromoteRequest,
     RollbackRequest,
 )
+from modelward.server.throttle import FailedAttempts
 from modelward.ui.pages import console_router
 from modelward.workspace import Workspace
 
@@ -92,14 +93,17 @@ def create_app(
         state.settings.max_rows,
     )
     app.state.max_body_bytes = state.settings.max_body_bytes
-    app.include_router(admin_router(workspace, lambda: state.cache.refresh(force=True)))
+    attempts = FailedAttempts()  # wrong admin tokens, over the admin API and the console's sign-in
+    app.include_router(admin_router(workspace, lambda: state.cache.refresh(force=True), attempts))
     app.include_router(hooks_router(workspace))
     app.include_router(predict_router(state))
     app.include_router(explain_router(state))
     app.include_router(feedback_router(state))
     app.include_router(operations_router(state))
     app.include_router(
-        console_router(workspace, actions=True, on_change=lambda: state.cache.refresh(force=True))
+        console_router(
+            workspace, actions=True, on_change=lambda: state.cache.refresh(force=True), attempts=attempts
+        )
     )
     return app
 
@@ -196,6 +200,8 @@ class _App(FastAPI):
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and details and "retry_after" in details:
+        headers = {"Retry-After": str(details["retry_after"])}
     return Response(error_body(code, message, details), status_code=status, headers=headers, media_type=_JSON)
 
 

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from modelward.server.admin import bearer_authorizer
 from modelward.server.bodies import JsonBody, request_body_doc
 from modelward.server.schemas import ErrorResponse, RetrainJobOut
+from modelward.server.throttle import FailedAttempts
 from modelward.workspace import Workspace
 
 if TYPE_CHECKING:  # the loop is imported on first use: it costs seconds at the server's start
@@ -101,6 +102,7 @@ def _authorizer(workspace: Workspace) -> Callable[[Request], None]:
         disabled="Webhooks are off: no hooks.token is configured (set MODELWARD_HOOKS__TOKEN or hooks.token "
         "in modelward.yaml).",
         wrong="The hooks token is wrong (hooks.token).",
+        attempts=FailedAttempts(),
     )
 
 
@@ -108,6 +110,10 @@ def hooks_router(workspace: Workspace) -> APIRouter:
     errors: dict[int | str, dict[str, Any]] = {
         401: {"model": ErrorResponse, "description": "No bearer token."},
         403: {"model": ErrorResponse, "description": "Wrong token, or hooks off (no hooks.token)."},
+        429: {
+            "model": ErrorResponse,
+            "description": "Too many wrong tokens from this address lately (Retry-After).",
+        },
         404: {
             "model": ErrorResponse,
             "description": "An alert names an undeclared model, or one with no champion.",

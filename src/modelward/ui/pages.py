@@ -26,7 +26,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from modelward.errors import ModelwardError, NotFoundError
 from modelward.registry import Registry
+from modelward.server.admin import client_address
 from modelward.server.bodies import ClientGoneError, read_body, request_headers
+from modelward.server.throttle import FailedAttempts
 from modelward.ui import data, views
 from modelward.ui.session import LOGIN_COOKIE, MAX_AGE, SESSION_COOKIE, SessionKeys
 from modelward.workspace import Workspace
@@ -89,10 +91,15 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def console_router(
-    workspace: Workspace, *, actions: bool, on_change: Callable[[], Awaitable[object]] | None = None
+    workspace: Workspace,
+    *,
+    actions: bool,
+    on_change: Callable[[], Awaitable[object]] | None = None,
+    attempts: FailedAttempts | None = None,
 ) -> APIRouter:
     """The console over ``workspace``; ``actions`` mounts sign-in and the actions (``modelward serve``);
-    ``on_change`` runs after an action changed what is served (the server reloads at once)."""
+    ``on_change`` runs after an action changed what is served (the server reloads at once); ``attempts``:
+    the wrong admin tokens counted (shared with the admin API; :mod:`modelward.server.throttle`)."""
     keys = SessionKeys(workspace.settings.admin_token if actions else None)
     router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -188,7 +195,9 @@ def console_router(
         return Response(_CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
     if actions:
-        _add_actions(router, workspace, keys, session_of, render, failure, on_change)
+        _add_actions(
+            router, workspace, keys, session_of, render, failure, on_change, attempts or FailedAttempts()
+        )
     return router
 
 
@@ -212,6 +221,7 @@ def _add_actions(
     render: Callable[..., Response],
     failure: Callable[[Request, ModelwardError, float], Response],
     on_change: Callable[[], Awaitable[object]] | None,
+    attempts: FailedAttempts,
 ) -> None:
     """Sign-in, sign-out and the five actions."""
     import secrets
@@ -246,8 +256,25 @@ def _add_actions(
                 RefusedError("The sign-in form expired or did not come from this console: open it again."),
                 started,
             )
+        client = client_address(request)
+        wait = attempts.wait(client)
+        if wait is not None:
+            retry = max(1, int(wait + 0.999))
+            refused = render(
+                request,
+                "login.html",
+                started,
+                status=429,
+                login_nonce=nonce,
+                login_csrf=keys.csrf("login:" + nonce),
+                request_next=_safe_next(form.get("next")),
+                error=f"Too many wrong tokens from this address: try again in {retry} s.",
+            )
+            refused.headers["Retry-After"] = str(retry)
+            return refused
         if not keys.token_matches(form.get("token", "")):
-            log.warning("console sign-in refused: wrong admin token")
+            attempts.failed(client)
+            log.warning("console sign-in refused: wrong admin token from %s", client)
             return render(
                 request,
                 "login.html",
