@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from modelward import Workspace
-from modelward.predlog import ExplanationRecord, read_explanations, record_explanations
+from modelward.predlog import ExplanationRecord, read_explanations, read_predictions, record_explanations
 from modelward.server import create_app
 
 from .conftest import AppClient, Trained, make_workspace, rows
@@ -34,6 +34,14 @@ def test_explanations_asked_for_are_logged_by_prediction_id(
         }
         both = client.post("/v1/models/credit/predict", json=every).json()
         logged = read_explanations(ws.store, "credit")
+        # /explain predicts in the micro-batch but logs and counts nothing: 3 + 2 + 2 predicted rows, not 9
+        assert len(read_predictions(ws.store, "credit")) == 7
+        counted = sum(
+            float(line.rpartition(" ")[2])
+            for line in client.get("/metrics").text.splitlines()
+            if line.startswith("modelward_predicted_class_total{") and 'model="credit"' in line
+        )
+        assert counted == 7
         one = read_explanations(ws.store, "credit", ids=[answer["prediction_ids"][1]])
     assert one["explanation"].tolist() == [answer["explanations"]["rows"][1]]
     assert logged["prediction_id"].tolist() == answer["prediction_ids"] + both["prediction_ids"]

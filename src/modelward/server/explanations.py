@@ -66,9 +66,7 @@ class Explanations:
         """The ``explanations`` member of a predict answer whose ``predictions`` are known; with ``log_ids``
         (``log.explanations``), each row is also stored by its prediction id before the answer goes."""
         loop = asyncio.get_running_loop()
-        _, _, out = await loop.run_in_executor(
-            self.executor, self._run, served, columns, predictions, all_classes
-        )
+        out = await loop.run_in_executor(self.executor, self._run, served, columns, predictions, all_classes)
         if log_ids is not None:
             try:
                 await loop.run_in_executor(self.executor, self._record, served, log_ids, out)
@@ -92,28 +90,15 @@ class Explanations:
         ]
         record_explanations(self.ws.store, records)
 
-    async def predict_and_explain(
-        self, served: ServedModel, columns: dict[str, list[Any]], *, all_classes: bool
-    ) -> tuple[list[Any], list[list[float]] | None, dict[str, Any]]:
-        """Predictions, probabilities (classifiers) and explanations, all on the explain thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._run, served, columns, None, all_classes)
-
     def _run(
         self,
         served: ServedModel,
         columns: dict[str, list[Any]],
-        predictions: Sequence[Any] | None,
+        predictions: Sequence[Any],
         all_classes: bool,
-    ) -> tuple[list[Any], list[list[float]] | None, dict[str, Any]]:
+    ) -> dict[str, Any]:
         explainer = self.explainer(served)
         x = served.frame(columns)
-        proba = None
-        if predictions is None:
-            try:
-                predictions, proba = served.predict(x)
-            except Exception as exc:
-                raise served.rejected(exc, len(x)) from exc
         explanation = explainer.explain(x)
         out = explanation.describe()
         if explainer.fallback_reason is not None:
@@ -121,7 +106,7 @@ class Explanations:
         if explanation.classes is not None:
             out["classes"] = explanation.classes
         out["rows"] = explanation.for_rows(predictions, all_classes=all_classes)
-        return list(predictions), proba, out
+        return out
 
     def explainer(self, served: ServedModel) -> ModelExplainer:
         """``served``'s explainer, built once (on the explain thread)."""

@@ -41,7 +41,7 @@ from modelward.server.schemas import (
     PredictResponse,
     ServedEntry,
 )
-from modelward.server.served import ServedModel
+from modelward.server.served import Job, ServedModel
 from modelward.server.validation import InputError, csv_split, parse_body
 from modelward.workspace import Workspace
 
@@ -122,12 +122,14 @@ def explain_router(state: ServerState) -> APIRouter:
             raw, headers = await read_request(state, served, request.scope, request.receive)
         except ClientGoneError:
             return Response(status_code=499)
-        return Response(await _explain(state, served, raw, headers), media_type=_JSON)
+        return Response(await _explain(state, served, model, raw, headers), media_type=_JSON)
 
     return router
 
 
-async def _explain(state: ServerState, served: ServedModel, raw: bytes, headers: Headers) -> bytes:
+async def _explain(
+    state: ServerState, served: ServedModel, model: str, raw: bytes, headers: Headers
+) -> bytes:
     try:
         if headers.content_type == "text/csv":
             body: Any = {"dataframe_split": csv_split(raw)}
@@ -143,8 +145,14 @@ async def _explain(state: ServerState, served: ServedModel, raw: bytes, headers:
                 status_code=400,
             )
         columns = served.validator.validate(parsed)
-        predictions, proba, explanations = await state.explanations.predict_and_explain(
-            served, columns, all_classes=parsed.explain_all_classes
+        # Predicted in the micro-batch with the other requests (not logged, not counted), explained on the
+        # explain thread: the prediction thread never explains, the explain thread never predicts.
+        answer = await served.batcher.submit(
+            Job(columns, parsed.rows, time.perf_counter(), arm_of(model), None, logged=False)
+        )
+        predictions, proba = answer.predictions, answer.probabilities
+        explanations = await state.explanations.explain(
+            served, columns, predictions, all_classes=parsed.explain_all_classes
         )
     except InputError as exc:
         state.metrics.input_errors.labels(served.name, exc.reason).inc()

@@ -46,6 +46,7 @@ class Job:
     routing_key: str | None
     ids: list[str] | None = None  # given for a shadow copy (its champion twins' ids); else made here
     context: list[dict[str, Any]] | None = None  # per row, logged beside the inputs (never predicted on)
+    logged: bool = True  # False: predicted in the batch, never logged nor counted (an /explain request)
 
 
 class Durable:
@@ -218,12 +219,17 @@ class ServedModel:
         self._batch_metrics[0].observe(total)
         self._batch_metrics[1].observe(len(jobs))
         if self.classes is not None:
-            self.metrics.count_classes(self.name, self.label, preds)
+            counted = preds if all(job.logged for job in jobs) else _logged_rows(jobs, preds)
+            self.metrics.count_classes(self.name, self.label, counted)
         now = time.perf_counter()
         ts = dt.datetime.now(dt.UTC)
         ids = list(
             chain.from_iterable(
-                job.ids if job.ids is not None else [new_prediction_id() for _ in range(job.rows)]
+                job.ids
+                if job.ids is not None
+                else [new_prediction_id() for _ in range(job.rows)]
+                if job.logged
+                else [""] * job.rows
                 for job in jobs
             )
         )
@@ -237,7 +243,7 @@ class ServedModel:
             latency = (now - job.received) * 1000
             key_hash = hash_routing_key(job.routing_key) if job.routing_key is not None else None
             context = job.context
-            for i in range(start, end):
+            for i in range(start, end) if job.logged else ():
                 records.append(
                     PredictionRecord(
                         id=ids[i],
@@ -259,10 +265,13 @@ class ServedModel:
                 )
             )
             start = end
-        if self.predlog is None:
+        if self.predlog is None or not records:
             return answers
         logged = Durable(self.predlog.submit(records))
-        return [Answer(a.predictions, a.probabilities, a.prediction_ids, logged) for a in answers]
+        return [
+            Answer(a.predictions, a.probabilities, a.prediction_ids, logged) if job.logged else a
+            for a, job in zip(answers, jobs, strict=True)
+        ]
 
     def rejected(self, exc: Exception, rows: int) -> InputError:
         """A validated input the estimator refused: this request's error (a batch is split first)."""
@@ -275,6 +284,12 @@ class ServedModel:
             reason="model_rejected",
             details={"error": type(exc).__name__},
         )
+
+
+def _logged_rows(jobs: list[Job], preds: Any) -> Any:
+    """The predictions of the logged jobs' rows (an /explain job's are not counted)."""
+    keep = np.repeat([job.logged for job in jobs], [job.rows for job in jobs])
+    return np.asarray(preds)[keep]
 
 
 def _array(col: Column, values: list[Any]) -> Any:
