@@ -256,35 +256,30 @@ def _add_actions(
                 RefusedError("The sign-in form expired or did not come from this console: open it again."),
                 started,
             )
+
+        def again(status: int, error: str) -> Response:  # the form once more, with what went wrong
+            return render(
+                request,
+                "login.html",
+                started,
+                status=status,
+                login_nonce=nonce,
+                login_csrf=keys.csrf("login:" + nonce),
+                request_next=_safe_next(form.get("next")),
+                error=error,
+            )
+
         client = client_address(request)
         wait = attempts.wait(client)
         if wait is not None:
             retry = max(1, int(wait + 0.999))
-            refused = render(
-                request,
-                "login.html",
-                started,
-                status=429,
-                login_nonce=nonce,
-                login_csrf=keys.csrf("login:" + nonce),
-                request_next=_safe_next(form.get("next")),
-                error=f"Too many wrong tokens from this address: try again in {retry} s.",
-            )
+            refused = again(429, f"Too many wrong tokens from this address: try again in {retry} s.")
             refused.headers["Retry-After"] = str(retry)
             return refused
         if not keys.token_matches(form.get("token", "")):
             attempts.failed(client)
             log.warning("console sign-in refused: wrong admin token from %s", client)
-            return render(
-                request,
-                "login.html",
-                started,
-                status=403,
-                login_nonce=nonce,
-                login_csrf=keys.csrf("login:" + nonce),
-                request_next=_safe_next(form.get("next")),
-                error="The admin token is wrong.",
-            )
+            return again(403, "The admin token is wrong.")
         response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
         _cookie(response, request, SESSION_COOKIE, keys.issue(now=time.time()), MAX_AGE)
         response.delete_cookie(LOGIN_COOKIE, path="/ui", httponly=True, samesite="strict")
