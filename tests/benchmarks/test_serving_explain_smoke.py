@@ -63,8 +63,8 @@ def test_an_answer_without_explanations_stops_the_run(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install -y wrk)")
 def test_one_short_explain_run_measures_the_three_requests() -> None:
+    assert shutil.which("wrk"), "wrk is needed: apt-get install -y wrk (.ci/run installs it)"
     bench = _bench()
     args = argparse.Namespace(
         explain=True,
