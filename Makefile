@@ -72,8 +72,9 @@ clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache
 
 # Seeded simulations: the gate's false promotions and power, the rollout test under peeking, the fairness
-# check's false flags and power (a few minutes).
+# check's and attribution drift's false flags and power (a few minutes each).
 .PHONY: validate
 validate: install-dev
 	$(BIN)/python benchmarks/gate_validity.py
 	$(BIN)/python benchmarks/fairness_validity.py
+	$(BIN)/python benchmarks/attribution_validity.py
