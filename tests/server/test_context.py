@@ -50,6 +50,8 @@ def test_one_object_is_every_rows_context_and_a_list_is_one_per_row() -> None:
         ({"a": "f"}, 422, "unexpected_column", "context.a", "sends as an input column"),
         ({f"k{i}": i for i in range(MAX_CONTEXT_KEYS + 1)}, 400, "malformed", None, "at most 20"),
         ({"": 1}, 400, "malformed", None, "a key of 0 characters"),
+        ({"g": "a\x00b"}, 422, "out_of_range", "context.g", "NUL character"),
+        ({"g\x00": "f"}, 422, "out_of_range", "context.g\x00", "NUL character"),
     ],
 )
 def test_a_bad_context_is_refused_naming_what_and_how(
@@ -197,3 +199,33 @@ def test_a_spooled_line_keeps_its_context_and_an_older_line_reads_as_none() -> N
     old = orjson.loads(line)
     del old["context"]
     assert decode_line(orjson.dumps(old))["context"] is None
+
+
+def test_a_nul_character_is_refused_alone_and_fails_nobody_else(
+    tmp_path: Path, database_url: str, trained: dict[str, Trained]
+) -> None:
+    """PostgreSQL stores no NUL in JSON, and a micro-batch is logged at once: a NUL in a context value or in
+    a free string input is refused (422) before it reaches the log, and the requests batched beside it are
+    answered and logged."""
+    root = make_workspace(tmp_path / "ws", database_url, trained, "serve:\n  unknown_categories: allow\n")
+    good = rows(3)
+    in_context = {"dataframe_records": rows(1), "context": {"gender": "f\x00"}}
+    in_input = {"dataframe_records": [{**rows(1)[0], "car": "make01\x00"}]}
+    with Workspace.open(root, database_url=database_url) as ws, AppClient(create_app(ws)) as client:
+        answers = client.run_all(
+            [
+                client.client.post("/v1/models/credit/predict", json=body)
+                for body in ({"dataframe_records": good}, in_context, in_input, {"dataframe_records": good})
+            ]
+        )
+        assert [a.status_code for a in answers] == [200, 422, 422, 200], [a.text for a in answers]
+        assert answers[1].json()["error"]["details"]["column"] == "context.gender"
+        assert answers[2].json()["error"]["details"] == {
+            "reason": "out_of_range",
+            "column": "car",
+            "row": 0,
+        }
+        logged = read_predictions(ws.store, "credit")
+    assert sorted(logged["id"]) == sorted(
+        answers[0].json()["prediction_ids"] + answers[3].json()["prediction_ids"]
+    )

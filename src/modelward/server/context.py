@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from modelward.server.input_errors import InputError, json_type, malformed
+from modelward.server.input_errors import InputError, json_type, malformed, nul_refused
 
 __all__ = ["MAX_CONTEXT_KEYS", "MAX_CONTEXT_KEY_CHARS", "MAX_CONTEXT_VALUE_CHARS", "parse_context"]
 
@@ -59,7 +59,11 @@ def _check_context(item: dict[str, Any], row: int | None, columns: Mapping[str, 
                 column=column,
                 row=row,
             )
+        if "\x00" in key:
+            raise nul_refused(f"{where}: a key", column, row)
         if isinstance(value, str):
+            if "\x00" in value:
+                raise nul_refused(f"{where}: {key!r}", column, row)
             if len(value) > MAX_CONTEXT_VALUE_CHARS:
                 raise InputError(
                     f"{where}: {key!r} is a string of {len(value)} characters; at most "

@@ -7,7 +7,7 @@ from typing import Any
 
 from modelward.errors import ModelwardError
 
-__all__ = ["REASONS", "InputError", "json_type", "malformed"]
+__all__ = ["REASONS", "InputError", "json_type", "malformed", "nul_refused"]
 
 # Every reason an input can be refused; the `reason` label of modelward_input_errors_total.
 REASONS = (
@@ -63,3 +63,16 @@ def json_type(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def nul_refused(what: str, column: str, row: int | None) -> InputError:
+    """A string holding a NUL character (``\\u0000``): PostgreSQL stores none in JSON, so the row could not be
+    logged, and a micro-batch is logged at once: refused here, before it can fail anyone else's request (422)."""
+    where = "" if row is None else f" in row {row}"
+    return InputError(
+        f"{what} holds a NUL character (\\u0000){where}; it cannot be logged (PostgreSQL stores none in JSON "
+        "text). Remove it.",
+        reason="out_of_range",
+        column=column,
+        row=row,
+    )

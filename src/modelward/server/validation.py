@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modelward.server.context import parse_context
-from modelward.server.input_errors import REASONS, InputError
+from modelward.server.input_errors import REASONS, InputError, nul_refused
 from modelward.server.input_errors import json_type as _json_type
 from modelward.server.input_errors import malformed as _malformed
 
@@ -371,6 +371,8 @@ class Validator:
                     self._unknown_category(col, v, i, n)
             else:
                 ok = isinstance(v, str)
+            if ok and isinstance(v, str) and "\x00" in v:
+                raise nul_refused(f"Column {col.name!r}", col.name, i)
             if not ok:
                 raise InputError(
                     f"Column {col.name!r} expected {col.expected}, got {_show(v)} in row {i} of {n}. "
