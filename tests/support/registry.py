@@ -15,6 +15,7 @@ def register_stub_versions(
     params: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     lineage: dict[str, Any] | None = None,
+    importance: dict[str, Any] | None = None,
 ) -> None:
     """``n`` versions of classification model ``name`` whose artifact is a placeholder hash."""
     for _ in range(n):
@@ -29,4 +30,5 @@ def register_stub_versions(
             params=params or {},
             metrics=metrics or {"accuracy": 0.9},
             lineage=lineage or {},
+            importance=importance,
         )

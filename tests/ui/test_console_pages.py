@@ -164,19 +164,7 @@ def test_a_model_page_shows_the_champions_importance_drift_ranked_by_it_and_fair
     settings = AnalysisSettings(feature_importance=importance.shap_shares(), sensitive_columns=("group",))
     spec = parse_window("1h")
     with Workspace.init(tmp_path / "ws", config=FAIRNESS_CONFIG) as ws:
-        ws.registry.register(
-            "m",
-            task="classification",
-            artifact="0" * 64,
-            serializer="skops",
-            flavor="sklearn",
-            signature={},
-            input_example=[],
-            params={},
-            metrics={"accuracy": 0.9},
-            lineage={},
-            importance=importance.to_dict(),
-        )
+        register_stub_versions(ws, "m", 1, importance=importance.to_dict())
         ws.registry.promote("m", 1, reason="test")
         ref = ws.monitoring_results.add_reference(
             "m", 1, Reference.of_model(training.features, holdout), ReferenceSource("y", "data@1", 600)
